@@ -1,0 +1,136 @@
+# fwledger build. `make` builds build/fwledgerd and build/fwledger; `make check` runs the
+# tests; `make demo` runs the demo; `make asan` runs the tests under ASan+UBSan; `make bench`
+# runs the benchmarks; `make fuzz` builds the libFuzzer targets. Quiet unless V=1.
+
+BUILD   ?= build
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+PKGS    := libsecp256k1 libuv libcrypto jansson
+DEPS_OK := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && test -f /usr/include/lmdb.h \
+             && test -f /usr/include/pb.h && command -v nanopb_generator.py >/dev/null \
+             && command -v protoc >/dev/null && echo yes)
+ifneq ($(DEPS_OK),yes)
+  ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+    $(info fwledger: dependencies missing, running scripts/install-deps)
+    $(if $(shell sh scripts/install-deps >&2 && echo ok),,$(error scripts/install-deps failed))
+  endif
+endif
+
+Q := @
+ifeq ($(V),1)
+  Q :=
+endif
+
+OPT      ?= -O2 -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
+CPPFLAGS += -I. -I$(BUILD)/proto -D_GNU_SOURCE -DPB_FIELD_32BIT=1
+CFLAGS   += -std=c11 $(OPT) $(WARN) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llmdb -lprotobuf-nanopb -lpthread -lm
+TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+LDFLAGS  += $(EXTRA_LDFLAGS)
+
+PROTO_C  := $(BUILD)/proto/fwledger.pb.c
+PROTO_H  := $(BUILD)/proto/fwledger.pb.h
+
+# Library code: everything except the two mains and tool-only files.
+MAINS     := node/fwledgerd.c node/fwledger.c
+LIB_SRCS  := $(wildcard ledger/*.c consensus/*.c contracts/*.c p2p/*.c) \
+             $(filter-out $(MAINS) node/tool_%.c,$(wildcard node/*.c))
+TOOL_SRCS := $(wildcard node/tool_*.c)
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/proto/fwledger.pb.o
+TOOL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TOOL_SRCS))
+LIB       := $(BUILD)/libfwl.a
+
+TEST_SRCS := $(wildcard tests/ledger/test_*.c tests/node/test_*.c tests/consensus/test_*.c \
+                        tests/contracts/test_*.c tests/p2p/test_*.c)
+TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+FUNC_TESTS := $(sort $(wildcard tests/functional/test_*.sh))
+
+BINS := $(BUILD)/fwledgerd $(BUILD)/fwledger
+
+.PHONY: all check unit functional demo asan bench fuzz clean help deps
+all: $(BINS)
+
+help:
+	@echo "make            build $(BINS)"
+	@echo "make demo       run the demo (a local dev chain, publish, revoke, list)"
+	@echo "make check      run all tests (unit + functional)"
+	@echo "make asan       run all tests under AddressSanitizer + UBSan (build-asan/)"
+	@echo "make bench      run the benchmarks (see docs/PERFORMANCE.md)"
+	@echo "make fuzz       build and briefly run the libFuzzer targets (clang)"
+
+deps:
+	sh scripts/install-deps
+
+$(PROTO_C) $(PROTO_H): proto/fwledger.proto proto/fwledger.options
+	@mkdir -p $(BUILD)/proto
+	@echo "  NANOPB  $<"
+	$(Q)$(PYTHON) $$(command -v nanopb_generator.py) -q -I proto -D $(BUILD)/proto $<
+
+$(BUILD)/obj/proto/fwledger.pb.o: $(PROTO_C)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fwledgerd: $(BUILD)/obj/node/fwledgerd.o $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fwledger: $(BUILD)/obj/node/fwledger.o $(TOOL_OBJS) $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIB) $(PROTO_H)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(TEST_LIBS) $(LDLIBS)
+
+unit: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "  TEST    $$t"; $$t >$$t.log 2>&1 || { cat $$t.log; echo "FAILED: $$t"; exit 1; }; done
+	@echo "unit tests: $(words $(TESTS)) passed"
+
+functional: $(BINS)
+	@set -e; for t in $(FUNC_TESTS); do echo "  FUNC    $$t"; BUILD=$(BUILD) bash $$t || { echo "FAILED: $$t"; exit 1; }; done
+	@echo "functional tests: $(words $(FUNC_TESTS)) passed"
+
+check: unit functional
+
+demo: $(BINS)
+	$(Q)BUILD=$(BUILD) bash scripts/demo
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check
+
+bench: $(BINS) $(BUILD)/bench_verify
+	$(Q)BUILD=$(BUILD) bash scripts/bench
+
+$(BUILD)/bench_verify: scripts/bench_verify.c $(LIB)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g" \
+	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" EXTRA_LDFLAGS="-fsanitize=address,undefined" \
+	  build-fuzz/libfwl.a
+	@set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	  echo "  FUZZ    $$n"; \
+	  clang $(CPPFLAGS) -Ibuild-fuzz/proto -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f build-fuzz/libfwl.a $(LDLIBS); \
+	  build-fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-20} -max_len=20000 >build-fuzz/$$n.log 2>&1 || { tail -30 build-fuzz/$$n.log; exit 1; }; \
+	done
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

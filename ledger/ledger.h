@@ -1,0 +1,372 @@
+/*
+ * ledger/: the deterministic core of fwledger.
+ *
+ * What lives here: the algorithm registry (Y.4807 agility: every hash and signature names its
+ * algorithm), RFC 6962 Merkle trees, Semantic Versioning, transaction decoding and the
+ * stateless checks, the stateful rules and the state transition (apply a block in ONE LMDB
+ * write transaction), and the read queries.
+ *
+ * What does not: sockets, clocks, randomness, consensus rounds. Time (block time) and
+ * randomness (key generation entropy, signing nonces' auxiliary data) come in as arguments.
+ *
+ * Errors: every function returns 0 (LDG_OK) or a negative LDG_E* code; ldg_strerror() names
+ * it. Bad input is always an error, never an abort.
+ */
+#ifndef FWL_LEDGER_H
+#define FWL_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "fwledger.pb.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Errors                                                                                    */
+
+#define LDG_ERRORS(X)                                                                   \
+    X(LDG_OK, 0, "ok")                                                                  \
+    X(LDG_ENOMEM, -1, "out of memory")                                                  \
+    X(LDG_EMALFORMED, -2, "malformed encoding")                                         \
+    X(LDG_ETOOBIG, -3, "size limit exceeded")                                           \
+    X(LDG_EUNKNOWN_ALG, -4, "unknown algorithm id")                                     \
+    X(LDG_EALG_DEPRECATED, -5, "algorithm deprecated at this height")                   \
+    X(LDG_EALG_DISABLED, -6, "algorithm disabled on this chain")                        \
+    X(LDG_EBADSIG, -7, "signature verification failed")                                 \
+    X(LDG_EBADKEY, -8, "invalid public or secret key")                                  \
+    X(LDG_ECHAIN, -9, "wrong chain id")                                                 \
+    X(LDG_EINVALID, -10, "invalid field value")                                         \
+    X(LDG_EUNAUTHORIZED, -11, "signer not authorised for this action")                  \
+    X(LDG_EVERSION, -12, "version or security version not strictly newer")              \
+    X(LDG_EDUPLICATE, -13, "file hash already registered")                              \
+    X(LDG_EREPLAY, -14, "nonce not greater than the signer's last nonce (replay)")      \
+    X(LDG_ETXDUP, -15, "transaction already committed")                                 \
+    X(LDG_ENOTFOUND, -16, "not found")                                                  \
+    X(LDG_EREVOKED, -17, "release already revoked")                                     \
+    X(LDG_ESTORE, -18, "storage error")                                                 \
+    X(LDG_EIO, -19, "i/o error")                                                        \
+    X(LDG_ELOCKED, -20, "data directory is in use by another process")                  \
+    X(LDG_EBLOCK, -21, "invalid block")                                                 \
+    X(LDG_EGENESIS, -22, "genesis does not match the data directory")
+
+enum ldg_err {
+#define LDG_ENUM_(name, val, msg) name = (val),
+    LDG_ERRORS(LDG_ENUM_)
+#undef LDG_ENUM_
+};
+
+/* The message for an LDG_E* code; never NULL ("unknown error" for foreign codes). */
+const char *ldg_strerror(int err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Algorithm registry (ledger/crypto.c, one file per algorithm: ledger/alg_*.c)              */
+
+enum {
+    LDG_HASH_SHA256 = 1,
+    LDG_HASH_SHA3_256 = 2,
+};
+
+enum {
+    LDG_SIG_SECP256K1_ECDSA = 1,   /* libsecp256k1, 33 B compressed key, 64 B compact sig  */
+    LDG_SIG_SECP256K1_SCHNORR = 2, /* BIP-340, 32 B x-only key, 64 B sig                   */
+    LDG_SIG_ED25519 = 3,           /* OpenSSL, 32 B key, 64 B sig                          */
+    LDG_SIG_P256_ECDSA = 4,        /* OpenSSL, 33 B compressed key, 64 B r||s sig          */
+};
+
+#define LDG_HASH_MAX 64   /* largest digest any registered hash produces   */
+#define LDG_PUBKEY_MAX 65 /* largest encoded public key                    */
+#define LDG_SECKEY_MAX 32 /* largest secret key                            */
+#define LDG_SIG_MAX 72    /* largest encoded signature                     */
+#define LDG_DIGEST_LEN 32 /* what signatures sign: a 32-byte digest        */
+
+/* Status of an algorithm on a chain. */
+typedef enum {
+    LDG_ALG_ALLOWED = 0,
+    LDG_ALG_DEPRECATED = 1, /* refused for new signatures at heights >= from_height        */
+    LDG_ALG_DISABLED = 2,   /* refused everywhere                                          */
+} ldg_alg_status;
+
+typedef struct {
+    uint32_t id;
+    const char *name;   /* "sha256", "sha3-256"                                          */
+    size_t digest_len;
+    /* Hash the concatenation of n parts. out must hold digest_len bytes. */
+    int (*hash)(const uint8_t *const *parts, const size_t *lens, size_t n, uint8_t *out);
+} ldg_hash_impl;
+
+typedef struct {
+    uint32_t id;
+    const char *name;   /* "secp256k1-ecdsa", "secp256k1-schnorr", "ed25519", "p256-ecdsa" */
+    size_t pub_len;
+    size_t sec_len;
+    size_t sig_len;
+    /* Derive a key pair from 32 bytes of caller-supplied entropy (the core takes
+     * randomness as input). May return LDG_EBADKEY for the rare invalid seed. */
+    int (*keypair)(const uint8_t seed[32], uint8_t *sec, uint8_t *pub);
+    /* Public key of a secret key. */
+    int (*pubkey)(const uint8_t *sec, uint8_t *pub);
+    /* Sign a 32-byte digest. aux: 32 bytes of extra randomness or NULL (deterministic). */
+    int (*sign)(const uint8_t *sec, const uint8_t digest[32], const uint8_t *aux, uint8_t *sig);
+    /* 0 if sig is a valid signature of digest by pub, LDG_EBADSIG or LDG_EBADKEY. */
+    int (*verify)(const uint8_t *pub, size_t pub_len, const uint8_t digest[32],
+                  const uint8_t *sig, size_t sig_len);
+} ldg_sig_impl;
+
+/* Lookup by id or by name; NULL when unknown. */
+const ldg_hash_impl *ldg_hash_by_id(uint32_t id);
+const ldg_hash_impl *ldg_hash_by_name(const char *name);
+const ldg_sig_impl *ldg_sig_by_id(uint32_t id);
+const ldg_sig_impl *ldg_sig_by_name(const char *name);
+/* Iterate: returns the i-th registered algorithm, NULL past the end. */
+const ldg_hash_impl *ldg_hash_at(size_t i);
+const ldg_sig_impl *ldg_sig_at(size_t i);
+
+/* One-shot hash of parts with algorithm alg. out: LDG_HASH_MAX bytes; *out_len set.
+ * Errors: LDG_EUNKNOWN_ALG. */
+int ldg_hash(uint32_t alg, const uint8_t *const *parts, const size_t *lens, size_t n,
+             uint8_t *out, size_t *out_len);
+
+/* Verify with the algorithm named by alg. Errors: LDG_EUNKNOWN_ALG, LDG_EBADKEY, LDG_EBADSIG. */
+int ldg_verify(uint32_t alg, const uint8_t *pub, size_t pub_len, const uint8_t digest[32],
+               const uint8_t *sig, size_t sig_len);
+
+/* Per-chain algorithm policy: the registry's default is ALLOWED; a chain overrides. */
+#define LDG_MAX_ALG_RULES 16
+typedef struct {
+    int kind;            /* 0: hash, 1: signature */
+    uint32_t id;
+    ldg_alg_status status;
+    uint64_t from_height; /* for DEPRECATED */
+} ldg_alg_rule;
+
+/* ---------------------------------------------------------------------------------------- */
+/* Merkle trees, RFC 6962 style (ledger/merkle.c)                                            */
+/* Leaf hash = H(0x00 || data); node = H(0x01 || left || right); split at the largest power */
+/* of two below n; the empty tree's root is H(""). All hashes have the algorithm's length.  */
+
+#define LDG_MERKLE_MAX_DEPTH 64
+
+int ldg_merkle_leaf(uint32_t alg, const uint8_t *data, size_t len, uint8_t *out);
+/* Root over n leaf hashes laid out contiguously (n * digest_len bytes). Allocates O(n) scratch
+ * internally (freed before return). Errors: LDG_EUNKNOWN_ALG, LDG_ENOMEM. */
+int ldg_merkle_root(uint32_t alg, const uint8_t *leaves, size_t n, uint8_t *root);
+/* Audit path for leaf index (RFC 6962 2.1.1): up to LDG_MERKLE_MAX_DEPTH hashes into path
+ * (cap hashes of room), count in *path_len. Errors: LDG_EINVALID (index >= n), LDG_ETOOBIG. */
+int ldg_merkle_proof(uint32_t alg, const uint8_t *leaves, size_t n, size_t index,
+                     uint8_t *path, size_t cap, size_t *path_len);
+/* 0 when path proves leaf at index in a tree of n leaves with this root; LDG_EINVALID if not. */
+int ldg_merkle_verify(uint32_t alg, const uint8_t *leaf, size_t index, size_t n,
+                      const uint8_t *path, size_t path_len, const uint8_t *root);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Semantic Versioning 2.0 and constraints (ledger/semver.c)                                 */
+
+typedef struct {
+    uint64_t major, minor, patch;
+    char pre[64];   /* pre-release, without '-', "" if none */
+} ldg_semver;
+
+/* Strict SemVer 2.0 parse (build metadata accepted and ignored). Errors: LDG_EINVALID. */
+int ldg_semver_parse(const char *s, ldg_semver *out);
+/* <0, 0, >0 by SemVer precedence. */
+int ldg_semver_cmp(const ldg_semver *a, const ldg_semver *b);
+/* Check constraint syntax: comma-separated terms "<op>X[.Y[.Z]]" with op in
+ * >=, <=, >, <, =, ==, ^, ~ (or none: exact), or "*". Errors: LDG_EINVALID. */
+int ldg_constraint_valid(const char *c);
+/* 1 if v satisfies c, 0 if not, LDG_EINVALID if c is malformed. */
+int ldg_constraint_match(const char *c, const ldg_semver *v);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Chain parameters (from the genesis file; parsed by node/, handed in as this struct)       */
+
+#define LDG_MAX_ADMINS 8
+#define LDG_MAX_VALIDATORS 32
+#define LDG_MAX_GENESIS_AUTHORS 64
+
+typedef struct {
+    uint32_t alg;
+    uint8_t key[LDG_PUBKEY_MAX];
+    size_t len;
+} ldg_pubkey;
+
+typedef struct {
+    char product[65];
+    char name[129];
+    ldg_pubkey key;
+} ldg_genesis_author;
+
+typedef struct {
+    char chain_id[65];
+    uint32_t hash_alg;           /* chain hash: tx ids, block hashes, Merkle (default sha256) */
+    uint64_t genesis_time_ms;
+    ldg_pubkey admins[LDG_MAX_ADMINS];
+    size_t n_admins;
+    uint32_t admin_threshold;    /* distinct admin signatures an admin tx needs (>= 1)      */
+    ldg_pubkey validators[LDG_MAX_VALIDATORS];
+    uint64_t validator_power[LDG_MAX_VALIDATORS];
+    size_t n_validators;
+    ldg_genesis_author authors[LDG_MAX_GENESIS_AUTHORS];
+    size_t n_authors;
+    ldg_alg_rule alg_rules[LDG_MAX_ALG_RULES];
+    size_t n_alg_rules;
+} ldg_genesis;
+
+/* The status of an algorithm on this chain at a height: LDG_OK, LDG_EUNKNOWN_ALG,
+ * LDG_EALG_DEPRECATED or LDG_EALG_DISABLED. kind: 0 hash, 1 signature. */
+int ldg_alg_check(const ldg_genesis *g, int kind, uint32_t id, uint64_t height);
+
+/* Stable hash of the genesis parameters (what a data directory is bound to). */
+int ldg_genesis_hash(const ldg_genesis *g, uint8_t out[LDG_HASH_MAX], size_t *out_len);
+
+/* Key id: H_chain(alg as 4 bytes big-endian || key bytes); indexes authors and nonces. */
+int ldg_key_id(const ldg_genesis *g, uint32_t alg, const uint8_t *key, size_t len,
+               uint8_t out[LDG_DIGEST_LEN]);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Transactions (ledger/tx.c)                                                                */
+
+/* Type tags, part of the signed domain (so a body of one type can never pass as another). */
+enum { LDG_TX_PUBLISH = 1, LDG_TX_REVOKE = 2, LDG_TX_AUTHOR = 3 };
+
+#define LDG_TX_DOMAIN "fwledger/tx/v1"
+#define LDG_TX_MAX 10400   /* encoded Tx envelope, bytes */
+
+/* A decoded transaction. Large (the nanopb structs are fixed-size): allocate on the heap. */
+typedef struct {
+    fwl_Tx env;
+    fwl_TxBody body;
+    uint32_t type;                   /* LDG_TX_*                                          */
+    uint8_t hash[LDG_DIGEST_LEN];    /* tx id = the signed digest                         */
+    uint8_t sender[LDG_DIGEST_LEN];  /* key id of sigs[0]                                 */
+    const uint8_t *raw;              /* borrowed encoded envelope (valid while caller's)  */
+    size_t raw_len;
+} ldg_tx;
+
+/* Signed digest = H_chain(LDG_TX_DOMAIN || 0x00 || u8 len(chain_id) || chain_id || u32be type
+ * || body). Errors: LDG_EUNKNOWN_ALG. */
+int ldg_tx_digest(const ldg_genesis *g, uint32_t type, const uint8_t *body, size_t body_len,
+                  uint8_t out[LDG_DIGEST_LEN]);
+
+/* Decode and run every stateless check except signatures: sizes, encodings, chain id,
+ * payload present, algorithm ids known and allowed at height, field syntax (semver,
+ * constraints, hash length matches its algorithm, URL scheme, non-empty names).
+ * Errors: LDG_ETOOBIG, LDG_EMALFORMED, LDG_ECHAIN, LDG_EINVALID, LDG_EUNKNOWN_ALG,
+ * LDG_EALG_DEPRECATED, LDG_EALG_DISABLED. On error, *why (if non-NULL) points to a static
+ * string naming the failing field. */
+int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size_t len,
+                 ldg_tx *tx, const char **why);
+
+/* Verify every signature in tx against tx->hash. Errors: LDG_EBADSIG, LDG_EBADKEY. */
+int ldg_tx_verify(const ldg_tx *tx);
+
+/* Encode and sign a body into a Tx envelope (tool side). keys: n (alg, secret) pairs; the
+ * first is the sender. aux: NULL or 32 bytes of randomness. out: at least LDG_TX_MAX bytes. */
+typedef struct {
+    uint32_t alg;
+    uint8_t sec[LDG_SECKEY_MAX];
+} ldg_seckey;
+int ldg_tx_sign(const ldg_genesis *g, const fwl_TxBody *body, const ldg_seckey *keys, size_t n,
+                const uint8_t *aux, uint8_t *out, size_t cap, size_t *out_len,
+                uint8_t hash[LDG_DIGEST_LEN]);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Blocks (ledger/block.c)                                                                   */
+
+#define LDG_BLOCK_VERSION 1
+#define LDG_BLOCK_MAX_TXS 8192
+#define LDG_BLOCK_MAX_BYTES (16u << 20)
+
+/* Block hash = H_chain(encoded header). */
+int ldg_block_hash(const ldg_genesis *g, const uint8_t *hdr, size_t hdr_len,
+                   uint8_t out[LDG_DIGEST_LEN]);
+
+/* A decoded block: the header plus borrowed slices of the encoded transactions. */
+typedef struct {
+    fwl_BlockHeader hdr;
+    uint8_t hash[LDG_DIGEST_LEN];
+    const uint8_t *hdr_raw;
+    size_t hdr_len;
+    size_t n_txs;
+    const uint8_t **tx_raw;   /* n_txs pointers into the encoded block (owned array)     */
+    size_t *tx_len;
+    fwl_Signature commit[8];
+    size_t n_commit;
+} ldg_block;
+
+/* Decode an encoded Block; tx slices borrow buf. Errors: LDG_EMALFORMED, LDG_ETOOBIG,
+ * LDG_ENOMEM. Free with ldg_block_free (accepts NULL). */
+int ldg_block_decode(const uint8_t *buf, size_t len, ldg_block *out);
+void ldg_block_free(ldg_block *b);
+
+/* ---------------------------------------------------------------------------------------- */
+/* The store (ledger/store.c): LMDB, one write transaction per block                         */
+
+typedef struct ldg_store ldg_store;
+
+/* Open (or create) the store in dir, bound to genesis g (refused with LDG_EGENESIS if the
+ * directory holds another chain). On first open, writes the genesis state (admins, initial
+ * authors). map_size: 0 for the default (8 GiB). Takes an exclusive lock on dir/LOCK: a
+ * second process gets LDG_ELOCKED. Errors: LDG_ELOCKED, LDG_EGENESIS, LDG_ESTORE, LDG_EIO. */
+int ldg_store_open(ldg_store **out, const char *dir, const ldg_genesis *g, size_t map_size);
+void ldg_store_close(ldg_store *s);
+const ldg_genesis *ldg_store_genesis(const ldg_store *s);
+
+typedef struct {
+    uint64_t height;                 /* 0: no block yet                                   */
+    uint8_t hash[LDG_DIGEST_LEN];    /* zero when height is 0                             */
+    uint64_t time_ms;
+    uint64_t releases;
+} ldg_tip;
+int ldg_store_tip(ldg_store *s, ldg_tip *tip);
+
+/* Build a block over candidate txs (already parsed and signature-verified by the caller),
+ * in order: each tx is checked against the state left by the previous ones; a tx that fails
+ * is left out and its error written to results[i] (0 for included). Writes nothing.
+ * out/out_len: the encoded Block (malloc'd, caller frees). time_ms must not go backwards.
+ * Errors: LDG_ESTORE, LDG_ENOMEM; LDG_EINVALID when no tx is valid (*out is NULL then). */
+int ldg_store_build_block(ldg_store *s, ldg_tx *const *txs, size_t n, uint64_t time_ms,
+                          const ldg_pubkey *proposer, int *results, uint8_t **out,
+                          size_t *out_len);
+
+/* Apply an encoded block atomically: every check (header links, Merkle root, each tx
+ * stateless and stateful; signatures unless pre_verified says a tx was verified already)
+ * must pass, then state, indexes and the block are written in ONE LMDB write transaction
+ * and synced. On any error nothing is written. pre_verified: NULL or n_txs flags.
+ * Errors: LDG_EBLOCK and any tx error, LDG_ESTORE. */
+int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
+                          const bool *pre_verified);
+
+/* Test hook: make the next apply fail after k puts (simulates a crash mid-block). */
+void ldg_store_fail_after(ldg_store *s, long k);
+
+/* --- Reads: each one LMDB read transaction, a consistent snapshot. ---------------------- */
+
+/* Copy out the encoded Block at height / with hash. *out malloc'd. Errors: LDG_ENOTFOUND. */
+int ldg_store_block_by_height(ldg_store *s, uint64_t height, uint8_t **out, size_t *len,
+                              uint8_t hash[LDG_DIGEST_LEN]);
+int ldg_store_block_by_hash(ldg_store *s, const uint8_t hash[LDG_DIGEST_LEN], uint8_t **out,
+                            size_t *len, uint64_t *height);
+
+/* Where a committed tx is. Errors: LDG_ENOTFOUND. */
+int ldg_store_tx_location(ldg_store *s, const uint8_t hash[LDG_DIGEST_LEN], uint64_t *height,
+                          uint32_t *index, uint8_t block_hash[LDG_DIGEST_LEN]);
+
+/* The release with this file hash. Errors: LDG_ENOTFOUND. */
+int ldg_store_release(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t len,
+                      fwl_ReleaseRecord *out, uint64_t *at_height);
+
+/* List releases filtered by product and/or hardware model (either may be "" for any; both
+ * "" lists everything), in publication order, at most limit, resuming after cursor (opaque,
+ * from a previous call; NULL/0 to start). The callback gets each record; next/next_len the
+ * cursor to continue (next_len 0 when done; next holds LDG_CURSOR_MAX bytes). */
+#define LDG_CURSOR_MAX 160
+typedef int (*ldg_release_cb)(void *ctx, const fwl_ReleaseRecord *rec);
+int ldg_store_list_releases(ldg_store *s, const char *product, const char *hardware,
+                            uint32_t limit, const uint8_t *cursor, size_t cursor_len,
+                            ldg_release_cb cb, void *ctx, uint8_t *next, size_t *next_len,
+                            uint64_t *at_height);
+
+/* Last nonce used by a key (0 if none). */
+int ldg_store_nonce(ldg_store *s, uint32_t alg, const uint8_t *key, size_t len, uint64_t *nonce);
+
+#endif

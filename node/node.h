@@ -1,0 +1,124 @@
+/*
+ * node/: the composition root. Config and genesis files, key files, the RPC framing and
+ * client library, the server (fwledgerd) and the tool (fwledger).
+ *
+ * Errors: 0 or a negative code. Functions here return LDG_E* codes from ledger.h for data
+ * problems and NODE_E* for node-level ones; node_strerror() names both.
+ */
+#ifndef FWL_NODE_H
+#define FWL_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ledger/ledger.h"
+
+#define NODE_ERRORS(X)                                                              \
+    X(NODE_ECONFIG, -100, "invalid configuration or genesis file")                  \
+    X(NODE_ECONNECT, -101, "cannot connect to node")                                \
+    X(NODE_EPROTO, -102, "protocol error")                                          \
+    X(NODE_ETIMEOUT, -103, "timed out")                                             \
+    X(NODE_EFRAME, -104, "frame too large")                                         \
+    X(NODE_EMEMPOOL, -105, "mempool full")                                          \
+    X(NODE_EBUSY, -106, "too many requests in flight")                              \
+    X(NODE_EPENDING, -107, "transaction already pending")                           \
+    X(NODE_EREJECTED, -108, "transaction rejected when the block was built")
+
+enum node_err {
+#define NODE_ENUM_(name, val, msg) name = (val),
+    NODE_ERRORS(NODE_ENUM_)
+#undef NODE_ENUM_
+};
+
+/* Message for a NODE_E* or LDG_E* code. */
+const char *node_strerror(int err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Hex and files (node/util.c)                                                               */
+
+void node_hex(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
+/* Decode hex of exactly cap bytes or fewer; *len set. Errors: LDG_EINVALID. */
+int node_unhex(const char *in, uint8_t *out, size_t cap, size_t *len);
+/* Read a whole file (at most max bytes). *out malloc'd. Errors: LDG_EIO, LDG_ETOOBIG. */
+int node_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
+/* Write atomically (tmp + fsync + rename), with mode. Errors: LDG_EIO. */
+int node_write_file(const char *path, const void *data, size_t len, int mode);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Genesis, config and key files: JSON through jansson (node/files.c)                        */
+
+/*
+ * Genesis file:
+ * { "chain_id": "dev", "hash": "sha256", "genesis_time_ms": 0,
+ *   "admin_threshold": 1,
+ *   "admins": [ {"alg": "ed25519", "key": "<hex>"} ],
+ *   "validators": [ {"alg": "secp256k1-ecdsa", "key": "<hex>", "power": 1} ],
+ *   "authors": [ {"product": "acme-fw", "name": "Acme", "alg": "...", "key": "<hex>"} ],
+ *   "algorithms": [ {"name": "p256-ecdsa", "status": "deprecated", "from_height": 100} ] }
+ */
+int node_genesis_load(const char *path, ldg_genesis *g, char *err, size_t errlen);
+int node_genesis_save(const char *path, const ldg_genesis *g);
+
+/* Key file: {"alg": "ed25519", "secret": "<hex>", "public": "<hex>"}, mode 0600. */
+typedef struct {
+    uint32_t alg;
+    uint8_t sec[LDG_SECKEY_MAX];
+    ldg_pubkey pub;
+} node_key;
+int node_key_generate(uint32_t alg, node_key *k); /* entropy from RAND_bytes */
+int node_key_load(const char *path, node_key *k, char *err, size_t errlen);
+int node_key_save(const char *path, const node_key *k);
+
+/*
+ * Node config file:
+ * { "data_dir": "data", "genesis": "genesis.json", "rpc_listen": "127.0.0.1:7400",
+ *   "validator_key": "validator.key", "block_interval_ms": 50, "max_block_txs": 4096,
+ *   "mempool_max": 50000, "max_clients": 1024 }
+ * Relative paths are resolved against the config file's directory.
+ */
+typedef struct {
+    char data_dir[4096];
+    char genesis[4096];
+    char validator_key[4096];
+    char rpc_host[256];
+    int rpc_port;
+    uint32_t block_interval_ms;
+    uint32_t max_block_txs;
+    uint32_t mempool_max;
+    uint32_t max_clients;
+} node_config;
+void node_config_defaults(node_config *c);
+int node_config_load(const char *path, node_config *c, char *err, size_t errlen);
+int node_config_save(const char *path, const node_config *c);
+
+/* ---------------------------------------------------------------------------------------- */
+/* RPC framing (node/rpc.c)                                                                  */
+/*
+ * A frame is a 4-byte big-endian length followed by that many bytes of an encoded
+ * fwl.Request (client to node) or fwl.Response (node to client). Request ids are chosen by
+ * the client; responses carry the id and may come out of order (WaitForTx), so a client can
+ * pipeline many requests on one connection.
+ */
+#define NODE_RPC_MAX_REQUEST (64u << 10)
+#define NODE_RPC_MAX_RESPONSE (LDG_BLOCK_MAX_BYTES + (64u << 10))
+
+/* Blocking client for the tool, tests and benchmarks. */
+typedef struct node_client node_client;
+int node_client_connect(node_client **out, const char *host, int port, uint32_t timeout_ms);
+void node_client_close(node_client *c);
+/* Send one request (id set by the caller); buffered until node_client_flush or a recv. */
+int node_client_send(node_client *c, const fwl_Request *req);
+int node_client_flush(node_client *c);
+/* Receive the next response frame. Callback fields in resp must be set up by the caller
+ * when it wants GetBlock or ListReleases payloads (see node_client_call helpers below).
+ * Errors: NODE_ETIMEOUT, NODE_EPROTO, NODE_EFRAME, NODE_ECONNECT. */
+int node_client_recv(node_client *c, fwl_Response *resp);
+/* Raw receive: the next frame's bytes (valid until the next call). */
+int node_client_recv_raw(node_client *c, const uint8_t **buf, size_t *len);
+
+/* Convenience round trips; a server-side Error is returned as its code (negative) with the
+ * message copied to err. */
+int node_call(node_client *c, fwl_Request *req, fwl_Response *resp, char *err, size_t errlen);
+
+#endif
