@@ -275,6 +275,7 @@ int ldg_tx_sign(const ldg_genesis *g, const fwl_TxBody *body, const ldg_seckey *
 #define LDG_BLOCK_VERSION 1
 #define LDG_BLOCK_MAX_TXS 8192
 #define LDG_BLOCK_MAX_BYTES (16u << 20)
+#define LDG_HEADER_MAX 1024
 
 /* Block hash = H_chain(encoded header). */
 int ldg_block_hash(const ldg_genesis *g, const uint8_t *hdr, size_t hdr_len,
@@ -284,7 +285,7 @@ int ldg_block_hash(const ldg_genesis *g, const uint8_t *hdr, size_t hdr_len,
 typedef struct {
     fwl_BlockHeader hdr;
     uint8_t hash[LDG_DIGEST_LEN];
-    const uint8_t *hdr_raw;
+    uint8_t hdr_raw[LDG_HEADER_MAX];           /* the encoded header, exactly as hashed             */
     size_t hdr_len;
     size_t n_txs;
     const uint8_t **tx_raw;   /* n_txs pointers into the encoded block (owned array)     */
@@ -292,6 +293,27 @@ typedef struct {
     fwl_Signature commit[8];
     size_t n_commit;
 } ldg_block;
+
+/* What a validator signs to commit a block: H_chain(LDG_COMMIT_DOMAIN || 0x00 || u8
+ * len(chain_id) || chain_id || u64be height || u32be round || u8 type || block hash), with
+ * type 2 (precommit). A block is committed when signatures of validators holding more than
+ * two thirds of the voting power over this digest are attached (the commit certificate). */
+#define LDG_COMMIT_DOMAIN "fwledger/vote/v1"
+#define LDG_VOTE_PRECOMMIT 2
+int ldg_commit_digest(const ldg_genesis *g, uint64_t height, uint32_t round, uint8_t type,
+                      const uint8_t block_hash[LDG_DIGEST_LEN], uint8_t out[LDG_DIGEST_LEN]);
+
+/* Encode a Block from its header bytes, n tx envelopes and the commit signatures.
+ * *out malloc'd. Errors: LDG_ETOOBIG, LDG_ENOMEM. */
+int ldg_block_encode(const uint8_t *hdr, size_t hdr_len, const uint8_t *const *txs,
+                     const size_t *tx_lens, size_t n, const fwl_Signature *commit,
+                     size_t n_commit, uint8_t **out, size_t *out_len);
+
+/* Check a commit certificate: distinct validators, valid signatures over the commit digest,
+ * more than 2/3 of the voting power. Errors: LDG_EBLOCK, LDG_EBADSIG. */
+int ldg_commit_verify(const ldg_genesis *g, uint64_t height,
+                      const uint8_t block_hash[LDG_DIGEST_LEN], const fwl_Signature *commit,
+                      size_t n_commit);
 
 /* Decode an encoded Block; tx slices borrow buf. Errors: LDG_EMALFORMED, LDG_ETOOBIG,
  * LDG_ENOMEM. Free with ldg_block_free (accepts NULL). */
@@ -322,11 +344,13 @@ int ldg_store_tip(ldg_store *s, ldg_tip *tip);
 /* Build a block over candidate txs (already parsed and signature-verified by the caller),
  * in order: each tx is checked against the state left by the previous ones; a tx that fails
  * is left out and its error written to results[i] (0 for included). Writes nothing.
- * out/out_len: the encoded Block (malloc'd, caller frees). time_ms must not go backwards.
- * Errors: LDG_ESTORE, LDG_ENOMEM; LDG_EINVALID when no tx is valid (*out is NULL then). */
+ * hdr: the encoded header of the block over the included txs (at most LDG_HEADER_MAX bytes),
+ * hash: its block hash. time_ms is raised to the tip's time if it is older (block times
+ * never go backwards). The caller collects commit signatures over ldg_commit_digest and
+ * encodes the block with ldg_block_encode. Errors: LDG_ESTORE, LDG_ENOMEM. */
 int ldg_store_build_block(ldg_store *s, ldg_tx *const *txs, size_t n, uint64_t time_ms,
-                          const ldg_pubkey *proposer, int *results, uint8_t **out,
-                          size_t *out_len);
+                          const ldg_pubkey *proposer, int *results, uint8_t *hdr,
+                          size_t *hdr_len, uint8_t hash[LDG_DIGEST_LEN]);
 
 /* Apply an encoded block atomically: every check (header links, Merkle root, each tx
  * stateless and stateful; signatures unless pre_verified says a tx was verified already)

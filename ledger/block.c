@@ -1,0 +1,209 @@
+/*
+ * Blocks: hashing, encoding, decoding and commit certificates.
+ *
+ * A Block's transactions are a repeated bytes field decoded by callback: the decoder keeps
+ * borrowed slices into the caller's buffer instead of copying up to LDG_BLOCK_MAX_BYTES.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <pb_decode.h>
+#include <pb_encode.h>
+
+#include "ledger/ledger.h"
+#include "ledger/internal.h"
+
+int ldg_block_hash(const ldg_genesis *g, const uint8_t *hdr, size_t hdr_len,
+                   uint8_t out[LDG_DIGEST_LEN])
+{
+    uint8_t h[LDG_HASH_MAX];
+    size_t hl;
+    int rc = ldg_hash(g->hash_alg, &hdr, &hdr_len, 1, h, &hl);
+    if (!rc)
+        memcpy(out, h, LDG_DIGEST_LEN);
+    return rc;
+}
+
+int ldg_commit_digest(const ldg_genesis *g, uint64_t height, uint32_t round, uint8_t type,
+                      const uint8_t block_hash[LDG_DIGEST_LEN], uint8_t out[LDG_DIGEST_LEN])
+{
+    static const uint8_t domain[] = LDG_COMMIT_DOMAIN; /* with its NUL */
+    size_t cid_len = strlen(g->chain_id);
+    uint8_t cl = (uint8_t)cid_len, fixed[13];
+    ldg_be64(fixed, height);
+    ldg_be32(fixed + 8, round);
+    fixed[12] = type;
+    const uint8_t *parts[] = {domain, &cl, (const uint8_t *)g->chain_id, fixed, block_hash};
+    size_t lens[] = {sizeof domain, 1, cid_len, sizeof fixed, LDG_DIGEST_LEN};
+    uint8_t h[LDG_HASH_MAX];
+    size_t hl;
+    int rc = ldg_hash(g->hash_alg, parts, lens, 5, h, &hl);
+    if (!rc)
+        memcpy(out, h, LDG_DIGEST_LEN);
+    return rc;
+}
+
+int ldg_commit_verify(const ldg_genesis *g, uint64_t height,
+                      const uint8_t block_hash[LDG_DIGEST_LEN], const fwl_Signature *commit,
+                      size_t n_commit)
+{
+    uint8_t digest[LDG_DIGEST_LEN];
+    bool seen[LDG_MAX_VALIDATORS] = {false};
+    uint64_t total = 0, signed_power = 0;
+    int rc;
+    for (size_t v = 0; v < g->n_validators; v++)
+        total += g->validator_power[v];
+    if ((rc = ldg_commit_digest(g, height, 0, LDG_VOTE_PRECOMMIT, block_hash, digest)))
+        return rc;
+    for (size_t i = 0; i < n_commit; i++) {
+        const fwl_Signature *s = &commit[i];
+        size_t v;
+        for (v = 0; v < g->n_validators; v++)
+            if (g->validators[v].alg == s->signer.alg && g->validators[v].len == s->signer.key.size &&
+                !memcmp(g->validators[v].key, s->signer.key.bytes, s->signer.key.size))
+                break;
+        if (v == g->n_validators || seen[v])
+            return LDG_EBLOCK; /* not a validator, or the same one twice */
+        if ((rc = ldg_verify(s->signer.alg, s->signer.key.bytes, s->signer.key.size, digest,
+                             s->sig.bytes, s->sig.size)))
+            return LDG_EBADSIG;
+        seen[v] = true;
+        signed_power += g->validator_power[v];
+    }
+    return signed_power * 3 > total * 2 ? 0 : LDG_EBLOCK;
+}
+
+typedef struct {
+    const uint8_t *const *txs;
+    const size_t *lens;
+    size_t n;
+} enc_txs;
+
+static bool encode_txs(pb_ostream_t *st, const pb_field_t *f, void *const *arg)
+{
+    const enc_txs *e = *arg;
+    for (size_t i = 0; i < e->n; i++)
+        if (!pb_encode_tag_for_field(st, f) || !pb_encode_string(st, e->txs[i], e->lens[i]))
+            return false;
+    return true;
+}
+
+int ldg_block_encode(const uint8_t *hdr, size_t hdr_len, const uint8_t *const *txs,
+                     const size_t *tx_lens, size_t n, const fwl_Signature *commit,
+                     size_t n_commit, uint8_t **out, size_t *out_len)
+{
+    fwl_Block *b = calloc(1, sizeof *b);
+    if (!b)
+        return LDG_ENOMEM;
+    if (hdr_len > sizeof b->header.bytes || n_commit > sizeof b->commit / sizeof *b->commit ||
+        n > LDG_BLOCK_MAX_TXS) {
+        free(b);
+        return LDG_ETOOBIG;
+    }
+    memcpy(b->header.bytes, hdr, hdr_len);
+    b->header.size = (pb_size_t)hdr_len;
+    enc_txs e = {txs, tx_lens, n};
+    b->txs.funcs.encode = encode_txs;
+    b->txs.arg = &e;
+    memcpy(b->commit, commit, n_commit * sizeof *commit);
+    b->commit_count = (pb_size_t)n_commit;
+
+    size_t size;
+    int rc = LDG_ETOOBIG;
+    if (pb_get_encoded_size(&size, fwl_Block_fields, b) && size <= LDG_BLOCK_MAX_BYTES) {
+        uint8_t *buf = malloc(size ? size : 1);
+        rc = LDG_ENOMEM;
+        if (buf) {
+            pb_ostream_t os = pb_ostream_from_buffer(buf, size);
+            if (pb_encode(&os, fwl_Block_fields, b)) {
+                *out = buf;
+                *out_len = os.bytes_written;
+                rc = 0;
+            } else {
+                free(buf);
+                rc = LDG_ETOOBIG;
+            }
+        }
+    }
+    free(b);
+    return rc;
+}
+
+typedef struct {
+    ldg_block *b;
+    size_t cap;
+    int err;
+} dec_txs;
+
+static bool decode_tx(pb_istream_t *st, const pb_field_t *f, void **arg)
+{
+    (void)f;
+    dec_txs *d = *arg;
+    ldg_block *b = d->b;
+    if (st->bytes_left > LDG_TX_MAX || b->n_txs >= LDG_BLOCK_MAX_TXS) {
+        d->err = LDG_ETOOBIG;
+        return false;
+    }
+    if (b->n_txs == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 64;
+        const uint8_t **p = realloc(b->tx_raw, cap * sizeof *p);
+        if (p)
+            b->tx_raw = p;
+        size_t *l = p ? realloc(b->tx_len, cap * sizeof *l) : NULL;
+        if (!p || !l) {
+            d->err = LDG_ENOMEM;
+            return false;
+        }
+        b->tx_len = l;
+        d->cap = cap;
+    }
+    /* A buffer stream's state is the read position: borrow the slice, then skip it. */
+    b->tx_raw[b->n_txs] = st->state;
+    b->tx_len[b->n_txs] = st->bytes_left;
+    b->n_txs++;
+    return pb_read(st, NULL, st->bytes_left);
+}
+
+int ldg_block_decode(const uint8_t *buf, size_t len, ldg_block *out)
+{
+    memset(out, 0, sizeof *out);
+    if (len > LDG_BLOCK_MAX_BYTES)
+        return LDG_ETOOBIG;
+    fwl_Block *b = calloc(1, sizeof *b);
+    if (!b)
+        return LDG_ENOMEM;
+    dec_txs d = {out, 0, 0};
+    b->txs.funcs.decode = decode_tx;
+    b->txs.arg = &d;
+    pb_istream_t st = pb_istream_from_buffer(buf, len);
+    int rc = 0;
+    if (!pb_decode(&st, fwl_Block_fields, b)) {
+        rc = d.err ? d.err : ldg__pb_error(&st);
+        goto out;
+    }
+    memcpy(out->hdr_raw, b->header.bytes, b->header.size);
+    out->hdr_len = b->header.size;
+    st = pb_istream_from_buffer(b->header.bytes, b->header.size);
+    if (!pb_decode(&st, fwl_BlockHeader_fields, &out->hdr)) {
+        rc = ldg__pb_error(&st);
+        goto out;
+    }
+    memcpy(out->commit, b->commit, b->commit_count * sizeof *b->commit);
+    out->n_commit = b->commit_count;
+out:
+    free(b);
+    if (rc)
+        ldg_block_free(out);
+    return rc;
+}
+
+void ldg_block_free(ldg_block *b)
+{
+    if (!b)
+        return;
+    free(b->tx_raw);
+    free(b->tx_len);
+    b->tx_raw = NULL;
+    b->tx_len = NULL;
+    b->n_txs = 0;
+}

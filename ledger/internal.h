@@ -1,0 +1,36 @@
+/* Declarations shared inside ledger/ only; not part of the public API. */
+#ifndef FWL_LEDGER_INTERNAL_H
+#define FWL_LEDGER_INTERNAL_H
+
+#include <pb_decode.h>
+
+#include "ledger/ledger.h"
+
+static inline void ldg_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+static inline void ldg_be64(uint8_t *p, uint64_t v)
+{
+    ldg_be32(p, (uint32_t)(v >> 32));
+    ldg_be32(p + 4, (uint32_t)v);
+}
+static inline uint32_t ldg_rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t ldg_rd64(const uint8_t *p)
+{
+    return (uint64_t)ldg_rd32(p) << 32 | ldg_rd32(p + 4);
+}
+
+/* nanopb decode failure -> LDG_ETOOBIG (a field overflowed its bound) or LDG_EMALFORMED. */
+int ldg__pb_error(pb_istream_t *st);
+/* [A-Za-z0-9._+/-]+ */
+bool ldg__ident_ok(const char *s);
+/* A present hash whose algorithm is allowed at height and whose length matches it. */
+int ldg__hash_check(const ldg_genesis *g, uint64_t height, bool has, const fwl_Hash *h);
+/* A public key whose algorithm is allowed at height and whose length matches it. */
+int ldg__key_check(const ldg_genesis *g, uint64_t height, const fwl_PublicKey *k);
+
+#endif

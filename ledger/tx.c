@@ -1,0 +1,289 @@
+/*
+ * Transactions: decoding, stateless checks, the signed digest, signing.
+ *
+ * Invariant: a tx that passes ldg_tx_parse has every bounded field within its limit, every
+ * algorithm id known and allowed at the given height, and every field syntactically valid;
+ * the stateful rules (store.c) may rely on that.
+ */
+#include <string.h>
+
+#include <pb_decode.h>
+#include <pb_encode.h>
+
+#include "ledger/ledger.h"
+#include "ledger/internal.h"
+
+int ldg_tx_digest(const ldg_genesis *g, uint32_t type, const uint8_t *body, size_t body_len,
+                  uint8_t out[LDG_DIGEST_LEN])
+{
+    static const uint8_t domain[] = LDG_TX_DOMAIN; /* includes the NUL: the separator */
+    size_t cid_len = strlen(g->chain_id);
+    uint8_t cl = (uint8_t)cid_len, tb[4];
+    ldg_be32(tb, type);
+    const uint8_t *parts[] = {domain, &cl, (const uint8_t *)g->chain_id, tb, body};
+    size_t lens[] = {sizeof domain, 1, cid_len, 4, body_len};
+    uint8_t h[LDG_HASH_MAX];
+    size_t hl;
+    int rc = ldg_hash(g->hash_alg, parts, lens, 5, h, &hl);
+    if (rc)
+        return rc;
+    memcpy(out, h, LDG_DIGEST_LEN);
+    return 0;
+}
+
+/* Map a nanopb decode failure: field overflows are size-limit errors, the rest malformed. */
+int ldg__pb_error(pb_istream_t *st)
+{
+    const char *e = PB_GET_ERROR(st);
+    return (e && strstr(e, "overflow")) ? LDG_ETOOBIG : LDG_EMALFORMED;
+}
+
+/* Printable text: no control characters; UTF-8 bytes (>= 0x80) allowed when utf8. */
+static bool text_ok(const char *s, bool utf8, bool allow_empty)
+{
+    if (!allow_empty && !*s)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && !utf8))
+            return false;
+    return true;
+}
+
+/* Identifiers (product, hardware model, package, add-on): [A-Za-z0-9._+/-], 1.. chars. */
+bool ldg__ident_ok(const char *s)
+{
+    if (!*s)
+        return false;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || c == '+' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
+static bool url_ok(const char *u)
+{
+    static const char *const schemes[] = {"https://", "http://", "ipfs://", "s3://", "file://"};
+    if (!text_ok(u, false, false) || strchr(u, ' '))
+        return false;
+    for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++) {
+        size_t n = strlen(schemes[i]);
+        if (!strncmp(u, schemes[i], n) && u[n])
+            return true;
+    }
+    return false;
+}
+
+int ldg__hash_check(const ldg_genesis *g, uint64_t height, bool has, const fwl_Hash *h)
+{
+    if (!has)
+        return LDG_EINVALID;
+    int rc = ldg_alg_check(g, 0, h->alg, height);
+    if (rc)
+        return rc;
+    return h->digest.size == ldg_hash_by_id(h->alg)->digest_len ? 0 : LDG_EINVALID;
+}
+
+int ldg__key_check(const ldg_genesis *g, uint64_t height, const fwl_PublicKey *k)
+{
+    int rc = ldg_alg_check(g, 1, k->alg, height);
+    if (rc)
+        return rc;
+    return k->key.size == ldg_sig_by_id(k->alg)->pub_len ? 0 : LDG_EBADKEY;
+}
+
+#define FAIL(code, field)                                                                    \
+    do {                                                                                     \
+        if (why)                                                                             \
+            *why = (field);                                                                  \
+        return (code);                                                                       \
+    } while (0)
+
+static int check_release(const ldg_genesis *g, uint64_t height, const fwl_Release *r,
+                         const char **why)
+{
+    ldg_semver v;
+    int rc;
+    if (!ldg__ident_ok(r->product))
+        FAIL(LDG_EINVALID, "release.product");
+    if (!text_ok(r->provider, true, false))
+        FAIL(LDG_EINVALID, "release.provider");
+    if (ldg_semver_parse(r->version, &v))
+        FAIL(LDG_EINVALID, "release.version (not Semantic Versioning 2.0)");
+    if ((rc = ldg__hash_check(g, height, r->has_file_hash, &r->file_hash)))
+        FAIL(rc, "release.file_hash");
+    if (!url_ok(r->file_url))
+        FAIL(LDG_EINVALID, "release.file_url");
+    if (!text_ok(r->file_name, true, false) || strchr(r->file_name, '/'))
+        FAIL(LDG_EINVALID, "release.file_name");
+    if (r->file_size == 0)
+        FAIL(LDG_EINVALID, "release.file_size");
+    if (r->hardware_count == 0)
+        FAIL(LDG_EINVALID, "release.hardware (at least one model)");
+    for (pb_size_t i = 0; i < r->hardware_count; i++) {
+        const fwl_HardwareSupport *hw = &r->hardware[i];
+        if (!ldg__ident_ok(hw->model))
+            FAIL(LDG_EINVALID, "release.hardware.model");
+        if (hw->rev_max && hw->rev_min > hw->rev_max)
+            FAIL(LDG_EINVALID, "release.hardware revision range");
+        for (pb_size_t j = 0; j < i; j++)
+            if (!strcmp(r->hardware[j].model, hw->model))
+                FAIL(LDG_EINVALID, "release.hardware (model listed twice)");
+        for (pb_size_t j = 0; j < hw->required_addons_count; j++)
+            if (!ldg__ident_ok(hw->required_addons[j]))
+                FAIL(LDG_EINVALID, "release.hardware.required_addons");
+    }
+    for (pb_size_t i = 0; i < r->dependencies_count; i++) {
+        const fwl_Dependency *d = &r->dependencies[i];
+        if (!ldg__ident_ok(d->package))
+            FAIL(LDG_EINVALID, "release.dependencies.package");
+        if (ldg_constraint_valid(d->constraint))
+            FAIL(LDG_EINVALID, "release.dependencies.constraint");
+    }
+    return 0;
+}
+
+int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size_t len,
+                 ldg_tx *tx, const char **why)
+{
+    int rc;
+    if (why)
+        *why = "";
+    memset(tx, 0, sizeof *tx);
+    if (len > LDG_TX_MAX)
+        FAIL(LDG_ETOOBIG, "transaction");
+    pb_istream_t st = pb_istream_from_buffer(buf, len);
+    if (!pb_decode(&st, fwl_Tx_fields, &tx->env))
+        FAIL(ldg__pb_error(&st), "transaction envelope");
+    st = pb_istream_from_buffer(tx->env.body.bytes, tx->env.body.size);
+    if (!pb_decode(&st, fwl_TxBody_fields, &tx->body))
+        FAIL(ldg__pb_error(&st), "transaction body");
+    if (strcmp(tx->body.chain_id, g->chain_id))
+        FAIL(LDG_ECHAIN, "chain_id");
+    switch (tx->body.which_payload) {
+    case fwl_TxBody_publish_tag: tx->type = LDG_TX_PUBLISH; break;
+    case fwl_TxBody_revoke_tag: tx->type = LDG_TX_REVOKE; break;
+    case fwl_TxBody_author_tag: tx->type = LDG_TX_AUTHOR; break;
+    default: FAIL(LDG_EINVALID, "payload (none)");
+    }
+    if (tx->body.nonce == 0)
+        FAIL(LDG_EINVALID, "nonce (must be >= 1)");
+    if (tx->env.sigs_count == 0)
+        FAIL(LDG_EINVALID, "signatures (none)");
+    for (pb_size_t i = 0; i < tx->env.sigs_count; i++) {
+        const fwl_Signature *s = &tx->env.sigs[i];
+        if (!s->has_signer)
+            FAIL(LDG_EINVALID, "signature.signer");
+        if ((rc = ldg__key_check(g, height, &s->signer)))
+            FAIL(rc, "signature.signer");
+        if (s->sig.size != ldg_sig_by_id(s->signer.alg)->sig_len)
+            FAIL(LDG_EBADSIG, "signature length");
+        for (pb_size_t j = 0; j < i; j++) {
+            const fwl_PublicKey *o = &tx->env.sigs[j].signer;
+            if (o->alg == s->signer.alg && o->key.size == s->signer.key.size &&
+                !memcmp(o->key.bytes, s->signer.key.bytes, o->key.size))
+                FAIL(LDG_EINVALID, "signatures (same signer twice)");
+        }
+    }
+
+    switch (tx->type) {
+    case LDG_TX_PUBLISH:
+        if (!tx->body.payload.publish.has_release)
+            FAIL(LDG_EINVALID, "publish.release");
+        if ((rc = check_release(g, height, &tx->body.payload.publish.release, why)))
+            return rc;
+        break;
+    case LDG_TX_REVOKE: {
+        const fwl_RevokeTx *r = &tx->body.payload.revoke;
+        if ((rc = ldg__hash_check(g, height, r->has_file_hash, &r->file_hash)))
+            FAIL(rc, "revoke.file_hash");
+        if (r->reason < fwl_RevokeReason_REVOKE_VULNERABLE ||
+            r->reason > fwl_RevokeReason_REVOKE_WITHDRAWN)
+            FAIL(LDG_EINVALID, "revoke.reason");
+        if (!text_ok(r->note, true, true))
+            FAIL(LDG_EINVALID, "revoke.note");
+        break;
+    }
+    case LDG_TX_AUTHOR: {
+        const fwl_AuthorTx *a = &tx->body.payload.author;
+        if (a->op != fwl_AuthorOp_AUTHOR_ADD && a->op != fwl_AuthorOp_AUTHOR_REMOVE)
+            FAIL(LDG_EINVALID, "author.op");
+        if (!ldg__ident_ok(a->product))
+            FAIL(LDG_EINVALID, "author.product");
+        if (!a->has_key)
+            FAIL(LDG_EINVALID, "author.key");
+        if ((rc = ldg__key_check(g, height, &a->key)))
+            FAIL(rc, "author.key");
+        if (!text_ok(a->name, true, true))
+            FAIL(LDG_EINVALID, "author.name");
+        break;
+    }
+    }
+
+    if ((rc = ldg_tx_digest(g, tx->type, tx->env.body.bytes, tx->env.body.size, tx->hash)))
+        FAIL(rc, "chain hash");
+    const fwl_PublicKey *k = &tx->env.sigs[0].signer;
+    if ((rc = ldg_key_id(g, k->alg, k->key.bytes, k->key.size, tx->sender)))
+        FAIL(rc, "sender");
+    tx->raw = buf;
+    tx->raw_len = len;
+    return 0;
+}
+
+int ldg_tx_verify(const ldg_tx *tx)
+{
+    for (pb_size_t i = 0; i < tx->env.sigs_count; i++) {
+        const fwl_Signature *s = &tx->env.sigs[i];
+        int rc = ldg_verify(s->signer.alg, s->signer.key.bytes, s->signer.key.size, tx->hash,
+                            s->sig.bytes, s->sig.size);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int ldg_tx_sign(const ldg_genesis *g, const fwl_TxBody *body, const ldg_seckey *keys, size_t n,
+                const uint8_t *aux, uint8_t *out, size_t cap, size_t *out_len,
+                uint8_t hash[LDG_DIGEST_LEN])
+{
+    static fwl_Tx tx; /* ~10 KiB: kept off the stack; the tool is single-threaded */
+    uint32_t type;
+    int rc;
+    switch (body->which_payload) {
+    case fwl_TxBody_publish_tag: type = LDG_TX_PUBLISH; break;
+    case fwl_TxBody_revoke_tag: type = LDG_TX_REVOKE; break;
+    case fwl_TxBody_author_tag: type = LDG_TX_AUTHOR; break;
+    default: return LDG_EINVALID;
+    }
+    if (n == 0 || n > sizeof tx.sigs / sizeof *tx.sigs)
+        return LDG_EINVALID;
+    memset(&tx, 0, sizeof tx);
+    pb_ostream_t os = pb_ostream_from_buffer(tx.body.bytes, sizeof tx.body.bytes);
+    if (!pb_encode(&os, fwl_TxBody_fields, body))
+        return LDG_ETOOBIG;
+    tx.body.size = (pb_size_t)os.bytes_written;
+    if ((rc = ldg_tx_digest(g, type, tx.body.bytes, tx.body.size, hash)))
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const ldg_sig_impl *im = ldg_sig_by_id(keys[i].alg);
+        if (!im)
+            return LDG_EUNKNOWN_ALG;
+        fwl_Signature *s = &tx.sigs[i];
+        s->has_signer = true;
+        s->signer.alg = keys[i].alg;
+        if ((rc = im->pubkey(keys[i].sec, s->signer.key.bytes)))
+            return rc;
+        s->signer.key.size = (pb_size_t)im->pub_len;
+        if ((rc = im->sign(keys[i].sec, hash, aux, s->sig.bytes)))
+            return rc;
+        s->sig.size = (pb_size_t)im->sig_len;
+    }
+    tx.sigs_count = (pb_size_t)n;
+    os = pb_ostream_from_buffer(out, cap);
+    if (!pb_encode(&os, fwl_Tx_fields, &tx))
+        return LDG_ETOOBIG;
+    *out_len = os.bytes_written;
+    return 0;
+}
