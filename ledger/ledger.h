@@ -341,14 +341,16 @@ typedef struct {
 } ldg_tip;
 int ldg_store_tip(ldg_store *s, ldg_tip *tip);
 
-/* Build a block over candidate txs (already parsed and signature-verified by the caller),
- * in order: each tx is checked against the state left by the previous ones; a tx that fails
- * is left out and its error written to results[i] (0 for included). Writes nothing.
- * hdr: the encoded header of the block over the included txs (at most LDG_HEADER_MAX bytes),
+/* Build a block over candidate txs (encoded envelopes whose signatures the caller has
+ * verified), in order: each tx is parsed and checked against the state left by the previous
+ * ones; a tx that fails is left out and its error written to results[i] (0 for included;
+ * LDG_ETOOBIG for one that did not fit and may go in the next block). Writes nothing.
+ * hdr: the encoded header of the block over the included txs (LDG_HEADER_MAX bytes of room),
  * hash: its block hash. time_ms is raised to the tip's time if it is older (block times
  * never go backwards). The caller collects commit signatures over ldg_commit_digest and
- * encodes the block with ldg_block_encode. Errors: LDG_ESTORE, LDG_ENOMEM. */
-int ldg_store_build_block(ldg_store *s, ldg_tx *const *txs, size_t n, uint64_t time_ms,
+ * encodes the block with ldg_block_encode. Errors: LDG_ESTORE, LDG_ENOMEM, LDG_ETOOBIG. */
+int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t *tx_lens,
+                          size_t n, uint64_t time_ms,
                           const ldg_pubkey *proposer, int *results, uint8_t *hdr,
                           size_t *hdr_len, uint8_t hash[LDG_DIGEST_LEN]);
 

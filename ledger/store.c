@@ -314,23 +314,6 @@ static bool is_admin_tx(const ldg_genesis *g, const ldg_tx *tx)
     return admin_sigs(g, tx) >= (g->admin_threshold ? g->admin_threshold : 1);
 }
 
-/* Algorithms may have been deprecated between parse and this height: check again. */
-static int algs_allowed(const ldg_genesis *g, const ldg_tx *tx, uint64_t height)
-{
-    int rc;
-    for (pb_size_t i = 0; i < tx->env.sigs_count; i++)
-        if ((rc = ldg_alg_check(g, 1, tx->env.sigs[i].signer.alg, height)))
-            return rc;
-    switch (tx->type) {
-    case LDG_TX_PUBLISH:
-        return ldg_alg_check(g, 0, tx->body.payload.publish.release.file_hash.alg, height);
-    case LDG_TX_REVOKE:
-        return ldg_alg_check(g, 0, tx->body.payload.revoke.file_hash.alg, height);
-    default:
-        return ldg_alg_check(g, 1, tx->body.payload.author.key.alg, height);
-    }
-}
-
 static int apply_publish(wctx *w, const ldg_tx *tx, uint32_t index)
 {
     ldg_store *s = w->s;
@@ -451,16 +434,14 @@ static int apply_author(wctx *w, const ldg_tx *tx)
     return put_pb(w, DB_AUTHORS, k, kl, fwl_AuthorRecord_fields, &r);
 }
 
-/* Every stateful rule for one tx, and its writes, in w's transaction. */
+/* Every stateful rule for one tx, and its writes, in w's transaction. The tx was parsed at
+ * w->height (so its algorithms are allowed there). */
 static int apply_tx(wctx *w, const ldg_tx *tx, uint32_t index)
 {
     ldg_store *s = w->s;
     MDB_val v;
     uint8_t loc[12];
-    int rc = algs_allowed(&s->g, tx, w->height);
-    if (rc)
-        return rc;
-    rc = get(s, w->txn, DB_TXS, tx->hash, LDG_DIGEST_LEN, &v);
+    int rc = get(s, w->txn, DB_TXS, tx->hash, LDG_DIGEST_LEN, &v);
     if (rc != LDG_ENOTFOUND)
         return rc ? rc : LDG_ETXDUP;
     rc = get(s, w->txn, DB_NONCES, tx->sender, LDG_DIGEST_LEN, &v);
@@ -517,7 +498,8 @@ static const uint8_t *prev_hash(const ldg_store *s)
     return s->tip.height ? s->tip.hash : s->genesis_hash;
 }
 
-int ldg_store_build_block(ldg_store *s, ldg_tx *const *txs, size_t n, uint64_t time_ms,
+int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t *tx_lens,
+                          size_t n, uint64_t time_ms,
                           const ldg_pubkey *proposer, int *results, uint8_t *hdr,
                           size_t *hdr_len, uint8_t hash[LDG_DIGEST_LEN])
 {
@@ -532,7 +514,7 @@ int ldg_store_build_block(ldg_store *s, ldg_tx *const *txs, size_t n, uint64_t t
     size_t m = 0, body = 0;
     int rc = (raw && lens) ? 0 : LDG_ENOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
-        if (body + txs[i]->raw_len > LDG_BLOCK_MAX_BYTES - LDG_HEADER_MAX - 1024) {
+        if (body + tx_lens[i] > LDG_BLOCK_MAX_BYTES - LDG_HEADER_MAX - 1024) {
             results[i] = LDG_ETOOBIG; /* left for the next block */
             continue;
         }
@@ -541,7 +523,9 @@ int ldg_store_build_block(ldg_store *s, ldg_tx *const *txs, size_t n, uint64_t t
             break;
         }
         long fail_saved = s->fail_after;
-        results[i] = apply_tx(&w, txs[i], (uint32_t)m);
+        results[i] = ldg_tx_parse(&s->g, w.height, txs[i], tx_lens[i], &s->scratch_tx, NULL);
+        if (!results[i])
+            results[i] = apply_tx(&w, &s->scratch_tx, (uint32_t)m);
         s->fail_after = fail_saved; /* building is a dry run: the test hook is for apply */
         if (results[i]) {
             mdb_txn_abort(w.txn);
@@ -551,9 +535,9 @@ int ldg_store_build_block(ldg_store *s, ldg_tx *const *txs, size_t n, uint64_t t
             rc = LDG_ESTORE;
             break;
         }
-        raw[m] = txs[i]->raw;
-        lens[m++] = txs[i]->raw_len;
-        body += txs[i]->raw_len;
+        raw[m] = txs[i];
+        lens[m++] = tx_lens[i];
+        body += tx_lens[i];
     }
     mdb_txn_abort(parent); /* writes nothing */
 
