@@ -121,4 +121,12 @@ int node_client_recv_raw(node_client *c, const uint8_t **buf, size_t *len);
  * message copied to err. */
 int node_call(node_client *c, fwl_Request *req, fwl_Response *resp, char *err, size_t errlen);
 
+/* ---------------------------------------------------------------------------------------- */
+/* The node (node/server.c)                                                                  */
+
+/* Run fwledgerd with this config until SIGINT or SIGTERM: open the store (locking the data
+ * directory), serve RPC, produce blocks through the consensus engine. Returns 0 after a
+ * graceful stop, or an error (with a message in err) when it cannot start. */
+int node_run(const node_config *cfg, char *err, size_t errlen);
+
 #endif
