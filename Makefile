@@ -23,7 +23,7 @@ endif
 
 OPT      ?= -O2 -g
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
-CPPFLAGS += -I. -I$(BUILD)/proto -D_GNU_SOURCE -DPB_FIELD_32BIT=1
+CPPFLAGS += -I. -I$(BUILD)/proto -D_GNU_SOURCE
 CFLAGS   += -std=c11 $(OPT) $(WARN) -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llmdb -lprotobuf-nanopb -lpthread -lm
 TEST_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)

@@ -58,6 +58,10 @@ enum ldg_err {
 /* The message for an LDG_E* code; never NULL ("unknown error" for foreign codes). */
 const char *ldg_strerror(int err);
 
+/* Classify a nanopb decode error message: a field over its bound is LDG_ETOOBIG, anything
+ * else LDG_EMALFORMED. */
+int ldg_decode_error(const char *pb_err);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Algorithm registry (ledger/crypto.c, one file per algorithm: ledger/alg_*.c)              */
 

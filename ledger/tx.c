@@ -31,11 +31,18 @@ int ldg_tx_digest(const ldg_genesis *g, uint32_t type, const uint8_t *body, size
     return 0;
 }
 
-/* Map a nanopb decode failure: field overflows are size-limit errors, the rest malformed. */
+int ldg_decode_error(const char *pb_err)
+{
+    static const char *const too_big[] = {"string overflow", "bytes overflow", "array overflow"};
+    for (size_t i = 0; pb_err && i < sizeof too_big / sizeof *too_big; i++)
+        if (strstr(pb_err, too_big[i]))
+            return LDG_ETOOBIG;
+    return LDG_EMALFORMED;
+}
+
 int ldg__pb_error(pb_istream_t *st)
 {
-    const char *e = PB_GET_ERROR(st);
-    return (e && strstr(e, "overflow")) ? LDG_ETOOBIG : LDG_EMALFORMED;
+    return ldg_decode_error(PB_GET_ERROR(st));
 }
 
 /* Printable text: no control characters; UTF-8 bytes (>= 0x80) allowed when utf8. */

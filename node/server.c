@@ -1041,9 +1041,9 @@ static void handle_frame(client *c, const uint8_t *buf, size_t len)
     pb_istream_t st = pb_istream_from_buffer(buf, len);
     if (!pb_decode(&st, fwl_Request_fields, req)) {
         const char *e = PB_GET_ERROR(&st);
-        bool big = e && strstr(e, "overflow");
-        send_error(c, req->id, big ? LDG_ETOOBIG : LDG_EMALFORMED, "%s request: %s",
-                   big ? "oversized field in" : "malformed", e ? e : "decode error");
+        int code = ldg_decode_error(e);
+        send_error(c, req->id, code, "%s request: %s",
+                   code == LDG_ETOOBIG ? "oversized field in" : "malformed", e ? e : "decode error");
         return;
     }
     switch (req->which_req) {

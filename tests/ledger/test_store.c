@@ -1,0 +1,659 @@
+/*
+ * The stateful rules and the store: every rule accepted and refused, block checks, and
+ * atomicity (a failure while applying a block leaves the previous state whole).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <pb_encode.h>
+
+#include "ledger/ledger.h"
+
+typedef struct {
+    ldg_seckey sec;
+    ldg_pubkey pub;
+} key;
+
+static key admin, admin2, validator, author, other;
+static ldg_genesis G;
+static char dir[64];
+static ldg_store *S;
+
+static void mkkey(key *k, uint32_t alg, uint8_t seed_byte)
+{
+    const ldg_sig_impl *im = ldg_sig_by_id(alg);
+    uint8_t seed[32];
+    memset(seed, seed_byte, sizeof seed);
+    memset(k, 0, sizeof *k);
+    assert_non_null(im);
+    assert_int_equal(im->keypair(seed, k->sec.sec, k->pub.key), 0);
+    k->sec.alg = k->pub.alg = alg;
+    k->pub.len = im->pub_len;
+}
+
+static void make_genesis(void)
+{
+    memset(&G, 0, sizeof G);
+    snprintf(G.chain_id, sizeof G.chain_id, "test-chain");
+    G.hash_alg = LDG_HASH_SHA256;
+    G.admins[0] = admin.pub;
+    G.admins[1] = admin2.pub;
+    G.n_admins = 2;
+    G.admin_threshold = 1;
+    G.validators[0] = validator.pub;
+    G.validator_power[0] = 1;
+    G.n_validators = 1;
+    snprintf(G.authors[0].product, sizeof G.authors[0].product, "cam-fw");
+    snprintf(G.authors[0].name, sizeof G.authors[0].name, "Acme");
+    G.authors[0].key = author.pub;
+    G.n_authors = 1;
+}
+
+static int setup(void **st)
+{
+    (void)st;
+    mkkey(&admin, LDG_SIG_SECP256K1_ECDSA, 1);
+    mkkey(&admin2, LDG_SIG_ED25519, 2);
+    mkkey(&validator, LDG_SIG_SECP256K1_SCHNORR, 3);
+    mkkey(&author, LDG_SIG_P256_ECDSA, 4);
+    mkkey(&other, LDG_SIG_SECP256K1_ECDSA, 5);
+    make_genesis();
+    snprintf(dir, sizeof dir, "/tmp/fwl-store-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return ldg_store_open(&S, dir, &G, 1 << 26);
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    ldg_store_close(S);
+    S = NULL;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+/* --- building transactions --- */
+
+typedef struct {
+    uint8_t buf[LDG_TX_MAX];
+    size_t len;
+    uint8_t hash[LDG_DIGEST_LEN];
+} rawtx;
+
+static fwl_TxBody body;
+
+static void sign_with(rawtx *t, const key *const *keys, size_t n)
+{
+    ldg_seckey ks[4];
+    for (size_t i = 0; i < n; i++)
+        ks[i] = keys[i]->sec;
+    assert_int_equal(ldg_tx_sign(&G, &body, ks, n, NULL, t->buf, sizeof t->buf, &t->len, t->hash), 0);
+}
+
+static void publish_tx(rawtx *t, const key *k, uint64_t nonce, const char *product,
+                       const char *version, uint64_t secver, uint8_t file_byte, const char *model)
+{
+    memset(&body, 0, sizeof body);
+    snprintf(body.chain_id, sizeof body.chain_id, "%s", G.chain_id);
+    body.nonce = nonce;
+    body.which_payload = fwl_TxBody_publish_tag;
+    body.payload.publish.has_release = true;
+    fwl_Release *r = &body.payload.publish.release;
+    snprintf(r->product, sizeof r->product, "%s", product);
+    snprintf(r->provider, sizeof r->provider, "Acme Corp");
+    r->published_at = 1700000000;
+    snprintf(r->version, sizeof r->version, "%s", version);
+    r->security_version = secver;
+    r->has_file_hash = true;
+    r->file_hash.alg = LDG_HASH_SHA256;
+    memset(r->file_hash.digest.bytes, file_byte, 32);
+    r->file_hash.digest.size = 32;
+    snprintf(r->file_url, sizeof r->file_url, "https://fw.example.com/%s-%s.bin", product, version);
+    snprintf(r->file_name, sizeof r->file_name, "%s-%s.bin", product, version);
+    r->file_size = 123456;
+    r->hardware_count = 1;
+    snprintf(r->hardware[0].model, sizeof r->hardware[0].model, "%s", model);
+    r->hardware[0].rev_min = 2;
+    r->hardware[0].rev_max = 5;
+    r->hardware[0].required_addons_count = 1;
+    snprintf(r->hardware[0].required_addons[0], sizeof r->hardware[0].required_addons[0], "lora");
+    r->dependencies_count = 1;
+    snprintf(r->dependencies[0].package, sizeof r->dependencies[0].package, "libfoo");
+    snprintf(r->dependencies[0].constraint, sizeof r->dependencies[0].constraint, ">=2.1.0,<3");
+    const key *ks[] = {k};
+    sign_with(t, ks, 1);
+}
+
+static void revoke_tx(rawtx *t, const key *k, uint64_t nonce, uint8_t file_byte)
+{
+    memset(&body, 0, sizeof body);
+    snprintf(body.chain_id, sizeof body.chain_id, "%s", G.chain_id);
+    body.nonce = nonce;
+    body.which_payload = fwl_TxBody_revoke_tag;
+    fwl_RevokeTx *r = &body.payload.revoke;
+    r->has_file_hash = true;
+    r->file_hash.alg = LDG_HASH_SHA256;
+    memset(r->file_hash.digest.bytes, file_byte, 32);
+    r->file_hash.digest.size = 32;
+    r->reason = fwl_RevokeReason_REVOKE_VULNERABLE;
+    snprintf(r->note, sizeof r->note, "CVE-2026-0001");
+    const key *ks[] = {k};
+    sign_with(t, ks, 1);
+}
+
+static void author_tx(rawtx *t, const key *signer, uint64_t nonce, fwl_AuthorOp op,
+                      const char *product, const key *who)
+{
+    memset(&body, 0, sizeof body);
+    snprintf(body.chain_id, sizeof body.chain_id, "%s", G.chain_id);
+    body.nonce = nonce;
+    body.which_payload = fwl_TxBody_author_tag;
+    fwl_AuthorTx *a = &body.payload.author;
+    a->op = op;
+    snprintf(a->product, sizeof a->product, "%s", product);
+    a->has_key = true;
+    a->key.alg = who->pub.alg;
+    memcpy(a->key.key.bytes, who->pub.key, who->pub.len);
+    a->key.key.size = (pb_size_t)who->pub.len;
+    snprintf(a->name, sizeof a->name, "Other");
+    const key *ks[] = {signer};
+    sign_with(t, ks, 1);
+}
+
+/* Build, sign (the validator's precommit) and encode a block over txs; results per tx. */
+static void make_block(rawtx *const *txs, size_t n, int *results, uint8_t **blk, size_t *len)
+{
+    const uint8_t *raw[16];
+    size_t lens[16], m = 0;
+    uint8_t hdr[LDG_HEADER_MAX], hash[LDG_DIGEST_LEN], d[LDG_DIGEST_LEN];
+    size_t hl;
+    for (size_t i = 0; i < n; i++)
+        raw[i] = txs[i]->buf, lens[i] = txs[i]->len;
+    assert_int_equal(ldg_store_build_block(S, raw, lens, n, 1000, &validator.pub, results, hdr,
+                                           &hl, hash), 0);
+    const uint8_t *incl[16];
+    size_t il[16];
+    for (size_t i = 0; i < n; i++)
+        if (results[i] == 0)
+            incl[m] = raw[i], il[m++] = lens[i];
+    ldg_tip t;
+    ldg_store_tip(S, &t);
+    fwl_Signature sig = fwl_Signature_init_zero;
+    assert_int_equal(ldg_commit_digest(&G, t.height + 1, 0, LDG_VOTE_PRECOMMIT, hash, d), 0);
+    const ldg_sig_impl *im = ldg_sig_by_id(validator.sec.alg);
+    assert_int_equal(im->sign(validator.sec.sec, d, NULL, sig.sig.bytes), 0);
+    sig.sig.size = (pb_size_t)im->sig_len;
+    sig.has_signer = true;
+    sig.signer.alg = validator.pub.alg;
+    memcpy(sig.signer.key.bytes, validator.pub.key, validator.pub.len);
+    sig.signer.key.size = (pb_size_t)validator.pub.len;
+    assert_int_equal(ldg_block_encode(hdr, hl, incl, il, m, &sig, 1, blk, len), 0);
+}
+
+/* Commit a block over txs; returns the first tx's result (or the apply error). */
+static int commit(rawtx *const *txs, size_t n, int *results)
+{
+    uint8_t *blk;
+    size_t len;
+    int local[16];
+    if (!results)
+        results = local;
+    make_block(txs, n, results, &blk, &len);
+    int rc = ldg_store_apply_block(S, blk, len, NULL);
+    free(blk);
+    return rc ? rc : results[0];
+}
+
+static int commit1(rawtx *t) { return commit(&t, 1, NULL); }
+
+static int release_exists(uint8_t file_byte, fwl_ReleaseRecord *rec)
+{
+    uint8_t d[32];
+    uint64_t h;
+    static fwl_ReleaseRecord scratch;
+    memset(d, file_byte, sizeof d);
+    return ldg_store_release(S, LDG_HASH_SHA256, d, 32, rec ? rec : &scratch, &h);
+}
+
+/* --- tests --- */
+
+static void test_publish_and_read_back(void **st)
+{
+    (void)st;
+    rawtx t;
+    static fwl_ReleaseRecord rec;
+    publish_tx(&t, &author, 1, "cam-fw", "1.0.0", 1, 0xaa, "cam-v2");
+    assert_int_equal(commit1(&t), 0);
+    assert_int_equal(release_exists(0xaa, &rec), 0);
+    assert_string_equal(rec.release.product, "cam-fw");
+    assert_string_equal(rec.release.version, "1.0.0");
+    assert_string_equal(rec.release.provider, "Acme Corp");
+    assert_string_equal(rec.release.hardware[0].model, "cam-v2");
+    assert_int_equal(rec.release.hardware[0].rev_min, 2);
+    assert_int_equal(rec.release.hardware[0].rev_max, 5);
+    assert_string_equal(rec.release.hardware[0].required_addons[0], "lora");
+    assert_string_equal(rec.release.dependencies[0].constraint, ">=2.1.0,<3");
+    assert_int_equal(rec.release.file_size, 123456);
+    assert_int_equal(rec.height, 1);
+    assert_memory_equal(rec.tx_hash.bytes, t.hash, 32);
+    assert_false(rec.revoked);
+    ldg_tip tip;
+    ldg_store_tip(S, &tip);
+    assert_int_equal(tip.height, 1);
+    assert_int_equal(tip.releases, 1);
+    uint64_t h;
+    uint32_t idx;
+    uint8_t bh[32];
+    assert_int_equal(ldg_store_tx_location(S, t.hash, &h, &idx, bh), 0);
+    assert_int_equal(h, 1);
+    assert_memory_equal(bh, tip.hash, 32);
+    uint64_t nonce;
+    assert_int_equal(ldg_store_nonce(S, author.pub.alg, author.pub.key, author.pub.len, &nonce), 0);
+    assert_int_equal(nonce, 1);
+}
+
+static int count_cb(void *ctx, const fwl_ReleaseRecord *rec)
+{
+    (void)rec;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_list_filters_and_pages(void **st)
+{
+    (void)st;
+    rawtx a, b, c, d;
+    publish_tx(&a, &author, 1, "cam-fw", "1.0.0", 1, 0x01, "cam-v1");
+    publish_tx(&b, &author, 2, "cam-fw", "1.0.0", 1, 0x02, "cam-v2");
+    publish_tx(&c, &author, 3, "cam-fw", "1.1.0", 2, 0x03, "cam-v2");
+    publish_tx(&d, &author, 4, "cam-fw", "1.2.0", 3, 0x04, "cam-v2");
+    rawtx *txs[] = {&a, &b, &c, &d};
+    int res[4];
+    assert_int_equal(commit(txs, 4, res), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(res[i], 0);
+    uint8_t next[LDG_CURSOR_MAX];
+    size_t nl;
+    uint64_t at;
+    int n = 0;
+    assert_int_equal(ldg_store_list_releases(S, "cam-fw", "", 0, NULL, 0, count_cb, &n, next, &nl, &at), 0);
+    assert_int_equal(n, 4);
+    assert_int_equal(nl, 0);
+    n = 0;
+    assert_int_equal(ldg_store_list_releases(S, "", "cam-v2", 0, NULL, 0, count_cb, &n, next, &nl, &at), 0);
+    assert_int_equal(n, 3);
+    n = 0;
+    assert_int_equal(ldg_store_list_releases(S, "cam-fw", "cam-v1", 0, NULL, 0, count_cb, &n, next, &nl, &at), 0);
+    assert_int_equal(n, 1);
+    /* Paging: 3 pages of at most 2 over the 4, following the cursor. */
+    int total = 0, pages = 0;
+    uint8_t cur[LDG_CURSOR_MAX];
+    size_t cl = 0;
+    do {
+        n = 0;
+        assert_int_equal(ldg_store_list_releases(S, "", "", 2, cur, cl, count_cb, &n, next, &nl, &at), 0);
+        total += n;
+        pages++;
+        memcpy(cur, next, nl);
+        cl = nl;
+    } while (cl);
+    assert_int_equal(total, 4);
+    assert_true(pages >= 2);
+    /* A cursor from another query is refused. */
+    n = 0;
+    assert_int_equal(ldg_store_list_releases(S, "", "", 2, NULL, 0, count_cb, &n, next, &nl, &at), 0);
+    assert_int_equal(ldg_store_list_releases(S, "cam-fw", "", 2, next, nl, count_cb, &n, next, &nl, &at),
+                     LDG_EINVALID);
+}
+
+static void test_unauthorised_author(void **st)
+{
+    (void)st;
+    rawtx t;
+    publish_tx(&t, &other, 1, "cam-fw", "1.0.0", 1, 0xbb, "cam-v2");
+    assert_int_equal(commit1(&t), LDG_EUNAUTHORIZED);
+    /* The author is registered for cam-fw only. */
+    publish_tx(&t, &author, 1, "door-fw", "1.0.0", 1, 0xbb, "door-v1");
+    assert_int_equal(commit1(&t), LDG_EUNAUTHORIZED);
+    assert_int_equal(release_exists(0xbb, NULL), LDG_ENOTFOUND);
+}
+
+static void test_versions_strictly_increase(void **st)
+{
+    (void)st;
+    rawtx t;
+    publish_tx(&t, &author, 1, "cam-fw", "2.0.0", 5, 0x10, "cam-v2");
+    assert_int_equal(commit1(&t), 0);
+    publish_tx(&t, &author, 2, "cam-fw", "2.0.0", 6, 0x11, "cam-v2"); /* equal version */
+    assert_int_equal(commit1(&t), LDG_EVERSION);
+    publish_tx(&t, &author, 3, "cam-fw", "1.9.9", 6, 0x12, "cam-v2"); /* lower version */
+    assert_int_equal(commit1(&t), LDG_EVERSION);
+    publish_tx(&t, &author, 4, "cam-fw", "2.0.1", 5, 0x13, "cam-v2"); /* equal security version */
+    assert_int_equal(commit1(&t), LDG_EVERSION);
+    publish_tx(&t, &author, 5, "cam-fw", "2.0.0-rc.1", 9, 0x14, "cam-v2"); /* pre-release < 2.0.0 */
+    assert_int_equal(commit1(&t), LDG_EVERSION);
+    /* Another hardware line of the same product has its own history. */
+    publish_tx(&t, &author, 6, "cam-fw", "1.0.0", 1, 0x15, "cam-v1");
+    assert_int_equal(commit1(&t), 0);
+    publish_tx(&t, &author, 7, "cam-fw", "2.0.1", 6, 0x16, "cam-v2");
+    assert_int_equal(commit1(&t), 0);
+    /* Within one block, the second of two equal versions is refused, the first stays. */
+    rawtx a, b;
+    publish_tx(&a, &author, 8, "cam-fw", "3.0.0", 7, 0x17, "cam-v2");
+    publish_tx(&b, &author, 9, "cam-fw", "3.0.0", 8, 0x18, "cam-v2");
+    rawtx *txs[] = {&a, &b};
+    int res[2];
+    assert_int_equal(commit(txs, 2, res), 0);
+    assert_int_equal(res[1], LDG_EVERSION);
+    assert_int_equal(release_exists(0x17, NULL), 0);
+    assert_int_equal(release_exists(0x18, NULL), LDG_ENOTFOUND);
+}
+
+static void test_duplicate_file_hash(void **st)
+{
+    (void)st;
+    rawtx t;
+    publish_tx(&t, &author, 1, "cam-fw", "1.0.0", 1, 0x20, "cam-v2");
+    assert_int_equal(commit1(&t), 0);
+    publish_tx(&t, &author, 2, "cam-fw", "1.0.1", 2, 0x20, "cam-v3");
+    assert_int_equal(commit1(&t), LDG_EDUPLICATE);
+}
+
+static void test_replay(void **st)
+{
+    (void)st;
+    rawtx t, u;
+    publish_tx(&t, &author, 7, "cam-fw", "1.0.0", 1, 0x30, "cam-v2");
+    assert_int_equal(commit1(&t), 0);
+    assert_int_equal(commit1(&t), LDG_ETXDUP); /* the very same tx again */
+    publish_tx(&u, &author, 7, "cam-fw", "1.0.1", 2, 0x31, "cam-v2"); /* same nonce */
+    assert_int_equal(commit1(&u), LDG_EREPLAY);
+    publish_tx(&u, &author, 3, "cam-fw", "1.0.1", 2, 0x31, "cam-v2"); /* lower nonce */
+    assert_int_equal(commit1(&u), LDG_EREPLAY);
+    publish_tx(&u, &author, 9, "cam-fw", "1.0.1", 2, 0x31, "cam-v2"); /* gaps are fine */
+    assert_int_equal(commit1(&u), 0);
+}
+
+static void test_revoke_rules(void **st)
+{
+    (void)st;
+    rawtx t;
+    static fwl_ReleaseRecord rec;
+    publish_tx(&t, &author, 1, "cam-fw", "1.0.0", 1, 0x40, "cam-v2");
+    assert_int_equal(commit1(&t), 0);
+    revoke_tx(&t, &other, 1, 0x40); /* neither author nor admin */
+    assert_int_equal(commit1(&t), LDG_EUNAUTHORIZED);
+    revoke_tx(&t, &author, 2, 0x41); /* unknown release */
+    assert_int_equal(commit1(&t), LDG_ENOTFOUND);
+    revoke_tx(&t, &author, 3, 0x40);
+    assert_int_equal(commit1(&t), 0);
+    assert_int_equal(release_exists(0x40, &rec), 0);
+    assert_true(rec.revoked);
+    assert_int_equal(rec.revoke_reason, fwl_RevokeReason_REVOKE_VULNERABLE);
+    assert_string_equal(rec.revoke_note, "CVE-2026-0001");
+    revoke_tx(&t, &author, 4, 0x40);
+    assert_int_equal(commit1(&t), LDG_EREVOKED);
+    /* An admin may revoke any release. */
+    publish_tx(&t, &author, 5, "cam-fw", "1.1.0", 2, 0x42, "cam-v2");
+    assert_int_equal(commit1(&t), 0);
+    revoke_tx(&t, &admin2, 1, 0x42);
+    assert_int_equal(commit1(&t), 0);
+}
+
+static void test_author_admin(void **st)
+{
+    (void)st;
+    rawtx t;
+    author_tx(&t, &other, 1, fwl_AuthorOp_AUTHOR_ADD, "cam-fw", &other); /* not an admin */
+    assert_int_equal(commit1(&t), LDG_EUNAUTHORIZED);
+    author_tx(&t, &admin, 1, fwl_AuthorOp_AUTHOR_ADD, "cam-fw", &other);
+    assert_int_equal(commit1(&t), 0);
+    author_tx(&t, &admin, 2, fwl_AuthorOp_AUTHOR_ADD, "cam-fw", &other);
+    assert_int_equal(commit1(&t), LDG_EDUPLICATE);
+    publish_tx(&t, &other, 2, "cam-fw", "1.0.0", 1, 0x50, "cam-v2");
+    assert_int_equal(commit1(&t), 0);
+    author_tx(&t, &admin, 3, fwl_AuthorOp_AUTHOR_REMOVE, "cam-fw", &other);
+    assert_int_equal(commit1(&t), 0);
+    publish_tx(&t, &other, 3, "cam-fw", "1.1.0", 2, 0x51, "cam-v2");
+    assert_int_equal(commit1(&t), LDG_EUNAUTHORIZED);
+    author_tx(&t, &admin, 4, fwl_AuthorOp_AUTHOR_REMOVE, "cam-fw", &other);
+    assert_int_equal(commit1(&t), LDG_ENOTFOUND);
+}
+
+static void test_admin_threshold(void **st)
+{
+    (void)st;
+    ldg_store_close(S);
+    G.admin_threshold = 2;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ldg_store_open(&S, dir, &G, 1 << 26), 0);
+    rawtx t;
+    author_tx(&t, &admin, 1, fwl_AuthorOp_AUTHOR_ADD, "cam-fw", &other);
+    assert_int_equal(commit1(&t), LDG_EUNAUTHORIZED); /* one of two */
+    const key *both[] = {&admin, &admin2};
+    sign_with(&t, both, 2);
+    assert_int_equal(commit1(&t), 0);
+    const key *twice[] = {&admin, &admin}; /* the same admin twice is not two */
+    body.nonce = 5;
+    ldg_seckey ks[2] = {twice[0]->sec, twice[1]->sec};
+    assert_int_equal(ldg_tx_sign(&G, &body, ks, 2, NULL, t.buf, sizeof t.buf, &t.len, t.hash), 0);
+    ldg_tx *tx = malloc(sizeof *tx);
+    const char *why;
+    assert_int_equal(ldg_tx_parse(&G, 1, t.buf, t.len, tx, &why), LDG_EINVALID);
+    free(tx);
+    G.admin_threshold = 1;
+}
+
+static void test_atomic_apply(void **st)
+{
+    (void)st;
+    rawtx a, b;
+    publish_tx(&a, &author, 1, "cam-fw", "1.0.0", 1, 0x60, "cam-v2");
+    publish_tx(&b, &author, 2, "cam-fw", "1.1.0", 2, 0x61, "cam-v3");
+    rawtx *txs[] = {&a, &b};
+    int res[2];
+    uint8_t *blk;
+    size_t len;
+    make_block(txs, 2, res, &blk, &len);
+    ldg_tip before, after;
+    ldg_store_tip(S, &before);
+    /* Fail at every write position in turn: nothing may be left behind. */
+    for (long k = 0; k < 14; k++) {
+        ldg_store_fail_after(S, k);
+        int rc = ldg_store_apply_block(S, blk, len, NULL);
+        if (rc == 0)
+            break; /* k past the block's last write */
+        assert_int_equal(rc, LDG_ESTORE);
+        ldg_store_tip(S, &after);
+        assert_int_equal(after.height, before.height);
+        assert_int_equal(release_exists(0x60, NULL), LDG_ENOTFOUND);
+        assert_int_equal(release_exists(0x61, NULL), LDG_ENOTFOUND);
+        uint64_t n;
+        assert_int_equal(ldg_store_nonce(S, author.pub.alg, author.pub.key, author.pub.len, &n), 0);
+        assert_int_equal(n, 0);
+    }
+    ldg_store_fail_after(S, -1);
+    ldg_store_tip(S, &after);
+    if (after.height == before.height)
+        assert_int_equal(ldg_store_apply_block(S, blk, len, NULL), 0);
+    free(blk);
+    /* Restart: the state is read back from disk. */
+    ldg_store_close(S);
+    assert_int_equal(ldg_store_open(&S, dir, &G, 1 << 26), 0);
+    ldg_store_tip(S, &after);
+    assert_int_equal(after.height, 1);
+    assert_int_equal(after.releases, 2);
+    assert_int_equal(release_exists(0x60, NULL), 0);
+    assert_int_equal(release_exists(0x61, NULL), 0);
+}
+
+static void test_block_checks(void **st)
+{
+    (void)st;
+    rawtx a;
+    publish_tx(&a, &author, 1, "cam-fw", "1.0.0", 1, 0x70, "cam-v2");
+    rawtx *txs[] = {&a};
+    int res[1];
+    uint8_t *blk;
+    size_t len;
+    make_block(txs, 1, res, &blk, &len);
+    ldg_block b;
+    assert_int_equal(ldg_block_decode(blk, len, &b), 0);
+    /* Without its commit certificate. */
+    uint8_t *bad;
+    size_t bl;
+    assert_int_equal(ldg_block_encode(b.hdr_raw, b.hdr_len, b.tx_raw, b.tx_len, b.n_txs, NULL, 0, &bad, &bl), 0);
+    assert_int_equal(ldg_store_apply_block(S, bad, bl, NULL), LDG_EBLOCK);
+    free(bad);
+    /* With a tx swapped for another: the Merkle root no longer matches. */
+    rawtx other_tx;
+    publish_tx(&other_tx, &author, 2, "cam-fw", "1.0.1", 2, 0x71, "cam-v2");
+    const uint8_t *r2[] = {other_tx.buf};
+    size_t l2[] = {other_tx.len};
+    assert_int_equal(ldg_block_encode(b.hdr_raw, b.hdr_len, r2, l2, 1, b.commit, b.n_commit, &bad, &bl), 0);
+    assert_int_equal(ldg_store_apply_block(S, bad, bl, NULL), LDG_EBLOCK);
+    free(bad);
+    /* Garbage. */
+    uint8_t junk[64];
+    memset(junk, 0xff, sizeof junk);
+    assert_true(ldg_store_apply_block(S, junk, sizeof junk, NULL) < 0);
+    ldg_tip t;
+    ldg_store_tip(S, &t);
+    assert_int_equal(t.height, 0);
+    /* The good block applies; applying it again is refused (wrong height). */
+    assert_int_equal(ldg_store_apply_block(S, blk, len, NULL), 0);
+    assert_int_equal(ldg_store_apply_block(S, blk, len, NULL), LDG_EBLOCK);
+    ldg_block_free(&b);
+    free(blk);
+    /* Blocks read back by height and by hash. */
+    uint8_t *out, h[32];
+    size_t ol;
+    uint64_t height;
+    assert_int_equal(ldg_store_block_by_height(S, 1, &out, &ol, h), 0);
+    free(out);
+    assert_int_equal(ldg_store_block_by_hash(S, h, &out, &ol, &height), 0);
+    assert_int_equal(height, 1);
+    free(out);
+    assert_int_equal(ldg_store_block_by_height(S, 2, &out, &ol, h), LDG_ENOTFOUND);
+}
+
+static void test_stateless_refusals(void **st)
+{
+    (void)st;
+    ldg_tx *tx = malloc(sizeof *tx);
+    const char *why;
+    rawtx t;
+    int rc;
+    publish_tx(&t, &author, 1, "cam-fw", "1.0.0", 1, 0x80, "cam-v2");
+    rc = ldg_tx_parse(&G, 1, t.buf, t.len, tx, &why);
+    if (rc)
+        fprintf(stderr, "parse: %s: %s\n", ldg_strerror(rc), why);
+    assert_int_equal(rc, 0);
+    assert_int_equal(ldg_tx_verify(tx), 0);
+    /* A flipped bit in the body: the signature no longer verifies. */
+    rawtx bad = t;
+    bad.buf[10] ^= 1;
+    rc = ldg_tx_parse(&G, 1, bad.buf, bad.len, tx, &why);
+    if (rc == 0)
+        assert_int_equal(ldg_tx_verify(tx), LDG_EBADSIG);
+    /* A bad signature. */
+    bad = t;
+    bad.buf[bad.len - 1] ^= 1;
+    assert_int_equal(ldg_tx_parse(&G, 1, bad.buf, bad.len, tx, &why), 0);
+    assert_int_equal(ldg_tx_verify(tx), LDG_EBADSIG);
+    /* Wrong chain. */
+    ldg_genesis g2 = G;
+    snprintf(g2.chain_id, sizeof g2.chain_id, "other-chain");
+    assert_int_equal(ldg_tx_parse(&g2, 1, t.buf, t.len, tx, &why), LDG_ECHAIN);
+    /* Algorithm disabled, and deprecated from a height. */
+    g2 = G;
+    g2.alg_rules[0] = (ldg_alg_rule){1, LDG_SIG_P256_ECDSA, LDG_ALG_DISABLED, 0};
+    g2.n_alg_rules = 1;
+    assert_int_equal(ldg_tx_parse(&g2, 1, t.buf, t.len, tx, &why), LDG_EALG_DISABLED);
+    g2.alg_rules[0] = (ldg_alg_rule){1, LDG_SIG_P256_ECDSA, LDG_ALG_DEPRECATED, 10};
+    assert_int_equal(ldg_tx_parse(&g2, 9, t.buf, t.len, tx, &why), 0);
+    assert_int_equal(ldg_tx_parse(&g2, 10, t.buf, t.len, tx, &why), LDG_EALG_DEPRECATED);
+    /* Unknown algorithm ids for the signer and for the file hash. */
+    publish_tx(&t, &author, 1, "cam-fw", "1.0.0", 1, 0x80, "cam-v2");
+    body.payload.publish.release.file_hash.alg = 77;
+    ldg_seckey ks[1] = {author.sec};
+    assert_int_equal(ldg_tx_sign(&G, &body, ks, 1, NULL, t.buf, sizeof t.buf, &t.len, t.hash), 0);
+    assert_int_equal(ldg_tx_parse(&G, 1, t.buf, t.len, tx, &why), LDG_EUNKNOWN_ALG);
+    ks[0].alg = 99;
+    assert_int_equal(ldg_tx_sign(&G, &body, ks, 1, NULL, t.buf, sizeof t.buf, &t.len, t.hash),
+                     LDG_EUNKNOWN_ALG);
+    /* Invalid fields. */
+    const struct {
+        const char *version, *url, *constraint;
+    } cases[] = {
+        {"1.0", "https://x/y", ">=1"}, {"1.0.0", "ftp://x/y", ">=1"}, {"1.0.0", "https://x/y", ">>1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        publish_tx(&t, &author, 1, "cam-fw", "1.0.0", 1, 0x80, "cam-v2");
+        fwl_Release *r = &body.payload.publish.release;
+        snprintf(r->version, sizeof r->version, "%s", cases[i].version);
+        snprintf(r->file_url, sizeof r->file_url, "%s", cases[i].url);
+        snprintf(r->dependencies[0].constraint, sizeof r->dependencies[0].constraint, "%s", cases[i].constraint);
+        ks[0] = author.sec;
+        assert_int_equal(ldg_tx_sign(&G, &body, ks, 1, NULL, t.buf, sizeof t.buf, &t.len, t.hash), 0);
+        assert_int_equal(ldg_tx_parse(&G, 1, t.buf, t.len, tx, &why), LDG_EINVALID);
+        assert_true(strlen(why) > 0);
+    }
+    /* An oversize field: a 200-byte chain id inside the body (limit 64). */
+    uint8_t body_bytes[256], env[300];
+    body_bytes[0] = 0x0a, body_bytes[1] = 200;
+    memset(body_bytes + 2, 'a', 200);
+    body_bytes[1] = 0xc8, memmove(body_bytes + 3, body_bytes + 2, 200), body_bytes[2] = 0x01;
+    pb_ostream_t os = pb_ostream_from_buffer(env, sizeof env);
+    assert_true(pb_encode_tag(&os, PB_WT_STRING, 1) && pb_encode_string(&os, body_bytes, 203));
+    assert_int_equal(ldg_tx_parse(&G, 1, env, os.bytes_written, tx, &why), LDG_ETOOBIG);
+    /* Oversize envelope, and garbage. */
+    static uint8_t big[LDG_TX_MAX + 1];
+    assert_int_equal(ldg_tx_parse(&G, 1, big, sizeof big, tx, &why), LDG_ETOOBIG);
+    uint8_t junk[32];
+    memset(junk, 0xff, sizeof junk);
+    assert_int_equal(ldg_tx_parse(&G, 1, junk, sizeof junk, tx, &why), LDG_EMALFORMED);
+    free(tx);
+}
+
+static void test_lock_and_genesis_binding(void **st)
+{
+    (void)st;
+    ldg_store *s2;
+    assert_int_equal(ldg_store_open(&s2, dir, &G, 1 << 26), LDG_ELOCKED);
+    ldg_store_close(S);
+    S = NULL;
+    ldg_genesis g2 = G;
+    snprintf(g2.chain_id, sizeof g2.chain_id, "another");
+    assert_int_equal(ldg_store_open(&s2, dir, &g2, 1 << 26), LDG_EGENESIS);
+    assert_int_equal(ldg_store_open(&S, dir, &G, 1 << 26), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_publish_and_read_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_filters_and_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unauthorised_author, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_versions_strictly_increase, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_file_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_author_admin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_threshold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_atomic_apply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stateless_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_and_genesis_binding, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
