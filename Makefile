@@ -45,6 +45,7 @@ TEST_SRCS := $(wildcard tests/ledger/test_*.c tests/node/test_*.c tests/consensu
                         tests/contracts/test_*.c tests/p2p/test_*.c)
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 FUNC_TESTS := $(sort $(wildcard tests/functional/test_*.sh))
+FUNC_PROGS := $(patsubst tests/functional/%.c,$(BUILD)/tests/functional/%,$(wildcard tests/functional/*.c))
 
 BINS := $(BUILD)/fwledgerd $(BUILD)/fwledger
 
@@ -98,7 +99,12 @@ unit: $(TESTS)
 	@set -e; for t in $(TESTS); do echo "  TEST    $$t"; $$t >$$t.log 2>&1 || { cat $$t.log; echo "FAILED: $$t"; exit 1; }; done
 	@echo "unit tests: $(words $(TESTS)) passed"
 
-functional: $(BINS)
+$(BUILD)/tests/functional/%: tests/functional/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+functional: $(BINS) $(FUNC_PROGS)
 	@set -e; for t in $(FUNC_TESTS); do echo "  FUNC    $$t"; BUILD=$(BUILD) bash $$t || { echo "FAILED: $$t"; exit 1; }; done
 	@echo "functional tests: $(words $(FUNC_TESTS)) passed"
 
@@ -112,10 +118,10 @@ asan:
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check
 
-bench: $(BINS) $(BUILD)/bench_verify
+bench: $(BINS) $(BUILD)/bench_client
 	$(Q)BUILD=$(BUILD) bash scripts/bench
 
-$(BUILD)/bench_verify: scripts/bench_verify.c $(LIB)
+$(BUILD)/bench_client: scripts/bench_client.c $(LIB)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 

@@ -77,9 +77,11 @@ typedef struct {
     waiter *waiters;
 } mp_entry;
 
-typedef struct {
+typedef struct verify_batch {
     uv_work_t w;
     server *s;
+    struct verify_batch *next; /* dispatch order */
+    bool done;
     uint64_t height;
     size_t n;
     struct {
@@ -117,7 +119,9 @@ struct server {
     size_t mp_head, mp_len, mp_cap;
     hmap pending;     /* tx hash -> mp_entry                         */
     size_t verifying; /* txs in the thread pool                      */
-    verify_batch *batch;
+    verify_batch *batch;          /* being filled                    */
+    verify_batch *vq_head, *vq_tail; /* dispatched, in order: results enter the mempool in
+                                        submission order, so one sender's nonces stay ordered */
 
     hmap waiting;     /* tx hash -> waiter list, for txs not in the mempool (yet) */
     rejected *rej;    /* ring of recently rejected txs               */
@@ -484,11 +488,8 @@ static int mempool_add(server *s, const uint8_t hash[LDG_DIGEST_LEN], uint8_t *r
     return 0;
 }
 
-static void after_verify(uv_work_t *w, int status)
+static void admit_batch(server *s, verify_batch *b)
 {
-    (void)status;
-    verify_batch *b = (verify_batch *)w;
-    server *s = b->s;
     s->verifying -= b->n;
     for (size_t i = 0; i < b->n; i++) {
         int rc = b->it[i].rc;
@@ -531,6 +532,21 @@ static void after_verify(uv_work_t *w, int status)
         send_resp(c, r);
     }
     free(b);
+}
+
+static void after_verify(uv_work_t *w, int status)
+{
+    (void)status;
+    verify_batch *b = (verify_batch *)w;
+    server *s = b->s;
+    b->done = true;
+    while (s->vq_head && s->vq_head->done) {
+        verify_batch *h = s->vq_head;
+        s->vq_head = h->next;
+        if (!s->vq_head)
+            s->vq_tail = NULL;
+        admit_batch(s, h);
+    }
     if (!s->stopping)
         cns_kick(s);
     flush_dirty(s);
@@ -547,6 +563,11 @@ static void dispatch_batch(server *s)
     b->height = t.height + 1;
     b->s = s;
     s->verifying += b->n;
+    if (s->vq_tail)
+        s->vq_tail->next = b;
+    else
+        s->vq_head = b;
+    s->vq_tail = b;
     if (uv_queue_work(&s->loop, &b->w, verify_work, after_verify)) {
         verify_work(&b->w); /* cannot happen with a live loop; stay correct anyway */
         after_verify(&b->w, 0);

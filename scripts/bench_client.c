@@ -1,0 +1,269 @@
+/*
+ * bench_client: load generator for `make bench` (scripts/bench). Not a test.
+ *
+ *   bench_client verify SECONDS
+ *       the raw secp256k1 ECDSA verify rate of this machine, one core (the reference)
+ *   bench_client publish --node H:P --genesis G --key K --product P -n N [--window W]
+ *       pre-signs N publish txs (signing is not timed), submits them pipelined with at most W
+ *       outstanding, then waits until the node's release count has grown by N;
+ *       prints committed releases/s
+ *   bench_client get --node H:P -n N [--window W] --product P
+ *       pipelined GetRelease of releases published by `publish` (file hashes are derived
+ *       from the index); prints requests/s, p50 and p99 latency
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "ledger/ledger.h"
+#include "node/node.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "bench_client: %s: %s\n", what, node_strerror(rc));
+    exit(1);
+}
+
+static void file_hash_of(const char *product, size_t i, uint8_t out[32])
+{
+    char s[128];
+    snprintf(s, sizeof s, "%s/%zu", product, i);
+    SHA256((const unsigned char *)s, strlen(s), out);
+}
+
+static int verify_rate(double seconds)
+{
+    const ldg_sig_impl *im = ldg_sig_by_id(LDG_SIG_SECP256K1_ECDSA);
+    uint8_t seed[32], sec[32], pub[LDG_PUBKEY_MAX], d[32], sig[LDG_SIG_MAX];
+    memset(seed, 7, sizeof seed);
+    memset(d, 9, sizeof d);
+    im->keypair(seed, sec, pub);
+    im->sign(sec, d, NULL, sig);
+    size_t n = 0;
+    double t0 = now_s(), t;
+    do {
+        for (int i = 0; i < 1000; i++, n++)
+            if (ldg_verify(LDG_SIG_SECP256K1_ECDSA, pub, im->pub_len, d, sig, im->sig_len))
+                return 1;
+        t = now_s();
+    } while (t - t0 < seconds);
+    printf("verify_per_core %.0f\n", (double)n / (t - t0));
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_client verify|publish|get [options]\n");
+        return 2;
+    }
+    const char *mode = argv[1];
+    if (!strcmp(mode, "verify"))
+        return verify_rate(argc > 2 ? atof(argv[2]) : 2.0);
+
+    static const struct option opts[] = {
+        {"node", required_argument, NULL, 'a'}, {"genesis", required_argument, NULL, 'g'},
+        {"key", required_argument, NULL, 'k'},  {"product", required_argument, NULL, 'p'},
+        {"window", required_argument, NULL, 'w'}, {NULL, 0, NULL, 0}};
+    char host[256] = "127.0.0.1";
+    int port = 7400, ch;
+    const char *genesis = NULL, *keyf = NULL, *product = "bench";
+    size_t n = 1000, window = 1000;
+    optind = 2;
+    while ((ch = getopt_long(argc, argv, "a:g:k:p:w:n:", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'a': {
+            const char *c = strrchr(optarg, ':');
+            if (!c)
+                return 2;
+            snprintf(host, sizeof host, "%.*s", (int)(c - optarg), optarg);
+            port = atoi(c + 1);
+            break;
+        }
+        case 'g': genesis = optarg; break;
+        case 'k': keyf = optarg; break;
+        case 'p': product = optarg; break;
+        case 'w': window = (size_t)atol(optarg); break;
+        case 'n': n = (size_t)atol(optarg); break;
+        default: return 2;
+        }
+    }
+    node_client *c;
+    int rc = node_client_connect(&c, host, port, 60000);
+    if (rc)
+        die("connect", rc);
+    static fwl_Request req;
+    static fwl_Response resp;
+    char err[256];
+
+    if (!strcmp(mode, "publish")) {
+        static ldg_genesis g;
+        static node_key k;
+        if (!genesis || !keyf)
+            return 2;
+        if ((rc = node_genesis_load(genesis, &g, err, sizeof err)) || (rc = node_key_load(keyf, &k, err, sizeof err))) {
+            fprintf(stderr, "bench_client: %s\n", err);
+            return 1;
+        }
+        memset(&req, 0, sizeof req);
+        req.which_req = fwl_Request_nonce_tag;
+        req.req.nonce.has_key = true;
+        req.req.nonce.key.alg = k.pub.alg;
+        memcpy(req.req.nonce.key.key.bytes, k.pub.key, k.pub.len);
+        req.req.nonce.key.key.size = (pb_size_t)k.pub.len;
+        if ((rc = node_call(c, &req, &resp, err, sizeof err)))
+            die("nonce", rc);
+        uint64_t nonce0 = resp.resp.nonce.last_nonce;
+        memset(&req, 0, sizeof req);
+        req.which_req = fwl_Request_status_tag;
+        if ((rc = node_call(c, &req, &resp, err, sizeof err)))
+            die("status", rc);
+        uint64_t releases0 = resp.resp.status.releases;
+
+        /* Pre-sign: one hardware line per release, so versions never collide. */
+        uint8_t **txs = malloc(n * sizeof *txs);
+        size_t *lens = malloc(n * sizeof *lens);
+        static fwl_TxBody body;
+        ldg_seckey sk = {k.alg, {0}};
+        memcpy(sk.sec, k.sec, sizeof sk.sec);
+        double ts = now_s();
+        for (size_t i = 0; i < n; i++) {
+            memset(&body, 0, sizeof body);
+            snprintf(body.chain_id, sizeof body.chain_id, "%s", g.chain_id);
+            body.nonce = nonce0 + 1 + i;
+            body.which_payload = fwl_TxBody_publish_tag;
+            body.payload.publish.has_release = true;
+            fwl_Release *r = &body.payload.publish.release;
+            snprintf(r->product, sizeof r->product, "%s", product);
+            snprintf(r->provider, sizeof r->provider, "Bench Corp");
+            r->published_at = 1700000000 + i;
+            snprintf(r->version, sizeof r->version, "1.0.%zu", i);
+            r->security_version = 1 + i;
+            r->has_file_hash = true;
+            r->file_hash.alg = LDG_HASH_SHA256;
+            file_hash_of(product, i, r->file_hash.digest.bytes);
+            r->file_hash.digest.size = 32;
+            snprintf(r->file_url, sizeof r->file_url, "https://fw.example.com/%s/%zu.bin", product, i);
+            snprintf(r->file_name, sizeof r->file_name, "fw-%zu.bin", i);
+            r->file_size = 1 << 20;
+            r->hardware_count = 1;
+            snprintf(r->hardware[0].model, sizeof r->hardware[0].model, "%s-hw-%zu", product, i % 1000);
+            /* 1,000 models; the version per model rises with i */
+            r->dependencies_count = 1;
+            snprintf(r->dependencies[0].package, sizeof r->dependencies[0].package, "libfoo");
+            snprintf(r->dependencies[0].constraint, sizeof r->dependencies[0].constraint, ">=2.1.0,<3");
+            txs[i] = malloc(LDG_TX_MAX);
+            uint8_t h[32];
+            if ((rc = ldg_tx_sign(&g, &body, &sk, 1, NULL, txs[i], LDG_TX_MAX, &lens[i], h)))
+                die("sign", rc);
+        }
+        fprintf(stderr, "bench_client: signed %zu txs in %.2f s\n", n, now_s() - ts);
+
+        double t0 = now_s();
+        size_t sent = 0, acked = 0, refused = 0;
+        while (acked < n) {
+            while (sent < n && sent - acked < window) {
+                memset(&req, 0, sizeof req);
+                req.id = sent + 1;
+                req.which_req = fwl_Request_submit_tx_tag;
+                memcpy(req.req.submit_tx.tx.bytes, txs[sent], lens[sent]);
+                req.req.submit_tx.tx.size = (pb_size_t)lens[sent];
+                if ((rc = node_client_send(c, &req)))
+                    die("send", rc);
+                sent++;
+            }
+            if ((rc = node_client_recv(c, &resp)))
+                die("recv", rc);
+            if (resp.which_resp == fwl_Response_error_tag) {
+                if (refused++ < 5)
+                    fprintf(stderr, "bench_client: refused: %s\n", resp.resp.error.message);
+            }
+            acked++;
+        }
+        double t_sub = now_s();
+        uint64_t target = releases0 + n - refused;
+        for (;;) {
+            memset(&req, 0, sizeof req);
+            req.which_req = fwl_Request_status_tag;
+            if ((rc = node_call(c, &req, &resp, err, sizeof err)))
+                die("status", rc);
+            if (resp.resp.status.releases >= target)
+                break;
+            usleep(1000);
+        }
+        double t1 = now_s();
+        printf("published %zu refused %zu submit_s %.3f total_s %.3f releases_per_s %.0f\n", n,
+               refused, t_sub - t0, t1 - t0, (double)(n - refused) / (t1 - t0));
+        for (size_t i = 0; i < n; i++)
+            free(txs[i]);
+        free(txs);
+        free(lens);
+        node_client_close(c);
+        return refused ? 1 : 0;
+    }
+
+    if (!strcmp(mode, "get")) {
+        size_t total = n, known = 0;
+        memset(&req, 0, sizeof req);
+        req.which_req = fwl_Request_status_tag;
+        if ((rc = node_call(c, &req, &resp, err, sizeof err)))
+            die("status", rc);
+        known = resp.resp.status.releases;
+        if (!known)
+            die("no releases", LDG_ENOTFOUND);
+        double *lat = malloc(total * sizeof *lat), *sent_at = calloc(total + 1, sizeof *sent_at);
+        size_t sent = 0, got = 0, errors = 0;
+        uint64_t x = 88172645463325252ull;
+        double t0 = now_s();
+        while (got < total) {
+            while (sent < total && sent - got < window) {
+                memset(&req, 0, sizeof req);
+                req.id = sent + 1;
+                req.which_req = fwl_Request_get_release_tag;
+                req.req.get_release.has_file_hash = true;
+                req.req.get_release.file_hash.alg = LDG_HASH_SHA256;
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                file_hash_of(product, (size_t)(x % known), req.req.get_release.file_hash.digest.bytes);
+                req.req.get_release.file_hash.digest.size = 32;
+                if ((rc = node_client_send(c, &req)))
+                    die("send", rc);
+                sent_at[sent + 1] = now_s();
+                sent++;
+            }
+            if ((rc = node_client_recv(c, &resp)))
+                die("recv", rc);
+            if (resp.which_resp != fwl_Response_get_release_tag)
+                errors++;
+            if (resp.id >= 1 && resp.id <= total)
+                lat[got] = now_s() - sent_at[resp.id];
+            got++;
+        }
+        double t1 = now_s();
+        qsort(lat, total, sizeof *lat, cmp_double);
+        printf("gets %zu errors %zu per_s %.0f p50_us %.0f p99_us %.0f\n", total, errors,
+               (double)total / (t1 - t0), lat[total / 2] * 1e6, lat[total * 99 / 100] * 1e6);
+        free(lat);
+        free(sent_at);
+        node_client_close(c);
+        return errors ? 1 : 0;
+    }
+    return 2;
+}

@@ -1,0 +1,54 @@
+# Shared by the functional tests: temp dirs, free ports, starting and stopping nodes.
+# Every process a test starts is killed on exit, pass or fail.
+set -euo pipefail
+BUILD=${BUILD:-build}
+FWL=$BUILD/fwledger
+FWLD=$BUILD/fwledgerd
+TMP=$(mktemp -d /tmp/fwl-test.XXXXXX)
+PIDS=()
+cleanup() {
+    local rc=$?
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+    if [ $rc -ne 0 ]; then
+        for l in "$TMP"/*/node.log; do [ -f "$l" ] && { echo "--- $l"; tail -20 "$l"; }; done
+    fi
+    rm -rf "$TMP"
+    exit $rc
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_ready PORT: until the node answers Status (10 s at most)
+wait_ready() {
+    for _ in $(seq 100); do
+        "$FWL" status --node "127.0.0.1:$1" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    fail "node on port $1 did not come up"
+}
+
+# start_node DIR PORT: runs fwledgerd in the background; sets NODE_PID
+start_node() {
+    "$FWLD" --config "$1/node.json" >>"$1/node.log" 2>&1 &
+    NODE_PID=$!
+    PIDS+=("$NODE_PID")
+    wait_ready "$2"
+}
+
+# stop_node: SIGTERM and wait; the node must exit 0 (graceful stop)
+stop_node() {
+    kill -TERM "$NODE_PID"
+    local rc=0
+    wait "$NODE_PID" || rc=$?
+    [ $rc -eq 0 ] || fail "fwledgerd exited with $rc on SIGTERM"
+}
+
+# json FILE EXPR: evaluate a Python expression over the parsed JSON document `d`
+json() {
+    /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
