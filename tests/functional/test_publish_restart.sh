@@ -54,7 +54,7 @@ check 'd["record"]["tx_hash"]' "$(json "$TMP/pub.json" 'd["tx_hash"]')"
 
 # The chain survived the restart: the block is there, and new publishes continue it.
 "$FWL" block --node "127.0.0.1:$port" "$height" --json >"$TMP/blk.json"
-[ "$(json "$TMP/blk.json" 'd["header"]["height"]')" = "$height" ] || fail "block $height not readable"
+[ "$(json "$TMP/blk.json" 'd["height"]')" = "$height" ] || fail "block $height not readable"
 echo "v2" >"$TMP/fw2.bin"
 "$FWL" publish --node "127.0.0.1:$port" --key "$TMP/chain/author.key" --product cam-fw \
     --provider "Acme Cameras" --version 1.5.0 --security-version 8 --file "$TMP/fw2.bin" \
