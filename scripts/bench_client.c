@@ -82,13 +82,14 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"node", required_argument, NULL, 'a'}, {"genesis", required_argument, NULL, 'g'},
         {"key", required_argument, NULL, 'k'},  {"product", required_argument, NULL, 'p'},
-        {"window", required_argument, NULL, 'w'}, {NULL, 0, NULL, 0}};
+        {"window", required_argument, NULL, 'w'}, {"offset", required_argument, NULL, 'o'},
+        {NULL, 0, NULL, 0}};
     char host[256] = "127.0.0.1";
     int port = 7400, ch;
     const char *genesis = NULL, *keyf = NULL, *product = "bench";
-    size_t n = 1000, window = 1000;
+    size_t n = 1000, window = 1000, offset = 0;
     optind = 2;
-    while ((ch = getopt_long(argc, argv, "a:g:k:p:w:n:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "a:g:k:p:w:n:o:", opts, NULL)) != -1) {
         switch (ch) {
         case 'a': {
             const char *c = strrchr(optarg, ':');
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
         case 'p': product = optarg; break;
         case 'w': window = (size_t)atol(optarg); break;
         case 'n': n = (size_t)atol(optarg); break;
+        case 'o': offset = (size_t)atol(optarg); break;
         default: return 2;
         }
     }
@@ -145,10 +147,11 @@ int main(int argc, char **argv)
         ldg_seckey sk = {k.alg, {0}};
         memcpy(sk.sec, k.sec, sizeof sk.sec);
         double ts = now_s();
-        for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++) {
+            size_t i = offset + j; /* global release index: runs continue each other */
             memset(&body, 0, sizeof body);
             snprintf(body.chain_id, sizeof body.chain_id, "%s", g.chain_id);
-            body.nonce = nonce0 + 1 + i;
+            body.nonce = nonce0 + 1 + j;
             body.which_payload = fwl_TxBody_publish_tag;
             body.payload.publish.has_release = true;
             fwl_Release *r = &body.payload.publish.release;
@@ -170,9 +173,9 @@ int main(int argc, char **argv)
             r->dependencies_count = 1;
             snprintf(r->dependencies[0].package, sizeof r->dependencies[0].package, "libfoo");
             snprintf(r->dependencies[0].constraint, sizeof r->dependencies[0].constraint, ">=2.1.0,<3");
-            txs[i] = malloc(LDG_TX_MAX);
+            txs[j] = malloc(LDG_TX_MAX);
             uint8_t h[32];
-            if ((rc = ldg_tx_sign(&g, &body, &sk, 1, NULL, txs[i], LDG_TX_MAX, &lens[i], h)))
+            if ((rc = ldg_tx_sign(&g, &body, &sk, 1, NULL, txs[j], LDG_TX_MAX, &lens[j], h)))
                 die("sign", rc);
         }
         fprintf(stderr, "bench_client: signed %zu txs in %.2f s\n", n, now_s() - ts);
@@ -199,7 +202,8 @@ int main(int argc, char **argv)
             acked++;
         }
         double t_sub = now_s();
-        uint64_t target = releases0 + n - refused;
+        uint64_t target = releases0 + n - refused, last = 0;
+        double progress_at = now_s();
         for (;;) {
             memset(&req, 0, sizeof req);
             req.which_req = fwl_Request_status_tag;
@@ -207,6 +211,14 @@ int main(int argc, char **argv)
                 die("status", rc);
             if (resp.resp.status.releases >= target)
                 break;
+            if (resp.resp.status.releases != last) {
+                last = resp.resp.status.releases;
+                progress_at = now_s();
+            } else if (now_s() - progress_at > 10) {
+                fprintf(stderr, "bench_client: no progress for 10 s at %llu of %llu releases\n",
+                        (unsigned long long)last, (unsigned long long)target);
+                return 1;
+            }
             usleep(1000);
         }
         double t1 = now_s();
