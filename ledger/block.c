@@ -105,7 +105,8 @@ int ldg_block_encode(const uint8_t *hdr, size_t hdr_len, const uint8_t *const *t
     enc_txs e = {txs, tx_lens, n};
     b->txs.funcs.encode = encode_txs;
     b->txs.arg = &e;
-    memcpy(b->commit, commit, n_commit * sizeof *commit);
+    if (n_commit)
+        memcpy(b->commit, commit, n_commit * sizeof *commit);
     b->commit_count = (pb_size_t)n_commit;
 
     size_t size;

@@ -170,8 +170,8 @@ static void author_tx(rawtx *t, const key *signer, uint64_t nonce, fwl_AuthorOp 
 /* Build, sign (the validator's precommit) and encode a block over txs; results per tx. */
 static void make_block(rawtx *const *txs, size_t n, int *results, uint8_t **blk, size_t *len)
 {
-    const uint8_t *raw[16];
-    size_t lens[16], m = 0;
+    const uint8_t *raw[16] = {NULL};
+    size_t lens[16] = {0}, m = 0;
     uint8_t hdr[LDG_HEADER_MAX], hash[LDG_DIGEST_LEN], d[LDG_DIGEST_LEN];
     size_t hl;
     for (size_t i = 0; i < n; i++)
