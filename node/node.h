@@ -107,6 +107,8 @@ int node_config_save(const char *path, const node_config *c);
 typedef struct node_client node_client;
 int node_client_connect(node_client **out, const char *host, int port, uint32_t timeout_ms);
 void node_client_close(node_client *c);
+/* Change the timeout for later sends and receives (e.g. longer for WaitForTx). */
+void node_client_set_timeout(node_client *c, uint32_t timeout_ms);
 /* Send one request (id set by the caller); buffered until node_client_flush or a recv. */
 int node_client_send(node_client *c, const fwl_Request *req);
 int node_client_flush(node_client *c);

@@ -81,6 +81,11 @@ void node_client_close(node_client *c)
     free(c);
 }
 
+void node_client_set_timeout(node_client *c, uint32_t timeout_ms)
+{
+    c->timeout_ms = timeout_ms;
+}
+
 static int reserve(uint8_t **buf, size_t *cap, size_t need)
 {
     if (need <= *cap)

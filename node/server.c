@@ -91,6 +91,8 @@ typedef struct verify_batch {
         int rc;
         const char *why;
         uint8_t hash[LDG_DIGEST_LEN];
+        uint8_t sender[LDG_DIGEST_LEN];
+        uint64_t nonce;
     } it[BATCH_MAX];
 } verify_batch;
 
@@ -124,6 +126,8 @@ struct server {
                                         submission order, so one sender's nonces stay ordered */
 
     hmap waiting;     /* tx hash -> waiter list, for txs not in the mempool (yet) */
+    hmap nonces;      /* sender key id -> highest nonce in the mempool (uint64_t *);
+                         cleared whenever the mempool drains                          */
     rejected *rej;    /* ring of recently rejected txs               */
     size_t rej_next;
     hmap rejected_idx;
@@ -439,6 +443,8 @@ static void verify_work(uv_work_t *w)
             b->it[i].rc = ldg_tx_verify(tx);
             b->it[i].why = "signature";
             memcpy(b->it[i].hash, tx->hash, LDG_DIGEST_LEN);
+            memcpy(b->it[i].sender, tx->sender, LDG_DIGEST_LEN);
+            b->it[i].nonce = tx->body.nonce;
         }
     }
     free(tx);
@@ -488,6 +494,30 @@ static int mempool_add(server *s, const uint8_t hash[LDG_DIGEST_LEN], uint8_t *r
     return 0;
 }
 
+/* Remember the highest pending nonce per sender, so Nonce answers count the mempool too
+ * (a client may submit several txs before a block is cut). */
+static void note_pending_nonce(server *s, const uint8_t sender[LDG_DIGEST_LEN], uint64_t nonce)
+{
+    uint64_t *n = hmap_get(&s->nonces, sender);
+    if (n) {
+        if (*n < nonce)
+            *n = nonce;
+        return;
+    }
+    if (!(n = malloc(sizeof *n)))
+        return; /* only a hint: the ledger's replay rule stays authoritative */
+    *n = nonce;
+    if (hmap_put(&s->nonces, sender, n))
+        free(n);
+}
+
+static bool free_value(void *ctx, const uint8_t key[32], void **val)
+{
+    (void)ctx, (void)key;
+    free(*val);
+    return true;
+}
+
 static void admit_batch(server *s, verify_batch *b)
 {
     s->verifying -= b->n;
@@ -504,8 +534,10 @@ static void admit_batch(server *s, verify_batch *b)
                 rc = LDG_ETXDUP;
             else if (mempool_count(s) >= s->cfg.mempool_max)
                 rc = NODE_EMEMPOOL;
-            else if (!(rc = mempool_add(s, b->it[i].hash, b->it[i].raw, b->it[i].len)))
+            else if (!(rc = mempool_add(s, b->it[i].hash, b->it[i].raw, b->it[i].len))) {
                 b->it[i].raw = NULL; /* the mempool owns it now */
+                note_pending_nonce(s, b->it[i].sender, b->it[i].nonce);
+            }
             b->it[i].why = "";
         }
         free(b->it[i].raw);
@@ -796,6 +828,11 @@ static void propose(server *s, uint64_t height)
     memmove(head + keep, head + n, (mempool_count(s) - n) * sizeof *head);
     s->mp_len -= n - keep;
     free(raw), free(lens), free(res);
+    if (m == 0) { /* every candidate was refused: no empty block */
+        free(incl);
+        run_actions(s, a, cns_on_proposal_failed(&s->cns, height, a));
+        return;
+    }
     cur.height = height;
     cur.incl = incl;
     cur.n_incl = m;
@@ -871,6 +908,8 @@ static void commit(server *s, uint64_t height)
         free(e);
     }
     s->committed_txs += m;
+    if (mempool_count(s) == 0 && s->nonces.live)
+        hmap_each(&s->nonces, free_value, NULL);
     free(cur.incl);
     cur.incl = NULL;
     run_actions(s, a, cns_on_committed(&s->cns, height, now_ms(s), mempool_count(s), a));
@@ -1042,7 +1081,13 @@ static void handle_nonce(client *c, uint64_t id, const fwl_NonceReq *r)
 {
     server *s = c->s;
     uint64_t n;
+    uint8_t kid[LDG_DIGEST_LEN];
     int rc = ldg_store_nonce(s->store, r->key.alg, r->key.key.bytes, r->key.key.size, &n);
+    if (!rc && !ldg_key_id(&s->g, r->key.alg, r->key.key.bytes, r->key.key.size, kid)) {
+        uint64_t *p = hmap_get(&s->nonces, kid);
+        if (p && *p > n)
+            n = *p;
+    }
     if (rc) {
         send_error(c, id, rc, "nonce: %s", ldg_strerror(rc));
         return;
@@ -1158,7 +1203,7 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     s->gens = calloc(cfg->max_clients, sizeof *s->gens);
     s->rej = calloc(REJECTED_MAX, sizeof *s->rej);
     if (!s->clients || !s->gens || !s->rej || hmap_init(&s->pending, 1024) ||
-        hmap_init(&s->waiting, 64) || hmap_init(&s->rejected_idx, REJECTED_MAX)) {
+        hmap_init(&s->waiting, 64) || hmap_init(&s->nonces, 64) || hmap_init(&s->rejected_idx, REJECTED_MAX)) {
         snprintf(err, errlen, "out of memory");
         rc = LDG_ENOMEM;
         goto out;
@@ -1210,8 +1255,10 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
 out:
     hmap_each(&s->pending, free_mp_entry, NULL);
     hmap_each(&s->waiting, free_parked, NULL);
+    hmap_each(&s->nonces, free_value, NULL);
     hmap_free(&s->pending);
     hmap_free(&s->waiting);
+    hmap_free(&s->nonces);
     hmap_free(&s->rejected_idx);
     free(s->mp);
     free(s->batch);

@@ -60,5 +60,16 @@ echo "v2" >"$TMP/fw2.bin"
     --provider "Acme Cameras" --version 1.5.0 --security-version 8 --file "$TMP/fw2.bin" \
     --url https://fw.example.com/cam/1.5.0.bin --hardware cam-v2 --json >"$TMP/pub2.json"
 [ "$(json "$TMP/pub2.json" 'd["height"]')" -gt "$height" ] || fail "chain did not continue after restart"
+# Two publishes without waiting, back to back: the second must get the next nonce even
+# though the first is still in the mempool; then one with waiting.
+for v in 1.6.0 1.7.0 1.8.0; do
+    echo "$v" >"$TMP/fw-$v.bin"
+    wait_flag=--no-wait; [ "$v" = 1.8.0 ] && wait_flag=
+    "$FWL" publish --node "127.0.0.1:$port" --key "$TMP/chain/author.key" --product cam-fw \
+        --provider "Acme Cameras" --version "$v" --security-version "${v:2:1}0" --file "$TMP/fw-$v.bin" \
+        --url "https://fw.example.com/cam/$v.bin" --hardware cam-v2 $wait_flag >/dev/null
+done
+"$FWL" status --node "127.0.0.1:$port" --json >"$TMP/status.json"
+[ "$(json "$TMP/status.json" 'd["releases"]')" = 5 ] || fail "back-to-back publishes: $(cat "$TMP/status.json")"
 stop_node
 echo "publish/restart: release read back field by field after a restart"
