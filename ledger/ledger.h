@@ -348,15 +348,25 @@ int ldg_store_tip(ldg_store *s, ldg_tip *tip);
 /* Build a block over candidate txs (encoded envelopes whose signatures the caller has
  * verified), in order: each tx is parsed and checked against the state left by the previous
  * ones; a tx that fails is left out and its error written to results[i] (0 for included;
- * LDG_ETOOBIG for one that did not fit and may go in the next block). Writes nothing.
+ * LDG_ETOOBIG for one that did not fit and may go in the next block).
  * hdr: the encoded header of the block over the included txs (LDG_HEADER_MAX bytes of room),
  * hash: its block hash. time_ms is raised to the tip's time if it is older (block times
- * never go backwards). The caller collects commit signatures over ldg_commit_digest and
- * encodes the block with ldg_block_encode. Errors: LDG_ESTORE, LDG_ENOMEM, LDG_ETOOBIG. */
+ * never go backwards). The state changes are kept in an open write transaction: the caller
+ * collects commit signatures over ldg_commit_digest, encodes the block (ldg_block_encode)
+ * and calls ldg_store_commit_built, or drops it with ldg_store_abort_built. Another build or
+ * an apply drops it too. Nothing is visible to readers until the commit.
+ * Errors: LDG_ESTORE, LDG_ENOMEM, LDG_ETOOBIG (nothing is kept open then). */
 int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t *tx_lens,
                           size_t n, uint64_t time_ms,
                           const ldg_pubkey *proposer, int *results, uint8_t *hdr,
                           size_t *hdr_len, uint8_t hash[LDG_DIGEST_LEN]);
+
+/* Commit the block built by the last ldg_store_build_block: block must be that block (same
+ * header hash) with a valid commit certificate. Writes the block, its index and the tip in
+ * the same write transaction as its state, and syncs. Errors: LDG_EBLOCK (nothing built,
+ * another block, or a bad certificate: the build is dropped), LDG_EBADSIG, LDG_ESTORE. */
+int ldg_store_commit_built(ldg_store *s, const uint8_t *block, size_t len);
+void ldg_store_abort_built(ldg_store *s);
 
 /* Apply an encoded block atomically: every check (header links, Merkle root, each tx
  * stateless and stateful; signatures unless pre_verified says a tx was verified already)

@@ -60,6 +60,9 @@ struct ldg_store {
     long fail_after;
     ldg_tip tip;
     fwl_ReleaseRecord rec; /* scratch (large): the store is single-threaded */
+    MDB_txn *built;        /* the write transaction of ldg_store_build_block, or NULL */
+    uint64_t built_height, built_time, built_releases;
+    uint8_t built_hash[LDG_DIGEST_LEN];
     ldg_tx scratch_tx;
 };
 
@@ -267,6 +270,8 @@ void ldg_store_close(ldg_store *s)
         return;
     if (s->rtxn)
         mdb_txn_abort(s->rtxn);
+    if (s->built)
+        mdb_txn_abort(s->built);
     if (s->env)
         mdb_env_close(s->env);
     if (s->lock_fd >= 0)
@@ -331,7 +336,8 @@ static int apply_publish(wctx *w, const ldg_tx *tx, uint32_t index)
     if (rc != LDG_ENOTFOUND)
         return rc ? rc : LDG_EDUPLICATE;
 
-    /* Per product and hardware line, version and security version strictly increase. */
+    /* Per product and hardware line, version and security version strictly increase.
+     * Check every line before writing any (see apply_tx). */
     ldg_semver nv, ov;
     ldg_semver_parse(r->version, &nv); /* valid: checked by ldg_tx_parse */
     fwl_LineRecord line;
@@ -346,6 +352,9 @@ static int apply_publish(wctx *w, const ldg_tx *tx, uint32_t index)
         } else if (rc != LDG_ENOTFOUND) {
             return rc;
         }
+    }
+    for (pb_size_t i = 0; i < r->hardware_count; i++) {
+        size_t kl = pair_key(k, r->product, r->hardware[i].model, strlen(r->hardware[i].model));
         memset(&line, 0, sizeof line);
         snprintf(line.version, sizeof line.version, "%s", r->version);
         line.security_version = r->security_version;
@@ -435,7 +444,10 @@ static int apply_author(wctx *w, const ldg_tx *tx)
 }
 
 /* Every stateful rule for one tx, and its writes, in w's transaction. The tx was parsed at
- * w->height (so its algorithms are allowed there). */
+ * w->height (so its algorithms are allowed there).
+ * Invariant: every rule is checked before the first write, so a refused tx (any error but
+ * LDG_ESTORE / LDG_ENOMEM) has written nothing and the transaction stays usable for the
+ * next one; a storage error after a write poisons it (the caller aborts the block). */
 static int apply_tx(wctx *w, const ldg_tx *tx, uint32_t index)
 {
     ldg_store *s = w->s;
@@ -498,48 +510,52 @@ static const uint8_t *prev_hash(const ldg_store *s)
     return s->tip.height ? s->tip.hash : s->genesis_hash;
 }
 
-int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t *tx_lens,
-                          size_t n, uint64_t time_ms,
-                          const ldg_pubkey *proposer, int *results, uint8_t *hdr,
-                          size_t *hdr_len, uint8_t hash[LDG_DIGEST_LEN])
+static bool fatal(int rc) { return rc == LDG_ESTORE || rc == LDG_ENOMEM; }
+
+void ldg_store_abort_built(ldg_store *s)
 {
+    if (s->built) {
+        mdb_txn_abort(s->built);
+        s->built = NULL;
+    }
+}
+
+int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t *tx_lens,
+                          size_t n, uint64_t time_ms, const ldg_pubkey *proposer, int *results,
+                          uint8_t *hdr, size_t *hdr_len, uint8_t hash[LDG_DIGEST_LEN])
+{
+    ldg_store_abort_built(s);
     if (n > LDG_BLOCK_MAX_TXS || proposer->len > LDG_PUBKEY_MAX)
         return LDG_ETOOBIG;
-    MDB_txn *parent;
-    if (mdb_txn_begin(s->env, NULL, 0, &parent))
+    wctx w = {s, NULL, s->tip.height + 1, time_ms < s->tip.time_ms ? s->tip.time_ms : time_ms,
+              s->tip.releases};
+    if (mdb_txn_begin(s->env, NULL, 0, &w.txn))
         return LDG_ESTORE;
-    wctx w = {s, NULL, s->tip.height + 1, time_ms < s->tip.time_ms ? s->tip.time_ms : time_ms, 0};
     const uint8_t **raw = malloc((n ? n : 1) * sizeof *raw);
     size_t *lens = malloc((n ? n : 1) * sizeof *lens);
     size_t m = 0, body = 0;
     int rc = (raw && lens) ? 0 : LDG_ENOMEM;
+    long fail_saved = s->fail_after; /* the test hook is for ldg_store_apply_block */
+    s->fail_after = -1;
     for (size_t i = 0; !rc && i < n; i++) {
         if (body + tx_lens[i] > LDG_BLOCK_MAX_BYTES - LDG_HEADER_MAX - 1024) {
             results[i] = LDG_ETOOBIG; /* left for the next block */
             continue;
         }
-        if (mdb_txn_begin(s->env, parent, 0, &w.txn)) {
-            rc = LDG_ESTORE;
-            break;
-        }
-        long fail_saved = s->fail_after;
         results[i] = ldg_tx_parse(&s->g, w.height, txs[i], tx_lens[i], &s->scratch_tx, NULL);
         if (!results[i])
             results[i] = apply_tx(&w, &s->scratch_tx, (uint32_t)m);
-        s->fail_after = fail_saved; /* building is a dry run: the test hook is for apply */
-        if (results[i]) {
-            mdb_txn_abort(w.txn);
-            continue;
-        }
-        if (mdb_txn_commit(w.txn)) {
-            rc = LDG_ESTORE;
+        if (fatal(results[i])) {
+            rc = results[i];
             break;
         }
+        if (results[i])
+            continue;
         raw[m] = txs[i];
         lens[m++] = tx_lens[i];
         body += tx_lens[i];
     }
-    mdb_txn_abort(parent); /* writes nothing */
+    s->fail_after = fail_saved;
 
     uint8_t root[LDG_DIGEST_LEN];
     if (!rc)
@@ -566,7 +582,66 @@ int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t 
     }
     free(raw);
     free(lens);
-    return rc;
+    if (rc) {
+        mdb_txn_abort(w.txn);
+        return rc;
+    }
+    s->built = w.txn;
+    s->built_height = w.height;
+    s->built_time = w.time_ms;
+    s->built_releases = w.releases;
+    memcpy(s->built_hash, hash, LDG_DIGEST_LEN);
+    return 0;
+}
+
+/* Write the block, its hash index and the tip in w's transaction and commit it. */
+static int finish_block(ldg_store *s, wctx *w, const uint8_t hash[LDG_DIGEST_LEN],
+                        const uint8_t *block, size_t len)
+{
+    uint8_t hb[8], tip[TIP_LEN];
+    ldg_be64(hb, w->height);
+    ldg_be64(tip, w->height);
+    memcpy(tip + 8, hash, LDG_DIGEST_LEN);
+    ldg_be64(tip + 8 + LDG_DIGEST_LEN, w->time_ms);
+    ldg_be64(tip + 16 + LDG_DIGEST_LEN, w->releases);
+    int rc = put(w, DB_BLOCKS, hb, 8, block, len, MDB_APPEND);
+    if (!rc)
+        rc = put(w, DB_BLOCK_IDX, hash, LDG_DIGEST_LEN, hb, 8, 0);
+    if (!rc)
+        rc = put(w, DB_META, "tip", 3, tip, sizeof tip, 0);
+    if (rc) {
+        mdb_txn_abort(w->txn);
+        return rc;
+    }
+    if (mdb_txn_commit(w->txn))
+        return LDG_ESTORE;
+    s->tip.height = w->height;
+    memcpy(s->tip.hash, hash, LDG_DIGEST_LEN);
+    s->tip.time_ms = w->time_ms;
+    s->tip.releases = w->releases;
+    return 0;
+}
+
+int ldg_store_commit_built(ldg_store *s, const uint8_t *block, size_t len)
+{
+    if (!s->built)
+        return LDG_EBLOCK;
+    ldg_block b;
+    uint8_t hash[LDG_DIGEST_LEN];
+    int rc = ldg_block_decode(block, len, &b);
+    if (!rc && !(rc = ldg_block_hash(&s->g, b.hdr_raw, b.hdr_len, hash)) &&
+        memcmp(hash, s->built_hash, LDG_DIGEST_LEN))
+        rc = LDG_EBLOCK; /* not the block that was built */
+    if (!rc)
+        rc = ldg_commit_verify(&s->g, s->built_height, hash, b.commit, b.n_commit);
+    ldg_block_free(&b);
+    wctx w = {s, s->built, s->built_height, s->built_time, s->built_releases};
+    s->built = NULL;
+    if (rc) {
+        mdb_txn_abort(w.txn);
+        return rc;
+    }
+    return finish_block(s, &w, hash, block, len);
 }
 
 static bool hash_is(const fwl_Hash *h, bool has, uint32_t alg, const uint8_t *d)
@@ -616,6 +691,7 @@ int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
         ldg_block_free(&b);
         return rc;
     }
+    ldg_store_abort_built(s);
     wctx w = {s, NULL, b.hdr.height, b.hdr.time_ms, s->tip.releases};
     if (mdb_txn_begin(s->env, NULL, 0, &w.txn)) {
         ldg_block_free(&b);
@@ -629,28 +705,10 @@ int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
         if (!rc)
             rc = apply_tx(&w, tx, (uint32_t)i);
     }
-    uint8_t hb[8], tip[TIP_LEN];
-    ldg_be64(hb, w.height);
-    ldg_be64(tip, w.height);
-    memcpy(tip + 8, hash, LDG_DIGEST_LEN);
-    ldg_be64(tip + 8 + LDG_DIGEST_LEN, w.time_ms);
-    ldg_be64(tip + 16 + LDG_DIGEST_LEN, w.releases);
-    if (!rc)
-        rc = put(&w, DB_BLOCKS, hb, 8, block, len, MDB_APPEND);
-    if (!rc)
-        rc = put(&w, DB_BLOCK_IDX, hash, LDG_DIGEST_LEN, hb, 8, 0);
-    if (!rc)
-        rc = put(&w, DB_META, "tip", 3, tip, sizeof tip, 0);
-    if (rc) {
+    if (rc)
         mdb_txn_abort(w.txn);
-    } else if (mdb_txn_commit(w.txn)) {
-        rc = LDG_ESTORE;
-    } else {
-        s->tip.height = w.height;
-        memcpy(s->tip.hash, hash, LDG_DIGEST_LEN);
-        s->tip.time_ms = w.time_ms;
-        s->tip.releases = w.releases;
-    }
+    else
+        rc = finish_block(s, &w, hash, block, len);
     ldg_block_free(&b);
     return rc;
 }

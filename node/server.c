@@ -829,6 +829,7 @@ static void propose(server *s, uint64_t height)
     s->mp_len -= n - keep;
     free(raw), free(lens), free(res);
     if (m == 0) { /* every candidate was refused: no empty block */
+        ldg_store_abort_built(s->store);
         free(incl);
         run_actions(s, a, cns_on_proposal_failed(&s->cns, height, a));
         return;
@@ -862,20 +863,22 @@ static void commit(server *s, uint64_t height)
     size_t m = cur.n_incl;
     const uint8_t **raw = malloc((m + 1) * sizeof *raw);
     size_t *lens = malloc((m + 1) * sizeof *lens);
-    bool *pre = malloc(m + 1);
     uint8_t *blk = NULL;
     size_t blen = 0;
-    int rc = (raw && lens && pre) ? 0 : LDG_ENOMEM;
+    int rc = (raw && lens) ? 0 : LDG_ENOMEM;
     for (size_t i = 0; !rc && i < m; i++) {
         raw[i] = cur.incl[i]->raw;
         lens[i] = cur.incl[i]->len;
-        pre[i] = true; /* verified once, at submission */
     }
     if (!rc)
         rc = ldg_block_encode(cur.hdr, cur.hdr_len, raw, lens, m, cur.commit, cur.n_commit, &blk, &blen);
+    /* Our own proposal: its state was built (and every tx checked) by ldg_store_build_block;
+     * committing writes the block beside it in the same LMDB transaction. */
     if (!rc)
-        rc = ldg_store_apply_block(s->store, blk, blen, pre);
-    free(blk), free(raw), free(lens), free(pre);
+        rc = ldg_store_commit_built(s->store, blk, blen);
+    else
+        ldg_store_abort_built(s->store);
+    free(blk), free(raw), free(lens);
     cns_action a[CNS_MAX_ACTIONS];
     if (rc) {
         /* Nothing was written: put the txs back at the head of the mempool, in order. */

@@ -625,6 +625,63 @@ static void test_stateless_refusals(void **st)
     free(tx);
 }
 
+/* The proposer's path: build keeps the state in an open write transaction; commit_built
+ * adds the block; abort drops it; readers see nothing before the commit. */
+static void test_commit_built(void **st)
+{
+    (void)st;
+    rawtx a, b;
+    publish_tx(&a, &author, 1, "cam-fw", "1.0.0", 1, 0x90, "cam-v2");
+    publish_tx(&b, &author, 2, "cam-fw", "0.9.0", 1, 0x91, "cam-v2"); /* refused: older */
+    rawtx *txs[] = {&a, &b};
+    int res[2];
+    uint8_t *blk;
+    size_t len;
+    ldg_tip t;
+    /* make_block builds (keeping the transaction open) and encodes with a certificate. */
+    make_block(txs, 2, res, &blk, &len);
+    assert_int_equal(res[0], 0);
+    assert_int_equal(res[1], LDG_EVERSION);
+    assert_int_equal(release_exists(0x90, NULL), LDG_ENOTFOUND); /* not visible yet */
+    ldg_store_tip(S, &t);
+    assert_int_equal(t.height, 0);
+    /* A block without its certificate is refused and drops the build. */
+    ldg_block dec;
+    assert_int_equal(ldg_block_decode(blk, len, &dec), 0);
+    uint8_t *bad;
+    size_t bl;
+    assert_int_equal(ldg_block_encode(dec.hdr_raw, dec.hdr_len, dec.tx_raw, dec.tx_len, dec.n_txs,
+                                      NULL, 0, &bad, &bl), 0);
+    assert_int_equal(ldg_store_commit_built(S, bad, bl), LDG_EBLOCK);
+    assert_int_equal(ldg_store_commit_built(S, blk, len), LDG_EBLOCK); /* nothing built now */
+    free(bad);
+    ldg_block_free(&dec);
+    free(blk);
+    /* Build again, abort: nothing changes. */
+    make_block(txs, 2, res, &blk, &len);
+    ldg_store_abort_built(S);
+    assert_int_equal(release_exists(0x90, NULL), LDG_ENOTFOUND);
+    free(blk);
+    /* Build again, commit: the release, the block and the tip are there. */
+    make_block(txs, 2, res, &blk, &len);
+    assert_int_equal(ldg_store_commit_built(S, blk, len), 0);
+    free(blk);
+    assert_int_equal(release_exists(0x90, NULL), 0);
+    assert_int_equal(release_exists(0x91, NULL), LDG_ENOTFOUND);
+    ldg_store_tip(S, &t);
+    assert_int_equal(t.height, 1);
+    assert_int_equal(t.releases, 1);
+    uint8_t *out, h[32];
+    size_t ol;
+    assert_int_equal(ldg_store_block_by_height(S, 1, &out, &ol, h), 0);
+    assert_memory_equal(h, t.hash, 32);
+    free(out);
+    /* And it survives a restart. */
+    ldg_store_close(S);
+    assert_int_equal(ldg_store_open(&S, dir, &G, 1 << 26), 0);
+    assert_int_equal(release_exists(0x90, NULL), 0);
+}
+
 static void test_lock_and_genesis_binding(void **st)
 {
     (void)st;
@@ -653,6 +710,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_atomic_apply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stateless_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_built, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_and_genesis_binding, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
