@@ -391,7 +391,13 @@ int ldg_store_block_by_hash(ldg_store *s, const uint8_t hash[LDG_DIGEST_LEN], ui
 int ldg_store_tx_location(ldg_store *s, const uint8_t hash[LDG_DIGEST_LEN], uint64_t *height,
                           uint32_t *index, uint8_t block_hash[LDG_DIGEST_LEN]);
 
-/* The release with this file hash. Errors: LDG_ENOTFOUND. */
+/* The release with this file hash, as its stored encoding (an fwl.ReleaseRecord): for the
+ * read path, which forwards it without decoding. cap: at least fwl_ReleaseRecord_size.
+ * Errors: LDG_ENOTFOUND, LDG_ETOOBIG. */
+int ldg_store_release_raw(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t len,
+                          uint8_t *buf, size_t cap, size_t *out_len, uint64_t *at_height);
+
+/* The release with this file hash, decoded. Errors: LDG_ENOTFOUND. */
 int ldg_store_release(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t len,
                       fwl_ReleaseRecord *out, uint64_t *at_height);
 

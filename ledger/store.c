@@ -803,8 +803,8 @@ int ldg_store_tx_location(ldg_store *s, const uint8_t hash[LDG_DIGEST_LEN], uint
     return rc;
 }
 
-int ldg_store_release(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t len,
-                      fwl_ReleaseRecord *out, uint64_t *at_height)
+int ldg_store_release_raw(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t len,
+                          uint8_t *buf, size_t cap, size_t *out_len, uint64_t *at_height)
 {
     uint8_t fk[FILE_KEY_MAX];
     MDB_txn *txn;
@@ -818,12 +818,27 @@ int ldg_store_release(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t 
     if (rc)
         return rc;
     rc = get(s, txn, DB_RELEASES, fk, 4 + len, &v);
-    if (!rc && !pb_dec(&v, fwl_ReleaseRecord_fields, out))
-        rc = LDG_ESTORE;
-    if (!rc && !(rc = read_tip(s, txn, &t)))
+    if (!rc && v.mv_size > cap)
+        rc = LDG_ETOOBIG;
+    if (!rc && !(rc = read_tip(s, txn, &t))) {
+        memcpy(buf, v.mv_data, v.mv_size);
+        *out_len = v.mv_size;
         *at_height = t.height;
+    }
     rend(s);
     return rc;
+}
+
+int ldg_store_release(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t len,
+                      fwl_ReleaseRecord *out, uint64_t *at_height)
+{
+    uint8_t buf[fwl_ReleaseRecord_size];
+    size_t n;
+    int rc = ldg_store_release_raw(s, alg, digest, len, buf, sizeof buf, &n, at_height);
+    if (rc)
+        return rc;
+    MDB_val v = {n, buf};
+    return pb_dec(&v, fwl_ReleaseRecord_fields, out) ? 0 : LDG_ESTORE;
 }
 
 int ldg_store_list_releases(ldg_store *s, const char *product, const char *hardware,

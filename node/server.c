@@ -189,29 +189,54 @@ static int reserve(uint8_t **buf, size_t *cap, size_t need)
 static void close_client(client *c);
 static void resume_read(client *c);
 
-/* Append an encoded Response frame to c's output. */
-static void send_resp(client *c, const fwl_Response *r)
+/* c has output to write at the end of this loop iteration. */
+static void mark_dirty(client *c)
 {
-    size_t size;
-    if (!pb_get_encoded_size(&size, fwl_Response_fields, r) ||
-        reserve(&c->out, &c->out_cap, c->out_len + 4 + size)) {
-        close_client(c);
-        return;
-    }
-    uint8_t *p = c->out + c->out_len;
-    p[0] = (uint8_t)(size >> 24), p[1] = (uint8_t)(size >> 16), p[2] = (uint8_t)(size >> 8),
-    p[3] = (uint8_t)size;
-    pb_ostream_t os = pb_ostream_from_buffer(p + 4, size);
-    if (!pb_encode(&os, fwl_Response_fields, r)) {
-        close_client(c);
-        return;
-    }
-    c->out_len += 4 + size;
     if (!c->dirty) {
         c->dirty = true;
         c->next_dirty = c->s->dirty;
         c->s->dirty = c;
     }
+}
+
+/* Room for a frame of size bytes at the end of c's output, with its length prefix written;
+ * the caller fills the returned payload and then calls frame_end. NULL: out of memory (the
+ * client is closed). */
+static uint8_t *frame_begin(client *c, size_t size)
+{
+    if (reserve(&c->out, &c->out_cap, c->out_len + 4 + size)) {
+        close_client(c);
+        return NULL;
+    }
+    uint8_t *p = c->out + c->out_len;
+    p[0] = (uint8_t)(size >> 24), p[1] = (uint8_t)(size >> 16), p[2] = (uint8_t)(size >> 8),
+    p[3] = (uint8_t)size;
+    return p + 4;
+}
+
+static void frame_end(client *c, size_t size)
+{
+    c->out_len += 4 + size;
+    mark_dirty(c);
+}
+
+/* Append an encoded Response frame to c's output. */
+static void send_resp(client *c, const fwl_Response *r)
+{
+    size_t size;
+    uint8_t *p;
+    if (!pb_get_encoded_size(&size, fwl_Response_fields, r)) {
+        close_client(c);
+        return;
+    }
+    if (!(p = frame_begin(c, size)))
+        return;
+    pb_ostream_t os = pb_ostream_from_buffer(p, size);
+    if (!pb_encode(&os, fwl_Response_fields, r)) {
+        close_client(c);
+        return;
+    }
+    frame_end(c, size);
 }
 
 static void send_error(client *c, uint64_t id, int code, const char *fmt, ...)
@@ -983,26 +1008,54 @@ static void handle_get_block(client *c, uint64_t id, const fwl_GetBlockReq *r)
     free(blk);
 }
 
+/* The hot read: the stored ReleaseRecord bytes are forwarded as they are, framed by hand
+ * with nanopb's stream primitives (Response{id, get_release{record, at_height}}) instead of
+ * a decode and a re-encode of the large record struct. */
+static bool put_get_release(pb_ostream_t *os, uint64_t id, const uint8_t *rec, size_t rec_len,
+                            uint64_t at)
+{
+    pb_ostream_t sz = PB_OSTREAM_SIZING;
+    if (!pb_encode_tag(&sz, PB_WT_STRING, fwl_GetReleaseResp_record_tag) ||
+        !pb_encode_string(&sz, rec, rec_len) ||
+        !pb_encode_tag(&sz, PB_WT_VARINT, fwl_GetReleaseResp_at_height_tag) ||
+        !pb_encode_varint(&sz, at))
+        return false;
+    return pb_encode_tag(os, PB_WT_VARINT, fwl_Response_id_tag) && pb_encode_varint(os, id) &&
+           pb_encode_tag(os, PB_WT_STRING, fwl_Response_get_release_tag) &&
+           pb_encode_varint(os, sz.bytes_written) &&
+           pb_encode_tag(os, PB_WT_STRING, fwl_GetReleaseResp_record_tag) &&
+           pb_encode_string(os, rec, rec_len) &&
+           pb_encode_tag(os, PB_WT_VARINT, fwl_GetReleaseResp_at_height_tag) &&
+           pb_encode_varint(os, at);
+}
+
 static void handle_get_release(client *c, uint64_t id, const fwl_GetReleaseReq *r)
 {
     server *s = c->s;
-    fwl_Response *resp = &s->resp;
-    memset(resp, 0, sizeof *resp);
+    uint8_t rec[fwl_ReleaseRecord_size];
+    size_t rec_len;
+    uint64_t at;
     if (!r->has_file_hash) {
         send_error(c, id, LDG_EINVALID, "file_hash is required");
         return;
     }
-    int rc = ldg_store_release(s->store, r->file_hash.alg, r->file_hash.digest.bytes,
-                               r->file_hash.digest.size, &resp->resp.get_release.record,
-                               &resp->resp.get_release.at_height);
+    int rc = ldg_store_release_raw(s->store, r->file_hash.alg, r->file_hash.digest.bytes,
+                                   r->file_hash.digest.size, rec, sizeof rec, &rec_len, &at);
     if (rc) {
         send_error(c, id, rc, "release: %s", ldg_strerror(rc));
         return;
     }
-    resp->id = id;
-    resp->which_resp = fwl_Response_get_release_tag;
-    resp->resp.get_release.has_record = true;
-    send_resp(c, resp);
+    pb_ostream_t sz = PB_OSTREAM_SIZING;
+    uint8_t *p;
+    if (!put_get_release(&sz, id, rec, rec_len, at)) {
+        close_client(c);
+        return;
+    }
+    if (!(p = frame_begin(c, sz.bytes_written)))
+        return;
+    pb_ostream_t os = pb_ostream_from_buffer(p, sz.bytes_written);
+    put_get_release(&os, id, rec, rec_len, at);
+    frame_end(c, sz.bytes_written);
 }
 
 /* ListReleases: records are encoded as they come out of the store, then framed. */
