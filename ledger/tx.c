@@ -5,6 +5,7 @@
  * algorithm id known and allowed at the given height, and every field syntactically valid;
  * the stateful rules (store.c) may rely on that.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <pb_decode.h>
@@ -255,7 +256,6 @@ int ldg_tx_sign(const ldg_genesis *g, const fwl_TxBody *body, const ldg_seckey *
                 const uint8_t *aux, uint8_t *out, size_t cap, size_t *out_len,
                 uint8_t hash[LDG_DIGEST_LEN])
 {
-    static fwl_Tx tx; /* ~10 KiB: kept off the stack; the tool is single-threaded */
     uint32_t type;
     int rc;
     switch (body->which_payload) {
@@ -264,33 +264,36 @@ int ldg_tx_sign(const ldg_genesis *g, const fwl_TxBody *body, const ldg_seckey *
     case fwl_TxBody_author_tag: type = LDG_TX_AUTHOR; break;
     default: return LDG_EINVALID;
     }
-    if (n == 0 || n > sizeof tx.sigs / sizeof *tx.sigs)
-        return LDG_EINVALID;
-    memset(&tx, 0, sizeof tx);
-    pb_ostream_t os = pb_ostream_from_buffer(tx.body.bytes, sizeof tx.body.bytes);
-    if (!pb_encode(&os, fwl_TxBody_fields, body))
-        return LDG_ETOOBIG;
-    tx.body.size = (pb_size_t)os.bytes_written;
-    if ((rc = ldg_tx_digest(g, type, tx.body.bytes, tx.body.size, hash)))
-        return rc;
-    for (size_t i = 0; i < n; i++) {
+    fwl_Tx *tx = calloc(1, sizeof *tx); /* ~10 KiB: off the stack */
+    if (!tx)
+        return LDG_ENOMEM;
+    rc = n == 0 || n > sizeof tx->sigs / sizeof *tx->sigs ? LDG_EINVALID : 0;
+    pb_ostream_t os = pb_ostream_from_buffer(tx->body.bytes, sizeof tx->body.bytes);
+    if (!rc && !pb_encode(&os, fwl_TxBody_fields, body))
+        rc = LDG_ETOOBIG;
+    tx->body.size = (pb_size_t)os.bytes_written;
+    if (!rc)
+        rc = ldg_tx_digest(g, type, tx->body.bytes, tx->body.size, hash);
+    for (size_t i = 0; !rc && i < n; i++) {
         const ldg_sig_impl *im = ldg_sig_by_id(keys[i].alg);
-        if (!im)
-            return LDG_EUNKNOWN_ALG;
-        fwl_Signature *s = &tx.sigs[i];
+        fwl_Signature *s = &tx->sigs[i];
+        if (!im) {
+            rc = LDG_EUNKNOWN_ALG;
+            break;
+        }
         s->has_signer = true;
         s->signer.alg = keys[i].alg;
-        if ((rc = im->pubkey(keys[i].sec, s->signer.key.bytes)))
-            return rc;
         s->signer.key.size = (pb_size_t)im->pub_len;
-        if ((rc = im->sign(keys[i].sec, hash, aux, s->sig.bytes)))
-            return rc;
         s->sig.size = (pb_size_t)im->sig_len;
+        if (!(rc = im->pubkey(keys[i].sec, s->signer.key.bytes)))
+            rc = im->sign(keys[i].sec, hash, aux, s->sig.bytes);
     }
-    tx.sigs_count = (pb_size_t)n;
+    tx->sigs_count = (pb_size_t)n;
     os = pb_ostream_from_buffer(out, cap);
-    if (!pb_encode(&os, fwl_Tx_fields, &tx))
-        return LDG_ETOOBIG;
-    *out_len = os.bytes_written;
-    return 0;
+    if (!rc && !pb_encode(&os, fwl_Tx_fields, tx))
+        rc = LDG_ETOOBIG;
+    if (!rc)
+        *out_len = os.bytes_written;
+    free(tx);
+    return rc;
 }

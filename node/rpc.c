@@ -27,6 +27,7 @@ struct node_client {
     size_t out_len, out_cap;
     uint8_t *in;       /* received bytes: [in_off, in_len) unconsumed */
     size_t in_off, in_len, in_cap;
+    uint64_t next_id; /* for node_call */
 };
 
 int node_client_connect(node_client **out, const char *host, int port, uint32_t timeout_ms)
@@ -204,8 +205,7 @@ int node_client_recv(node_client *c, fwl_Response *resp)
 
 int node_call(node_client *c, fwl_Request *req, fwl_Response *resp, char *err, size_t errlen)
 {
-    static uint64_t next_id = 1;
-    req->id = next_id++;
+    req->id = ++c->next_id;
     int rc = node_client_send(c, req);
     if (!rc)
         rc = node_client_recv(c, resp);

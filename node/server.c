@@ -101,6 +101,18 @@ typedef struct {
     int code;
 } rejected;
 
+/* The proposal being decided: its header and the mempool entries it includes. */
+typedef struct {
+    uint64_t height;
+    uint8_t hdr[LDG_HEADER_MAX];
+    size_t hdr_len;
+    uint8_t hash[LDG_DIGEST_LEN];
+    mp_entry **incl;
+    size_t n_incl;
+    fwl_Signature commit[1];
+    size_t n_commit;
+} proposal;
+
 struct server {
     uv_loop_t loop;
     uv_tcp_t listener;
@@ -132,6 +144,7 @@ struct server {
     size_t rej_next;
     hmap rejected_idx;
 
+    proposal cur;     /* the block being decided                     */
     fwl_Request req;  /* scratch, decoded per frame                  */
     fwl_Response resp;
     bool stopping;
@@ -790,19 +803,6 @@ static void cns_kick(server *s)
     }
 }
 
-/* The proposal being decided: its header and the mempool entries it includes. */
-typedef struct {
-    uint64_t height;
-    uint8_t hdr[LDG_HEADER_MAX];
-    size_t hdr_len;
-    uint8_t hash[LDG_DIGEST_LEN];
-    mp_entry **incl;
-    size_t n_incl;
-    fwl_Signature commit[1];
-    size_t n_commit;
-} proposal;
-
-static proposal cur;
 
 static void propose(server *s, uint64_t height)
 {
@@ -824,7 +824,7 @@ static void propose(server *s, uint64_t height)
         lens[i] = s->mp[s->mp_head + i]->len;
     }
     int rc = ldg_store_build_block(s->store, raw, lens, n, now_ms(s), &s->vkey.pub, res,
-                                   cur.hdr, &cur.hdr_len, cur.hash);
+                                   s->cur.hdr, &s->cur.hdr_len, s->cur.hash);
     if (rc) {
         logf_("building block %" PRIu64 " failed: %s", height, ldg_strerror(rc));
         free(raw), free(lens), free(res), free(incl);
@@ -859,18 +859,18 @@ static void propose(server *s, uint64_t height)
         run_actions(s, a, cns_on_proposal_failed(&s->cns, height, a));
         return;
     }
-    cur.height = height;
-    cur.incl = incl;
-    cur.n_incl = m;
-    cur.n_commit = 0;
-    run_actions(s, a, cns_on_proposal(&s->cns, height, cur.hash, a));
+    s->cur.height = height;
+    s->cur.incl = incl;
+    s->cur.n_incl = m;
+    s->cur.n_commit = 0;
+    run_actions(s, a, cns_on_proposal(&s->cns, height, s->cur.hash, a));
 }
 
 static void precommit(server *s, const cns_action *act)
 {
     uint8_t d[LDG_DIGEST_LEN];
     const ldg_sig_impl *im = ldg_sig_by_id(s->vkey.alg);
-    fwl_Signature *sig = &cur.commit[0];
+    fwl_Signature *sig = &s->cur.commit[0];
     memset(sig, 0, sizeof *sig);
     if (ldg_commit_digest(&s->g, act->height, act->round, LDG_VOTE_PRECOMMIT, act->block_hash, d) ||
         !im || im->sign(s->vkey.sec, d, NULL, sig->sig.bytes))
@@ -880,23 +880,23 @@ static void precommit(server *s, const cns_action *act)
     sig->signer.alg = s->vkey.pub.alg;
     memcpy(sig->signer.key.bytes, s->vkey.pub.key, s->vkey.pub.len);
     sig->signer.key.size = (pb_size_t)s->vkey.pub.len;
-    cur.n_commit = 1;
+    s->cur.n_commit = 1;
 }
 
 static void commit(server *s, uint64_t height)
 {
-    size_t m = cur.n_incl;
+    size_t m = s->cur.n_incl;
     const uint8_t **raw = malloc((m + 1) * sizeof *raw);
     size_t *lens = malloc((m + 1) * sizeof *lens);
     uint8_t *blk = NULL;
     size_t blen = 0;
     int rc = (raw && lens) ? 0 : LDG_ENOMEM;
     for (size_t i = 0; !rc && i < m; i++) {
-        raw[i] = cur.incl[i]->raw;
-        lens[i] = cur.incl[i]->len;
+        raw[i] = s->cur.incl[i]->raw;
+        lens[i] = s->cur.incl[i]->len;
     }
     if (!rc)
-        rc = ldg_block_encode(cur.hdr, cur.hdr_len, raw, lens, m, cur.commit, cur.n_commit, &blk, &blen);
+        rc = ldg_block_encode(s->cur.hdr, s->cur.hdr_len, raw, lens, m, s->cur.commit, s->cur.n_commit, &blk, &blen);
     /* Our own proposal: its state was built (and every tx checked) by ldg_store_build_block;
      * committing writes the block beside it in the same LMDB transaction. */
     if (!rc)
@@ -921,15 +921,15 @@ static void commit(server *s, uint64_t height)
                 s->mp_len = m + cnt;
                 s->mp_cap = cnt + m + 1024;
             }
-            s->mp[--s->mp_head] = cur.incl[i];
+            s->mp[--s->mp_head] = s->cur.incl[i];
         }
-        free(cur.incl);
-        cur.incl = NULL;
+        free(s->cur.incl);
+        s->cur.incl = NULL;
         run_actions(s, a, cns_on_proposal_failed(&s->cns, height, a));
         return;
     }
     for (size_t i = 0; i < m; i++) {
-        mp_entry *e = cur.incl[i];
+        mp_entry *e = s->cur.incl[i];
         hmap_del(&s->pending, e->hash);
         answer_waiters(s, e->waiters, e->hash, 0);
         free(e->raw);
@@ -938,8 +938,8 @@ static void commit(server *s, uint64_t height)
     s->committed_txs += m;
     if (mempool_count(s) == 0 && s->nonces.live)
         hmap_each(&s->nonces, free_value, NULL);
-    free(cur.incl);
-    cur.incl = NULL;
+    free(s->cur.incl);
+    s->cur.incl = NULL;
     run_actions(s, a, cns_on_committed(&s->cns, height, now_ms(s), mempool_count(s), a));
 }
 
