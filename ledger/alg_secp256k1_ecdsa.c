@@ -40,13 +40,7 @@ static int pubkey(const uint8_t *sec, uint8_t *pub)
 /* The seed is the secret scalar; LDG_EBADKEY (outputs zeroed) if it is 0 or >= n. */
 static int keypair(const uint8_t seed[32], uint8_t *sec, uint8_t *pub)
 {
-    if (!seed || !sec || !pub)
-        return LDG_EBADKEY;
-    memmove(sec, seed, SEC_LEN); /* sec may be seed */
-    int rc = pubkey(sec, pub);
-    if (rc)
-        OPENSSL_cleanse(sec, SEC_LEN);
-    return rc;
+    return ldg__keypair_from_seed(seed, sec, SEC_LEN, pub, pubkey);
 }
 
 static int sign(const uint8_t *sec, const uint8_t digest[32], const uint8_t *aux, uint8_t *sig)

@@ -377,3 +377,15 @@ const secp256k1_context *ldg__secp256k1_ctx(void)
     pthread_once(&secp_once, secp_init);
     return secp_ctx;
 }
+
+int ldg__keypair_from_seed(const uint8_t *seed, uint8_t *sec, size_t sec_len, uint8_t *pub,
+                           int (*pubkey)(const uint8_t *sec, uint8_t *pub))
+{
+    if (!seed || !sec || !pub)
+        return LDG_EBADKEY;
+    memmove(sec, seed, sec_len);
+    int rc = pubkey(sec, pub);
+    if (rc)
+        OPENSSL_cleanse(sec, sec_len);
+    return rc;
+}

@@ -34,4 +34,10 @@ int ldg__evp_hash(const EVP_MD *md, const uint8_t *const *parts, const size_t *l
  * operations on a context as thread-safe). NULL if it could not be created. */
 const secp256k1_context *ldg__secp256k1_ctx(void);
 
+/* keypair() for algorithms whose 32-byte seed IS the secret key: copy it (sec may be seed)
+ * and derive the public key with pubkey; on failure sec is wiped. Errors: pubkey's, and
+ * LDG_EBADKEY for NULL arguments. */
+int ldg__keypair_from_seed(const uint8_t *seed, uint8_t *sec, size_t sec_len, uint8_t *pub,
+                           int (*pubkey)(const uint8_t *sec, uint8_t *pub));
+
 #endif
