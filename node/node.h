@@ -42,6 +42,9 @@ void node_hex(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
 int node_unhex(const char *in, uint8_t *out, size_t cap, size_t *len);
 /* Read a whole file (at most max bytes). *out malloc'd. Errors: LDG_EIO, LDG_ETOOBIG. */
 int node_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
+/* Grow a malloc'd buffer to hold at least need bytes (doubling). Errors: LDG_ENOMEM (the
+ * buffer is unchanged). */
+int node_buf_reserve(uint8_t **buf, size_t *cap, size_t need);
 /* Write atomically (tmp + fsync + rename), with mode. Errors: LDG_EIO. */
 int node_write_file(const char *path, const void *data, size_t len, int mode);
 

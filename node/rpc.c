@@ -87,20 +87,6 @@ void node_client_set_timeout(node_client *c, uint32_t timeout_ms)
     c->timeout_ms = timeout_ms;
 }
 
-static int reserve(uint8_t **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 4096;
-    while (n < need)
-        n *= 2;
-    uint8_t *p = realloc(*buf, n);
-    if (!p)
-        return LDG_ENOMEM;
-    *buf = p;
-    *cap = n;
-    return 0;
-}
 
 int node_client_send(node_client *c, const fwl_Request *req)
 {
@@ -109,7 +95,7 @@ int node_client_send(node_client *c, const fwl_Request *req)
         return NODE_EPROTO;
     if (size > NODE_RPC_MAX_REQUEST)
         return NODE_EFRAME;
-    if (reserve(&c->out, &c->out_cap, c->out_len + 4 + size))
+    if (node_buf_reserve(&c->out, &c->out_cap, c->out_len + 4 + size))
         return LDG_ENOMEM;
     uint8_t *p = c->out + c->out_len;
     p[0] = (uint8_t)(size >> 24), p[1] = (uint8_t)(size >> 16), p[2] = (uint8_t)(size >> 8),
@@ -168,7 +154,7 @@ int node_client_recv_raw(node_client *c, const uint8_t **buf, size_t *len)
                 c->in_off += 4 + flen;
                 return 0;
             }
-            if (reserve(&c->in, &c->in_cap, c->in_off + 4 + flen))
+            if (node_buf_reserve(&c->in, &c->in_cap, c->in_off + 4 + flen))
                 return LDG_ENOMEM;
         }
         if (c->in_off && c->in_off == c->in_len)
@@ -178,7 +164,7 @@ int node_client_recv_raw(node_client *c, const uint8_t **buf, size_t *len)
             c->in_len -= c->in_off;
             c->in_off = 0;
         }
-        if (reserve(&c->in, &c->in_cap, c->in_len + 65536))
+        if (node_buf_reserve(&c->in, &c->in_cap, c->in_len + 65536))
             return LDG_ENOMEM;
         ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
         if (n > 0) {

@@ -184,23 +184,19 @@ static client *client_of(server *s, reply_to to)
     return c && !c->closing ? c : NULL;
 }
 
-static int reserve(uint8_t **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 16384;
-    while (n < need)
-        n *= 2;
-    uint8_t *p = realloc(*buf, n);
-    if (!p)
-        return -1;
-    *buf = p;
-    *cap = n;
-    return 0;
-}
 
 static void close_client(client *c);
 static void resume_read(client *c);
+
+/* The server's scratch Response, zeroed, with id and type set. */
+static fwl_Response *new_resp(server *s, uint64_t id, pb_size_t which)
+{
+    fwl_Response *r = &s->resp;
+    memset(r, 0, sizeof *r);
+    r->id = id;
+    r->which_resp = which;
+    return r;
+}
 
 /* c has output to write at the end of this loop iteration. */
 static void mark_dirty(client *c)
@@ -217,7 +213,7 @@ static void mark_dirty(client *c)
  * client is closed). */
 static uint8_t *frame_begin(client *c, size_t size)
 {
-    if (reserve(&c->out, &c->out_cap, c->out_len + 4 + size)) {
+    if (node_buf_reserve(&c->out, &c->out_cap, c->out_len + 4 + size)) {
         close_client(c);
         return NULL;
     }
@@ -256,10 +252,7 @@ static void send_error(client *c, uint64_t id, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void send_error(client *c, uint64_t id, int code, const char *fmt, ...)
 {
-    fwl_Response *r = &c->s->resp;
-    memset(r, 0, sizeof *r);
-    r->id = id;
-    r->which_resp = fwl_Response_error_tag;
+    fwl_Response *r = new_resp(c->s, id, fwl_Response_error_tag);
     r->resp.error.code = code;
     va_list ap;
     va_start(ap, fmt);
@@ -273,10 +266,7 @@ static void send_wait_ok(server *s, reply_to to, const uint8_t hash[LDG_DIGEST_L
     client *c = client_of(s, to);
     if (!c)
         return;
-    fwl_Response *r = &s->resp;
-    memset(r, 0, sizeof *r);
-    r->id = to.id;
-    r->which_resp = fwl_Response_wait_for_tx_tag;
+    fwl_Response *r = new_resp(s, to.id, fwl_Response_wait_for_tx_tag);
     fwl_WaitForTxResp *w = &r->resp.wait_for_tx;
     int rc = ldg_store_tx_location(s->store, hash, &w->height, &w->index, w->block_hash.bytes);
     if (rc) {
@@ -374,7 +364,7 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     (void)hint;
     client *c = h->data;
-    if (reserve(&c->in, &c->in_cap, c->in_len + 65536)) {
+    if (node_buf_reserve(&c->in, &c->in_cap, c->in_len + 65536)) {
         *buf = uv_buf_init(NULL, 0);
         return;
     }
@@ -593,10 +583,7 @@ static void admit_batch(server *s, verify_batch *b)
                        *b->it[i].why ? ": " : "", b->it[i].why);
             continue;
         }
-        fwl_Response *r = &s->resp;
-        memset(r, 0, sizeof *r);
-        r->id = b->it[i].to.id;
-        r->which_resp = fwl_Response_submit_tx_tag;
+        fwl_Response *r = new_resp(s, b->it[i].to.id, fwl_Response_submit_tx_tag);
         memcpy(r->resp.submit_tx.tx_hash.bytes, b->it[i].hash, LDG_DIGEST_LEN);
         r->resp.submit_tx.tx_hash.size = LDG_DIGEST_LEN;
         send_resp(c, r);
@@ -995,10 +982,7 @@ static void handle_get_block(client *c, uint64_t id, const fwl_GetBlockReq *r)
         send_error(c, id, rc, "block: %s", ldg_strerror(rc));
         return;
     }
-    fwl_Response *resp = &s->resp;
-    memset(resp, 0, sizeof *resp);
-    resp->id = id;
-    resp->which_resp = fwl_Response_get_block_tag;
+    fwl_Response *resp = new_resp(s, id, fwl_Response_get_block_tag);
     memcpy(resp->resp.get_block.block_hash.bytes, hash, LDG_DIGEST_LEN);
     resp->resp.get_block.block_hash.size = LDG_DIGEST_LEN;
     bytes_arg b = {blk, len};
@@ -1069,7 +1053,7 @@ static int collect_record(void *ctx, const fwl_ReleaseRecord *rec)
     rec_buf *rb = ctx;
     size_t size;
     if (!pb_get_encoded_size(&size, fwl_ReleaseRecord_fields, rec) ||
-        reserve(&rb->buf, &rb->cap, rb->len + size + 8))
+        node_buf_reserve(&rb->buf, &rb->cap, rb->len + size + 8))
         return LDG_ENOMEM;
     pb_ostream_t os = pb_ostream_from_buffer(rb->buf + rb->len, rb->cap - rb->len);
     /* tag 1 (records), wire type 2, then the length-prefixed submessage */
@@ -1091,8 +1075,7 @@ static void handle_list(client *c, uint64_t id, const fwl_ListReleasesReq *r)
 {
     server *s = c->s;
     rec_buf rb = {0};
-    fwl_Response *resp = &s->resp;
-    memset(resp, 0, sizeof *resp);
+    fwl_Response *resp = new_resp(s, id, fwl_Response_list_releases_tag);
     fwl_ListReleasesResp *lr = &resp->resp.list_releases;
     size_t next_len = 0;
     int rc = ldg_store_list_releases(s->store, r->product, r->hardware, r->limit, r->after.bytes,
@@ -1104,8 +1087,6 @@ static void handle_list(client *c, uint64_t id, const fwl_ListReleasesReq *r)
         return;
     }
     lr->next.size = (pb_size_t)next_len;
-    resp->id = id;
-    resp->which_resp = fwl_Response_list_releases_tag;
     lr->records.funcs.encode = enc_raw;
     lr->records.arg = &rb;
     send_resp(c, resp);
@@ -1117,10 +1098,7 @@ static void handle_status(client *c, uint64_t id)
     server *s = c->s;
     ldg_tip t;
     ldg_store_tip(s->store, &t);
-    fwl_Response *resp = &s->resp;
-    memset(resp, 0, sizeof *resp);
-    resp->id = id;
-    resp->which_resp = fwl_Response_status_tag;
+    fwl_Response *resp = new_resp(s, id, fwl_Response_status_tag);
     fwl_StatusResp *st = &resp->resp.status;
     snprintf(st->chain_id, sizeof st->chain_id, "%s", s->g.chain_id);
     st->height = t.height;
@@ -1148,10 +1126,7 @@ static void handle_nonce(client *c, uint64_t id, const fwl_NonceReq *r)
         send_error(c, id, rc, "nonce: %s", ldg_strerror(rc));
         return;
     }
-    fwl_Response *resp = &s->resp;
-    memset(resp, 0, sizeof *resp);
-    resp->id = id;
-    resp->which_resp = fwl_Response_nonce_tag;
+    fwl_Response *resp = new_resp(s, id, fwl_Response_nonce_tag);
     resp->resp.nonce.last_nonce = n;
     send_resp(c, resp);
 }

@@ -231,3 +231,18 @@ fail:
     errno = saved;
     return LDG_EIO;
 }
+
+int node_buf_reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need)
+        n *= 2;
+    uint8_t *p = realloc(*buf, n);
+    if (!p)
+        return LDG_ENOMEM;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
