@@ -15,6 +15,7 @@
  * (mempool_max), per-client unsent output (reading pauses above OUT_HIGH), waiters per tx.
  */
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -149,6 +150,7 @@ struct server {
     fwl_Response resp;
     bool stopping;
     uint64_t committed_txs;
+    uint64_t trimmed_at;  /* committed_txs at the last malloc_trim */
 };
 
 static uint64_t now_ms(server *s)
@@ -766,6 +768,12 @@ static void on_sweep(uv_timer_t *t)
     sweep_ctx x = {s, now_ms(s)};
     hmap_each(&s->pending, sweep_pending, &x);
     hmap_each(&s->waiting, sweep_parked, &x);
+    /* After a burst, hand the freed mempool and batch memory back to the system once the
+     * node is idle (glibc keeps it otherwise, fragmented across arenas). */
+    if (s->committed_txs != s->trimmed_at && mempool_count(s) == 0 && s->verifying == 0) {
+        s->trimmed_at = s->committed_txs;
+        malloc_trim(0);
+    }
     flush_dirty(s);
 }
 
