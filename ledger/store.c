@@ -1,5 +1,6 @@
 /*
- * The store: chain state and indexes in LMDB, and the state transition.
+ * The store: chain state and indexes in LMDB; building, committing and applying blocks.
+ * The stateful rules are in rules.c, the read queries in store_read.c.
  *
  * Invariant: the database only ever holds whole blocks. A block's state changes, indexes,
  * the block itself and the new tip are written in ONE LMDB write transaction; any failure
@@ -31,51 +32,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <lmdb.h>
-#include <pb_decode.h>
-#include <pb_encode.h>
+#include "ledger/store_internal.h"
 
-#include "ledger/ledger.h"
-#include "ledger/internal.h"
 
-enum { DB_META, DB_BLOCKS, DB_BLOCK_IDX, DB_TXS, DB_RELEASES, DB_BY_PRODUCT, DB_BY_HW,
-       DB_ALL, DB_LINES, DB_AUTHORS, DB_NONCES, DB_COUNT };
 static const char *const db_names[DB_COUNT] = {
     "meta", "blocks", "block_idx", "txs", "releases", "by_product", "by_hw",
     "all_rel", "lines", "authors", "nonces"};
 
-#define FILE_KEY_MAX (4 + LDG_HASH_MAX)
-#define IDX_KEY_MAX (65 + 1 + 12)
-#define TIP_LEN (8 + LDG_DIGEST_LEN + 8 + 8)
-#define LIST_MAX 256
-#define LIST_DEFAULT 100
-
-struct ldg_store {
-    MDB_env *env;
-    MDB_dbi db[DB_COUNT];
-    ldg_genesis g;
-    uint8_t genesis_hash[LDG_DIGEST_LEN];
-    int lock_fd;
-    MDB_txn *rtxn; /* reusable read transaction, reset when idle */
-    long fail_after;
-    ldg_tip tip;
-    fwl_ReleaseRecord rec; /* scratch (large): the store is single-threaded */
-    MDB_txn *built;        /* the write transaction of ldg_store_build_block, or NULL */
-    uint64_t built_height, built_time, built_releases;
-    uint8_t built_hash[LDG_DIGEST_LEN];
-    ldg_tx scratch_tx;
-};
-
-/* A write in progress: the transaction, the block's height and time. */
-typedef struct {
-    ldg_store *s;
-    MDB_txn *txn;
-    uint64_t height;
-    uint64_t time_ms;
-    uint64_t releases; /* running count */
-} wctx;
-
-static int put(wctx *w, int db, const void *k, size_t kl, const void *v, size_t vl,
+int ldg__put(wctx *w, int db, const void *k, size_t kl, const void *v, size_t vl,
                unsigned flags)
 {
     if (w->s->fail_after == 0) {
@@ -90,14 +54,14 @@ static int put(wctx *w, int db, const void *k, size_t kl, const void *v, size_t 
 }
 
 /* 0 and *v set when found, LDG_ENOTFOUND when not, LDG_ESTORE on failure. */
-static int get(ldg_store *s, MDB_txn *txn, int db, const void *k, size_t kl, MDB_val *v)
+int ldg__get(ldg_store *s, MDB_txn *txn, int db, const void *k, size_t kl, MDB_val *v)
 {
     MDB_val key = {kl, (void *)k};
     int rc = mdb_get(txn, s->db[db], &key, v);
     return rc == MDB_NOTFOUND ? LDG_ENOTFOUND : rc ? LDG_ESTORE : 0;
 }
 
-static size_t file_key(uint8_t *out, const fwl_Hash *h)
+size_t ldg__file_key(uint8_t *out, const fwl_Hash *h)
 {
     ldg_be32(out, h->alg);
     memcpy(out + 4, h->digest.bytes, h->digest.size);
@@ -105,7 +69,7 @@ static size_t file_key(uint8_t *out, const fwl_Hash *h)
 }
 
 /* name 0x00 height index: an index key in chain order within a name. */
-static size_t idx_key(uint8_t *out, const char *name, uint64_t height, uint32_t index)
+size_t ldg__idx_key(uint8_t *out, const char *name, uint64_t height, uint32_t index)
 {
     size_t n = name ? strlen(name) + 1 : 0;
     if (name)
@@ -115,7 +79,7 @@ static size_t idx_key(uint8_t *out, const char *name, uint64_t height, uint32_t 
     return n + 12;
 }
 
-static size_t pair_key(uint8_t *out, const char *a, const void *b, size_t bl)
+size_t ldg__pair_key(uint8_t *out, const char *a, const void *b, size_t bl)
 {
     size_t n = strlen(a) + 1;
     memcpy(out, a, n);
@@ -123,27 +87,27 @@ static size_t pair_key(uint8_t *out, const char *a, const void *b, size_t bl)
     return n + bl;
 }
 
-static bool pb_dec(const MDB_val *v, const pb_msgdesc_t *f, void *dst)
+bool ldg__pb_dec(const MDB_val *v, const pb_msgdesc_t *f, void *dst)
 {
     pb_istream_t st = pb_istream_from_buffer(v->mv_data, v->mv_size);
     return pb_decode(&st, f, dst);
 }
 
-static int put_pb(wctx *w, int db, const void *k, size_t kl, const pb_msgdesc_t *f,
+int ldg__put_pb(wctx *w, int db, const void *k, size_t kl, const pb_msgdesc_t *f,
                   const void *src)
 {
     uint8_t buf[fwl_ReleaseRecord_size];
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
     if (!pb_encode(&os, f, src))
         return LDG_ESTORE;
-    return put(w, db, k, kl, buf, os.bytes_written, 0);
+    return ldg__put(w, db, k, kl, buf, os.bytes_written, 0);
 }
 
-static int read_tip(ldg_store *s, MDB_txn *txn, ldg_tip *t)
+int ldg__read_tip(ldg_store *s, MDB_txn *txn, ldg_tip *t)
 {
     MDB_val v;
     memset(t, 0, sizeof *t);
-    int rc = get(s, txn, DB_META, "tip", 3, &v);
+    int rc = ldg__get(s, txn, DB_META, "tip", 3, &v);
     if (rc == LDG_ENOTFOUND)
         return 0;
     if (rc || v.mv_size != TIP_LEN)
@@ -156,7 +120,7 @@ static int read_tip(ldg_store *s, MDB_txn *txn, ldg_tip *t)
     return 0;
 }
 
-static int rbegin(ldg_store *s, MDB_txn **txn)
+int ldg__rbegin(ldg_store *s, MDB_txn **txn)
 {
     int rc = s->rtxn ? mdb_txn_renew(s->rtxn) : mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
     if (rc) {
@@ -169,7 +133,7 @@ static int rbegin(ldg_store *s, MDB_txn **txn)
     return 0;
 }
 
-static void rend(ldg_store *s)
+void ldg__rend(ldg_store *s)
 {
     mdb_txn_reset(s->rtxn);
 }
@@ -180,7 +144,7 @@ static void rend(ldg_store *s)
 static int write_genesis_state(ldg_store *s, MDB_txn *txn)
 {
     wctx w = {s, txn, 0, s->g.genesis_time_ms, 0};
-    int rc = put(&w, DB_META, "genesis", 7, s->genesis_hash, LDG_DIGEST_LEN, 0);
+    int rc = ldg__put(&w, DB_META, "genesis", 7, s->genesis_hash, LDG_DIGEST_LEN, 0);
     for (size_t i = 0; !rc && i < s->g.n_authors; i++) {
         const ldg_genesis_author *a = &s->g.authors[i];
         fwl_AuthorRecord r = fwl_AuthorRecord_init_zero;
@@ -193,7 +157,7 @@ static int write_genesis_state(ldg_store *s, MDB_txn *txn)
         r.key.key.size = (pb_size_t)a->key.len;
         if ((rc = ldg_key_id(&s->g, a->key.alg, a->key.key, a->key.len, id)))
             break;
-        rc = put_pb(&w, DB_AUTHORS, k, pair_key(k, a->product, id, sizeof id),
+        rc = ldg__put_pb(&w, DB_AUTHORS, k, ldg__pair_key(k, a->product, id, sizeof id),
                     fwl_AuthorRecord_fields, &r);
     }
     return rc;
@@ -242,7 +206,7 @@ int ldg_store_open(ldg_store **out, const char *dir, const ldg_genesis *g, size_
             goto fail;
         }
     MDB_val v;
-    int grc = get(s, txn, DB_META, "genesis", 7, &v);
+    int grc = ldg__get(s, txn, DB_META, "genesis", 7, &v);
     if (grc == LDG_ENOTFOUND) {
         if ((rc = write_genesis_state(s, txn))) {
             mdb_txn_abort(txn);
@@ -253,7 +217,7 @@ int ldg_store_open(ldg_store **out, const char *dir, const ldg_genesis *g, size_
         rc = grc ? LDG_ESTORE : LDG_EGENESIS;
         goto fail;
     }
-    if ((rc = read_tip(s, txn, &s->tip)) || mdb_txn_commit(txn)) {
+    if ((rc = ldg__read_tip(s, txn, &s->tip)) || mdb_txn_commit(txn)) {
         rc = rc ? rc : LDG_ESTORE;
         goto fail;
     }
@@ -288,196 +252,6 @@ int ldg_store_tip(ldg_store *s, ldg_tip *tip)
 }
 
 void ldg_store_fail_after(ldg_store *s, long k) { s->fail_after = k; }
-
-/* ---------------------------------------------------------------------------------------- */
-/* The stateful rules                                                                        */
-
-static bool key_eq(const fwl_PublicKey *a, const fwl_PublicKey *b)
-{
-    return a->alg == b->alg && a->key.size == b->key.size &&
-           !memcmp(a->key.bytes, b->key.bytes, a->key.size);
-}
-
-/* Distinct genesis admins among the signers of tx (ldg_tx_parse refused repeated signers). */
-static size_t admin_sigs(const ldg_genesis *g, const ldg_tx *tx)
-{
-    size_t n = 0;
-    for (pb_size_t i = 0; i < tx->env.sigs_count; i++) {
-        const fwl_PublicKey *k = &tx->env.sigs[i].signer;
-        for (size_t a = 0; a < g->n_admins; a++)
-            if (g->admins[a].alg == k->alg && g->admins[a].len == k->key.size &&
-                !memcmp(g->admins[a].key, k->key.bytes, k->key.size)) {
-                n++;
-                break;
-            }
-    }
-    return n;
-}
-
-static bool is_admin_tx(const ldg_genesis *g, const ldg_tx *tx)
-{
-    return admin_sigs(g, tx) >= (g->admin_threshold ? g->admin_threshold : 1);
-}
-
-static int apply_publish(wctx *w, const ldg_tx *tx, uint32_t index)
-{
-    ldg_store *s = w->s;
-    const fwl_Release *r = &tx->body.payload.publish.release;
-    uint8_t fk[FILE_KEY_MAX], k[IDX_KEY_MAX + LDG_DIGEST_LEN];
-    size_t fkl = file_key(fk, &r->file_hash);
-    MDB_val v;
-    int rc;
-
-    /* The sender must be a registered author of the product. */
-    rc = get(s, w->txn, DB_AUTHORS, k, pair_key(k, r->product, tx->sender, LDG_DIGEST_LEN), &v);
-    if (rc)
-        return rc == LDG_ENOTFOUND ? LDG_EUNAUTHORIZED : rc;
-    rc = get(s, w->txn, DB_RELEASES, fk, fkl, &v);
-    if (rc != LDG_ENOTFOUND)
-        return rc ? rc : LDG_EDUPLICATE;
-
-    /* Per product and hardware line, version and security version strictly increase.
-     * Check every line before writing any (see apply_tx). */
-    ldg_semver nv, ov;
-    ldg_semver_parse(r->version, &nv); /* valid: checked by ldg_tx_parse */
-    fwl_LineRecord line;
-    for (pb_size_t i = 0; i < r->hardware_count; i++) {
-        size_t kl = pair_key(k, r->product, r->hardware[i].model, strlen(r->hardware[i].model));
-        rc = get(s, w->txn, DB_LINES, k, kl, &v);
-        if (rc == 0) {
-            if (!pb_dec(&v, fwl_LineRecord_fields, &line) || ldg_semver_parse(line.version, &ov))
-                return LDG_ESTORE;
-            if (ldg_semver_cmp(&nv, &ov) <= 0 || r->security_version <= line.security_version)
-                return LDG_EVERSION;
-        } else if (rc != LDG_ENOTFOUND) {
-            return rc;
-        }
-    }
-    for (pb_size_t i = 0; i < r->hardware_count; i++) {
-        size_t kl = pair_key(k, r->product, r->hardware[i].model, strlen(r->hardware[i].model));
-        memset(&line, 0, sizeof line);
-        snprintf(line.version, sizeof line.version, "%s", r->version);
-        line.security_version = r->security_version;
-        memcpy(line.file_hash_key.bytes, fk, fkl);
-        line.file_hash_key.size = (pb_size_t)fkl;
-        if ((rc = put_pb(w, DB_LINES, k, kl, fwl_LineRecord_fields, &line)))
-            return rc;
-        if ((rc = put(w, DB_BY_HW, k, idx_key(k, r->hardware[i].model, w->height, index), fk,
-                      fkl, 0)))
-            return rc;
-    }
-
-    fwl_ReleaseRecord *rec = &s->rec;
-    memset(rec, 0, sizeof *rec);
-    rec->has_release = true;
-    rec->release = *r;
-    rec->has_author = true;
-    rec->author = tx->env.sigs[0].signer;
-    memcpy(rec->tx_hash.bytes, tx->hash, LDG_DIGEST_LEN);
-    rec->tx_hash.size = LDG_DIGEST_LEN;
-    rec->height = w->height;
-    rec->block_time_ms = w->time_ms;
-    if ((rc = put_pb(w, DB_RELEASES, fk, fkl, fwl_ReleaseRecord_fields, rec)))
-        return rc;
-    if ((rc = put(w, DB_BY_PRODUCT, k, idx_key(k, r->product, w->height, index), fk, fkl, 0)))
-        return rc;
-    if ((rc = put(w, DB_ALL, k, idx_key(k, NULL, w->height, index), fk, fkl, MDB_APPEND)))
-        return rc;
-    w->releases++;
-    return 0;
-}
-
-static int apply_revoke(wctx *w, const ldg_tx *tx)
-{
-    ldg_store *s = w->s;
-    const fwl_RevokeTx *r = &tx->body.payload.revoke;
-    uint8_t fk[FILE_KEY_MAX];
-    size_t fkl = file_key(fk, &r->file_hash);
-    MDB_val v;
-    int rc = get(s, w->txn, DB_RELEASES, fk, fkl, &v);
-    if (rc)
-        return rc;
-    fwl_ReleaseRecord *rec = &s->rec;
-    if (!pb_dec(&v, fwl_ReleaseRecord_fields, rec))
-        return LDG_ESTORE;
-    if (!key_eq(&rec->author, &tx->env.sigs[0].signer) && !is_admin_tx(&s->g, tx))
-        return LDG_EUNAUTHORIZED;
-    if (rec->revoked)
-        return LDG_EREVOKED;
-    rec->revoked = true;
-    rec->revoke_reason = r->reason;
-    snprintf(rec->revoke_note, sizeof rec->revoke_note, "%s", r->note);
-    rec->revoked_height = w->height;
-    return put_pb(w, DB_RELEASES, fk, fkl, fwl_ReleaseRecord_fields, rec);
-}
-
-static int apply_author(wctx *w, const ldg_tx *tx)
-{
-    ldg_store *s = w->s;
-    const fwl_AuthorTx *a = &tx->body.payload.author;
-    uint8_t id[LDG_DIGEST_LEN], k[IDX_KEY_MAX + LDG_DIGEST_LEN];
-    MDB_val v;
-    int rc;
-    if (!is_admin_tx(&s->g, tx))
-        return LDG_EUNAUTHORIZED;
-    if ((rc = ldg_key_id(&s->g, a->key.alg, a->key.key.bytes, a->key.key.size, id)))
-        return rc;
-    size_t kl = pair_key(k, a->product, id, sizeof id);
-    rc = get(s, w->txn, DB_AUTHORS, k, kl, &v);
-    if (rc && rc != LDG_ENOTFOUND)
-        return rc;
-    if (a->op == fwl_AuthorOp_AUTHOR_REMOVE) {
-        if (rc)
-            return rc;
-        MDB_val key = {kl, k};
-        return mdb_del(w->txn, s->db[DB_AUTHORS], &key, NULL) ? LDG_ESTORE : 0;
-    }
-    if (!rc)
-        return LDG_EDUPLICATE;
-    fwl_AuthorRecord r = fwl_AuthorRecord_init_zero;
-    snprintf(r.product, sizeof r.product, "%s", a->product);
-    snprintf(r.name, sizeof r.name, "%s", a->name);
-    r.has_key = true;
-    r.key = a->key;
-    r.added_height = w->height;
-    return put_pb(w, DB_AUTHORS, k, kl, fwl_AuthorRecord_fields, &r);
-}
-
-/* Every stateful rule for one tx, and its writes, in w's transaction. The tx was parsed at
- * w->height (so its algorithms are allowed there).
- * Invariant: every rule is checked before the first write, so a refused tx (any error but
- * LDG_ESTORE / LDG_ENOMEM) has written nothing and the transaction stays usable for the
- * next one; a storage error after a write poisons it (the caller aborts the block). */
-static int apply_tx(wctx *w, const ldg_tx *tx, uint32_t index)
-{
-    ldg_store *s = w->s;
-    MDB_val v;
-    uint8_t loc[12];
-    int rc = get(s, w->txn, DB_TXS, tx->hash, LDG_DIGEST_LEN, &v);
-    if (rc != LDG_ENOTFOUND)
-        return rc ? rc : LDG_ETXDUP;
-    rc = get(s, w->txn, DB_NONCES, tx->sender, LDG_DIGEST_LEN, &v);
-    if (rc == 0 && (v.mv_size != 8 || ldg_rd64(v.mv_data) >= tx->body.nonce))
-        return v.mv_size != 8 ? LDG_ESTORE : LDG_EREPLAY;
-    if (rc && rc != LDG_ENOTFOUND)
-        return rc;
-
-    switch (tx->type) {
-    case LDG_TX_PUBLISH: rc = apply_publish(w, tx, index); break;
-    case LDG_TX_REVOKE: rc = apply_revoke(w, tx); break;
-    case LDG_TX_AUTHOR: rc = apply_author(w, tx); break;
-    default: rc = LDG_EINVALID;
-    }
-    if (rc)
-        return rc;
-    uint8_t nb[8];
-    ldg_be64(nb, tx->body.nonce);
-    if ((rc = put(w, DB_NONCES, tx->sender, LDG_DIGEST_LEN, nb, 8, 0)))
-        return rc;
-    ldg_be64(loc, w->height);
-    ldg_be32(loc + 8, index);
-    return put(w, DB_TXS, tx->hash, LDG_DIGEST_LEN, loc, sizeof loc, 0);
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Blocks                                                                                    */
@@ -544,7 +318,7 @@ int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t 
         }
         results[i] = ldg_tx_parse(&s->g, w.height, txs[i], tx_lens[i], &s->scratch_tx, NULL);
         if (!results[i])
-            results[i] = apply_tx(&w, &s->scratch_tx, (uint32_t)m);
+            results[i] = ldg__apply_tx(&w, &s->scratch_tx, (uint32_t)m);
         if (fatal(results[i])) {
             rc = results[i];
             break;
@@ -604,11 +378,11 @@ static int finish_block(ldg_store *s, wctx *w, const uint8_t hash[LDG_DIGEST_LEN
     memcpy(tip + 8, hash, LDG_DIGEST_LEN);
     ldg_be64(tip + 8 + LDG_DIGEST_LEN, w->time_ms);
     ldg_be64(tip + 16 + LDG_DIGEST_LEN, w->releases);
-    int rc = put(w, DB_BLOCKS, hb, 8, block, len, MDB_APPEND);
+    int rc = ldg__put(w, DB_BLOCKS, hb, 8, block, len, MDB_APPEND);
     if (!rc)
-        rc = put(w, DB_BLOCK_IDX, hash, LDG_DIGEST_LEN, hb, 8, 0);
+        rc = ldg__put(w, DB_BLOCK_IDX, hash, LDG_DIGEST_LEN, hb, 8, 0);
     if (!rc)
-        rc = put(w, DB_META, "tip", 3, tip, sizeof tip, 0);
+        rc = ldg__put(w, DB_META, "tip", 3, tip, sizeof tip, 0);
     if (rc) {
         mdb_txn_abort(w->txn);
         return rc;
@@ -703,7 +477,7 @@ int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
         if (!rc && !(pre_verified && pre_verified[i]))
             rc = ldg_tx_verify(tx);
         if (!rc)
-            rc = apply_tx(&w, tx, (uint32_t)i);
+            rc = ldg__apply_tx(&w, tx, (uint32_t)i);
     }
     if (rc)
         mdb_txn_abort(w.txn);
@@ -713,223 +487,3 @@ int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
     return rc;
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Reads                                                                                     */
-
-static int copy_out(const MDB_val *v, uint8_t **out, size_t *len)
-{
-    *out = malloc(v->mv_size ? v->mv_size : 1);
-    if (!*out)
-        return LDG_ENOMEM;
-    memcpy(*out, v->mv_data, v->mv_size);
-    *len = v->mv_size;
-    return 0;
-}
-
-int ldg_store_block_by_height(ldg_store *s, uint64_t height, uint8_t **out, size_t *len,
-                              uint8_t hash[LDG_DIGEST_LEN])
-{
-    MDB_txn *txn;
-    MDB_val v;
-    uint8_t hb[8];
-    int rc = rbegin(s, &txn);
-    if (rc)
-        return rc;
-    ldg_be64(hb, height);
-    rc = get(s, txn, DB_BLOCKS, hb, 8, &v);
-    if (!rc) {
-        ldg_block b;
-        rc = ldg_block_decode(v.mv_data, v.mv_size, &b);
-        if (!rc) {
-            rc = ldg_block_hash(&s->g, b.hdr_raw, b.hdr_len, hash);
-            ldg_block_free(&b);
-        }
-        if (!rc)
-            rc = copy_out(&v, out, len);
-    }
-    rend(s);
-    return rc;
-}
-
-int ldg_store_block_by_hash(ldg_store *s, const uint8_t hash[LDG_DIGEST_LEN], uint8_t **out,
-                            size_t *len, uint64_t *height)
-{
-    MDB_txn *txn;
-    MDB_val v, hv;
-    int rc = rbegin(s, &txn);
-    if (rc)
-        return rc;
-    rc = get(s, txn, DB_BLOCK_IDX, hash, LDG_DIGEST_LEN, &hv);
-    if (!rc && hv.mv_size != 8)
-        rc = LDG_ESTORE;
-    if (!rc)
-        rc = get(s, txn, DB_BLOCKS, hv.mv_data, 8, &v);
-    if (!rc) {
-        *height = ldg_rd64(hv.mv_data);
-        rc = copy_out(&v, out, len);
-    }
-    rend(s);
-    return rc;
-}
-
-int ldg_store_tx_location(ldg_store *s, const uint8_t hash[LDG_DIGEST_LEN], uint64_t *height,
-                          uint32_t *index, uint8_t block_hash[LDG_DIGEST_LEN])
-{
-    MDB_txn *txn;
-    MDB_val v;
-    int rc = rbegin(s, &txn);
-    if (rc)
-        return rc;
-    rc = get(s, txn, DB_TXS, hash, LDG_DIGEST_LEN, &v);
-    if (!rc && v.mv_size != 12)
-        rc = LDG_ESTORE;
-    if (!rc) {
-        *height = ldg_rd64(v.mv_data);
-        *index = ldg_rd32((const uint8_t *)v.mv_data + 8);
-    }
-    rend(s);
-    if (rc)
-        return rc;
-    /* The block hash: the tip's when it is the newest block (the common case for WaitForTx). */
-    if (*height == s->tip.height) {
-        memcpy(block_hash, s->tip.hash, LDG_DIGEST_LEN);
-        return 0;
-    }
-    uint8_t *blk;
-    size_t len;
-    rc = ldg_store_block_by_height(s, *height, &blk, &len, block_hash);
-    if (!rc)
-        free(blk);
-    return rc;
-}
-
-int ldg_store_release_raw(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t len,
-                          uint8_t *buf, size_t cap, size_t *out_len, uint64_t *at_height)
-{
-    uint8_t fk[FILE_KEY_MAX];
-    MDB_txn *txn;
-    MDB_val v;
-    ldg_tip t;
-    if (len > LDG_HASH_MAX)
-        return LDG_ENOTFOUND;
-    ldg_be32(fk, alg);
-    memcpy(fk + 4, digest, len);
-    int rc = rbegin(s, &txn);
-    if (rc)
-        return rc;
-    rc = get(s, txn, DB_RELEASES, fk, 4 + len, &v);
-    if (!rc && v.mv_size > cap)
-        rc = LDG_ETOOBIG;
-    if (!rc && !(rc = read_tip(s, txn, &t))) {
-        memcpy(buf, v.mv_data, v.mv_size);
-        *out_len = v.mv_size;
-        *at_height = t.height;
-    }
-    rend(s);
-    return rc;
-}
-
-int ldg_store_release(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t len,
-                      fwl_ReleaseRecord *out, uint64_t *at_height)
-{
-    uint8_t buf[fwl_ReleaseRecord_size];
-    size_t n;
-    int rc = ldg_store_release_raw(s, alg, digest, len, buf, sizeof buf, &n, at_height);
-    if (rc)
-        return rc;
-    MDB_val v = {n, buf};
-    return pb_dec(&v, fwl_ReleaseRecord_fields, out) ? 0 : LDG_ESTORE;
-}
-
-int ldg_store_list_releases(ldg_store *s, const char *product, const char *hardware,
-                            uint32_t limit, const uint8_t *cursor, size_t cursor_len,
-                            ldg_release_cb cb, void *ctx, uint8_t *next, size_t *next_len,
-                            uint64_t *at_height)
-{
-    /* Scan the narrowest index we have; filter on the other attribute. */
-    int db = *product ? DB_BY_PRODUCT : *hardware ? DB_BY_HW : DB_ALL;
-    const char *name = *product ? product : *hardware ? hardware : NULL;
-    uint8_t prefix[IDX_KEY_MAX];
-    size_t plen = name ? strlen(name) + 1 : 0;
-    size_t max_scan;
-    *next_len = 0;
-    if (plen > 66 || cursor_len > IDX_KEY_MAX)
-        return LDG_EINVALID;
-    if (name)
-        memcpy(prefix, name, plen);
-    if (cursor_len && (cursor_len != plen + 12 || memcmp(cursor, prefix, plen)))
-        return LDG_EINVALID; /* a cursor from another query */
-    limit = limit == 0 ? LIST_DEFAULT : limit > LIST_MAX ? LIST_MAX : limit;
-    max_scan = (size_t)limit * 16 + 1024; /* bounds the work a selective filter can cause */
-
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    ldg_tip t;
-    int rc = rbegin(s, &txn);
-    if (rc)
-        return rc;
-    if ((rc = read_tip(s, txn, &t)) || mdb_cursor_open(txn, s->db[db], &cur)) {
-        rend(s);
-        return rc ? rc : LDG_ESTORE;
-    }
-    *at_height = t.height;
-    MDB_val k = {cursor_len ? cursor_len : plen, (void *)(cursor_len ? cursor : prefix)}, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, k.mv_size ? MDB_SET_RANGE : MDB_FIRST);
-    if (!mrc && cursor_len && k.mv_size == cursor_len && !memcmp(k.mv_data, cursor, cursor_len))
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    uint32_t n = 0;
-    size_t scanned = 0;
-    fwl_ReleaseRecord *rec = &s->rec;
-    for (; !mrc; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != plen + 12 || memcmp(k.mv_data, prefix, plen))
-            break; /* past the prefix */
-        if (n == limit || ++scanned > max_scan) {
-            /* More to come: the cursor is the last key handed out or looked at. */
-            break;
-        }
-        memcpy(next, k.mv_data, k.mv_size);
-        MDB_val rv;
-        if ((rc = get(s, txn, DB_RELEASES, v.mv_data, v.mv_size, &rv)))
-            break;
-        if (!pb_dec(&rv, fwl_ReleaseRecord_fields, rec)) {
-            rc = LDG_ESTORE;
-            break;
-        }
-        bool match = true;
-        if (*product && *hardware) {
-            match = false;
-            for (pb_size_t i = 0; i < rec->release.hardware_count; i++)
-                match |= !strcmp(rec->release.hardware[i].model, hardware);
-        }
-        if (match) {
-            n++;
-            if ((rc = cb(ctx, rec)))
-                break;
-        }
-    }
-    /* A cursor is returned only when the loop stopped early inside the prefix. */
-    if (!rc && !mrc && k.mv_size == plen + 12 && !memcmp(k.mv_data, prefix, plen) &&
-        (n == limit || scanned > max_scan))
-        *next_len = plen + 12;
-    else if (!rc && mrc && mrc != MDB_NOTFOUND)
-        rc = LDG_ESTORE;
-    mdb_cursor_close(cur);
-    rend(s);
-    return rc;
-}
-
-int ldg_store_nonce(ldg_store *s, uint32_t alg, const uint8_t *key, size_t len, uint64_t *nonce)
-{
-    uint8_t id[LDG_DIGEST_LEN];
-    MDB_txn *txn;
-    MDB_val v;
-    int rc = ldg_key_id(&s->g, alg, key, len, id);
-    if (rc || (rc = rbegin(s, &txn)))
-        return rc;
-    rc = get(s, txn, DB_NONCES, id, sizeof id, &v);
-    *nonce = 0;
-    if (!rc && v.mv_size == 8)
-        *nonce = ldg_rd64(v.mv_data);
-    rend(s);
-    return rc == LDG_ENOTFOUND ? 0 : rc;
-}

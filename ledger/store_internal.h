@@ -1,0 +1,73 @@
+/* ledger/ internal: the store's state and the helpers its files share.
+ *   store.c       open/close, building, committing and applying blocks
+ *   rules.c       the stateful rules of each transaction type
+ *   store_read.c  the read queries
+ * See store.c for the table layout. */
+#ifndef FWL_LEDGER_STORE_INTERNAL_H
+#define FWL_LEDGER_STORE_INTERNAL_H
+
+#include <lmdb.h>
+#include <pb_decode.h>
+#include <pb_encode.h>
+
+#include "ledger/ledger.h"
+#include "ledger/internal.h"
+
+enum { DB_META, DB_BLOCKS, DB_BLOCK_IDX, DB_TXS, DB_RELEASES, DB_BY_PRODUCT, DB_BY_HW,
+       DB_ALL, DB_LINES, DB_AUTHORS, DB_NONCES, DB_COUNT };
+
+#define FILE_KEY_MAX (4 + LDG_HASH_MAX)
+#define IDX_KEY_MAX (65 + 1 + 12)
+#define TIP_LEN (8 + LDG_DIGEST_LEN + 8 + 8)
+#define LIST_MAX 256
+#define LIST_DEFAULT 100
+
+struct ldg_store {
+    MDB_env *env;
+    MDB_dbi db[DB_COUNT];
+    ldg_genesis g;
+    uint8_t genesis_hash[LDG_DIGEST_LEN];
+    int lock_fd;
+    MDB_txn *rtxn; /* reusable read transaction, reset when idle */
+    long fail_after;
+    ldg_tip tip;
+    fwl_ReleaseRecord rec; /* scratch (large): the store is single-threaded */
+    MDB_txn *built;        /* the write transaction of ldg_store_build_block, or NULL */
+    uint64_t built_height, built_time, built_releases;
+    uint8_t built_hash[LDG_DIGEST_LEN];
+    ldg_tx scratch_tx;
+};
+
+/* A write in progress: the transaction, the block's height and time. */
+typedef struct {
+    ldg_store *s;
+    MDB_txn *txn;
+    uint64_t height;
+    uint64_t time_ms;
+    uint64_t releases; /* running count */
+} wctx;
+
+/* The shared helpers (store.c). */
+int ldg__put(wctx *w, int db, const void *k, size_t kl, const void *v, size_t vl, unsigned flags);
+/* 0 and *v set when found, LDG_ENOTFOUND when not, LDG_ESTORE on failure. */
+int ldg__get(ldg_store *s, MDB_txn *txn, int db, const void *k, size_t kl, MDB_val *v);
+size_t ldg__file_key(uint8_t *out, const fwl_Hash *h);
+/* name 0x00 height index: an index key in chain order within a name (no name: all). */
+size_t ldg__idx_key(uint8_t *out, const char *name, uint64_t height, uint32_t index);
+/* a 0x00 b */
+size_t ldg__pair_key(uint8_t *out, const char *a, const void *b, size_t bl);
+bool ldg__pb_dec(const MDB_val *v, const pb_msgdesc_t *f, void *dst);
+int ldg__put_pb(wctx *w, int db, const void *k, size_t kl, const pb_msgdesc_t *f, const void *src);
+int ldg__read_tip(ldg_store *s, MDB_txn *txn, ldg_tip *t);
+/* The store's reusable read transaction: begin (renew) and end (reset). */
+int ldg__rbegin(ldg_store *s, MDB_txn **txn);
+void ldg__rend(ldg_store *s);
+
+/* rules.c: every stateful rule for one tx, and its writes, in w's transaction. The tx was
+ * parsed at w->height (so its algorithms are allowed there).
+ * Invariant: every rule is checked before the first write, so a refused tx (any error but
+ * LDG_ESTORE / LDG_ENOMEM) has written nothing and the transaction stays usable for the
+ * next one; a storage error after a write poisons it (the caller aborts the block). */
+int ldg__apply_tx(wctx *w, const ldg_tx *tx, uint32_t index);
+
+#endif
