@@ -294,7 +294,7 @@ typedef struct {
     size_t n_txs;
     const uint8_t **tx_raw;   /* n_txs pointers into the encoded block (owned array)     */
     size_t *tx_len;
-    fwl_Signature commit[8];
+    fwl_Signature commit[LDG_MAX_VALIDATORS]; /* the commit certificate */
     size_t n_commit;
 } ldg_block;
 

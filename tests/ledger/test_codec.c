@@ -190,9 +190,10 @@ static void test_block_round_trip_and_limits(void **st)
     free(blk);
 
     /* Too many commit signatures, too many txs, an oversize tx. */
-    fwl_Signature many[9];
+    fwl_Signature many[LDG_MAX_VALIDATORS + 1];
     memset(many, 0, sizeof many);
-    assert_int_equal(ldg_block_encode(hdr, os.bytes_written, txs, lens, 2, many, 9, &blk, &len), LDG_ETOOBIG);
+    assert_int_equal(ldg_block_encode(hdr, os.bytes_written, txs, lens, 2, many, LDG_MAX_VALIDATORS + 1,
+                                      &blk, &len), LDG_ETOOBIG);
     assert_int_equal(ldg_block_encode(hdr, os.bytes_written, txs, lens, LDG_BLOCK_MAX_TXS + 1, NULL, 0, &blk, &len),
                      LDG_ETOOBIG);
     static uint8_t big[LDG_TX_MAX + 1];
