@@ -306,6 +306,17 @@ typedef struct {
 #define LDG_VOTE_PRECOMMIT 2
 int ldg_commit_digest(const ldg_genesis *g, uint64_t height, uint32_t round, uint8_t type,
                       const uint8_t block_hash[LDG_DIGEST_LEN], uint8_t out[LDG_DIGEST_LEN]);
+/* Votes of every type use the same digest: type 1 prevote, 2 precommit; a nil vote signs
+ * 32 zero bytes as its block hash. */
+#define LDG_VOTE_PREVOTE 1
+#define ldg_vote_digest ldg_commit_digest
+
+/* What a proposer signs: H_chain(LDG_PROPOSAL_DOMAIN || 0x00 || u8 len(chain_id) || chain_id
+ * || u64be height || u32be round || u32be (valid_round + 1) || block hash). */
+#define LDG_PROPOSAL_DOMAIN "fwledger/proposal/v1"
+int ldg_proposal_digest(const ldg_genesis *g, uint64_t height, uint32_t round,
+                        int32_t valid_round, const uint8_t block_hash[LDG_DIGEST_LEN],
+                        uint8_t out[LDG_DIGEST_LEN]);
 
 /* Encode a Block from its header bytes, n tx envelopes and the commit signatures.
  * *out malloc'd. Errors: LDG_ETOOBIG, LDG_ENOMEM. */
