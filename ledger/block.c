@@ -154,6 +154,8 @@ typedef struct {
     ldg_block *b;
     size_t cap;
     int err;
+    const uint8_t *buf; /* the input: every borrowed slice must lie inside it */
+    size_t len;
 } dec_txs;
 
 static bool decode_tx(pb_istream_t *st, const pb_field_t *f, void **arg)
@@ -178,8 +180,15 @@ static bool decode_tx(pb_istream_t *st, const pb_field_t *f, void **arg)
         b->tx_len = l;
         d->cap = cap;
     }
-    /* A buffer stream's state is the read position: borrow the slice, then skip it. */
-    b->tx_raw[b->n_txs] = st->state;
+    /* A buffer stream's state is the read position: borrow the slice, then skip it. Only a
+     * length-delimited field reads from the input itself; nanopb hands a scalar of the
+     * wrong wire type over from a copy on its stack, which must not be borrowed. */
+    const uint8_t *p = st->state;
+    if (p < d->buf || p > d->buf + d->len || st->bytes_left > (size_t)(d->buf + d->len - p)) {
+        d->err = LDG_EMALFORMED;
+        return false;
+    }
+    b->tx_raw[b->n_txs] = p;
     b->tx_len[b->n_txs] = st->bytes_left;
     b->n_txs++;
     return pb_read(st, NULL, st->bytes_left);
@@ -193,7 +202,7 @@ int ldg_block_decode(const uint8_t *buf, size_t len, ldg_block *out)
     fwl_Block *b = calloc(1, sizeof *b);
     if (!b)
         return LDG_ENOMEM;
-    dec_txs d = {out, 0, 0};
+    dec_txs d = {out, 0, 0, buf, len};
     b->txs.funcs.decode = decode_tx;
     b->txs.arg = &d;
     pb_istream_t st = pb_istream_from_buffer(buf, len);

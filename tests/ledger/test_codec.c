@@ -217,6 +217,10 @@ static void test_block_round_trip_and_limits(void **st)
     free(raw);
     free(mt);
     free(ml);
+    /* The txs field with a varint wire type (found by fuzz_block_decode): nanopb hands the
+     * value over from a stack copy; it must be refused, not borrowed. */
+    const uint8_t varint_tx[] = {0x10, 0x70};
+    assert_int_equal(ldg_block_decode(varint_tx, sizeof varint_tx, &b), LDG_EMALFORMED);
     /* Garbage and truncation. */
     uint8_t junk[16];
     memset(junk, 0xff, sizeof junk);
