@@ -63,7 +63,7 @@ int ldg_proposal_digest(const ldg_genesis *g, uint64_t height, uint32_t round,
     return rc;
 }
 
-int ldg_commit_verify(const ldg_genesis *g, uint64_t height,
+int ldg_commit_verify(const ldg_genesis *g, uint64_t height, uint32_t round,
                       const uint8_t block_hash[LDG_DIGEST_LEN], const fwl_Signature *commit,
                       size_t n_commit)
 {
@@ -73,7 +73,7 @@ int ldg_commit_verify(const ldg_genesis *g, uint64_t height,
     int rc;
     for (size_t v = 0; v < g->n_validators; v++)
         total += g->validator_power[v];
-    if ((rc = ldg_commit_digest(g, height, 0, LDG_VOTE_PRECOMMIT, block_hash, digest)))
+    if ((rc = ldg_commit_digest(g, height, round, LDG_VOTE_PRECOMMIT, block_hash, digest)))
         return rc;
     for (size_t i = 0; i < n_commit; i++) {
         const fwl_Signature *s = &commit[i];
@@ -110,7 +110,7 @@ static bool encode_txs(pb_ostream_t *st, const pb_field_t *f, void *const *arg)
 
 int ldg_block_encode(const uint8_t *hdr, size_t hdr_len, const uint8_t *const *txs,
                      const size_t *tx_lens, size_t n, const fwl_Signature *commit,
-                     size_t n_commit, uint8_t **out, size_t *out_len)
+                     size_t n_commit, uint32_t commit_round, uint8_t **out, size_t *out_len)
 {
     fwl_Block *b = calloc(1, sizeof *b);
     if (!b)
@@ -128,6 +128,7 @@ int ldg_block_encode(const uint8_t *hdr, size_t hdr_len, const uint8_t *const *t
     if (n_commit)
         memcpy(b->commit, commit, n_commit * sizeof *commit);
     b->commit_count = (pb_size_t)n_commit;
+    b->commit_round = commit_round;
 
     size_t size;
     int rc = LDG_ETOOBIG;
@@ -220,6 +221,7 @@ int ldg_block_decode(const uint8_t *buf, size_t len, ldg_block *out)
     }
     memcpy(out->commit, b->commit, b->commit_count * sizeof *b->commit);
     out->n_commit = b->commit_count;
+    out->commit_round = b->commit_round;
 out:
     free(b);
     if (rc)

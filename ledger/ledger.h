@@ -208,6 +208,9 @@ typedef struct {
     uint32_t admin_threshold;    /* distinct admin signatures an admin tx needs (>= 1)      */
     ldg_pubkey validators[LDG_MAX_VALIDATORS];
     uint64_t validator_power[LDG_MAX_VALIDATORS];
+    /* Each validator's node identity key for p2p (TLS 1.3: ed25519 or p256-ecdsa); alg 0 and
+     * len 0 when the genesis lists none. Not a voting key: never signs a vote or a block. */
+    ldg_pubkey validator_ids[LDG_MAX_VALIDATORS];
     size_t n_validators;
     ldg_genesis_author authors[LDG_MAX_GENESIS_AUTHORS];
     size_t n_authors;
@@ -296,6 +299,7 @@ typedef struct {
     size_t *tx_len;
     fwl_Signature commit[LDG_MAX_VALIDATORS]; /* the commit certificate */
     size_t n_commit;
+    uint32_t commit_round;
 } ldg_block;
 
 /* What a validator signs to commit a block: H_chain(LDG_COMMIT_DOMAIN || 0x00 || u8
@@ -318,15 +322,17 @@ int ldg_proposal_digest(const ldg_genesis *g, uint64_t height, uint32_t round,
                         int32_t valid_round, const uint8_t block_hash[LDG_DIGEST_LEN],
                         uint8_t out[LDG_DIGEST_LEN]);
 
-/* Encode a Block from its header bytes, n tx envelopes and the commit signatures.
- * *out malloc'd. Errors: LDG_ETOOBIG, LDG_ENOMEM. */
+/* Encode a Block from its header bytes, n tx envelopes and the commit certificate (the
+ * precommit signatures of round commit_round; none for a proposal). *out malloc'd.
+ * Errors: LDG_ETOOBIG, LDG_ENOMEM. */
 int ldg_block_encode(const uint8_t *hdr, size_t hdr_len, const uint8_t *const *txs,
                      const size_t *tx_lens, size_t n, const fwl_Signature *commit,
-                     size_t n_commit, uint8_t **out, size_t *out_len);
+                     size_t n_commit, uint32_t commit_round, uint8_t **out, size_t *out_len);
 
-/* Check a commit certificate: distinct validators, valid signatures over the commit digest,
- * more than 2/3 of the voting power. Errors: LDG_EBLOCK, LDG_EBADSIG. */
-int ldg_commit_verify(const ldg_genesis *g, uint64_t height,
+/* Check a commit certificate: distinct validators, valid precommit signatures of round
+ * `round` over the commit digest, more than 2/3 of the voting power.
+ * Errors: LDG_EBLOCK, LDG_EBADSIG. */
+int ldg_commit_verify(const ldg_genesis *g, uint64_t height, uint32_t round,
                       const uint8_t block_hash[LDG_DIGEST_LEN], const fwl_Signature *commit,
                       size_t n_commit);
 

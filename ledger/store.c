@@ -407,7 +407,7 @@ int ldg_store_commit_built(ldg_store *s, const uint8_t *block, size_t len)
         memcmp(hash, s->built_hash, LDG_DIGEST_LEN))
         rc = LDG_EBLOCK; /* not the block that was built */
     if (!rc)
-        rc = ldg_commit_verify(&s->g, s->built_height, hash, b.commit, b.n_commit);
+        rc = ldg_commit_verify(&s->g, s->built_height, b.commit_round, hash, b.commit, b.n_commit);
     ldg_block_free(&b);
     wctx w = {s, s->built, s->built_height, s->built_time, s->built_releases};
     s->built = NULL;
@@ -461,7 +461,7 @@ int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
         return rc;
     uint8_t hash[LDG_DIGEST_LEN];
     if ((rc = check_header(s, &b)) || (rc = ldg_block_hash(&s->g, b.hdr_raw, b.hdr_len, hash)) ||
-        (rc = ldg_commit_verify(&s->g, b.hdr.height, hash, b.commit, b.n_commit))) {
+        (rc = ldg_commit_verify(&s->g, b.hdr.height, b.commit_round, hash, b.commit, b.n_commit))) {
         ldg_block_free(&b);
         return rc;
     }

@@ -463,7 +463,7 @@ static void commit(server *s, uint64_t height)
         lens[i] = s->cur.incl[i]->len;
     }
     if (!rc)
-        rc = ldg_block_encode(s->cur.hdr, s->cur.hdr_len, raw, lens, m, s->cur.commit, s->cur.n_commit, &blk, &blen);
+        rc = ldg_block_encode(s->cur.hdr, s->cur.hdr_len, raw, lens, m, s->cur.commit, s->cur.n_commit, 0, &blk, &blen);
     /* Our own proposal: its state was built (and every tx checked) by ldg_store_build_block;
      * committing writes the block beside it in the same LMDB transaction. */
     if (!rc)

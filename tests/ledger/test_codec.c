@@ -161,7 +161,7 @@ static void test_block_round_trip_and_limits(void **st)
     uint8_t *blk;
     size_t len;
     ldg_block b;
-    assert_int_equal(ldg_block_encode(hdr, sizeof hdr, txs, lens, 2, commit, 2, &blk, &len), 0);
+    assert_int_equal(ldg_block_encode(hdr, sizeof hdr, txs, lens, 2, commit, 2, 0, &blk, &len), 0);
     /* The header bytes are not a BlockHeader: decoding says malformed, never crashes. */
     int rc = ldg_block_decode(blk, len, &b);
     assert_true(rc == LDG_EMALFORMED || rc == 0);
@@ -176,7 +176,7 @@ static void test_block_round_trip_and_limits(void **st)
     snprintf(h.chain_id, sizeof h.chain_id, "codec");
     pb_ostream_t os = pb_ostream_from_buffer(hdr, sizeof hdr);
     assert_true(pb_encode(&os, fwl_BlockHeader_fields, &h));
-    assert_int_equal(ldg_block_encode(hdr, os.bytes_written, txs, lens, 2, commit, 2, &blk, &len), 0);
+    assert_int_equal(ldg_block_encode(hdr, os.bytes_written, txs, lens, 2, commit, 2, 0, &blk, &len), 0);
     assert_int_equal(ldg_block_decode(blk, len, &b), 0);
     assert_int_equal(b.hdr.height, 9);
     assert_int_equal(b.n_txs, 2);
@@ -192,14 +192,14 @@ static void test_block_round_trip_and_limits(void **st)
     /* Too many commit signatures, too many txs, an oversize tx. */
     fwl_Signature many[LDG_MAX_VALIDATORS + 1];
     memset(many, 0, sizeof many);
-    assert_int_equal(ldg_block_encode(hdr, os.bytes_written, txs, lens, 2, many, LDG_MAX_VALIDATORS + 1,
+    assert_int_equal(ldg_block_encode(hdr, os.bytes_written, txs, lens, 2, many, LDG_MAX_VALIDATORS + 1, 0,
                                       &blk, &len), LDG_ETOOBIG);
-    assert_int_equal(ldg_block_encode(hdr, os.bytes_written, txs, lens, LDG_BLOCK_MAX_TXS + 1, NULL, 0, &blk, &len),
+    assert_int_equal(ldg_block_encode(hdr, os.bytes_written, txs, lens, LDG_BLOCK_MAX_TXS + 1, NULL, 0, 0, &blk, &len),
                      LDG_ETOOBIG);
     static uint8_t big[LDG_TX_MAX + 1];
     const uint8_t *bt[] = {big};
     size_t bl[] = {sizeof big};
-    assert_int_equal(ldg_block_encode(hdr, os.bytes_written, bt, bl, 1, NULL, 0, &blk, &len), 0);
+    assert_int_equal(ldg_block_encode(hdr, os.bytes_written, bt, bl, 1, NULL, 0, 0, &blk, &len), 0);
     assert_int_equal(ldg_block_decode(blk, len, &b), LDG_ETOOBIG);
     free(blk);
     /* A block claiming more transactions than allowed is refused while decoding. */

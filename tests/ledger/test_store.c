@@ -194,7 +194,7 @@ static void make_block(rawtx *const *txs, size_t n, int *results, uint8_t **blk,
     sig.signer.alg = validator.pub.alg;
     memcpy(sig.signer.key.bytes, validator.pub.key, validator.pub.len);
     sig.signer.key.size = (pb_size_t)validator.pub.len;
-    assert_int_equal(ldg_block_encode(hdr, hl, incl, il, m, &sig, 1, blk, len), 0);
+    assert_int_equal(ldg_block_encode(hdr, hl, incl, il, m, &sig, 1, 0, blk, len), 0);
 }
 
 /* Commit a block over txs; returns the first tx's result (or the apply error). */
@@ -511,7 +511,7 @@ static void test_block_checks(void **st)
     /* Without its commit certificate. */
     uint8_t *bad;
     size_t bl;
-    assert_int_equal(ldg_block_encode(b.hdr_raw, b.hdr_len, b.tx_raw, b.tx_len, b.n_txs, NULL, 0, &bad, &bl), 0);
+    assert_int_equal(ldg_block_encode(b.hdr_raw, b.hdr_len, b.tx_raw, b.tx_len, b.n_txs, NULL, 0, 0, &bad, &bl), 0);
     assert_int_equal(ldg_store_apply_block(S, bad, bl, NULL), LDG_EBLOCK);
     free(bad);
     /* With a tx swapped for another: the Merkle root no longer matches. */
@@ -519,7 +519,7 @@ static void test_block_checks(void **st)
     publish_tx(&other_tx, &author, 2, "cam-fw", "1.0.1", 2, 0x71, "cam-v2");
     const uint8_t *r2[] = {other_tx.buf};
     size_t l2[] = {other_tx.len};
-    assert_int_equal(ldg_block_encode(b.hdr_raw, b.hdr_len, r2, l2, 1, b.commit, b.n_commit, &bad, &bl), 0);
+    assert_int_equal(ldg_block_encode(b.hdr_raw, b.hdr_len, r2, l2, 1, b.commit, b.n_commit, 0, &bad, &bl), 0);
     assert_int_equal(ldg_store_apply_block(S, bad, bl, NULL), LDG_EBLOCK);
     free(bad);
     /* Garbage. */
@@ -651,7 +651,7 @@ static void test_commit_built(void **st)
     uint8_t *bad;
     size_t bl;
     assert_int_equal(ldg_block_encode(dec.hdr_raw, dec.hdr_len, dec.tx_raw, dec.tx_len, dec.n_txs,
-                                      NULL, 0, &bad, &bl), 0);
+                                      NULL, 0, 0, &bad, &bl), 0);
     assert_int_equal(ldg_store_commit_built(S, bad, bl), LDG_EBLOCK);
     assert_int_equal(ldg_store_commit_built(S, blk, len), LDG_EBLOCK); /* nothing built now */
     free(bad);
