@@ -393,6 +393,16 @@ void ldg_store_abort_built(ldg_store *s);
 int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
                           const bool *pre_verified);
 
+/* Validate a proposed block from another validator without its certificate: the header
+ * against the tip, every transaction (signatures unless pre_verified says so) and every
+ * stateful rule, in a write transaction that is kept open like ldg_store_build_block's:
+ * when the block is decided, ldg_store_commit_built commits it with its certificate.
+ * hash: the block hash. Errors: as ldg_store_apply_block (nothing is kept open then). */
+int ldg_store_stage_block(ldg_store *s, const uint8_t *block, size_t len,
+                          const bool *pre_verified, uint8_t hash[LDG_DIGEST_LEN]);
+/* The hash of the block built or staged and not yet committed. Errors: LDG_ENOTFOUND. */
+int ldg_store_built(ldg_store *s, uint8_t hash[LDG_DIGEST_LEN]);
+
 /* Test hook: make the next apply fail after k puts (simulates a crash mid-block). */
 void ldg_store_fail_after(ldg_store *s, long k);
 

@@ -452,38 +452,70 @@ static int check_header(ldg_store *s, const ldg_block *b)
     return LDG_EBLOCK; /* proposer is not a validator */
 }
 
-int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
-                          const bool *pre_verified)
+/* Decode and check a block from elsewhere and run its transactions in a new write
+ * transaction (left open in *w on success). certified: also check its commit certificate. */
+static int run_block(ldg_store *s, const uint8_t *block, size_t len, const bool *pre_verified,
+                     bool certified, wctx *w, uint8_t hash[LDG_DIGEST_LEN])
 {
     ldg_block b;
     int rc = ldg_block_decode(block, len, &b);
     if (rc)
         return rc;
-    uint8_t hash[LDG_DIGEST_LEN];
     if ((rc = check_header(s, &b)) || (rc = ldg_block_hash(&s->g, b.hdr_raw, b.hdr_len, hash)) ||
-        (rc = ldg_commit_verify(&s->g, b.hdr.height, b.commit_round, hash, b.commit, b.n_commit))) {
+        (certified && (rc = ldg_commit_verify(&s->g, b.hdr.height, b.commit_round, hash,
+                                              b.commit, b.n_commit)))) {
         ldg_block_free(&b);
         return rc;
     }
     ldg_store_abort_built(s);
-    wctx w = {s, NULL, b.hdr.height, b.hdr.time_ms, s->tip.releases};
-    if (mdb_txn_begin(s->env, NULL, 0, &w.txn)) {
+    *w = (wctx){s, NULL, b.hdr.height, b.hdr.time_ms, s->tip.releases};
+    if (mdb_txn_begin(s->env, NULL, 0, &w->txn)) {
         ldg_block_free(&b);
         return LDG_ESTORE;
     }
     ldg_tx *tx = &s->scratch_tx;
     for (size_t i = 0; !rc && i < b.n_txs; i++) {
-        rc = ldg_tx_parse(&s->g, w.height, b.tx_raw[i], b.tx_len[i], tx, NULL);
+        rc = ldg_tx_parse(&s->g, w->height, b.tx_raw[i], b.tx_len[i], tx, NULL);
         if (!rc && !(pre_verified && pre_verified[i]))
             rc = ldg_tx_verify(tx);
         if (!rc)
-            rc = ldg__apply_tx(&w, tx, (uint32_t)i);
+            rc = ldg__apply_tx(w, tx, (uint32_t)i);
     }
     if (rc)
-        mdb_txn_abort(w.txn);
-    else
-        rc = finish_block(s, &w, hash, block, len);
+        mdb_txn_abort(w->txn);
     ldg_block_free(&b);
     return rc;
+}
+
+int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
+                          const bool *pre_verified)
+{
+    wctx w;
+    uint8_t hash[LDG_DIGEST_LEN];
+    int rc = run_block(s, block, len, pre_verified, true, &w, hash);
+    return rc ? rc : finish_block(s, &w, hash, block, len);
+}
+
+int ldg_store_stage_block(ldg_store *s, const uint8_t *block, size_t len,
+                          const bool *pre_verified, uint8_t hash[LDG_DIGEST_LEN])
+{
+    wctx w;
+    int rc = run_block(s, block, len, pre_verified, false, &w, hash);
+    if (rc)
+        return rc;
+    s->built = w.txn;
+    s->built_height = w.height;
+    s->built_time = w.time_ms;
+    s->built_releases = w.releases;
+    memcpy(s->built_hash, hash, LDG_DIGEST_LEN);
+    return 0;
+}
+
+int ldg_store_built(ldg_store *s, uint8_t hash[LDG_DIGEST_LEN])
+{
+    if (!s->built)
+        return LDG_ENOTFOUND;
+    memcpy(hash, s->built_hash, LDG_DIGEST_LEN);
+    return 0;
 }
 

@@ -682,6 +682,52 @@ static void test_commit_built(void **st)
     assert_int_equal(release_exists(0x90, NULL), 0);
 }
 
+/* A validator that did not build the block stages it (validates and keeps the transaction
+ * open), then commits it when it is decided. */
+static void test_stage_block(void **st)
+{
+    (void)st;
+    rawtx a;
+    publish_tx(&a, &author, 1, "cam-fw", "1.0.0", 1, 0xa0, "cam-v2");
+    rawtx *txs[] = {&a};
+    int res[1];
+    uint8_t *blk, hash[32], built[32];
+    size_t len;
+    make_block(txs, 1, res, &blk, &len);
+    ldg_store_abort_built(S); /* as if another node had built it */
+    assert_int_equal(ldg_store_built(S, built), LDG_ENOTFOUND);
+    assert_int_equal(ldg_store_stage_block(S, blk, len, NULL, hash), 0);
+    assert_int_equal(ldg_store_built(S, built), 0);
+    assert_memory_equal(built, hash, 32);
+    assert_int_equal(release_exists(0xa0, NULL), LDG_ENOTFOUND); /* staged: not visible */
+    assert_int_equal(ldg_store_commit_built(S, blk, len), 0);
+    assert_int_equal(release_exists(0xa0, NULL), 0);
+    /* A block breaking a rule is refused and nothing stays open. */
+    rawtx b;
+    publish_tx(&b, &author, 2, "cam-fw", "2.0.0", 2, 0xa1, "cam-v2");
+    rawtx *txs2[] = {&b};
+    uint8_t *blk2;
+    size_t len2;
+    make_block(txs2, 1, res, &blk2, &len2);
+    ldg_store_abort_built(S);
+    ldg_block dec;
+    assert_int_equal(ldg_block_decode(blk2, len2, &dec), 0);
+    uint8_t bad_tx[LDG_TX_MAX];
+    memcpy(bad_tx, dec.tx_raw[0], dec.tx_len[0]);
+    bad_tx[dec.tx_len[0] - 1] ^= 1; /* its signature no longer verifies */
+    const uint8_t *r[] = {bad_tx};
+    size_t l[] = {dec.tx_len[0]};
+    uint8_t *blk3;
+    size_t len3;
+    assert_int_equal(ldg_block_encode(dec.hdr_raw, dec.hdr_len, r, l, 1, NULL, 0, 0, &blk3, &len3), 0);
+    assert_int_equal(ldg_store_stage_block(S, blk3, len3, NULL, hash), LDG_EBLOCK); /* Merkle root */
+    assert_int_equal(ldg_store_built(S, built), LDG_ENOTFOUND);
+    ldg_block_free(&dec);
+    free(blk);
+    free(blk2);
+    free(blk3);
+}
+
 static void test_lock_and_genesis_binding(void **st)
 {
     (void)st;
@@ -711,6 +757,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_block_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stateless_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_built, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stage_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_and_genesis_binding, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
