@@ -5,7 +5,7 @@
 BUILD   ?= build
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
-PKGS    := libsecp256k1 libuv libcrypto jansson
+PKGS    := libsecp256k1 libuv libssl libcrypto jansson
 DEPS_OK := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && test -f /usr/include/lmdb.h \
              && test -f /usr/include/pb.h && command -v nanopb_generator.py >/dev/null \
              && command -v protoc >/dev/null && echo yes)
@@ -125,16 +125,49 @@ $(BUILD)/bench_client: scripts/bench_client.c $(LIB)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+# Fuzzing: clang's libFuzzer (packages clang and libclang-rt-14-dev; `make check` does not need
+# them). Each tests/fuzz/fuzz_<name>.c runs for FUZZ_SECONDS on build-fuzz/corpus/<name>
+# (seeded from tests/fuzz/corpus/<name>/ when present, plus what the target writes itself),
+# with tests/fuzz/fuzz_<name>.dict when present, one target at a time. Any crash or
+# sanitizer report fails the run after all targets ran; the input is kept as
+# build-fuzz/crashes/<name>-crash-* (reproduce: build-fuzz/<name> <that file>).
+# FUZZ_TARGETS=fuzz_semver runs a subset.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 20
+FUZZ_MAX_LEN ?= 20000
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz:
-	$(MAKE) BUILD=build-fuzz CC=clang OPT="-O1 -g" \
-	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" EXTRA_LDFLAGS="-fsanitize=address,undefined" \
-	  build-fuzz/libfwl.a
-	@set -e; for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
-	  echo "  FUZZ    $$n"; \
-	  clang $(CPPFLAGS) -Ibuild-fuzz/proto -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -o build-fuzz/$$n $$f build-fuzz/libfwl.a $(LDLIBS); \
-	  build-fuzz/$$n -max_total_time=$${FUZZ_SECONDS:-20} -max_len=20000 >build-fuzz/$$n.log 2>&1 || { tail -30 build-fuzz/$$n.log; exit 1; }; \
-	done
+	@mkdir -p build-fuzz/crashes
+	@printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ (void)d; (void)n; return 0; }\n' \
+	  >build-fuzz/probe.c
+	@$(FUZZ_CC) $(FUZZ_SAN) -o build-fuzz/probe build-fuzz/probe.c >build-fuzz/probe.log 2>&1 || { \
+	  cat build-fuzz/probe.log; \
+	  echo "make fuzz: '$(FUZZ_CC) -fsanitize=fuzzer' does not work here. Install clang and its"; \
+	  echo "libFuzzer runtime (Debian/Ubuntu: apt-get install -y clang libclang-rt-14-dev)."; \
+	  exit 1; }
+	$(Q)$(MAKE) --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) OPT="-O1 -g -fno-omit-frame-pointer" \
+	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" build-fuzz/libfwl.a
+	@failed=""; for n in $(FUZZ_TARGETS); do \
+	  echo "  CC      tests/fuzz/$$n.c"; \
+	  $(FUZZ_CC) -I. -Ibuild-fuzz/proto -D_GNU_SOURCE -std=c11 -O1 -g -fno-omit-frame-pointer $(WARN) \
+	    $(FUZZ_SAN) -o build-fuzz/$$n tests/fuzz/$$n.c build-fuzz/libfwl.a $(LDLIBS) || exit 1; \
+	  mkdir -p build-fuzz/corpus/$$n; \
+	  if [ -d tests/fuzz/corpus/$$n ]; then cp -R tests/fuzz/corpus/$$n/. build-fuzz/corpus/$$n/; fi; \
+	  dict=; if [ -f tests/fuzz/$$n.dict ]; then dict=-dict=tests/fuzz/$$n.dict; fi; \
+	  echo "  FUZZ    $$n ($(FUZZ_SECONDS)s)"; \
+	  if UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) -print_final_stats=1 \
+	       -artifact_prefix=build-fuzz/crashes/$$n- $$dict build-fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1; then \
+	    grep -E '^#[0-9]+[[:space:]]+DONE' build-fuzz/$$n.log | tail -1 | sed 's/^/          /'; \
+	    grep -E '^stat::(number_of_executed_units|average_exec_per_sec):' build-fuzz/$$n.log | sed 's/^/          /'; \
+	  else \
+	    tail -50 build-fuzz/$$n.log; \
+	    echo "FUZZ FAILED: $$n (log build-fuzz/$$n.log, input in build-fuzz/crashes/)"; \
+	    failed="$$failed $$n"; \
+	  fi; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed"; exit 1; fi; echo "fuzz: $(words $(FUZZ_TARGETS)) targets ran clean"
 
 clean:
 	rm -rf build build-asan build-fuzz
