@@ -171,28 +171,37 @@ int ldg_key_id(const ldg_genesis *g, uint32_t alg, const uint8_t *key, size_t le
  * domain tag. All integers are big-endian; only the used part of each array is serialised,
  * so unused slots and bytes past a key's len do not affect the hash.
  *
- *   "fwledger/genesis/v1" 0x00                       domain tag (20 bytes)
+ *   "fwledger/genesis/v1" 0x00                       domain tag (20 bytes; v2: see below)
  *   str   chain_id
  *   u32   hash_alg
  *   u64   genesis_time_ms
  *   u32   n_admins,      then n_admins     x key
  *   u32   admin_threshold
- *   u32   n_validators,  then n_validators x (key, u64 power)
+ *   u32   n_validators,  then n_validators x (key, u64 power)                v1
+ *                                        x (key, u64 power, key identity)  v2
  *   u32   n_authors,     then n_authors    x (str product, str name, key)
  *   u32   n_alg_rules,   then n_alg_rules  x (u32 kind, u32 id, u32 status, u64 from_height)
  *
  * where str = u32 length || the bytes before the terminating NUL, and
  *       key = u32 alg || u32 len || len bytes.
  *
- * A count above its array's capacity, a key len above LDG_PUBKEY_MAX or a string without a
- * NUL inside its array is LDG_EINVALID: the struct cannot be serialised unambiguously.
+ * v2 (tag "fwledger/genesis/v2" 0x00, also 20 bytes) adds each validator's identity key
+ * (validator_ids[i]; a validator without one serialises as alg 0, len 0). It is used exactly
+ * when at least one of the n_validators has an identity (alg != 0); a genesis without any
+ * hashes as v1, as it did before identities existed, so the data directories of such chains
+ * stay valid. The tags keep the two layouts apart.
+ *
+ * A count above its array's capacity, a key len above LDG_PUBKEY_MAX, an identity with alg 0
+ * but a non-zero len, or a string without a NUL inside its array is LDG_EINVALID: the struct
+ * cannot be serialised unambiguously.
  */
 #define GENESIS_TAG "fwledger/genesis/v1"
+#define GENESIS_TAG_V2 "fwledger/genesis/v2"
 #define SER_STR(cap) (4 + (cap))
 #define SER_KEY (4 + 4 + LDG_PUBKEY_MAX)
 #define GENESIS_SER_MAX                                                                     \
     (sizeof GENESIS_TAG + SER_STR(64) + 4 + 8 + 4 + LDG_MAX_ADMINS * SER_KEY + 4 + 4 +      \
-     LDG_MAX_VALIDATORS * (SER_KEY + 8) + 4 +                                               \
+     LDG_MAX_VALIDATORS * (SER_KEY + 8 + SER_KEY) + 4 +                                     \
      LDG_MAX_GENESIS_AUTHORS * (SER_STR(64) + SER_STR(128) + SER_KEY) + 4 +                 \
      LDG_MAX_ALG_RULES * (4 + 4 + 4 + 8))
 
@@ -262,10 +271,19 @@ int ldg_genesis_hash(const ldg_genesis *g, uint8_t out[LDG_HASH_MAX], size_t *ou
         g->n_authors > LDG_MAX_GENESIS_AUTHORS || g->n_alg_rules > LDG_MAX_ALG_RULES)
         return LDG_EINVALID;
 
+    bool v2 = false;
+    for (size_t i = 0; i < g->n_validators; i++) {
+        if (g->validator_ids[i].alg == 0 && g->validator_ids[i].len != 0)
+            return LDG_EINVALID; /* "no identity" with key bytes: which one is meant? */
+        v2 |= g->validator_ids[i].alg != 0;
+    }
+
     ser s = {malloc(GENESIS_SER_MAX), 0, GENESIS_SER_MAX, false};
     if (!s.p)
         return LDG_ENOMEM;
-    ser_bytes(&s, GENESIS_TAG, sizeof GENESIS_TAG); /* with its NUL: the 0x00 separator */
+    _Static_assert(sizeof GENESIS_TAG == sizeof GENESIS_TAG_V2, "both tags are 20 bytes");
+    /* With its NUL: the 0x00 separator. */
+    ser_bytes(&s, v2 ? GENESIS_TAG_V2 : GENESIS_TAG, sizeof GENESIS_TAG);
     ser_str(&s, g->chain_id, sizeof g->chain_id);
     ser_u32(&s, g->hash_alg);
     ser_u64(&s, g->genesis_time_ms);
@@ -277,6 +295,8 @@ int ldg_genesis_hash(const ldg_genesis *g, uint8_t out[LDG_HASH_MAX], size_t *ou
     for (size_t i = 0; i < g->n_validators; i++) {
         ser_key(&s, &g->validators[i]);
         ser_u64(&s, g->validator_power[i]);
+        if (v2)
+            ser_key(&s, &g->validator_ids[i]);
     }
     ser_u32(&s, (uint32_t)g->n_authors);
     for (size_t i = 0; i < g->n_authors; i++) {

@@ -134,13 +134,52 @@ static int key_allowed(const ldg_genesis *g, const ldg_pubkey *k, const char *p,
     return 0;
 }
 
+/*
+ * validators[i].identity, the node identity key p2p authenticates the validator's connections
+ * with. All validators have one or none do (a single-node chain needs none): a validator
+ * without one could never be reached, while its power counted toward every quorum. An
+ * identity is nobody else's and no validator's voting key: one key, one purpose.
+ */
+static int validator_identity(const json_t *o, ldg_genesis *g, size_t i, const char *p,
+                              node__errbuf *e)
+{
+    char ip[64];
+    ldg_pubkey *id = &g->validator_ids[i];
+    int rc;
+
+    snprintf(ip, sizeof ip, "%s.identity", p);
+    if (!json_object_get(o, "identity")) {
+        if (i > 0 && g->validator_ids[0].alg)
+            return node__bad(e, NODE_ECONFIG, p, "identity",
+                             "missing (validators[0] has one: all validators need one or none "
+                             "may have one)");
+        return 0;
+    }
+    if (i > 0 && !g->validator_ids[0].alg)
+        return node__bad(e, NODE_ECONFIG, p, "identity",
+                         "validators[0] has none: all validators need one or none may have one");
+    if ((rc = node__get_identity(o, p, "identity", id, e)) || (rc = key_allowed(g, id, ip, e)))
+        return rc;
+    for (size_t j = 0; j <= i; j++) {
+        if (j < i && node__same_key(&g->validator_ids[j], id))
+            return node__bad(e, NODE_ECONFIG, ip, "key", "same identity as validators[%zu]", j);
+        if (node__same_key(&g->validators[j], id))
+            return node__bad(e, NODE_ECONFIG, ip, "key",
+                             "the voting key of validators[%zu]: use a separate identity key", j);
+        if (j < i && node__same_key(&g->validators[i], &g->validator_ids[j]))
+            return node__bad(e, NODE_ECONFIG, p, "key",
+                             "the identity key of validators[%zu]: use a separate voting key", j);
+    }
+    return 0;
+}
+
 static int genesis_from_json(const json_t *root, ldg_genesis *g, node__errbuf *e)
 {
     static const char *const top[] = {"chain_id",        "hash",       "genesis_time_ms",
                                       "admin_threshold", "admins",     "validators",
                                       "authors",         "algorithms", NULL};
     static const char *const admin_keys[] = {"alg", "key", NULL};
-    static const char *const validator_keys[] = {"alg", "key", "power", NULL};
+    static const char *const validator_keys[] = {"alg", "key", "power", "identity", NULL};
     static const char *const author_keys[] = {"product", "name", "alg", "key", NULL};
     const json_t *arr;
     const char *s;
@@ -220,6 +259,8 @@ static int genesis_from_json(const json_t *root, ldg_genesis *g, node__errbuf *e
         for (size_t j = 0; j < i; j++)
             if (node__same_key(&g->validators[j], &g->validators[i]))
                 return node__bad(e, NODE_ECONFIG, p, "key", "same key as validators[%zu]", j);
+        if ((rc = validator_identity(o, g, i, p, e)))
+            return rc;
         total += g->validator_power[i]; /* each <= 2^53, at most 32: no overflow */
         if (total > POWER_TOTAL_MAX)
             return node__bad(e, NODE_ECONFIG, p, "power", "total validator power exceeds %llu",
@@ -324,6 +365,17 @@ static int genesis_to_json(const ldg_genesis *g, json_t **out)
             goto fail;
         node__put(o, "power", json_integer((json_int_t)g->validator_power[i]), &ok);
         ok = !json_array_append_new(arr, o) && ok;
+        const ldg_pubkey *id = &g->validator_ids[i];
+        if (id->alg == 0 && id->len != 0) {
+            rc = LDG_EINVALID; /* "none" with a length: would come back without it */
+            goto fail;
+        }
+        if (id->alg) {
+            json_t *k = node__key_json(id, &rc);
+            if (!k)
+                goto fail;
+            node__put(o, "identity", k, &ok);
+        }
     }
 
     node__put(root, "authors", arr = json_array(), &ok);

@@ -8,6 +8,7 @@
 #ifndef FWL_NODE_H
 #define FWL_NODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,12 +57,22 @@ int node_write_file(const char *path, const void *data, size_t len, int mode);
  * { "chain_id": "dev", "hash": "sha256", "genesis_time_ms": 0,
  *   "admin_threshold": 1,
  *   "admins": [ {"alg": "ed25519", "key": "<hex>"} ],
- *   "validators": [ {"alg": "secp256k1-ecdsa", "key": "<hex>", "power": 1} ],
+ *   "validators": [ {"alg": "secp256k1-ecdsa", "key": "<hex>", "power": 1,
+ *                    "identity": {"alg": "ed25519", "key": "<hex>"}} ],
  *   "authors": [ {"product": "acme-fw", "name": "Acme", "alg": "...", "key": "<hex>"} ],
  *   "algorithms": [ {"name": "p256-ecdsa", "status": "deprecated", "from_height": 100} ] }
+ *
+ * A validator's "identity" (into validator_ids) is its node identity key for p2p: an
+ * identity algorithm (node_identity_alg_ok), unique, never a voting key, and given for every
+ * validator or for none (a single-node chain needs none). Loading and saving: see
+ * node/genesis_file.c.
  */
 int node_genesis_load(const char *path, ldg_genesis *g, char *err, size_t errlen);
 int node_genesis_save(const char *path, const ldg_genesis *g);
+
+/* Node identity keys authenticate p2p connections (TLS 1.3), so only the algorithms TLS 1.3
+ * signs with: ed25519 and p256-ecdsa (ecdsa_secp256r1_sha256). */
+bool node_identity_alg_ok(uint32_t alg);
 
 /* Key file: {"alg": "ed25519", "secret": "<hex>", "public": "<hex>"}, mode 0600. */
 typedef struct {

@@ -980,6 +980,8 @@ static void test_genesis_hash(void **state)
     memset(g2.admins[0].key + 32, 0xee, LDG_PUBKEY_MAX - 32);
     memset(&g2.admins[3], 0x77, sizeof g2.admins[3]);
     g2.validator_power[5] = 42;
+    g2.validator_ids[5].alg = LDG_SIG_ED25519; /* an unused slot: still v1 */
+    g2.validator_ids[5].len = 32;
     strcpy(g2.chain_id + 8, "junk after the NUL");
     assert_int_equal(ldg_genesis_hash(&g2, h2, &hl2), 0);
     assert_memory_equal(h, h2, 32);
@@ -1070,8 +1072,116 @@ static void test_genesis_hash(void **state)
         memset(g2.authors[i].name, 'n', 128);
         g2.authors[i].key.len = LDG_PUBKEY_MAX;
     }
+    for (size_t i = 0; i < LDG_MAX_VALIDATORS; i++) {
+        g2.validator_ids[i].alg = LDG_SIG_P256_ECDSA;
+        g2.validator_ids[i].len = LDG_PUBKEY_MAX;
+    }
     assert_int_equal(ldg_genesis_hash(&g2, h2, &hl2), 0);
     assert_int_equal(hl2, 32);
+}
+
+/* With validator identity keys: the v2 layout, written out independently. */
+static void test_genesis_hash_identities(void **state)
+{
+    (void)state;
+    static ldg_genesis g, g2;
+    uint8_t h[LDG_HASH_MAX], h2[LDG_HASH_MAX], v1[LDG_HASH_MAX], want[32], buf[1024];
+    size_t hl = 0, hl2 = 0, o = 0;
+
+    fill_genesis(&g);
+    assert_int_equal(ldg_genesis_hash(&g, v1, &hl), 0); /* no identities: v1 */
+    g.n_validators = 2;
+    g.validators[1].alg = LDG_SIG_ED25519;
+    g.validators[1].len = 32;
+    memset(g.validators[1].key, 0xb3, 32);
+    g.validator_power[1] = 3;
+    g.validator_ids[0].alg = LDG_SIG_ED25519;
+    g.validator_ids[0].len = 32;
+    memset(g.validator_ids[0].key, 0xd4, 32);
+    /* validators[1] has none: alg 0, len 0 */
+
+    o += put(buf + o, "fwledger/genesis/v2", 20); /* with the NUL */
+    o += putstr(buf + o, g.chain_id);
+    o += put32(buf + o, g.hash_alg);
+    o += put64(buf + o, g.genesis_time_ms);
+    o += put32(buf + o, 1);
+    o += putkey(buf + o, &g.admins[0]);
+    o += put32(buf + o, g.admin_threshold);
+    o += put32(buf + o, 2);
+    o += putkey(buf + o, &g.validators[0]);
+    o += put64(buf + o, g.validator_power[0]);
+    o += put32(buf + o, LDG_SIG_ED25519); /* identity: alg, len, key */
+    o += put32(buf + o, 32);
+    o += put(buf + o, g.validator_ids[0].key, 32);
+    o += putkey(buf + o, &g.validators[1]);
+    o += put64(buf + o, g.validator_power[1]);
+    o += put32(buf + o, 0); /* no identity: alg 0, len 0 */
+    o += put32(buf + o, 0);
+    o += put32(buf + o, 1);
+    o += putstr(buf + o, g.authors[0].product);
+    o += putstr(buf + o, g.authors[0].name);
+    o += putkey(buf + o, &g.authors[0].key);
+    o += put32(buf + o, 1);
+    o += put32(buf + o, 1);
+    o += put32(buf + o, LDG_SIG_P256_ECDSA);
+    o += put32(buf + o, LDG_ALG_DEPRECATED);
+    o += put64(buf + o, 1000);
+    sha256(buf, o, want);
+
+    assert_int_equal(ldg_genesis_hash(&g, h, &hl), 0);
+    assert_int_equal(hl, 32);
+    assert_memory_equal(h, want, 32);
+
+    /* The same genesis with the v1 tag would be another byte string. */
+    memcpy(buf, "fwledger/genesis/v1", 20);
+    sha256(buf, o, want);
+    assert_memory_not_equal(h, want, 32);
+
+    /* Unused identity slots and bytes past an identity's length do not count. */
+    g2 = g;
+    memset(g2.validator_ids[0].key + 32, 0xee, LDG_PUBKEY_MAX - 32);
+    memset(g2.validator_ids[1].key, 0x55, LDG_PUBKEY_MAX); /* len 0 */
+    g2.validator_ids[2].alg = LDG_SIG_ED25519;
+    g2.validator_ids[2].len = 32;
+    assert_int_equal(ldg_genesis_hash(&g2, h2, &hl2), 0);
+    assert_memory_equal(h, h2, 32);
+
+    /* Every identity field is covered, and an identity anywhere switches the layout. */
+    for (int field = 0; field < 6; field++) {
+        g2 = g;
+        switch (field) {
+        case 0: g2.validator_ids[0].alg = LDG_SIG_P256_ECDSA; break;
+        case 1: g2.validator_ids[0].key[31] ^= 1; break;
+        case 2: g2.validator_ids[0].len = 31; break;
+        case 3: g2.validator_ids[1] = g2.validator_ids[0]; break;
+        case 4: /* the identity moves to the other validator */
+            g2.validator_ids[1] = g2.validator_ids[0];
+            memset(&g2.validator_ids[0], 0, sizeof g2.validator_ids[0]);
+            break;
+        case 5: /* none left: v1 again, the hash of fill_genesis plus validators[1] */
+            memset(&g2.validator_ids[0], 0, sizeof g2.validator_ids[0]);
+            break;
+        }
+        assert_int_equal(ldg_genesis_hash(&g2, h2, &hl2), 0);
+        assert_memory_not_equal(h, h2, 32);
+    }
+    g2 = g;
+    memset(g2.validator_ids, 0, sizeof g2.validator_ids);
+    g2.n_validators = 1;
+    assert_int_equal(ldg_genesis_hash(&g2, h2, &hl2), 0);
+    assert_memory_equal(h2, v1, 32); /* back to the v1 hash exactly */
+
+    /* Refusals: an identity too long, or "none" that carries a length. */
+    g2 = g;
+    g2.validator_ids[0].len = LDG_PUBKEY_MAX + 1;
+    assert_int_equal(ldg_genesis_hash(&g2, h2, &hl2), LDG_EINVALID);
+    assert_int_equal(hl2, 0);
+    g2 = g;
+    g2.validator_ids[1].len = 32; /* alg 0 */
+    assert_int_equal(ldg_genesis_hash(&g2, h2, &hl2), LDG_EINVALID);
+    g2 = g;
+    g2.validator_ids[0].alg = 0; /* len 32, and no other identity */
+    assert_int_equal(ldg_genesis_hash(&g2, h2, &hl2), LDG_EINVALID);
 }
 
 int main(void)
@@ -1092,6 +1202,7 @@ int main(void)
         cmocka_unit_test(test_alg_check),
         cmocka_unit_test(test_key_id),
         cmocka_unit_test(test_genesis_hash),
+        cmocka_unit_test(test_genesis_hash_identities),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -245,6 +245,8 @@ static ldg_genesis *full_genesis(void)
                                         LDG_SIG_P256_ECDSA}; /* schnorr is disabled below */
         fill_key(&g->validators[i], algs[i % 3], (uint8_t)(0x40 + i));
         g->validator_power[i] = i + 1;
+        fill_key(&g->validator_ids[i], i % 2 ? LDG_SIG_ED25519 : LDG_SIG_P256_ECDSA,
+                 (uint8_t)(0xc0 + i)); /* identity algorithms only */
     }
     g->validator_power[0] = 1000000000000ull;
     g->n_validators = LDG_MAX_VALIDATORS;
@@ -299,6 +301,21 @@ static void test_genesis_round_trip(void **state)
 #define ADMIN "{\"alg\": \"ed25519\", \"key\": \"" ED_KEY "\"}"
 #define ADMIN2 "{\"alg\": \"ed25519\", \"key\": \"" ED_KEY "00\"}"
 #define VALIDATOR "{\"alg\": \"secp256k1-ecdsa\", \"key\": \"" K1_KEY "\", \"power\": 1}"
+#define K1_KEY2 "033333333333333333333333333333333333333333333333333333333333333333"
+#define VALIDATOR2 "{\"alg\": \"secp256k1-ecdsa\", \"key\": \"" K1_KEY2 "\"}"
+#define ID1 "4444444444444444444444444444444444444444444444444444444444444444"
+#define ID2 "5555555555555555555555555555555555555555555555555555555555555555"
+#define P256_KEY "026666666666666666666666666666666666666666666666666666666666666666"
+#define ED_ALG "ed25519"
+#define K1_ALG "secp256k1-ecdsa"
+#define P256_ALG "p256-ecdsa"
+/* The validators above with an identity {"alg": alg, "key": key}. */
+#define VALIDATOR_ID(alg, key)                                                               \
+    "{\"alg\": \"secp256k1-ecdsa\", \"key\": \"" K1_KEY "\", \"identity\": {\"alg\": \"" alg    \
+    "\", \"key\": \"" key "\"}}"
+#define VALIDATOR2_ID(alg, key)                                                              \
+    "{\"alg\": \"secp256k1-ecdsa\", \"key\": \"" K1_KEY2 "\", \"identity\": {\"alg\": \"" alg   \
+    "\", \"key\": \"" key "\"}}"
 
 /* The header's example, minimal: absent optional members take their defaults. */
 static void test_genesis_defaults(void **state)
@@ -323,6 +340,8 @@ static void test_genesis_defaults(void **state)
     assert_int_equal(g.n_validators, 1);
     assert_int_equal(g.validators[0].len, 33);
     assert_int_equal(g.validator_power[0], 1);
+    static const ldg_pubkey none;
+    assert_memory_equal(&g.validator_ids[0], &none, sizeof none); /* no identity */
     assert_int_equal(g.n_authors, 0);
     assert_int_equal(g.n_alg_rules, 0);
 }
@@ -449,6 +468,41 @@ static void test_genesis_refusals(void **state)
                            "\"m\", \"alg\": \"ed25519\", \"key\": \"" ED_KEY "\"}]",
          .want = "authors[1].key: same product and key as authors[0]"},
         {ADMIN, VALIDATOR, ", \"authors\": {}", .want = "authors: must be an array"},
+        /* validator identities */
+        {ADMIN, VALIDATOR_ID(K1_ALG, K1_KEY), "",
+         .want = "validators[0].identity.alg: secp256k1-ecdsa cannot be a node identity key "
+                 "(TLS 1.3 needs ed25519 or p256-ecdsa)"},
+        {ADMIN, VALIDATOR_ID(ED_ALG, ED_KEY "00"), "",
+         .want = "validators[0].identity.key: ed25519 public key is 32 bytes, got 33"},
+        {ADMIN,
+         "{\"alg\": \"secp256k1-ecdsa\", \"key\": \"" K1_KEY "\", \"identity\": \"" ID1 "\"}",
+         "", .want = "validators[0].identity: must be an object"},
+        {ADMIN,
+         "{\"alg\": \"secp256k1-ecdsa\", \"key\": \"" K1_KEY "\", \"identity\": {\"alg\": "
+         "\"ed25519\", \"key\": \"" ID1 "\", \"port\": 1}}",
+         "", .want = "validators[0].identity.port: unknown key"},
+        {ADMIN, VALIDATOR_ID(ED_ALG, ID1) "," VALIDATOR2_ID(ED_ALG, ID1), "",
+         .want = "validators[1].identity.key: same identity as validators[0]"},
+        {ADMIN, VALIDATOR_ID(ED_ALG, ID1) "," VALIDATOR2, "",
+         .want = "validators[1].identity: missing (validators[0] has one"},
+        {ADMIN, VALIDATOR "," VALIDATOR2_ID(ED_ALG, ID1), "",
+         .want = "validators[1].identity: validators[0] has none"},
+        {ADMIN,
+         "{\"alg\": \"ed25519\", \"key\": \"" ID1 "\", \"identity\": {\"alg\": "
+         "\"ed25519\", \"key\": \"" ID1 "\"}}",
+         "", .want = "validators[0].identity.key: the voting key of validators[0]"},
+        {ADMIN,
+         "{\"alg\": \"ed25519\", \"key\": \"" ID1 "\", \"identity\": {\"alg\": "
+         "\"ed25519\", \"key\": \"" ID2 "\"}}," VALIDATOR2_ID(ED_ALG, ID1),
+         "", .want = "validators[1].identity.key: the voting key of validators[0]"},
+        {ADMIN,
+         VALIDATOR_ID(ED_ALG, ID1) ", {\"alg\": \"ed25519\", \"key\": \"" ID1
+                                   "\", \"identity\": {\"alg\": \"ed25519\", \"key\": \"" ID2
+                                   "\"}}",
+         "", .want = "validators[1].key: the identity key of validators[0]"},
+        {ADMIN, VALIDATOR_ID(P256_ALG, P256_KEY),
+         ", \"algorithms\": [{\"name\": \"p256-ecdsa\", \"status\": \"disabled\"}]",
+         .want = "validators[0].identity.alg: p256-ecdsa is disabled"},
     };
     for (size_t i = 0; i < N(rows); i++) {
         ldg_genesis g;
@@ -545,6 +599,18 @@ static void test_genesis_save_refusals(void **state)
     g->validator_power[3] = 0;
     assert_int_equal(node_genesis_save(path, g), LDG_EINVALID);
     g->validator_power[3] = 1;
+
+    g->validator_ids[3].alg = 0; /* "none", with a length */
+    assert_int_equal(node_genesis_save(path, g), LDG_EINVALID);
+    memset(&g->validator_ids[3], 0, sizeof g->validator_ids[3]); /* some with, some without */
+    assert_int_equal(node_genesis_save(path, g), LDG_EINVALID);
+    fill_key(&g->validator_ids[3], LDG_SIG_SECP256K1_ECDSA, 0xee); /* not TLS-capable */
+    assert_int_equal(node_genesis_save(path, g), LDG_EINVALID);
+    g->validator_ids[3].alg = 99;
+    assert_int_equal(node_genesis_save(path, g), LDG_EUNKNOWN_ALG);
+    g->validator_ids[3] = g->validator_ids[4]; /* a duplicate */
+    assert_int_equal(node_genesis_save(path, g), LDG_EINVALID);
+    fill_key(&g->validator_ids[3], LDG_SIG_ED25519, 0xee);
 
     strcpy(g->authors[0].name, "\xff\xfe"); /* not UTF-8 */
     assert_int_equal(node_genesis_save(path, g), LDG_EINVALID);
