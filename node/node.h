@@ -88,23 +88,86 @@ int node_key_save(const char *path, const node_key *k);
  * Node config file:
  * { "data_dir": "data", "genesis": "genesis.json", "rpc_listen": "127.0.0.1:7400",
  *   "validator_key": "validator.key", "block_interval_ms": 50, "max_block_txs": 4096,
- *   "mempool_max": 50000, "max_clients": 1024 }
- * Relative paths are resolved against the config file's directory.
+ *   "mempool_max": 50000, "max_clients": 1024,
+ *   "identity_key": "node.key", "p2p_listen": "127.0.0.1:7401",
+ *   "peers": [ {"address": "127.0.0.1:7403", "identity": {"alg": "ed25519", "key": "<hex>"}} ],
+ *   "timeout_propose_ms": 1000, "timeout_propose_delta_ms": 500,
+ *   "timeout_prevote_ms": 500, "timeout_prevote_delta_ms": 250,
+ *   "timeout_precommit_ms": 500, "timeout_precommit_delta_ms": 250,
+ *   "sync_batch_blocks": 64 }
+ *
+ * Every member is optional; absent ones take node_config_defaults' values. Relative paths
+ * (data_dir, genesis, validator_key, identity_key) are resolved against the config file's
+ * directory.
+ *   validator_key  absent: "validator.key"; "" (explicitly): a non-voting replica.
+ *   p2p_listen     absent: no p2p (a single-node chain). A numeric IPv4 or [IPv6] address
+ *                  and port, as are the peers' addresses; with it, identity_key is required.
+ *   identity_key   this node's identity key file (node_identity_alg_ok); absent: "".
+ *   peers          the nodes to connect to (at most NODE_MAX_PEERS, only with p2p_listen),
+ *                  each with its pinned identity key; identities and addresses unique.
+ *   timeout_*_ms   consensus round timeouts: round r waits base + r * delta ms
+ *                  (NODE_TIMEOUT_MIN_MS..NODE_TIMEOUT_MAX_MS each).
+ *   sync_batch_blocks  blocks fetched and applied per batch when catching up
+ *                  (1..NODE_SYNC_BATCH_MAX).
+ * Rules that need the genesis and the key files as well: node_config_check.
  */
+#define NODE_MAX_PEERS 64
+#define NODE_HOST_MAX 64 /* a numeric IPv4 or IPv6 address and its NUL */
+#define NODE_TIMEOUT_MIN_MS 1
+#define NODE_TIMEOUT_MAX_MS 60000
+#define NODE_SYNC_BATCH_MAX 1024
+
+typedef struct {
+    char host[NODE_HOST_MAX]; /* numeric IPv4 or IPv6 address (no brackets) */
+    int port;                 /* 1..65535 */
+    ldg_pubkey identity;      /* pinned: the only key this peer may authenticate with */
+} node_peer;
+
 typedef struct {
     char data_dir[4096];
     char genesis[4096];
-    char validator_key[4096];
+    char validator_key[4096]; /* "": a non-voting replica */
     char rpc_host[256];
     int rpc_port;
     uint32_t block_interval_ms;
     uint32_t max_block_txs;
     uint32_t mempool_max;
     uint32_t max_clients;
+    char identity_key[4096];   /* "": none */
+    char p2p_host[NODE_HOST_MAX]; /* "" with p2p_port 0: no p2p */
+    int p2p_port;
+    node_peer peers[NODE_MAX_PEERS];
+    size_t n_peers;
+    uint32_t timeout_propose_ms, timeout_propose_delta_ms;
+    uint32_t timeout_prevote_ms, timeout_prevote_delta_ms;
+    uint32_t timeout_precommit_ms, timeout_precommit_delta_ms;
+    uint32_t sync_batch_blocks;
 } node_config;
+/* All defaults: the example above without identity_key, p2p_listen and peers, with RPC on
+ * 127.0.0.1:7400. Unused bytes (past strings, peers past n_peers) are zero. */
 void node_config_defaults(node_config *c);
+/* Load and check path. Errors: LDG_EINVALID (NULL arguments), LDG_EIO, LDG_ETOOBIG,
+ * LDG_ENOMEM, NODE_ECONFIG (err: "<field>: <what is wrong>"). On error *c is zeroed. */
 int node_config_load(const char *path, node_config *c, char *err, size_t errlen);
+/* Write c as JSON (mode 0644), every member but the absent-by-default ones (identity_key "",
+ * no p2p, no peers). Refuses (LDG_EINVALID, LDG_EUNKNOWN_ALG) a struct that would not load
+ * back the same; paths are written verbatim. Other errors: LDG_ENOMEM, LDG_EIO. */
 int node_config_save(const char *path, const node_config *c);
+
+/*
+ * The rules that need more than the config file; run once the genesis and the node's keys
+ * are loaded. validator: the public key in validator_key, NULL for a replica (validator_key
+ * ""); identity: the public key in identity_key, NULL when identity_key is "".
+ *   - a validator key must be one of g's validators;
+ *   - an identity key must be an identity algorithm, and is required with p2p_listen;
+ *   - with p2p, a validator's identity must be the one g lists for it (g must list one), and
+ *     a replica's identity must not be any validator's in g;
+ *   - no peer is this node itself (its identity).
+ * Errors: NODE_ECONFIG with err naming the field; LDG_EINVALID for NULL c or g, or when
+ * validator does not agree with validator_key being "" or not.
+ */
+int node_config_check(const node_config *c, const ldg_genesis *g, const ldg_pubkey *validator,
+                      const ldg_pubkey *identity, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------------------------------- */
 /* RPC framing (node/rpc.c)                                                                  */
