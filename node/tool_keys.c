@@ -1,9 +1,11 @@
 /*
  * Offline subcommands: keygen (one key file) and init (a complete dev chain directory:
- * keys, genesis and node config).
+ * keys, genesis and node config; or a local cluster: one directory per node).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,17 @@
 
 #include "node/tool.h"
 
-enum { OPT_ALG = TOOL_OPT_LOCAL, OPT_OUT, OPT_FORCE, OPT_CHAIN_ID, OPT_PORT, OPT_PRODUCT };
+enum {
+    OPT_ALG = TOOL_OPT_LOCAL,
+    OPT_OUT,
+    OPT_FORCE,
+    OPT_CHAIN_ID,
+    OPT_PORT,
+    OPT_PRODUCT,
+    OPT_VALIDATORS,
+    OPT_REPLICAS,
+    OPT_BASE_PORT,
+};
 
 #define DEFAULT_ALG "secp256k1-ecdsa"
 
@@ -125,6 +137,8 @@ int keygen_main(int argc, char **argv)
 
 static const char init_usage[] =
     "usage: fwledger init DIR [--chain-id ID] [--alg NAME] [--port N] [--product P...]\n"
+    "       fwledger init DIR --validators N [--replicas M] [--base-port P] [--chain-id ID]\n"
+    "                     [--alg NAME] [--product P...]\n"
     "\n"
     "Create a single-validator development chain in DIR (created if missing): admin.key,\n"
     "author.key, validator.key, genesis.json (one admin, threshold 1; one validator; the\n"
@@ -132,11 +146,26 @@ static const char init_usage[] =
     "that already holds any of these files. Start the node with\n"
     "  fwledgerd --config DIR/node.json\n"
     "\n"
-    "  --chain-id ID  the chain id (default fwledger-dev)\n"
-    "  --alg NAME     algorithm of all three keys (default secp256k1-ecdsa)\n"
-    "  --port N       RPC port on 127.0.0.1 (default 7400)\n"
-    "  --product P    a product the author key may publish, repeatable\n"
-    "                 (default acme-sensor-fw)\n";
+    "With --validators N above 1 or --replicas M above 0, create a local cluster instead:\n"
+    "DIR/genesis.json (N validators of power 1, each with an ed25519 node identity key; one\n"
+    "admin; the author registered for each product), DIR/admin.key, DIR/author.key, and a\n"
+    "directory per node, DIR/node0 to DIR/node<N+M-1>, validators first, each with node.json,\n"
+    "node.key (its identity), validator.key (validators only) and its data in data/. Node K\n"
+    "serves RPC on 127.0.0.1:P+2K and p2p on 127.0.0.1:P+2K+1 and has every other node as a\n"
+    "peer. Refuses a DIR that holds a genesis.json, admin.key, author.key or node<K>. Start\n"
+    "it with scripts/cluster start N DIR [--replicas M], or each node with\n"
+    "  fwledgerd --config DIR/nodeK/node.json\n"
+    "\n"
+    "  --chain-id ID    the chain id (default fwledger-dev)\n"
+    "  --alg NAME       algorithm of the admin, author and validator keys (default\n"
+    "                   secp256k1-ecdsa); identity keys are ed25519\n"
+    "  --port N         RPC port on 127.0.0.1 of a single node (default 7400)\n"
+    "  --product P      a product the author key may publish, repeatable\n"
+    "                   (default acme-sensor-fw)\n"
+    "  --validators N   validators, 1 to 32 (default 1)\n"
+    "  --replicas M     non-voting replicas (default 0); at most 65 nodes in all\n"
+    "  --base-port P    the first port (default 7400): a cluster uses P to P+2(N+M)-1; for a\n"
+    "                   single node, the same as --port\n";
 
 static const char *const init_files[] = {"admin.key", "author.key", "validator.key",
                                          "genesis.json", "node.json"};
@@ -152,6 +181,8 @@ typedef struct {
     const char *products[LDG_MAX_GENESIS_AUTHORS];
     size_t n_products;
     node_key keys[3]; /* admin, author, validator: indexed like F_* */
+    uint32_t n_validators, n_replicas; /* a cluster when above 1 or 0 */
+    bool port_given, base_port_given;
 } init_ctx;
 
 /* Undo a half-made directory so that init can simply be run again. */
@@ -250,6 +281,249 @@ static void init_report(const init_ctx *x)
     printf("start the node with: fwledgerd --config %s\n", x->path[F_CONFIG]);
 }
 
+/* --- init: a local cluster ---------------------------------------------------------------- */
+
+/* Every node has all the others as peers. */
+#define CLUSTER_MAX_NODES (NODE_MAX_PEERS + 1)
+/* What a cluster init may create: 2 keys, the genesis, and per node a directory, 2 keys and
+ * node.json; undone in reverse order when a step fails. */
+#define CLUSTER_MAX_CREATED (3 + 4 * CLUSTER_MAX_NODES)
+
+typedef struct {
+    init_ctx *x;
+    size_t n_nodes;
+    node_key admin, author;
+    node_key vkeys[LDG_MAX_VALIDATORS];
+    node_key ids[CLUSTER_MAX_NODES];
+    char *created[CLUSTER_MAX_CREATED];
+    bool created_dir[CLUSTER_MAX_CREATED];
+    size_t n_created;
+    char path[4096];
+} cluster_ctx;
+
+static void cluster_wipe(cluster_ctx *c)
+{
+    OPENSSL_cleanse(&c->admin, sizeof c->admin);
+    OPENSSL_cleanse(&c->author, sizeof c->author);
+    OPENSSL_cleanse(c->vkeys, sizeof c->vkeys);
+    OPENSSL_cleanse(c->ids, sizeof c->ids);
+}
+
+/* Undo a half-made cluster so that init can simply be run again; then exit 1. */
+static noreturn void cluster_fail(cluster_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static noreturn void cluster_fail(cluster_ctx *c, const char *fmt, ...)
+{
+    char msg[4400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    while (c->n_created--) {
+        size_t i = c->n_created;
+        if (c->created_dir[i])
+            rmdir(c->created[i]);
+        else
+            unlink(c->created[i]);
+        free(c->created[i]);
+    }
+    cluster_wipe(c);
+    tool_die("%s", msg);
+}
+
+static void cluster_created(cluster_ctx *c, const char *path, bool dir)
+{
+    char *p = strdup(path);
+    if (!p || c->n_created == CLUSTER_MAX_CREATED)
+        cluster_fail(c, "out of memory");
+    c->created_dir[c->n_created] = dir;
+    c->created[c->n_created++] = p;
+}
+
+/* c->path = DIR/name (node SIZE_MAX) or DIR/node<k>/name ("" name: the node's directory). */
+static const char *cluster_path(cluster_ctx *c, size_t node, const char *name)
+{
+    int n = node == SIZE_MAX
+                ? snprintf(c->path, sizeof c->path, "%s/%s", c->x->dir, name)
+                : snprintf(c->path, sizeof c->path, "%s/node%zu%s%s", c->x->dir, node,
+                           *name ? "/" : "", name);
+    if (n < 0 || (size_t)n >= sizeof c->path)
+        tool_usage_error("DIR is too long");
+    return c->path;
+}
+
+static void cluster_prepare(cluster_ctx *c)
+{
+    static const char *const top[] = {"genesis.json", "admin.key", "author.key"};
+    const char *dir = c->x->dir;
+    struct stat sb;
+
+    if (mkdir(dir, 0755) && errno != EEXIST)
+        tool_die("%s: %s", dir, strerror(errno));
+    if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
+        tool_die("%s: not a directory", dir);
+    cluster_path(c, CLUSTER_MAX_NODES, "node.json"); /* the longest path: fails early */
+    if (access(cluster_path(c, SIZE_MAX, "genesis.json"), F_OK) == 0)
+        tool_die("%s already holds a chain (genesis.json): refusing to initialise it again",
+                 dir);
+    for (size_t i = 0; i < sizeof top / sizeof *top; i++)
+        if (access(cluster_path(c, SIZE_MAX, top[i]), F_OK) == 0)
+            tool_die("%s already exists: refusing to replace it", c->path);
+    for (size_t k = 0; k < c->n_nodes; k++)
+        if (access(cluster_path(c, k, ""), F_OK) == 0)
+            tool_die("%s already exists: refusing to replace it", c->path);
+}
+
+static void cluster_save_key(cluster_ctx *c, size_t node, const char *name, const node_key *k)
+{
+    int rc = node_key_save(cluster_path(c, node, name), k);
+    if (rc)
+        cluster_fail(c, "%s: error %d (%s)", c->path, rc, node_strerror(rc));
+    cluster_created(c, c->path, false);
+}
+
+static void cluster_genesis(cluster_ctx *c, ldg_genesis *g)
+{
+    const init_ctx *x = c->x;
+
+    snprintf(g->chain_id, sizeof g->chain_id, "%s", x->chain_id);
+    g->hash_alg = LDG_HASH_SHA256;
+    g->genesis_time_ms = (uint64_t)time(NULL) * 1000;
+    g->admins[0] = c->admin.pub;
+    g->n_admins = 1;
+    g->admin_threshold = 1;
+    for (size_t i = 0; i < x->n_validators; i++) {
+        g->validators[i] = c->vkeys[i].pub;
+        g->validator_power[i] = 1;
+        g->validator_ids[i] = c->ids[i].pub;
+    }
+    g->n_validators = x->n_validators;
+    for (size_t i = 0; i < x->n_products; i++) {
+        ldg_genesis_author *a = &g->authors[i];
+        snprintf(a->product, sizeof a->product, "%s", x->products[i]);
+        snprintf(a->name, sizeof a->name, "dev author");
+        a->key = c->author.pub;
+    }
+    g->n_authors = x->n_products;
+}
+
+/* Node k's config: its ports, its keys, every other node as a peer. */
+static void cluster_config(const cluster_ctx *c, size_t k, node_config *cfg)
+{
+    node_config_defaults(cfg);
+    snprintf(cfg->genesis, sizeof cfg->genesis, "../genesis.json");
+    if (k >= c->x->n_validators)
+        cfg->validator_key[0] = '\0'; /* a non-voting replica */
+    snprintf(cfg->identity_key, sizeof cfg->identity_key, "node.key");
+    snprintf(cfg->rpc_host, sizeof cfg->rpc_host, "127.0.0.1");
+    cfg->rpc_port = c->x->port + 2 * (int)k;
+    snprintf(cfg->p2p_host, sizeof cfg->p2p_host, "127.0.0.1");
+    cfg->p2p_port = cfg->rpc_port + 1;
+    for (size_t j = 0; j < c->n_nodes; j++) {
+        if (j == k)
+            continue;
+        node_peer *p = &cfg->peers[cfg->n_peers++];
+        snprintf(p->host, sizeof p->host, "127.0.0.1");
+        p->port = c->x->port + 2 * (int)j + 1;
+        p->identity = c->ids[j].pub;
+    }
+}
+
+/* Load what was written back the way fwledgerd will, and check it against the genesis: a
+ * layout init makes must pass node_config_check. */
+static void cluster_verify(cluster_ctx *c, size_t k, const ldg_genesis *g, node_config *cfg)
+{
+    char err[512];
+    int rc = node_config_load(cluster_path(c, k, "node.json"), cfg, err, sizeof err);
+    if (!rc)
+        rc = node_config_check(cfg, g, k < c->x->n_validators ? &c->vkeys[k].pub : NULL,
+                               &c->ids[k].pub, err, sizeof err);
+    if (rc)
+        cluster_fail(c, "%s does not check out: %s (a bug in init)", c->path, err);
+}
+
+static void cluster_report(cluster_ctx *c)
+{
+    const init_ctx *x = c->x;
+    char hex[2 * LDG_PUBKEY_MAX + 1];
+
+    printf("initialised %s (chain %s): %u validator%s, %u replica%s\n", x->dir, x->chain_id,
+           x->n_validators, x->n_validators == 1 ? "" : "s", x->n_replicas,
+           x->n_replicas == 1 ? "" : "s");
+    node_hex(c->admin.pub.key, c->admin.pub.len, hex);
+    printf("  %-14s chain admin key, %s %s\n", "admin.key", x->alg->name, hex);
+    node_hex(c->author.pub.key, c->author.pub.len, hex);
+    printf("  %-14s author key, %s %s\n", "author.key", x->alg->name, hex);
+    printf("  %-14s admin threshold 1, %u validators with ed25519 identities, author of",
+           "genesis.json", x->n_validators);
+    for (size_t i = 0; i < x->n_products; i++)
+        printf(" %s", x->products[i]);
+    printf("\n");
+    for (size_t k = 0; k < c->n_nodes; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "node%zu/", k);
+        printf("  %-14s %-9s rpc 127.0.0.1:%d  p2p 127.0.0.1:%d\n", name,
+               k < x->n_validators ? "validator" : "replica", x->port + 2 * (int)k,
+               x->port + 2 * (int)k + 1);
+    }
+    printf("start the cluster with: scripts/cluster start %u %s", x->n_validators, x->dir);
+    if (x->n_replicas)
+        printf(" --replicas %u", x->n_replicas);
+    printf("\n");
+}
+
+static void init_cluster(init_ctx *x)
+{
+    cluster_ctx *c = tool_xcalloc(1, sizeof *c);
+    ldg_genesis *g = tool_xcalloc(1, sizeof *g);
+    node_config *cfg = tool_xcalloc(1, sizeof *cfg);
+    const ldg_sig_impl *ed25519 = ldg_sig_by_id(LDG_SIG_ED25519);
+    int rc;
+
+    c->x = x;
+    c->n_nodes = x->n_validators + x->n_replicas;
+    if (!ed25519)
+        tool_die("algorithm ed25519 is not available");
+    cluster_prepare(c);
+
+    generate(x->alg, &c->admin);
+    generate(x->alg, &c->author);
+    for (size_t i = 0; i < x->n_validators; i++)
+        generate(x->alg, &c->vkeys[i]);
+    for (size_t k = 0; k < c->n_nodes; k++)
+        generate(ed25519, &c->ids[k]);
+
+    cluster_save_key(c, SIZE_MAX, "admin.key", &c->admin);
+    cluster_save_key(c, SIZE_MAX, "author.key", &c->author);
+    cluster_genesis(c, g);
+    if ((rc = node_genesis_save(cluster_path(c, SIZE_MAX, "genesis.json"), g)))
+        cluster_fail(c, "%s: error %d (%s)", c->path, rc, node_strerror(rc));
+    cluster_created(c, c->path, false);
+
+    for (size_t k = 0; k < c->n_nodes; k++) {
+        if (mkdir(cluster_path(c, k, ""), 0755))
+            cluster_fail(c, "%s: %s", c->path, strerror(errno));
+        cluster_created(c, c->path, true);
+        if (k < x->n_validators)
+            cluster_save_key(c, k, "validator.key", &c->vkeys[k]);
+        cluster_save_key(c, k, "node.key", &c->ids[k]);
+        cluster_config(c, k, cfg);
+        if ((rc = node_config_save(cluster_path(c, k, "node.json"), cfg)))
+            cluster_fail(c, "%s: error %d (%s)", c->path, rc, node_strerror(rc));
+        cluster_created(c, c->path, false);
+    }
+    for (size_t k = 0; k < c->n_nodes; k++)
+        cluster_verify(c, k, g, cfg);
+
+    cluster_report(c);
+    for (size_t i = 0; i < c->n_created; i++)
+        free(c->created[i]);
+    cluster_wipe(c);
+    free(c);
+    free(g);
+    free(cfg);
+}
+
 static void init_opt(init_ctx *x, int opt, const char *v)
 {
     switch (opt) {
@@ -259,13 +533,26 @@ static void init_opt(init_ctx *x, int opt, const char *v)
         x->chain_id = v;
         break;
     case OPT_ALG: x->alg = tool_parse_sig_alg("--alg", v); break;
-    case OPT_PORT: {
-        uint32_t p = tool_parse_u32("--port", v);
+    case OPT_PORT:
+    case OPT_BASE_PORT: {
+        const char *name = opt == OPT_PORT ? "--port" : "--base-port";
+        uint32_t p = tool_parse_u32(name, v);
         if (p == 0 || p > 65535)
-            tool_usage_error("--port: 1 to 65535");
+            tool_usage_error("%s: 1 to 65535", name);
         x->port = (int)p;
+        *(opt == OPT_PORT ? &x->port_given : &x->base_port_given) = true;
         break;
     }
+    case OPT_VALIDATORS:
+        x->n_validators = tool_parse_u32("--validators", v);
+        if (x->n_validators < 1 || x->n_validators > LDG_MAX_VALIDATORS)
+            tool_usage_error("--validators: 1 to %d", LDG_MAX_VALIDATORS);
+        break;
+    case OPT_REPLICAS:
+        x->n_replicas = tool_parse_u32("--replicas", v);
+        if (x->n_replicas > CLUSTER_MAX_NODES)
+            tool_usage_error("--replicas: at most %d nodes in all", CLUSTER_MAX_NODES);
+        break;
     case OPT_PRODUCT:
         if (x->n_products == LDG_MAX_GENESIS_AUTHORS)
             tool_usage_error("at most %d --product options", LDG_MAX_GENESIS_AUTHORS);
@@ -283,6 +570,9 @@ int init_main(int argc, char **argv)
         {"alg", required_argument, NULL, OPT_ALG},
         {"port", required_argument, NULL, OPT_PORT},
         {"product", required_argument, NULL, OPT_PRODUCT},
+        {"validators", required_argument, NULL, OPT_VALIDATORS},
+        {"replicas", required_argument, NULL, OPT_REPLICAS},
+        {"base-port", required_argument, NULL, OPT_BASE_PORT},
         TOOL_OPTS_HELP, {0}};
     tool_opts o;
     init_ctx *x = tool_xcalloc(1, sizeof *x);
@@ -290,6 +580,7 @@ int init_main(int argc, char **argv)
 
     x->chain_id = "fwledger-dev";
     x->port = TOOL_DEFAULT_PORT;
+    x->n_validators = 1;
     tool_opts_init(&o, init_usage);
     while ((c = tool_getopt(argc, argv, opts)) != -1) {
         if (c >= TOOL_OPT_LOCAL)
@@ -306,6 +597,21 @@ int init_main(int argc, char **argv)
         tool_die("algorithm %s is not available", DEFAULT_ALG);
     if (x->n_products == 0)
         x->products[x->n_products++] = "acme-sensor-fw";
+    if (x->port_given && x->base_port_given)
+        tool_usage_error("--port and --base-port: give one");
+    if (x->n_validators > 1 || x->n_replicas > 0) {
+        if (x->port_given)
+            tool_usage_error("--port is for a single node: a cluster takes --base-port");
+        if (x->n_validators + x->n_replicas > CLUSTER_MAX_NODES)
+            tool_usage_error("--validators and --replicas: at most %d nodes in all",
+                             CLUSTER_MAX_NODES);
+        if ((uint32_t)x->port + 2 * (x->n_validators + x->n_replicas) - 1 > 65535)
+            tool_usage_error("--base-port: the cluster needs ports %d to %u, past 65535",
+                             x->port, x->port + 2 * (x->n_validators + x->n_replicas) - 1);
+        init_cluster(x);
+        free(x);
+        return TOOL_EXIT_OK;
+    }
 
     init_prepare(x);
     init_write(x);
