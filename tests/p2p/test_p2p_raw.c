@@ -1,0 +1,414 @@
+/*
+ * A node against hand-made clients that do not follow the protocol: bytes that are not TLS,
+ * silence, too many unauthenticated connections, TLS 1.2, and an authenticated client that
+ * breaks the framing rules (a message before its hello, an oversize frame before and after
+ * the hello, a malformed hello, no hello at all). Each is refused or disconnected, counted,
+ * and leaves the node serving.
+ */
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "p2p/internal.h"
+#include "tests/p2p/harness.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* A raw client: libuv TCP, optionally with OpenSSL over memory BIOs                         */
+
+typedef struct {
+    uv_tcp_t h;
+    uv_connect_t cr;
+    bool connected, eof, closed;
+    int connect_status;
+    SSL *ssl;
+    bool hs_done, hs_failed;
+    size_t got; /* plaintext (or raw) bytes received */
+} raw;
+
+static void raw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+    (void)h, (void)hint;
+    static char buf[65536];
+    *b = uv_buf_init(buf, sizeof buf);
+}
+
+static void raw_wrote(uv_write_t *w, int status)
+{
+    (void)status;
+    free(w);
+}
+
+static void raw_write(raw *r, const void *data, size_t len)
+{
+    uv_write_t *w = malloc(sizeof *w + len);
+    assert_non_null(w);
+    memcpy(w + 1, data, len);
+    uv_buf_t b = uv_buf_init((char *)(w + 1), (unsigned)len);
+    if (uv_write(w, (uv_stream_t *)&r->h, &b, 1, raw_wrote))
+        free(w);
+}
+
+static void raw_flush(raw *r)
+{
+    uint8_t buf[65536];
+    int n;
+    while ((n = BIO_read(SSL_get_wbio(r->ssl), buf, sizeof buf)) > 0)
+        raw_write(r, buf, (size_t)n);
+}
+
+static void raw_drive(raw *r)
+{
+    if (!r->hs_done && !r->hs_failed) {
+        int rc = SSL_do_handshake(r->ssl);
+        if (rc == 1)
+            r->hs_done = true;
+        else if (SSL_get_error(r->ssl, rc) != SSL_ERROR_WANT_READ)
+            r->hs_failed = true;
+    }
+    if (r->hs_done) {
+        uint8_t buf[16384];
+        int n;
+        while ((n = SSL_read(r->ssl, buf, sizeof buf)) > 0)
+            r->got += (size_t)n;
+    }
+    ERR_clear_error();
+    raw_flush(r);
+}
+
+static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    raw *r = s->data;
+    if (n < 0) {
+        r->eof = true;
+        uv_read_stop(s);
+        return;
+    }
+    if (r->ssl) {
+        BIO_write(SSL_get_rbio(r->ssl), b->base, (int)n);
+        raw_drive(r);
+    } else {
+        r->got += (size_t)n;
+    }
+}
+
+static void raw_connected(uv_connect_t *c, int status)
+{
+    raw *r = c->data;
+    r->connect_status = status;
+    r->connected = status == 0;
+    if (status == 0) {
+        uv_read_start((uv_stream_t *)&r->h, raw_alloc, raw_read);
+        if (r->ssl)
+            raw_drive(r); /* ClientHello */
+    }
+}
+
+static bool pred_raw_connected(tfix *f, void *arg)
+{
+    (void)f;
+    raw *r = arg;
+    return r->connected || r->connect_status < 0;
+}
+
+/* Connect to port; with ctx, run TLS as a client. */
+static void raw_open(tfix *f, raw *r, int port, SSL_CTX *ctx)
+{
+    memset(r, 0, sizeof *r);
+    uv_tcp_init(&f->loop, &r->h);
+    r->h.data = r;
+    r->cr.data = r;
+    if (ctx) {
+        r->ssl = SSL_new(ctx);
+        assert_non_null(r->ssl);
+        SSL_set_bio(r->ssl, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
+        SSL_set_connect_state(r->ssl);
+    }
+    struct sockaddr_in sa;
+    assert_int_equal(uv_ip4_addr("127.0.0.1", port, &sa), 0);
+    assert_int_equal(uv_tcp_connect(&r->cr, &r->h, (struct sockaddr *)&sa, raw_connected), 0);
+    assert_true(run_until(f, pred_raw_connected, r, DEADLINE_MS));
+    assert_true(r->connected);
+}
+
+static void raw_closed(uv_handle_t *h)
+{
+    raw *r = h->data;
+    r->closed = true;
+    SSL_free(r->ssl);
+    r->ssl = NULL;
+}
+
+static bool pred_raw_closed(tfix *f, void *arg)
+{
+    (void)f;
+    return ((raw *)arg)->closed;
+}
+
+static void raw_close(tfix *f, raw *r)
+{
+    uv_close((uv_handle_t *)&r->h, raw_closed);
+    assert_true(run_until(f, pred_raw_closed, r, DEADLINE_MS));
+}
+
+static bool pred_raw_eof(tfix *f, void *arg)
+{
+    (void)f;
+    return ((raw *)arg)->eof;
+}
+
+static bool pred_raw_hs(tfix *f, void *arg)
+{
+    (void)f;
+    raw *r = arg;
+    return r->hs_done || r->hs_failed || r->eof;
+}
+
+/* Send a frame inside TLS. */
+static void raw_frame(raw *r, uint8_t type, const uint8_t *p, size_t len)
+{
+    uint8_t hdr[P2P_FRAME_HDR];
+    p2p__frame_header(hdr, type, len);
+    assert_int_equal(SSL_write(r->ssl, hdr, sizeof hdr), (int)sizeof hdr);
+    if (len)
+        assert_int_equal(SSL_write(r->ssl, p, (int)len), (int)len);
+    raw_flush(r);
+}
+
+static void raw_hello(raw *r, const char *network)
+{
+    uint8_t h[3 + P2P_NETWORK_MAX];
+    size_t nl = strlen(network);
+    h[0] = P2P_CTL_HELLO;
+    h[1] = P2P_HELLO_VERSION;
+    h[2] = (uint8_t)nl;
+    memcpy(h + 3, network, nl);
+    raw_frame(r, 0, h, 3 + nl);
+}
+
+/* A TLS client context for t's Ed25519 identity, speaking at most max_version. */
+static SSL_CTX *client_ctx(const tnode *t, int max_version)
+{
+    EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, t->sec, 32);
+    X509 *x = X509_new();
+    assert_non_null(k);
+    assert_non_null(x);
+    X509_NAME *n = X509_get_subject_name(x);
+    assert_true(X509_set_version(x, X509_VERSION_3) &&
+                ASN1_INTEGER_set(X509_get_serialNumber(x), 7) &&
+                X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
+                X509_gmtime_adj(X509_getm_notAfter(x), 3600) &&
+                X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+                                           (const unsigned char *)"raw", -1, -1, 0) &&
+                X509_set_issuer_name(x, n) && X509_set_pubkey(x, k) &&
+                X509_sign(x, k, NULL) > 0);
+    SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+    assert_non_null(c);
+    SSL_CTX_set_max_proto_version(c, max_version);
+    SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
+    assert_int_equal(SSL_CTX_use_certificate(c, x), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey(c, k), 1);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return c;
+}
+
+/* Node 1 listens and pins node 2's key (no address: node 2 is the one that dials). */
+static void start_target(tfix *f, uint32_t handshake_ms, uint32_t max_pending)
+{
+    node_key(&f->n[1], LDG_SIG_ED25519, 0xf1);
+    node_key(&f->n[2], LDG_SIG_ED25519, 0xf2);
+    f->n[1].lim.handshake_timeout_ms = handshake_ms;
+    f->n[1].lim.max_pending = max_pending;
+    uint32_t p = 2;
+    assert_int_equal(node_start(f, &f->n[1], &p, 1, false), 0);
+}
+
+static bool pred_pending(tfix *f, void *arg)
+{
+    return net_stats(&f->n[1]).pending == *(uint32_t *)arg;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void test_not_tls(void **state)
+{
+    (void)state;
+    tfix f;
+    fx_init(&f);
+    start_target(&f, 0, 0);
+    raw r;
+    raw_open(&f, &r, f.n[1].port, NULL);
+    uint32_t one = 1, zero = 0;
+    assert_true(run_until(&f, pred_pending, &one, DEADLINE_MS));
+    const char junk[] = "GET / HTTP/1.0\r\n\r\n";
+    raw_write(&r, junk, sizeof junk - 1);
+    assert_true(run_until(&f, pred_raw_eof, &r, DEADLINE_MS));
+    assert_true(run_until(&f, pred_pending, &zero, DEADLINE_MS));
+    p2p_net_stats ns = net_stats(&f.n[1]);
+    assert_int_equal(ns.handshake_failed, 1);
+    assert_int_equal(ns.refused_unknown, 0);
+    raw_close(&f, &r);
+    fx_end(&f);
+}
+
+static void test_silent(void **state)
+{
+    (void)state;
+    tfix f;
+    fx_init(&f);
+    start_target(&f, 300, 0);
+    raw r;
+    raw_open(&f, &r, f.n[1].port, NULL);
+    assert_true(run_until(&f, pred_raw_eof, &r, DEADLINE_MS));
+    p2p_net_stats ns = net_stats(&f.n[1]);
+    assert_int_equal(ns.timeouts, 1);
+    assert_int_equal(ns.pending, 0);
+    assert_int_equal(r.got, 0);
+    raw_close(&f, &r);
+    fx_end(&f);
+}
+
+static void test_max_pending(void **state)
+{
+    (void)state;
+    tfix f;
+    fx_init(&f);
+    start_target(&f, 60000, 2);
+    raw r[3];
+    uint32_t one = 1, two = 2;
+    raw_open(&f, &r[0], f.n[1].port, NULL);
+    assert_true(run_until(&f, pred_pending, &one, DEADLINE_MS));
+    raw_open(&f, &r[1], f.n[1].port, NULL);
+    assert_true(run_until(&f, pred_pending, &two, DEADLINE_MS));
+    raw_open(&f, &r[2], f.n[1].port, NULL);
+    assert_true(run_until(&f, pred_raw_eof, &r[2], DEADLINE_MS));
+    run_for(&f, 50);
+    assert_false(r[0].eof || r[1].eof);
+    p2p_net_stats ns = net_stats(&f.n[1]);
+    assert_int_equal(ns.refused_pending, 1);
+    assert_int_equal(ns.pending, 2);
+    /* once one goes away, a new one is let in */
+    raw_close(&f, &r[0]);
+    assert_true(run_until(&f, pred_pending, &one, DEADLINE_MS));
+    raw_open(&f, &r[0], f.n[1].port, NULL);
+    assert_true(run_until(&f, pred_pending, &two, DEADLINE_MS));
+    assert_int_equal(net_stats(&f.n[1]).refused_pending, 1);
+    for (int i = 0; i < 3; i++)
+        raw_close(&f, &r[i]);
+    fx_end(&f);
+}
+
+static void test_tls12(void **state)
+{
+    (void)state;
+    tfix f;
+    fx_init(&f);
+    start_target(&f, 0, 0);
+    SSL_CTX *ctx = client_ctx(&f.n[2], TLS1_2_VERSION); /* the pinned key, the wrong version */
+    raw r;
+    raw_open(&f, &r, f.n[1].port, ctx);
+    assert_true(run_until(&f, pred_raw_hs, &r, DEADLINE_MS));
+    assert_true(r.hs_failed || r.eof);
+    assert_false(r.hs_done);
+    uint32_t zero = 0;
+    assert_true(run_until(&f, pred_pending, &zero, DEADLINE_MS));
+    assert_int_equal(net_stats(&f.n[1]).handshake_failed, 1);
+    assert_int_equal(f.n[1].ups[2], 0);
+    raw_close(&f, &r);
+    SSL_CTX_free(ctx);
+    fx_end(&f);
+}
+
+typedef enum { BEFORE_HELLO, BIG_CONTROL, BAD_HELLO, NO_HELLO, BIG_AFTER_HELLO } misstep;
+
+/* An authenticated client (node 2's key over TLS 1.3) that breaks the framing rules. */
+static void run_misstep(misstep m)
+{
+    tfix f;
+    fx_init(&f);
+    start_target(&f, m == NO_HELLO ? 300 : 0, 0);
+    SSL_CTX *ctx = client_ctx(&f.n[2], TLS1_3_VERSION);
+    raw r;
+    raw_open(&f, &r, f.n[1].port, ctx);
+    assert_true(run_until(&f, pred_raw_hs, &r, DEADLINE_MS));
+    assert_true(r.hs_done);
+    uint8_t big[300] = {P2P_CTL_PING};
+    switch (m) {
+    case BEFORE_HELLO:
+        raw_frame(&r, 7, (const uint8_t *)"data", 4);
+        break;
+    case BIG_CONTROL: /* over the 256-byte cap before the hello */
+        raw_frame(&r, 0, big, sizeof big);
+        break;
+    case BAD_HELLO: {
+        const uint8_t h[] = {P2P_CTL_HELLO, P2P_HELLO_VERSION, 40, 'x'};
+        raw_frame(&r, 0, h, sizeof h);
+        break;
+    }
+    case NO_HELLO:
+        break;
+    case BIG_AFTER_HELLO: {
+        raw_hello(&r, "fwl-test");
+        uint32_t up[] = {1, 2, 1};
+        assert_true(run_until(&f, pred_ups, up, DEADLINE_MS));
+        const uint8_t hdr[] = {0x7f, 0xff, 0xff, 0xff, 7};
+        SSL_write(r.ssl, hdr, sizeof hdr);
+        raw_flush(&r);
+        break;
+    }
+    }
+    assert_true(run_until(&f, pred_raw_eof, &r, DEADLINE_MS));
+    p2p_peer_stats ps = peer_stats(&f.n[1], 2);
+    p2p_net_stats ns = net_stats(&f.n[1]);
+    assert_false(ps.connected);
+    assert_int_equal(ps.msgs_in, 0);
+    assert_int_equal(f.n[1].got[2], 0);
+    assert_int_equal(ns.pending, 0);
+    switch (m) {
+    case BEFORE_HELLO:
+    case BIG_CONTROL:
+        assert_int_equal(ps.proto_errors, 1);
+        assert_int_equal(f.n[1].ups[2], 0);
+        break;
+    case BAD_HELLO:
+        assert_int_equal(ps.refused, 1);
+        assert_int_equal(f.n[1].ups[2], 0);
+        break;
+    case NO_HELLO:
+        assert_int_equal(ns.timeouts, 1);
+        assert_int_equal(f.n[1].ups[2], 0);
+        break;
+    case BIG_AFTER_HELLO:
+        assert_int_equal(ps.proto_errors, 1);
+        assert_int_equal(f.n[1].ups[2], 1);
+        assert_int_equal(f.n[1].downs[2], 1);
+        assert_true(r.got > 0); /* node 1's hello arrived */
+        break;
+    }
+    raw_close(&f, &r);
+    SSL_CTX_free(ctx);
+    fx_end(&f);
+}
+
+static void test_message_before_hello(void **state) { (void)state, run_misstep(BEFORE_HELLO); }
+static void test_big_control(void **state) { (void)state, run_misstep(BIG_CONTROL); }
+static void test_bad_hello(void **state) { (void)state, run_misstep(BAD_HELLO); }
+static void test_no_hello(void **state) { (void)state, run_misstep(NO_HELLO); }
+static void test_big_after_hello(void **state) { (void)state, run_misstep(BIG_AFTER_HELLO); }
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_not_tls),
+        cmocka_unit_test(test_silent),
+        cmocka_unit_test(test_max_pending),
+        cmocka_unit_test(test_tls12),
+        cmocka_unit_test(test_message_before_hello),
+        cmocka_unit_test(test_big_control),
+        cmocka_unit_test(test_bad_hello),
+        cmocka_unit_test(test_no_hello),
+        cmocka_unit_test(test_big_after_hello),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
