@@ -320,6 +320,33 @@ static void test_tls12(void **state)
     fx_end(&f);
 }
 
+/* TLS 1.3 without a client certificate: the node requires one. */
+static void test_no_certificate(void **state)
+{
+    (void)state;
+    tfix f;
+    fx_init(&f);
+    start_target(&f, 0, 0);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(ctx);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    raw r;
+    raw_open(&f, &r, f.n[1].port, ctx);
+    /* The client finishes its side (TLS 1.3 clients do before the server's verdict); the
+     * node then fails the handshake and closes. */
+    assert_true(run_until(&f, pred_raw_eof, &r, DEADLINE_MS));
+    uint32_t zero = 0;
+    assert_true(run_until(&f, pred_pending, &zero, DEADLINE_MS));
+    p2p_net_stats ns = net_stats(&f.n[1]);
+    assert_int_equal(ns.handshake_failed, 1);
+    assert_int_equal(ns.refused_unknown, 0);
+    assert_int_equal(f.n[1].ups[2], 0);
+    assert_int_equal(r.got, 0); /* no hello from the node */
+    raw_close(&f, &r);
+    SSL_CTX_free(ctx);
+    fx_end(&f);
+}
+
 typedef enum { BEFORE_HELLO, BIG_CONTROL, BAD_HELLO, NO_HELLO, BIG_AFTER_HELLO } misstep;
 
 /* An authenticated client (node 2's key over TLS 1.3) that breaks the framing rules. */
@@ -404,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_silent),
         cmocka_unit_test(test_max_pending),
         cmocka_unit_test(test_tls12),
+        cmocka_unit_test(test_no_certificate),
         cmocka_unit_test(test_message_before_hello),
         cmocka_unit_test(test_big_control),
         cmocka_unit_test(test_bad_hello),
