@@ -11,24 +11,31 @@ CLUSTER="$(dirname "$0")/../../scripts/cluster"
 NODES=5
 export BUILD
 
-# The nodes scripts/cluster started (pid files) are killed too, and their logs shown on failure.
-cluster_cleanup() {
-    local rc=$? f
-    for f in "$TMP"/*/node*/pid; do
-        [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
-    done
-    if [ $rc -ne 0 ]; then
-        for f in "$TMP"/*/node*/node.log; do [ -f "$f" ] && { echo "--- $f"; tail -5 "$f"; }; done
-    fi
-    (exit $rc)
-    cleanup
-}
-trap cluster_cleanup EXIT
-
 # gone PID: the process has exited (a zombie not yet reaped by its new parent counts).
 gone() {
     ! kill -0 "$1" 2>/dev/null || [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" = Z ]
 }
+
+# The nodes scripts/cluster started (pid files) are killed too, and their logs shown on failure.
+cluster_cleanup() {
+    local rc=$? f p pids=()
+    for f in "$TMP"/*/node*/pid; do
+        [ -f "$f" ] && p=$(cat "$f") && kill -9 "$p" 2>/dev/null && pids+=("$p") || true
+    done
+    # SIGKILL is asynchronous: wait until they are gone, so that none still writes into $TMP
+    # while it is removed.
+    for p in ${pids[@]+"${pids[@]}"}; do
+        for _ in $(seq 100); do gone "$p" && break; sleep 0.05; done
+    done
+    if [ $rc -ne 0 ]; then
+        for f in "$TMP"/*/node*/node.log; do [ -f "$f" ] && { echo "--- $f"; tail -5 "$f"; }; done
+    fi
+    # lib.sh's cleanup takes the status from $?; errexit must not end the trap on it.
+    set +e
+    (exit $rc)
+    cleanup
+}
+trap cluster_cleanup EXIT
 
 # free_ports N: the first of 2N consecutive free loopback ports (node K: P+2K and P+2K+1).
 free_ports() {
