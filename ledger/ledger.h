@@ -393,6 +393,11 @@ void ldg_store_abort_built(ldg_store *s);
 int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
                           const bool *pre_verified);
 
+/* Check one encoded tx against the committed state as if it went into the next block: every
+ * stateless check but signatures, and every stateful rule; writes nothing (the admission
+ * check of a mempool). Errors: any tx or rule error; why names a failing field. */
+int ldg_store_check_tx(ldg_store *s, const uint8_t *tx, size_t len, const char **why);
+
 /* Validate a proposed block from another validator without its certificate: the header
  * against the tip, every transaction (signatures unless pre_verified says so) and every
  * stateful rule, in a write transaction that is kept open like ldg_store_build_block's:

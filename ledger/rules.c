@@ -149,6 +149,8 @@ static int apply_author(wctx *w, const ldg_tx *tx)
         if (rc)
             return rc;
         MDB_val key = {kl, k};
+        if (w->check_only)
+            return 0;
         return mdb_del(w->txn, s->db[DB_AUTHORS], &key, NULL) ? LDG_ESTORE : 0;
     }
     if (!rc)

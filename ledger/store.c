@@ -42,6 +42,8 @@ static const char *const db_names[DB_COUNT] = {
 int ldg__put(wctx *w, int db, const void *k, size_t kl, const void *v, size_t vl,
                unsigned flags)
 {
+    if (w->check_only)
+        return 0;
     if (w->s->fail_after == 0) {
         w->s->fail_after = -1;
         return LDG_ESTORE;
@@ -494,6 +496,20 @@ int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
     uint8_t hash[LDG_DIGEST_LEN];
     int rc = run_block(s, block, len, pre_verified, true, &w, hash);
     return rc ? rc : finish_block(s, &w, hash, block, len);
+}
+
+int ldg_store_check_tx(ldg_store *s, const uint8_t *tx, size_t len, const char **why)
+{
+    MDB_txn *txn;
+    int rc = ldg__rbegin(s, &txn);
+    if (rc)
+        return rc;
+    wctx w = {s, txn, s->tip.height + 1, s->tip.time_ms, s->tip.releases, true};
+    rc = ldg_tx_parse(&s->g, w.height, tx, len, &s->scratch_tx, why);
+    if (!rc)
+        rc = ldg__apply_tx(&w, &s->scratch_tx, 0);
+    ldg__rend(s);
+    return rc;
 }
 
 int ldg_store_stage_block(ldg_store *s, const uint8_t *block, size_t len,

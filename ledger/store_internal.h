@@ -45,6 +45,7 @@ typedef struct {
     uint64_t height;
     uint64_t time_ms;
     uint64_t releases; /* running count */
+    bool check_only;   /* a read transaction: run the rules, write nothing */
 } wctx;
 
 /* The shared helpers (store.c). */

@@ -728,6 +728,29 @@ static void test_stage_block(void **st)
     free(blk3);
 }
 
+/* The mempool's admission check: the rules against the committed state, nothing written. */
+static void test_check_tx(void **st)
+{
+    (void)st;
+    rawtx a, b;
+    const char *why;
+    publish_tx(&a, &author, 1, "cam-fw", "1.0.0", 1, 0xb0, "cam-v2");
+    assert_int_equal(ldg_store_check_tx(S, a.buf, a.len, &why), 0);
+    assert_int_equal(release_exists(0xb0, NULL), LDG_ENOTFOUND); /* nothing written */
+    assert_int_equal(ldg_store_check_tx(S, a.buf, a.len, &why), 0); /* and so again */
+    publish_tx(&b, &other, 1, "cam-fw", "1.0.0", 1, 0xb1, "cam-v2");
+    assert_int_equal(ldg_store_check_tx(S, b.buf, b.len, &why), LDG_EUNAUTHORIZED);
+    assert_int_equal(commit1(&a), 0);
+    assert_int_equal(ldg_store_check_tx(S, a.buf, a.len, &why), LDG_ETXDUP);
+    publish_tx(&b, &author, 2, "cam-fw", "1.0.0", 2, 0xb2, "cam-v2");
+    assert_int_equal(ldg_store_check_tx(S, b.buf, b.len, &why), LDG_EVERSION);
+    author_tx(&b, &admin, 1, fwl_AuthorOp_AUTHOR_REMOVE, "cam-fw", &author);
+    assert_int_equal(ldg_store_check_tx(S, b.buf, b.len, &why), 0);
+    publish_tx(&b, &author, 3, "cam-fw", "1.1.0", 2, 0xb3, "cam-v2");
+    assert_int_equal(ldg_store_check_tx(S, b.buf, b.len, &why), 0); /* the removal was not written */
+    assert_int_equal(ldg_store_check_tx(S, b.buf, 3, &why), LDG_EMALFORMED);
+}
+
 static void test_lock_and_genesis_binding(void **st)
 {
     (void)st;
@@ -758,6 +781,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stateless_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_built, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stage_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_tx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_and_genesis_binding, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
