@@ -313,17 +313,14 @@ static void handle_frame(client *c, const uint8_t *buf, size_t len)
 /* ---------------------------------------------------------------------------------------- */
 /* Start and stop                                                                            */
 
-static void close_walk(uv_handle_t *h, void *arg)
+static void close_handle(uv_handle_t *h)
 {
-    server *s = arg;
-    if (uv_is_closing(h))
-        return;
-    if (h->type == UV_TCP && h != (uv_handle_t *)&s->listener)
-        node__close_client(h->data);
-    else
+    if (!uv_is_closing(h))
         uv_close(h, NULL);
 }
 
+/* Stop: the listener, timers and signals close, every client is closed, p2p stops; the loop
+ * then ends once every handle has closed and queued thread-pool work has come back. */
 static void on_signal(uv_signal_t *sig, int signum)
 {
     server *s = sig->data;
@@ -331,7 +328,36 @@ static void on_signal(uv_signal_t *sig, int signum)
         return;
     node__log("signal %d: stopping", signum);
     s->stopping = true;
-    uv_walk(&s->loop, close_walk, s);
+    node__p2p_stop(s);
+    close_handle((uv_handle_t *)&s->listener);
+    close_handle((uv_handle_t *)&s->sweep_timer);
+    close_handle((uv_handle_t *)&s->ch.timer);
+    close_handle((uv_handle_t *)&s->sigint);
+    close_handle((uv_handle_t *)&s->sigterm);
+    for (uint32_t i = 0; i < s->cfg.max_clients; i++)
+        if (s->clients[i])
+            node__close_client(s->clients[i]);
+}
+
+/* The validator key, if this node has one (none: a non-voting replica). */
+static int load_validator_key(server *s, char *err, size_t errlen)
+{
+    const node_config *cfg = &s->cfg;
+    if (!cfg->validator_key[0])
+        return 0;
+    int rc = node_key_load(cfg->validator_key, &s->vkey, err, errlen);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < s->g.n_validators; i++)
+        if (s->g.validators[i].alg == s->vkey.pub.alg && s->g.validators[i].len == s->vkey.pub.len &&
+            !memcmp(s->g.validators[i].key, s->vkey.pub.key, s->vkey.pub.len))
+            s->has_vkey = true;
+    if (!s->has_vkey) {
+        snprintf(err, errlen, "validator key %s is not a validator in %s", cfg->validator_key,
+                 cfg->genesis);
+        return NODE_ECONFIG;
+    }
+    return 0;
 }
 
 int node_run(const node_config *cfg, char *err, size_t errlen)
@@ -343,18 +369,8 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     }
     s->cfg = *cfg;
     int rc = node_genesis_load(cfg->genesis, &s->g, err, errlen);
-    if (!rc && (rc = node_key_load(cfg->validator_key, &s->vkey, err, errlen)) == 0) {
-        bool is_validator = false;
-        for (size_t i = 0; i < s->g.n_validators; i++)
-            is_validator |= s->g.validators[i].alg == s->vkey.pub.alg &&
-                            s->g.validators[i].len == s->vkey.pub.len &&
-                            !memcmp(s->g.validators[i].key, s->vkey.pub.key, s->vkey.pub.len);
-        if (!is_validator) {
-            snprintf(err, errlen, "validator key %s is not a validator in %s", cfg->validator_key,
-                     cfg->genesis);
-            rc = NODE_ECONFIG;
-        }
-    }
+    if (!rc)
+        rc = load_validator_key(s, err, errlen);
     if (!rc && (rc = ldg_store_open(&s->store, cfg->data_dir, &s->g, 0)))
         snprintf(err, errlen, "data directory %s: %s", cfg->data_dir, ldg_strerror(rc));
     if (rc) {
@@ -366,7 +382,8 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     s->gens = calloc(cfg->max_clients, sizeof *s->gens);
     s->rej = calloc(REJECTED_MAX, sizeof *s->rej);
     if (!s->clients || !s->gens || !s->rej || hmap_init(&s->pending, 1024) ||
-        hmap_init(&s->waiting, 64) || hmap_init(&s->nonces, 64) || hmap_init(&s->rejected_idx, REJECTED_MAX)) {
+        hmap_init(&s->by_raw, 1024) || hmap_init(&s->waiting, 64) || hmap_init(&s->nonces, 64) ||
+        hmap_init(&s->rejected_idx, REJECTED_MAX)) {
         snprintf(err, errlen, "out of memory");
         rc = LDG_ENOMEM;
         goto out;
@@ -385,16 +402,22 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
                  uv_strerror(rc));
         rc = NODE_ECONFIG;
     }
+    if (!rc)
+        rc = node__chain_init(s, err, errlen);
+    if (!rc)
+        rc = node__p2p_start(s, err, errlen);
     if (rc) {
-        uv_close((uv_handle_t *)&s->listener, NULL);
+        node__p2p_stop(s);
+        close_handle((uv_handle_t *)&s->listener);
+        if (uv_is_active((uv_handle_t *)&s->ch.timer) || s->ch.timer.loop)
+            close_handle((uv_handle_t *)&s->ch.timer);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         goto out;
     }
     s->listener.data = s;
-    uv_timer_init(&s->loop, &s->cns_timer);
     uv_timer_init(&s->loop, &s->sweep_timer);
-    s->cns_timer.data = s->sweep_timer.data = s;
+    s->sweep_timer.data = s;
     uv_timer_start(&s->sweep_timer, node__on_sweep, 100, 100);
     uv_signal_init(&s->loop, &s->sigint);
     uv_signal_init(&s->loop, &s->sigterm);
@@ -405,9 +428,9 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
 
     ldg_tip t;
     ldg_store_tip(s->store, &t);
-    cns_init(&s->cns, t.height, node__now_ms(s), cfg->block_interval_ms, cfg->max_block_txs);
-    node__log("chain %s at height %" PRIu64 ", listening on %s:%d", s->g.chain_id, t.height,
-          cfg->rpc_host, cfg->rpc_port);
+    node__log("chain %s at height %" PRIu64 ", %s, listening on %s:%d", s->g.chain_id, t.height,
+              s->ch.self >= 0 ? "validator" : "replica", cfg->rpc_host, cfg->rpc_port);
+    node__send_status(s, -1);
 
     uv_run(&s->loop, UV_RUN_DEFAULT);
     /* All handles are closed; queued work has completed (after_verify ran). */
@@ -417,7 +440,11 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     rc = 0;
 out:
     node__write_state_free(s);
+    node__sync_free(s);
+    node__chain_free(s);
+    p2p_seen_free(s->ch.seen_tx);
     hmap_free(&s->pending);
+    hmap_free(&s->by_raw);
     hmap_free(&s->waiting);
     hmap_free(&s->nonces);
     hmap_free(&s->rejected_idx);
@@ -426,6 +453,7 @@ out:
     free(s->rej);
     ldg_store_close(s->store);
     OPENSSL_cleanse(&s->vkey, sizeof s->vkey);
+    OPENSSL_cleanse(&s->ikey, sizeof s->ikey);
     free(s);
     return rc;
 }

@@ -27,13 +27,27 @@
 #include "ledger/ledger.h"
 #include "node/hmap.h"
 #include "node/node.h"
+#include "node/votelog.h"
+#include "p2p/p2p.h"
 
 #define BATCH_MAX 128
 #define OUT_HIGH (8u << 20)
 #define REJECTED_MAX 65536
 #define WAIT_DEFAULT_MS 30000
 #define WAIT_MAX_MS 600000
-#define FWL_VERSION "0.1.0"
+#define FWL_VERSION "0.2.0"
+
+/* p2p message types (the p2p frame's type byte). */
+enum {
+    P2P_T_TX = 1,             /* an encoded Tx envelope                                  */
+    P2P_T_PROPOSAL_BLOCK = 2, /* an encoded Block without certificate                    */
+    P2P_T_PROPOSAL = 3,       /* fwl.ProposalMsg                                         */
+    P2P_T_VOTE = 4,           /* fwl.VoteMsg                                             */
+    P2P_T_STATUS = 5,         /* fwl.StatusMsg                                           */
+    P2P_T_SYNC_REQUEST = 6,   /* fwl.SyncRequestMsg                                      */
+    P2P_T_SYNC_BLOCK = 7,     /* an encoded Block with its commit certificate            */
+    P2P_T_FETCH_VOTES = 8,    /* fwl.SyncRequestMsg: (height, round) of prevotes wanted   */
+};
 
 typedef struct server server;
 
@@ -54,11 +68,12 @@ typedef struct client {
 } client;
 
 /* Who is owed an answer: a client slot (with generation, so a reused slot is not
- * confused with the closed client) and its request id. */
+ * confused with the closed client) and its request id. NO_CLIENT: a tx from a peer. */
 typedef struct {
     uint32_t slot, gen;
     uint64_t id;
 } reply_to;
+#define NO_CLIENT UINT32_MAX
 
 typedef struct waiter {
     reply_to to;
@@ -66,11 +81,14 @@ typedef struct waiter {
     struct waiter *next;
 } waiter;
 
+/* A verified transaction waiting for a block. */
 typedef struct {
-    uint8_t hash[LDG_DIGEST_LEN];
+    uint8_t hash[LDG_DIGEST_LEN];     /* tx id                                           */
+    uint8_t raw_hash[LDG_DIGEST_LEN]; /* SHA-256 of the envelope: how blocks name it     */
     uint8_t *raw;
     size_t len;
     waiter *waiters;
+    bool dead;                        /* left the mempool; freed at the next compaction  */
 } mp_entry;
 
 typedef struct verify_batch {
@@ -87,6 +105,7 @@ typedef struct verify_batch {
         int rc;
         const char *why;
         uint8_t hash[LDG_DIGEST_LEN];
+        uint8_t raw_hash[LDG_DIGEST_LEN];
         uint8_t sender[LDG_DIGEST_LEN];
         uint64_t nonce;
     } it[BATCH_MAX];
@@ -97,37 +116,103 @@ typedef struct {
     int code;
 } rejected;
 
-/* The proposal being decided: its header and the mempool entries it includes. */
+/* --- the chain driver's state (chain.c, sync.c) --- */
+
+#define CAND_MAX 8                          /* candidate blocks kept (current and next height) */
+#define VOTES_MAX (LDG_MAX_VALIDATORS * 2 * 16)
+#define TIMERS_MAX 16
+#define PEERS_MAX 96
+
 typedef struct {
     uint64_t height;
-    uint8_t hdr[LDG_HEADER_MAX];
-    size_t hdr_len;
     uint8_t hash[LDG_DIGEST_LEN];
-    mp_entry **incl;
-    size_t n_incl;
-    fwl_Signature commit[1];
-    size_t n_commit;
-} proposal;
+    uint8_t *bytes;                         /* encoded Block without certificate           */
+    size_t len;
+    ldg_pubkey proposer;                    /* from its header                             */
+} cand_block;
+
+typedef struct {
+    bool used, nil;
+    uint8_t step, sig_len;
+    uint32_t round, validator;
+    uint64_t height;
+    uint8_t value[LDG_DIGEST_LEN];
+    uint8_t sig[LDG_SIG_MAX];
+} vote_entry;
+
+typedef struct {
+    bool used;
+    uint8_t step;
+    uint32_t round;
+    uint64_t height, at_ms;
+} tm_timer;
+
+/* A block from sync: verified on the thread pool, applied in height order. */
+typedef struct sync_job {
+    uv_work_t w;
+    server *s;
+    uint64_t height;
+    uint8_t *bytes;
+    size_t len;
+    int rc;
+    bool done;       /* its after-work callback ran: only then may it be applied or freed */
+    size_t n_txs;
+    struct sync_job *next;
+} sync_job;
+
+typedef struct {
+    cns_tm tm;
+    int32_t self;              /* validator index, -1 for a replica                     */
+    bool started;              /* the engine is deciding `height`                       */
+    uint64_t height;           /* tip + 1                                               */
+    uint64_t height_started_ms, last_resend_ms;
+    node_votelog *vlog;
+    p2p_net *net;
+    uint32_t self_id;
+    cand_block cand[CAND_MAX];
+    size_t cand_next;
+    vote_entry votes[VOTES_MAX];
+    fwl_ProposalMsg own_prop;  /* our last proposal (resent while undecided)            */
+    fwl_ProposalMsg next_prop; /* a proposal that came before its height started       */
+    int32_t next_prop_from;
+    tm_timer timers[TIMERS_MAX];
+    uv_timer_t timer;
+    /* peers and sync */
+    uint32_t peer_id[PEERS_MAX];
+    uint64_t peer_height[PEERS_MAX];
+    size_t n_peers;
+    bool syncing;              /* behind the peers: consensus waits                     */
+    bool sync_in_flight;
+    uint32_t sync_peer;
+    uint64_t sync_next, sync_end, sync_deadline_ms;
+    sync_job *jobs;            /* verifying or verified, sorted by height               */
+    size_t n_jobs;
+    uint64_t sync_blocks, sync_t0_ms, sync_log_ms, sync_rate;
+    p2p_seen *seen_tx;         /* raw hashes of txs seen (gossip de-duplication)        */
+} node_chain;
 
 struct server {
     uv_loop_t loop;
     uv_tcp_t listener;
-    uv_timer_t cns_timer, sweep_timer;
+    uv_timer_t sweep_timer;
     uv_signal_t sigint, sigterm;
     node_config cfg;
     ldg_genesis g;
     node_key vkey;
+    bool has_vkey;    /* a validator; false: a non-voting replica    */
+    node_key ikey;    /* p2p identity                                */
     ldg_store *store;
-    cns_engine cns;
+    node_chain ch;
 
     client **clients; /* by slot */
     uint32_t *gens;
     uint32_t n_clients;
     client *dirty;
 
-    mp_entry **mp;    /* FIFO: [mp_head, mp_len) */
-    size_t mp_head, mp_len, mp_cap;
+    mp_entry **mp;    /* FIFO: [mp_head, mp_len), dead entries skipped */
+    size_t mp_head, mp_len, mp_cap, mp_live, mp_dead;
     hmap pending;     /* tx hash -> mp_entry                         */
+    hmap by_raw;      /* envelope hash -> mp_entry                   */
     size_t verifying; /* txs in the thread pool                      */
     verify_batch *batch;          /* being filled                    */
     verify_batch *vq_head, *vq_tail; /* dispatched, in order: results enter the mempool in
@@ -140,7 +225,6 @@ struct server {
     size_t rej_next;
     hmap rejected_idx;
 
-    proposal cur;     /* the block being decided                     */
     fwl_Request req;  /* scratch, decoded per frame                  */
     fwl_Response resp;
     bool stopping;
@@ -148,8 +232,7 @@ struct server {
     uint64_t trimmed_at;  /* committed_txs at the last malloc_trim */
 };
 
-
-static inline size_t node__mempool_count(const server *s) { return s->mp_len - s->mp_head; }
+static inline size_t node__mempool_count(const server *s) { return s->mp_live; }
 
 /* server.c */
 uint64_t node__now_ms(server *s);
@@ -169,13 +252,68 @@ void node__close_client(client *c);
 uint8_t *node__frame_begin(client *c, size_t size);
 void node__frame_end(client *c, size_t size);
 
-/* writes.c */
+/* writes.c: verification, admission, waiters */
 void node__handle_submit(client *c, uint64_t id, const fwl_SubmitTxReq *r);
 void node__handle_wait(client *c, uint64_t id, const fwl_WaitForTxReq *r);
+/* A tx from a peer: verify and admit like SubmitTx, without an answer. */
+void node__tx_from_peer(server *s, const uint8_t *raw, size_t len);
 /* Hand the batch being filled to the thread pool. */
 void node__dispatch_batch(server *s);
 void node__on_sweep(uv_timer_t *t);
 void node__write_state_free(server *s);
+/* Answer and free a waiter list: committed (code 0) or refused with code. */
+void node__answer_waiters(server *s, waiter *w, const uint8_t hash[LDG_DIGEST_LEN], int code);
+void node__rejected_add(server *s, const uint8_t hash[LDG_DIGEST_LEN], int code);
+/* Parked waiters whose tx is now committed (it came in a block, not through our mempool). */
+void node__answer_parked(server *s);
+
+/* mempool.c */
+int node__mempool_add(server *s, const uint8_t hash[LDG_DIGEST_LEN],
+                      const uint8_t raw_hash[LDG_DIGEST_LEN], uint8_t *raw, size_t len);
+/* Take e out: answer its waiters (code 0: committed) and mark it dead. */
+void node__mempool_remove(server *s, mp_entry *e, int code);
+/* Free dead entries and close the gaps they left. */
+void node__mempool_compact(server *s);
+/* Up to max live entries from the head, in order, into out. */
+size_t node__mempool_head(server *s, size_t max, mp_entry **out);
+void node__note_pending_nonce(server *s, const uint8_t sender[LDG_DIGEST_LEN], uint64_t nonce);
+bool node__free_value(void *ctx, const uint8_t key[32], void **val);
+
+/* blocks.c: building, staging and committing blocks */
+int node__build_block(server *s, uint64_t height, uint8_t **blk, size_t *len,
+                      uint8_t hash[LDG_DIGEST_LEN]);
+int node__stage_block(server *s, const uint8_t *blk, size_t len);
+/* Commit blk (an encoded Block without certificate) with the certificate cert. */
+int node__commit_block(server *s, const uint8_t *blk, size_t len, const fwl_Signature *cert,
+                       size_t n_cert, uint32_t round);
+/* A block with its certificate from sync; pre: its txs' signatures were verified. */
+int node__apply_synced(server *s, const uint8_t *blk, size_t len, bool sigs_verified);
+
+/* chain.c: the consensus driver */
+int node__chain_init(server *s, char *err, size_t errlen);
+void node__chain_free(server *s);
+void node__chain_kick(server *s);
+void node__chain_committed(server *s, uint64_t height);
+void node__chain_tick(server *s);
+void node__chain_on_proposal_block(server *s, const uint8_t *data, size_t len);
+void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p);
+void node__chain_on_vote(server *s, const fwl_VoteMsg *v);
+void node__chain_on_fetch(server *s, uint32_t from, const fwl_SyncRequestMsg *q);
+void node__chain_on_peer_up(server *s, uint32_t peer);
+void node__send_status(server *s, int64_t peer);
+
+/* sync.c: status and block sync */
+void node__sync_on_status(server *s, uint32_t from, const fwl_StatusMsg *m);
+void node__sync_on_request(server *s, uint32_t from, const fwl_SyncRequestMsg *q);
+void node__sync_on_block(server *s, uint32_t from, const uint8_t *data, size_t len);
+/* Ask a peer that is ahead for the blocks we lack (no-op if one request is in flight). */
+void node__sync_request(server *s);
+void node__sync_tick(server *s);
+void node__sync_free(server *s);
+
+/* peers.c: the p2p transport */
+int node__p2p_start(server *s, char *err, size_t errlen);
+void node__p2p_stop(server *s);
 
 /* reads.c */
 void node__handle_get_block(client *c, uint64_t id, const fwl_GetBlockReq *r);

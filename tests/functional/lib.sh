@@ -10,7 +10,7 @@ cleanup() {
     local rc=$?
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
     if [ $rc -ne 0 ]; then
-        for l in "$TMP"/*/node.log; do [ -f "$l" ] && { echo "--- $l"; tail -20 "$l"; }; done
+        find "$TMP" -name node.log | while read -r l; do echo "--- $l"; tail -20 "$l"; done
     fi
     rm -rf "$TMP"
     exit $rc
@@ -51,4 +51,25 @@ stop_node() {
 # json FILE EXPR: evaluate a Python expression over the parsed JSON document `d`
 json() {
     /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# free_port_range N: a base port with N consecutive free ports on 127.0.0.1
+free_port_range() {
+    /usr/bin/python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    base = random.randrange(20000, 60000 - n)
+    socks = []
+    try:
+        for p in range(base, base + n):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(base); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+else:
+    sys.exit(1)
+PY
 }

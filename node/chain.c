@@ -1,0 +1,616 @@
+/*
+ * The chain driver: runs the Tendermint engine (consensus/) for this node and carries out
+ * its actions with the store, the vote log and the p2p transport.
+ *
+ * Heights start only when there is something to decide: when the mempool holds transactions
+ * or a peer's proposal or vote for the height arrives (no empty blocks while idle). Own
+ * proposals and votes are recorded durably (node/votelog.c) before they are signed; other
+ * validators' messages are checked against their genesis keys before the engine sees them.
+ * A proposed block is validated by staging it (ldg_store_stage_block), so that when it is
+ * decided it commits in the same write transaction with its certificate: the precommits of
+ * the deciding round, collected here.
+ *
+ * Message flow on p2p (types in node/server_internal.h): a proposal is its block
+ * (PROPOSAL_BLOCK) followed by the signed header (PROPOSAL) on the same connection; votes
+ * (VOTE); every node announces its tip (STATUS) on connect and after each commit; a node
+ * behind its peers fetches blocks with their certificates (sync.c).
+ */
+#include "node/server_internal.h"
+
+static void run(server *s, const cns_tm_actions *acts);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Small stores: candidate blocks and votes of the current and the next height               */
+
+static cand_block *cand_find(node_chain *ch, const uint8_t hash[LDG_DIGEST_LEN])
+{
+    for (size_t i = 0; i < CAND_MAX; i++)
+        if (ch->cand[i].bytes && !memcmp(ch->cand[i].hash, hash, LDG_DIGEST_LEN))
+            return &ch->cand[i];
+    return NULL;
+}
+
+/* Keep a copy of an encoded block (without certificate) under its hash; the oldest
+ * candidate makes room. */
+static cand_block *cand_add(node_chain *ch, uint64_t height, const uint8_t hash[LDG_DIGEST_LEN],
+                            const uint8_t *bytes, size_t len, uint32_t proposer_alg,
+                            const uint8_t *proposer_key, size_t proposer_len)
+{
+    cand_block *c = cand_find(ch, hash);
+    if (c)
+        return c;
+    c = &ch->cand[ch->cand_next];
+    ch->cand_next = (ch->cand_next + 1) % CAND_MAX;
+    free(c->bytes);
+    memset(c, 0, sizeof *c);
+    if (!(c->bytes = malloc(len ? len : 1)))
+        return NULL;
+    memcpy(c->bytes, bytes, len);
+    c->len = len;
+    c->height = height;
+    memcpy(c->hash, hash, LDG_DIGEST_LEN);
+    c->proposer.alg = proposer_alg;
+    c->proposer.len = proposer_len <= LDG_PUBKEY_MAX ? proposer_len : 0;
+    memcpy(c->proposer.key, proposer_key, c->proposer.len);
+    return c;
+}
+
+/* Forget candidates and votes below height. */
+static void forget_below(node_chain *ch, uint64_t height)
+{
+    for (size_t i = 0; i < CAND_MAX; i++)
+        if (ch->cand[i].bytes && ch->cand[i].height < height) {
+            free(ch->cand[i].bytes);
+            memset(&ch->cand[i], 0, sizeof ch->cand[i]);
+        }
+    for (size_t i = 0; i < VOTES_MAX; i++)
+        if (ch->votes[i].used && ch->votes[i].height < height)
+            ch->votes[i].used = false;
+}
+
+static vote_entry *vote_find(node_chain *ch, uint64_t h, uint32_t r, uint8_t step, uint32_t v)
+{
+    for (size_t i = 0; i < VOTES_MAX; i++) {
+        vote_entry *e = &ch->votes[i];
+        if (e->used && e->height == h && e->round == r && e->step == step && e->validator == v)
+            return e;
+    }
+    return NULL;
+}
+
+/* Store a checked vote (the first one per validator, height, round and step; a conflicting
+ * second one is evidence the engine counts). Full: the lowest round of the oldest height
+ * gives way. */
+static void vote_store(node_chain *ch, const fwl_VoteMsg *m)
+{
+    if (vote_find(ch, m->height, m->round, (uint8_t)m->step, m->validator))
+        return;
+    vote_entry *slot = NULL;
+    for (size_t i = 0; i < VOTES_MAX && !slot; i++)
+        if (!ch->votes[i].used)
+            slot = &ch->votes[i];
+    for (size_t i = 0; i < VOTES_MAX && !slot; i++) {
+        vote_entry *e = &ch->votes[i];
+        if (!slot || e->height < slot->height ||
+            (e->height == slot->height && e->round < slot->round))
+            slot = e;
+    }
+    memset(slot, 0, sizeof *slot);
+    slot->used = true;
+    slot->height = m->height;
+    slot->round = m->round;
+    slot->step = (uint8_t)m->step;
+    slot->nil = m->nil;
+    memcpy(slot->value, m->value.bytes, m->value.size);
+    slot->validator = m->validator;
+    memcpy(slot->sig, m->sig.bytes, m->sig.size);
+    slot->sig_len = (uint8_t)m->sig.size;
+}
+
+static void vote_to_msg(const vote_entry *e, fwl_VoteMsg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->height = e->height;
+    m->round = e->round;
+    m->step = e->step;
+    m->nil = e->nil;
+    if (!e->nil) {
+        memcpy(m->value.bytes, e->value, LDG_DIGEST_LEN);
+        m->value.size = LDG_DIGEST_LEN;
+    }
+    m->validator = e->validator;
+    memcpy(m->sig.bytes, e->sig, e->sig_len);
+    m->sig.size = e->sig_len;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Sending                                                                                   */
+
+/* Encode msg and send it to one peer (peer >= 0) or all. */
+static void send_pb(server *s, int64_t peer, uint8_t type, const pb_msgdesc_t *f, const void *msg)
+{
+    uint8_t buf[512];
+    pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
+    if (!s->ch.net || !pb_encode(&os, f, msg))
+        return;
+    if (peer >= 0)
+        p2p_send(s->ch.net, (uint32_t)peer, type, buf, os.bytes_written);
+    else
+        p2p_broadcast(s->ch.net, type, buf, os.bytes_written);
+}
+
+void node__send_status(server *s, int64_t peer)
+{
+    fwl_StatusMsg m = fwl_StatusMsg_init_zero;
+    ldg_tip t;
+    ldg_store_tip(s->store, &t);
+    m.height = t.height;
+    memcpy(m.tip_hash.bytes, t.hash, LDG_DIGEST_LEN);
+    m.tip_hash.size = LDG_DIGEST_LEN;
+    m.consensus_height = s->ch.started ? s->ch.height : 0;
+    send_pb(s, peer, P2P_T_STATUS, fwl_StatusMsg_fields, &m);
+}
+
+/* Our own proposal and votes of the current height, to one peer or all: heals messages lost
+ * to a dropped connection or a full queue. */
+static void resend_own(server *s, int64_t peer)
+{
+    node_chain *ch = &s->ch;
+    if (ch->self < 0 || !ch->started)
+        return;
+    if (ch->own_prop.height == ch->height) {
+        cand_block *c = cand_find(ch, ch->own_prop.block_hash.bytes);
+        if (c) {
+            if (peer >= 0)
+                p2p_send(ch->net, (uint32_t)peer, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
+            else
+                p2p_broadcast(ch->net, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
+            send_pb(s, peer, P2P_T_PROPOSAL, fwl_ProposalMsg_fields, &ch->own_prop);
+        }
+    }
+    for (size_t i = 0; i < VOTES_MAX; i++) {
+        vote_entry *e = &ch->votes[i];
+        if (e->used && e->height == ch->height && e->validator == (uint32_t)ch->self) {
+            fwl_VoteMsg m;
+            vote_to_msg(e, &m);
+            send_pb(s, peer, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Heights                                                                                   */
+
+/* Begin deciding ch->height if this node is a validator in step with its peers. */
+static void start_height(server *s)
+{
+    node_chain *ch = &s->ch;
+    cns_tm_actions acts;
+    if (ch->self < 0 || ch->started || ch->syncing)
+        return;
+    if (cns_tm_start_height(&ch->tm, ch->height, &acts))
+        return;
+    ch->started = true;
+    ch->height_started_ms = node__now_ms(s);
+    run(s, &acts);
+    /* A proposal for this height that came before we started. */
+    if (ch->next_prop_from >= 0 && ch->next_prop.height == ch->height) {
+        fwl_ProposalMsg p = ch->next_prop;
+        uint32_t from = (uint32_t)ch->next_prop_from;
+        ch->next_prop_from = -1;
+        node__chain_on_proposal(s, from, &p);
+    }
+}
+
+void node__chain_kick(server *s)
+{
+    if (node__mempool_count(s) > 0)
+        start_height(s);
+}
+
+/* A block was committed (by consensus or sync) at height h: move on. */
+void node__chain_committed(server *s, uint64_t h)
+{
+    node_chain *ch = &s->ch;
+    if (h + 1 <= ch->height)
+        return;
+    ch->height = h + 1;
+    ch->started = false;
+    forget_below(ch, ch->height);
+    for (size_t i = 0; i < TIMERS_MAX; i++)
+        ch->timers[i].used = false;
+    node__send_status(s, -1);
+    node__chain_kick(s);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Actions                                                                                   */
+
+static void build(server *s, const cns_tm_action *a)
+{
+    node_chain *ch = &s->ch;
+    uint8_t hash[LDG_DIGEST_LEN];
+    uint8_t *blk;
+    size_t len;
+    if (node__build_block(s, a->height, &blk, &len, hash))
+        return; /* the propose timeout moves the round on */
+    cand_add(ch, a->height, hash, blk, len, s->vkey.pub.alg, s->vkey.pub.key, s->vkey.pub.len);
+    free(blk);
+    cns_tm_actions acts;
+    if (!cns_tm_on_value(&ch->tm, a->height, a->round, hash, &acts))
+        run(s, &acts);
+}
+
+/* Persist the engine's record, then sign digest. false: do not send anything. */
+static bool persist_and_sign(server *s, const cns_vote_record *rec, const uint8_t d[LDG_DIGEST_LEN],
+                             uint8_t *sig, pb_size_t *sig_len)
+{
+    const ldg_sig_impl *im = ldg_sig_by_id(s->vkey.alg);
+    if (!im || node_votelog_write(s->ch.vlog, rec)) {
+        node__log("cannot write the vote record: not signing");
+        return false;
+    }
+    if (im->sign(s->vkey.sec, d, NULL, sig))
+        return false;
+    *sig_len = (pb_size_t)im->sig_len;
+    return true;
+}
+
+static void propose(server *s, const cns_tm_action *a)
+{
+    node_chain *ch = &s->ch;
+    cand_block *c = cand_find(ch, a->msg.value);
+    fwl_ProposalMsg p = fwl_ProposalMsg_init_zero;
+    uint8_t d[LDG_DIGEST_LEN];
+    if (!c || ldg_proposal_digest(&s->g, a->msg.height, a->msg.round, a->msg.valid_round,
+                                  a->msg.value, d))
+        return;
+    p.height = a->msg.height;
+    p.round = a->msg.round;
+    p.valid_round = a->msg.valid_round;
+    p.proposer = (uint32_t)ch->self;
+    memcpy(p.block_hash.bytes, a->msg.value, LDG_DIGEST_LEN);
+    p.block_hash.size = LDG_DIGEST_LEN;
+    if (!persist_and_sign(s, &a->record, d, p.sig.bytes, &p.sig.size))
+        return;
+    ch->own_prop = p;
+    p2p_broadcast(ch->net, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
+    send_pb(s, -1, P2P_T_PROPOSAL, fwl_ProposalMsg_fields, &p);
+    /* A re-proposal relies on prevotes of valid_round: send the ones we hold. */
+    if (a->msg.valid_round >= 0)
+        for (size_t i = 0; i < VOTES_MAX; i++) {
+            vote_entry *e = &ch->votes[i];
+            if (e->used && e->height == p.height && e->round == (uint32_t)a->msg.valid_round &&
+                e->step == CNS_PREVOTE) {
+                fwl_VoteMsg m;
+                vote_to_msg(e, &m);
+                send_pb(s, -1, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+            }
+        }
+}
+
+static void vote(server *s, const cns_tm_action *a)
+{
+    fwl_VoteMsg m = fwl_VoteMsg_init_zero;
+    uint8_t d[LDG_DIGEST_LEN], zero[LDG_DIGEST_LEN] = {0};
+    if (ldg_vote_digest(&s->g, a->msg.height, a->msg.round, a->msg.step,
+                        a->msg.nil ? zero : a->msg.value, d))
+        return;
+    m.height = a->msg.height;
+    m.round = a->msg.round;
+    m.step = a->msg.step;
+    m.nil = a->msg.nil;
+    if (!m.nil) {
+        memcpy(m.value.bytes, a->msg.value, LDG_DIGEST_LEN);
+        m.value.size = LDG_DIGEST_LEN;
+    }
+    m.validator = (uint32_t)s->ch.self;
+    if (!persist_and_sign(s, &a->record, d, m.sig.bytes, &m.sig.size))
+        return;
+    vote_store(&s->ch, &m);
+    send_pb(s, -1, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+}
+
+/* The engine decided value at height in round: assemble the certificate, commit. */
+static void commit(server *s, const cns_tm_action *a)
+{
+    node_chain *ch = &s->ch;
+    fwl_Signature cert[LDG_MAX_VALIDATORS];
+    size_t n = 0;
+    for (uint32_t i = 0; i < a->n_signers; i++) {
+        uint32_t v = a->signers[i];
+        vote_entry *e = vote_find(ch, a->height, a->round, CNS_PRECOMMIT, v);
+        if (!e || e->nil || memcmp(e->value, a->value, LDG_DIGEST_LEN) || v >= s->g.n_validators)
+            continue;
+        fwl_Signature *sig = &cert[n++];
+        memset(sig, 0, sizeof *sig);
+        sig->has_signer = true;
+        sig->signer.alg = s->g.validators[v].alg;
+        memcpy(sig->signer.key.bytes, s->g.validators[v].key, s->g.validators[v].len);
+        sig->signer.key.size = (pb_size_t)s->g.validators[v].len;
+        memcpy(sig->sig.bytes, e->sig, e->sig_len);
+        sig->sig.size = e->sig_len;
+    }
+    cand_block *c = cand_find(ch, a->value);
+    if (!c) {
+        /* Decided without the block (its proposal never reached us): take it from a peer,
+         * with its certificate. */
+        node__log("height %" PRIu64 " decided; fetching its block", a->height);
+        node__sync_request(s);
+        return;
+    }
+    int rc = node__commit_block(s, c->bytes, c->len, cert, n, a->round);
+    if (rc) {
+        node__log("committing height %" PRIu64 " failed: %s", a->height, node_strerror(rc));
+        node__sync_request(s);
+    }
+}
+
+static int64_t timer_due(const node_chain *ch)
+{
+    int64_t due = -1;
+    for (size_t i = 0; i < TIMERS_MAX; i++)
+        if (ch->timers[i].used && (due < 0 || (int64_t)ch->timers[i].at_ms < due))
+            due = (int64_t)ch->timers[i].at_ms;
+    return due;
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void arm(server *s)
+{
+    int64_t due = timer_due(&s->ch);
+    if (due < 0) {
+        uv_timer_stop(&s->ch.timer);
+        return;
+    }
+    uint64_t now = node__now_ms(s);
+    uv_timer_start(&s->ch.timer, on_timer, (uint64_t)due > now ? (uint64_t)due - now : 0, 0);
+}
+
+static void schedule(server *s, const cns_tm_action *a)
+{
+    node_chain *ch = &s->ch;
+    tm_timer *slot = NULL;
+    for (size_t i = 0; i < TIMERS_MAX && !slot; i++)
+        if (!ch->timers[i].used)
+            slot = &ch->timers[i];
+    for (size_t i = 0; i < TIMERS_MAX && !slot; i++) /* full: the earliest round goes */
+        if (!slot || ch->timers[i].round < slot->round)
+            slot = &ch->timers[i];
+    slot->used = true;
+    slot->at_ms = node__now_ms(s) + a->delay_ms;
+    slot->height = a->height;
+    slot->round = a->round;
+    slot->step = a->step;
+    arm(s);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    server *s = t->data;
+    node_chain *ch = &s->ch;
+    uint64_t now = node__now_ms(s);
+    for (size_t i = 0; i < TIMERS_MAX; i++) {
+        tm_timer x = ch->timers[i];
+        if (!x.used || x.at_ms > now)
+            continue;
+        ch->timers[i].used = false;
+        cns_tm_actions acts;
+        if (ch->started && x.height == ch->height &&
+            !cns_tm_on_timeout(&ch->tm, x.height, x.round, (cns_step)x.step, &acts))
+            run(s, &acts);
+    }
+    arm(s);
+    node__flush_dirty(s);
+}
+
+static void fetch(server *s, const cns_tm_action *a)
+{
+    fwl_SyncRequestMsg m = fwl_SyncRequestMsg_init_zero; /* (height, round) of the prevotes */
+    m.from_height = a->height;
+    m.count = a->round;
+    send_pb(s, -1, P2P_T_FETCH_VOTES, fwl_SyncRequestMsg_fields, &m);
+}
+
+static void run(server *s, const cns_tm_actions *acts)
+{
+    for (size_t i = 0; i < acts->n && !s->stopping; i++) {
+        const cns_tm_action *a = &acts->a[i];
+        switch (a->type) {
+        case CNS_TM_BUILD: build(s, a); break;
+        case CNS_TM_PROPOSE: propose(s, a); break;
+        case CNS_TM_VOTE: vote(s, a); break;
+        case CNS_TM_SCHEDULE: schedule(s, a); break;
+        case CNS_TM_COMMIT: commit(s, a); break;
+        case CNS_TM_FETCH: fetch(s, a); break;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Messages from peers                                                                       */
+
+static bool validator_sig_ok(server *s, uint32_t v, const uint8_t d[LDG_DIGEST_LEN],
+                             const uint8_t *sig, size_t sig_len)
+{
+    return v < s->g.n_validators &&
+           ldg_verify(s->g.validators[v].alg, s->g.validators[v].key, s->g.validators[v].len, d,
+                      sig, sig_len) == 0;
+}
+
+void node__chain_on_proposal_block(server *s, const uint8_t *data, size_t len)
+{
+    node_chain *ch = &s->ch;
+    ldg_block b;
+    uint8_t hash[LDG_DIGEST_LEN];
+    if (ldg_block_decode(data, len, &b))
+        return;
+    if ((b.hdr.height == ch->height || b.hdr.height == ch->height + 1) &&
+        !ldg_block_hash(&s->g, b.hdr_raw, b.hdr_len, hash))
+        cand_add(ch, b.hdr.height, hash, data, len, b.hdr.proposer.alg,
+                 b.hdr.proposer.key.bytes, b.hdr.proposer.key.size);
+    ldg_block_free(&b);
+}
+
+void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
+{
+    node_chain *ch = &s->ch;
+    uint8_t d[LDG_DIGEST_LEN];
+    (void)from;
+    if (ch->self < 0 || p->block_hash.size != LDG_DIGEST_LEN || p->proposer >= s->g.n_validators)
+        return;
+    if (p->height == ch->height + 1 || (p->height == ch->height && ch->syncing)) {
+        ch->next_prop = *p; /* delivered when that height starts */
+        ch->next_prop_from = (int32_t)from;
+        return;
+    }
+    if (p->height != ch->height ||
+        ldg_proposal_digest(&s->g, p->height, p->round, p->valid_round, p->block_hash.bytes, d) ||
+        !validator_sig_ok(s, p->proposer, d, p->sig.bytes, p->sig.size))
+        return;
+    cand_block *c = cand_find(ch, p->block_hash.bytes);
+    if (!c)
+        return; /* the block comes first on the proposer's connection; without it, wait for
+                   the proposer's next resend */
+    if (!ch->started)
+        start_height(s);
+    if (!ch->started)
+        return;
+    /* Valid: built by its proposer (the header says so) and passes every rule here. */
+    const ldg_pubkey *pk = &s->g.validators[p->proposer];
+    bool valid = c->proposer.alg == pk->alg && c->proposer.len == pk->len &&
+                 !memcmp(c->proposer.key, pk->key, pk->len);
+    uint8_t staged[LDG_DIGEST_LEN];
+    if (valid && (ldg_store_built(s->store, staged) || memcmp(staged, c->hash, LDG_DIGEST_LEN)))
+        valid = node__stage_block(s, c->bytes, c->len) == 0;
+    cns_msg m;
+    memset(&m, 0, sizeof m);
+    m.height = p->height;
+    m.round = p->round;
+    m.step = CNS_PROPOSE;
+    m.valid_round = p->valid_round;
+    memcpy(m.value, p->block_hash.bytes, LDG_DIGEST_LEN);
+    cns_tm_actions acts;
+    if (!cns_tm_on_proposal(&ch->tm, &m, p->proposer, valid, &acts))
+        run(s, &acts);
+}
+
+void node__chain_on_vote(server *s, const fwl_VoteMsg *v)
+{
+    node_chain *ch = &s->ch;
+    uint8_t d[LDG_DIGEST_LEN], zero[LDG_DIGEST_LEN] = {0};
+    if (ch->self < 0 || (v->step != CNS_PREVOTE && v->step != CNS_PRECOMMIT) ||
+        (!v->nil && v->value.size != LDG_DIGEST_LEN) || (v->nil && v->value.size) ||
+        v->validator >= s->g.n_validators ||
+        (v->height != ch->height && v->height != ch->height + 1))
+        return;
+    if (vote_find(ch, v->height, v->round, (uint8_t)v->step, v->validator))
+        return; /* seen (or a conflicting second vote: one is enough for the certificate) */
+    if (ldg_vote_digest(&s->g, v->height, v->round, (uint8_t)v->step, v->nil ? zero : v->value.bytes, d) ||
+        !validator_sig_ok(s, v->validator, d, v->sig.bytes, v->sig.size))
+        return;
+    vote_store(ch, v);
+    if (v->height == ch->height && !ch->started)
+        start_height(s);
+    cns_msg m;
+    memset(&m, 0, sizeof m);
+    m.height = v->height;
+    m.round = v->round;
+    m.step = (uint8_t)v->step;
+    m.nil = v->nil;
+    if (!v->nil)
+        memcpy(m.value, v->value.bytes, LDG_DIGEST_LEN);
+    m.valid_round = -1;
+    cns_tm_actions acts;
+    if (ch->started && !cns_tm_on_vote(&ch->tm, &m, v->validator, &acts))
+        run(s, &acts);
+}
+
+void node__chain_on_fetch(server *s, uint32_t from, const fwl_SyncRequestMsg *q)
+{
+    node_chain *ch = &s->ch;
+    for (size_t i = 0; i < VOTES_MAX; i++) {
+        vote_entry *e = &ch->votes[i];
+        if (e->used && e->height == q->from_height && e->round == q->count &&
+            e->step == CNS_PREVOTE) {
+            fwl_VoteMsg m;
+            vote_to_msg(e, &m);
+            send_pb(s, from, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+        }
+    }
+}
+
+void node__chain_on_peer_up(server *s, uint32_t peer)
+{
+    node__send_status(s, peer);
+    resend_own(s, peer);
+}
+
+void node__chain_tick(server *s)
+{
+    node_chain *ch = &s->ch;
+    uint64_t now = node__now_ms(s);
+    /* An undecided height for a while: repeat our messages (a peer may have missed them). */
+    if (ch->started && now - ch->height_started_ms > 1000 && now - ch->last_resend_ms > 1000) {
+        ch->last_resend_ms = now;
+        resend_own(s, -1);
+    }
+    node__chain_kick(s);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Start and stop                                                                            */
+
+int node__chain_init(server *s, char *err, size_t errlen)
+{
+    node_chain *ch = &s->ch;
+    ch->self = -1;
+    ch->next_prop_from = -1;
+    for (size_t i = 0; i < s->g.n_validators && s->has_vkey; i++)
+        if (s->g.validators[i].alg == s->vkey.pub.alg && s->g.validators[i].len == s->vkey.pub.len &&
+            !memcmp(s->g.validators[i].key, s->vkey.pub.key, s->vkey.pub.len))
+            ch->self = (int32_t)i;
+    ldg_tip t;
+    ldg_store_tip(s->store, &t);
+    ch->height = t.height + 1;
+    cns_tm_config c;
+    memset(&c, 0, sizeof c);
+    c.n_validators = (uint32_t)s->g.n_validators;
+    for (size_t i = 0; i < s->g.n_validators; i++)
+        c.power[i] = s->g.validator_power[i];
+    c.propose_ms = s->cfg.timeout_propose_ms;
+    c.propose_delta_ms = s->cfg.timeout_propose_delta_ms;
+    c.prevote_ms = s->cfg.timeout_prevote_ms;
+    c.prevote_delta_ms = s->cfg.timeout_prevote_delta_ms;
+    c.precommit_ms = s->cfg.timeout_precommit_ms;
+    c.precommit_delta_ms = s->cfg.timeout_precommit_delta_ms;
+    cns_vote_record rec;
+    cns_record_init(&rec);
+    if (ch->self >= 0) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/votes", s->cfg.data_dir);
+        int rc = node_votelog_open(&ch->vlog, path, &rec);
+        if (rc) {
+            snprintf(err, errlen, "vote record %s: %s", path,
+                     rc == NODE_ECONFIG ? "both copies are corrupt; refusing to sign" : node_strerror(rc));
+            return rc;
+        }
+    }
+    if (cns_tm_init(&ch->tm, &c, ch->self, &rec)) {
+        snprintf(err, errlen, "consensus: invalid validator set or timeouts");
+        return NODE_ECONFIG;
+    }
+    uv_timer_init(&s->loop, &ch->timer);
+    ch->timer.data = s;
+    return 0;
+}
+
+void node__chain_free(server *s)
+{
+    node_chain *ch = &s->ch;
+    for (size_t i = 0; i < CAND_MAX; i++)
+        free(ch->cand[i].bytes);
+    node_votelog_close(ch->vlog);
+    ch->vlog = NULL;
+}
