@@ -168,6 +168,7 @@ void node__handle_status(client *c, uint64_t id)
     st->mempool = (uint32_t)(node__mempool_count(s) + s->verifying);
     st->releases = t.releases;
     snprintf(st->version, sizeof st->version, "%s", FWL_VERSION);
+    node__chain_status(s, st);
     node__send_resp(c, resp);
 }
 

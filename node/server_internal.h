@@ -301,6 +301,8 @@ void node__chain_on_vote(server *s, const fwl_VoteMsg *v);
 void node__chain_on_fetch(server *s, uint32_t from, const fwl_SyncRequestMsg *q);
 void node__chain_on_peer_up(server *s, uint32_t peer);
 void node__send_status(server *s, int64_t peer);
+/* Fill the consensus, peer and sync fields of a Status answer. */
+void node__chain_status(server *s, fwl_StatusResp *st);
 
 /* sync.c: status and block sync */
 void node__sync_on_status(server *s, uint32_t from, const fwl_StatusMsg *m);

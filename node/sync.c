@@ -233,3 +233,25 @@ void node__sync_free(server *s)
     }
     s->ch.jobs = NULL;
 }
+
+void node__chain_status(server *s, fwl_StatusResp *st)
+{
+    node_chain *ch = &s->ch;
+    uint32_t id;
+    snprintf(st->role, sizeof st->role, "%s", ch->self >= 0 ? "validator" : "replica");
+    st->validator_index = ch->self;
+    st->syncing = ch->syncing;
+    st->sync_target = best_peer(ch, &id);
+    st->sync_blocks_per_s = ch->syncing ? ch->sync_rate : 0;
+    st->consensus_height = ch->started ? ch->height : 0;
+    st->consensus_round = ch->started ? ch->tm.round : 0;
+    if (ch->net) {
+        p2p_peer_stats ps[NODE_MAX_PEERS];
+        size_t n = 0;
+        if (!p2p_stats(ch->net, ps, NODE_MAX_PEERS, &n, NULL)) {
+            st->peers = (uint32_t)n;
+            for (size_t i = 0; i < n && i < NODE_MAX_PEERS; i++)
+                st->peers_up += ps[i].connected;
+        }
+    }
+}

@@ -592,7 +592,9 @@ int block_main(int argc, char **argv)
 static const char status_usage[] =
     "usage: fwledger status [options]\n"
     "\n"
-    "Show the node's chain id, height, tip, mempool size and release count.\n"
+    "Show the node's chain id, height, tip, mempool size and release count, its role\n"
+    "(validator or replica), peers up, the height and round being decided, and block-sync\n"
+    "progress (syncing, target height, blocks/s).\n"
     "\n" TOOL_USAGE_NODE
     "  --json            print {\"chain_id\", \"height\", \"tip_hash\", ...}\n";
 
@@ -622,6 +624,15 @@ int status_main(int argc, char **argv)
     json_object_set_new(res, "mempool", int_json(st.mempool));
     json_object_set_new(res, "releases", int_json(st.releases));
     json_object_set_new(res, "version", tool_json_str(st.version));
+    json_object_set_new(res, "role", tool_json_str(st.role));
+    json_object_set_new(res, "validator_index", json_integer(st.validator_index));
+    json_object_set_new(res, "peers", int_json(st.peers));
+    json_object_set_new(res, "peers_up", int_json(st.peers_up));
+    json_object_set_new(res, "consensus_height", int_json(st.consensus_height));
+    json_object_set_new(res, "consensus_round", int_json(st.consensus_round));
+    json_object_set_new(res, "syncing", json_boolean(st.syncing));
+    json_object_set_new(res, "sync_target", int_json(st.sync_target));
+    json_object_set_new(res, "sync_blocks_per_s", int_json(st.sync_blocks_per_s));
     tool_output(&o, res);
     return TOOL_EXIT_OK;
 }

@@ -23,6 +23,16 @@ height() { "$FWL" status --node "127.0.0.1:$(rpc "$1")" --json | /usr/bin/python
 releases() { "$FWL" status --node "127.0.0.1:$(rpc "$1")" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["releases"])'; }
 for k in 0 1 2 3 4; do start $k; done
 for k in 0 1 2 3 4; do wait_up $k; done
+# Status tells roles and connectivity (each node connects to the four others).
+for _ in $(seq 50); do
+    "$FWL" status --node "127.0.0.1:$(rpc 4)" --json >"$TMP/st.json"
+    [ "$(json "$TMP/st.json" 'd["peers_up"]')" = 4 ] && break
+    sleep 0.1
+done
+[ "$(json "$TMP/st.json" 'd["role"]')" = replica ] || fail "node 4 is not a replica"
+[ "$(json "$TMP/st.json" 'd["peers_up"]')" = 4 ] || fail "replica sees $(json "$TMP/st.json" 'd["peers_up"]') peers up"
+"$FWL" status --node "127.0.0.1:$(rpc 2)" --json >"$TMP/st.json"
+[ "$(json "$TMP/st.json" 'd["validator_index"]')" = 2 ] || fail "node 2 is not validator 2"
 
 v=0
 publish() { # publish NODE [extra args]: one new release; its file hash in $TMP/fh; 0 when committed
