@@ -1,6 +1,7 @@
 /*
- * fuzz_store_apply: ldg_store_apply_block, the state transition, fed blocks made from
- * arbitrary bytes, against a real LMDB store (64 MiB map, on tmpfs when there is one).
+ * fuzz_store_apply: the state transition (ldg_store_apply_block, ldg_store_build_block with
+ * ldg_store_commit_built, ldg_store_stage_block) fed blocks made from arbitrary bytes,
+ * against a real LMDB store (64 MiB map, on tmpfs when there is one).
  *
  * The store is wiped and reopened at genesis before each input that finds it past height 0,
  * so every input runs from the same state and a saved crash reproduces on its own.
@@ -8,7 +9,8 @@
  * Input: a sequence of up to 8 blocks, each
  *   ctl:u8, then by mode (ctl & 3):
  *   0 raw     len:u16le bytes[len]           apply the bytes as they are; ctl bit 2: every
- *                                            tx pre-verified (else pre_verified NULL)
+ *                                            tx pre-verified (else pre_verified NULL); ctl
+ *                                            bit 3: stage them, and commit them if staged
  *   1 built   n:u8 tx{n} [what:u8]           ldg_store_build_block over the txs, sign the
  *                                            commit, then by (ctl >> 2) & 3: 0 commit the
  *                                            build (what fwledgerd does); 1 the same with a
@@ -17,25 +19,30 @@
  *                                            (what: which), then apply the right one
  *   2 direct  n:u8 tx{n}                     a correct header over ALL the txs (nothing left
  *                                            out), signed; apply; ctl bit 2 as for raw; ctl
- *                                            bit 3: the certificate is from round 1, not 0
+ *                                            bit 3: the certificate is from round 1, not 0;
+ *                                            ctl bit 4: stage the block without its
+ *                                            certificate (a proposal), then commit it with
+ *                                            the certificate (ldg_store_commit_built)
  *   3 tamper  n:u8 tx{n} what:u8             as direct, with one header field or the commit
  *                                            certificate broken
  *   tx := len:u16le bytes[len]   (n and len are reduced modulo their caps; a short input
  *                                 truncates the last slice)
- *   ctl >> 4: block time step in seconds (raw: unused).
+ *   ctl >> 5: block time step in seconds (raw: unused).
  *
- * Checks, after every apply or commit: never crashes; the error is one of ledger.h's. On error the
- * tip (ldg_store_tip), the release count, every known key's nonce, the presence of each
- * of the block's txs and the absence of a block at the next height are all unchanged.
+ * Checks, after every apply or commit: never crashes; the error is one of ledger.h's. On
+ * error the tip (ldg_store_tip), the release count, every known key's nonce, the presence
+ * of each of the block's txs and the absence of a block at the next height are unchanged.
  * On success the tip moved by exactly one to the block's hash and time, the block reads
  * back byte for byte by height and by hash, every tx parses at that height and is found
  * at its index, the release count is the tip's and each sender's nonce reached its tx's.
  * Cross-checks: a build is invisible until committed; the block build_block made always
  * commits, and always applies as a follower's block; an injected store failure fails the
  * commit with LDG_ESTORE, changes nothing and drops the build; a wrong block never commits
- * and drops the build; a direct block applies exactly when build_block would have included
- * every tx, with the first refused tx's error (pre-verified; unverified, a signature error
- * may come first); a tampered block is always refused.
+ * and drops the build; a direct block applies (or stages) exactly when build_block would
+ * have included every tx, with the first refused tx's error (pre-verified; unverified, a
+ * signature error may come first); a staged block is invisible until committed, a failed
+ * stage keeps nothing open, and a staged block commits with its certificate; a tampered
+ * block is always refused (a broken header at staging, a broken certificate at commit).
  * Seeds: valid chains of the sample transactions in each mode, written at startup.
  */
 #include <stdint.h>
@@ -63,6 +70,7 @@ static ldg_tx *T;
 
 enum { M_RAW, M_BUILT, M_DIRECT, M_TAMPER };
 
+/* Tamperings: the header ones first, the certificate ones from T_NO_COMMIT on. */
 enum {
     T_HEIGHT_SKIP, T_HEIGHT_SAME, T_TIME_BACK, T_PREV_FLIP, T_PREV_ALG, T_COUNT, T_BODY,
     T_ROOT, T_STATE_ROOT, T_VERSION, T_CHAIN, T_PROPOSER, T_NO_PROPOSER, T_EXTRA_TX,
@@ -446,8 +454,59 @@ static void run_built(const txlist *t, uint64_t time_ms, int sub, long k, uint8_
     free(blk);
 }
 
+/* Stage a proposal and check what staging promises: nothing visible, nothing left open on
+ * error, the staged block open on success. Returns the error; hash: the staged block's. */
+static int stage_checked(const uint8_t *prop, size_t pl, const bool *pre,
+                         uint8_t hash[LDG_DIGEST_LEN])
+{
+    static snapshot s0, s1;
+    uint8_t built[LDG_DIGEST_LEN];
+    ldg_store_abort_built(S);
+    take(&s0);
+    int rc = ldg_store_stage_block(S, prop, pl, pre, hash);
+    FZ_CHECK(fz_ldg_err_known(rc), "stage returned %d", rc);
+    take(&s1);
+    FZ_CHECK(same_state(&s0, &s1), "staging changed visible state (%s)", ldg_strerror(rc));
+    if (rc) {
+        FZ_CHECK(ldg_store_built(S, built) == LDG_ENOTFOUND, "a failed stage kept a block open");
+        return rc;
+    }
+    FZ_CHECK(ldg_store_built(S, built) == 0 && !memcmp(built, hash, LDG_DIGEST_LEN),
+             "the staged block is not the one open");
+    return 0;
+}
+
+/* Commit blk over what was staged; a refused commit drops the staged block. */
+static int commit_staged(const uint8_t *blk, size_t bl)
+{
+    uint8_t built[LDG_DIGEST_LEN];
+    int rc = checked(op_commit, blk, bl, NULL);
+    if (rc)
+        FZ_CHECK(ldg_store_built(S, built) == LDG_ENOTFOUND, "a refused commit kept the block");
+    return rc;
+}
+
+/* Stage blk's proposal (the same block without a certificate), then commit blk. Returns the
+ * first error; *staged says whether the stage passed. */
+static int stage_then_commit(const uint8_t *hdr, size_t hl, const txlist *t, const bool *pre,
+                             const uint8_t *blk, size_t bl, bool *staged)
+{
+    uint8_t *prop, hash[LDG_DIGEST_LEN], want[LDG_DIGEST_LEN];
+    size_t pl;
+    FZ_CHECK(ldg_block_encode(hdr, hl, t->raw, t->len, t->n, NULL, 0, 0, &prop, &pl) == 0,
+             "encode proposal");
+    int rc = stage_checked(prop, pl, pre, hash);
+    free(prop);
+    *staged = rc == 0;
+    if (rc)
+        return rc;
+    FZ_CHECK(ldg_block_hash(&G, hdr, hl, want) == 0 && !memcmp(want, hash, LDG_DIGEST_LEN),
+             "stage returned another hash");
+    return commit_staged(blk, bl);
+}
+
 static void run_direct(const txlist *t0, uint64_t time_ms, const bool *pre, uint32_t round,
-                       int tamper)
+                       bool stage, int tamper)
 {
     txlist t = *t0;
     fwl_BlockHeader h;
@@ -504,22 +563,34 @@ static void run_direct(const txlist *t0, uint64_t time_ms, const bool *pre, uint
     if (tamper == T_SIGNER_ALG)
         sig[0].signer.alg = LDG_SIG_SECP256K1_ECDSA;
 
-    int verdict = want == -1 ? build_verdict(&t, time_ms) : 0;
+    int verdict = 0;
+    if (want == -1) {
+        verdict = build_verdict(&t, time_ms);
+        ldg_store_abort_built(S);
+    }
     FZ_CHECK(ldg_block_encode(hdr, hl, t.raw, t.len, t.n, sig, n_sig, enc_round, &blk, &bl) == 0,
              "encode");
-    int rc = apply_checked(blk, bl, pre);
+    bool staged = false;
+    int rc = stage ? stage_then_commit(hdr, hl, &t, pre, blk, bl, &staged)
+                   : apply_checked(blk, bl, pre);
     free(blk);
     if (want != -1) {
-        FZ_CHECK(rc == want, "tamper %d: got %d (%s), want %s", tamper, rc, ldg_strerror(rc),
-                 ldg_strerror(want));
+        /* A broken certificate only shows at the commit: a staged proposal carries none, and
+         * its txs may fail first. */
+        if (stage && tamper >= T_NO_COMMIT)
+            FZ_CHECK(!staged || rc == want, "tamper %d after staging: got %d (%s), want %s",
+                     tamper, rc, ldg_strerror(rc), ldg_strerror(want));
+        else
+            FZ_CHECK(rc == want, "tamper %d: got %d (%s), want %s", tamper, rc, ldg_strerror(rc),
+                     ldg_strerror(want));
     } else if (pre) {
-        FZ_CHECK(rc == verdict, "direct block: apply says %d (%s), build_block says %d (%s)", rc,
-                 ldg_strerror(rc), verdict, ldg_strerror(verdict));
+        FZ_CHECK(rc == verdict, "direct block: %s says %d (%s), build_block says %d (%s)",
+                 stage ? "stage" : "apply", rc, ldg_strerror(rc), verdict, ldg_strerror(verdict));
     } else {
         FZ_CHECK(rc == verdict || (rc == LDG_EBADSIG || rc == LDG_EBADKEY),
-                 "direct block, unverified: apply says %d (%s), build_block says %d (%s)", rc,
-                 ldg_strerror(rc), verdict, ldg_strerror(verdict));
-        FZ_CHECK(rc != 0 || verdict == 0, "applied a block build_block would refuse");
+                 "direct block, unverified: %s says %d (%s), build_block says %d (%s)",
+                 stage ? "stage" : "apply", rc, ldg_strerror(rc), verdict, ldg_strerror(verdict));
+        FZ_CHECK(rc != 0 || verdict == 0, "took a block build_block would refuse");
     }
 }
 
@@ -573,6 +644,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ldg_store_tip(S, &tip);
     if (tip.height > 0)
         store_reset();
+    ldg_store_abort_built(S); /* nothing carried over from the previous input */
 
     reader r = {data, data + size};
     for (int blocks = 0; blocks < MAX_BLOCKS; blocks++) {
@@ -584,13 +656,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bool bit2 = ctl & 4;
         uint32_t round = (ctl >> 3) & 1; /* direct, tamper: the commit certificate's round */
         ldg_store_tip(S, &tip);
-        uint64_t time_ms = tip.time_ms + (uint64_t)(ctl >> 4) * 1000;
+        uint64_t time_ms = tip.time_ms + (uint64_t)(ctl >> 5) * 1000;
+        bool stage = ctl & 0x10; /* direct, tamper */
         if (mode == M_RAW) {
             const uint8_t *blk;
             size_t len;
             if (!rd_slice(&r, 65535, &blk, &len))
                 break;
-            apply_checked(blk, len, bit2 ? all_true : NULL);
+            if (ctl & 8) { /* stage the bytes as a proposal, then commit them */
+                uint8_t hash[LDG_DIGEST_LEN];
+                if (stage_checked(blk, len, bit2 ? all_true : NULL, hash) == 0)
+                    commit_staged(blk, len);
+            } else {
+                apply_checked(blk, len, bit2 ? all_true : NULL);
+            }
             continue;
         }
         if (!rd_txs(&r, &t))
@@ -600,9 +679,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         switch (mode) {
         case M_BUILT: run_built(&t, time_ms, (ctl >> 2) & 3, ctl >> 4, what); break;
-        case M_DIRECT: run_direct(&t, time_ms, bit2 ? all_true : NULL, round, -1); break;
+        case M_DIRECT: run_direct(&t, time_ms, bit2 ? all_true : NULL, round, stage, -1); break;
         case M_TAMPER:
-            run_direct(&t, time_ms, bit2 ? all_true : NULL, round, what % T_COUNT_ALL);
+            run_direct(&t, time_ms, bit2 ? all_true : NULL, round, stage, what % T_COUNT_ALL);
             break;
         }
     }
@@ -644,21 +723,26 @@ static void write_seeds(const char *dir)
     fz_make_samples(&G);
 
     /* Every sample in one block, each mode. */
-    s.len = 0, put8(&s, 0x11), put_txs(&s, 0, FZ_N_SAMPLES);
+    s.len = 0, put8(&s, 0x21), put_txs(&s, 0, FZ_N_SAMPLES);
     fz_write_seed(dir, "built-all", s.buf, s.len);
-    s.len = 0, put8(&s, 0x12), put_txs(&s, 0, FZ_N_SAMPLES);
+    s.len = 0, put8(&s, 0x22), put_txs(&s, 0, FZ_N_SAMPLES);
     fz_write_seed(dir, "direct-all", s.buf, s.len);
-    s.len = 0, put8(&s, 0x16), put_txs(&s, 0, FZ_N_SAMPLES);
+    s.len = 0, put8(&s, 0x26), put_txs(&s, 0, FZ_N_SAMPLES);
     fz_write_seed(dir, "direct-all-pre", s.buf, s.len);
-    s.len = 0, put8(&s, 0x1a), put_txs(&s, 0, FZ_N_SAMPLES);
+    s.len = 0, put8(&s, 0x2a), put_txs(&s, 0, FZ_N_SAMPLES);
     fz_write_seed(dir, "direct-all-round1", s.buf, s.len);
+    s.len = 0, put8(&s, 0x32), put_txs(&s, 0, FZ_N_SAMPLES);
+    fz_write_seed(dir, "staged-all", s.buf, s.len);
+    s.len = 0, put8(&s, 0x3e), put_txs(&s, 0, FZ_N_SAMPLES);
+    fz_write_seed(dir, "staged-all-pre-round1", s.buf, s.len);
 
-    /* A chain of four blocks in mixed modes. */
+    /* A chain of five blocks in mixed modes. */
     s.len = 0;
-    put8(&s, 0x11), put_txs(&s, 0, 3);
-    put8(&s, 0x22), put_txs(&s, 3, 4);
-    put8(&s, 0x16), put_txs(&s, 4, 6);
-    put8(&s, 0x31), put_txs(&s, 6, 7);
+    put8(&s, 0x21), put_txs(&s, 0, 3);
+    put8(&s, 0x42), put_txs(&s, 3, 4);
+    put8(&s, 0x36), put_txs(&s, 4, 5);
+    put8(&s, 0x26), put_txs(&s, 5, 6);
+    put8(&s, 0x61), put_txs(&s, 6, 7);
     fz_write_seed(dir, "chain", s.buf, s.len);
 
     /* The proposer's commit and a follower's apply of the same build; wrong commits. */
@@ -680,9 +764,13 @@ static void write_seeds(const char *dir)
     /* Each tampering, on a block of two txs after a first good block. */
     for (unsigned k = 0; k < T_COUNT_ALL; k++) {
         s.len = 0;
-        put8(&s, 0x11), put_txs(&s, 0, 1);
-        put8(&s, 0x13), put_txs(&s, 1, 3), put8(&s, (uint8_t)k);
+        put8(&s, 0x21), put_txs(&s, 0, 1);
+        size_t second = s.len;
+        put8(&s, 0x23), put_txs(&s, 1, 3), put8(&s, (uint8_t)k);
         snprintf(name, sizeof name, "tamper-%u", k);
+        fz_write_seed(dir, name, s.buf, s.len);
+        s.buf[second] = 0x33; /* the same, staged then committed */
+        snprintf(name, sizeof name, "tamper-staged-%u", k);
         fz_write_seed(dir, name, s.buf, s.len);
     }
 
@@ -706,6 +794,8 @@ static void write_seeds(const char *dir)
     ldg_store_abort_built(S);
     s.len = 0, put8(&s, 0x00), put_slice(&s, blk, bl), put8(&s, 0x04), put_slice(&s, blk, bl);
     fz_write_seed(dir, "raw", s.buf, s.len);
+    s.len = 0, put8(&s, 0x08), put_slice(&s, blk, bl);
+    fz_write_seed(dir, "raw-staged", s.buf, s.len);
     free(blk);
 }
 
