@@ -167,6 +167,7 @@ typedef struct {
     uint64_t height;           /* tip + 1                                               */
     uint64_t height_started_ms, last_resend_ms;
     node_votelog *vlog;
+    bool record_ok;            /* the vote record of the current action batch is durable */
     p2p_net *net;
     uint32_t self_id;
     cand_block cand[CAND_MAX];

@@ -70,6 +70,62 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* --wait: every tx is followed by its WaitForTx; at most window txs are uncommitted at once.
+ * Latency: from sending the tx to the answer that it is committed. window 1: light load. */
+static int publish_and_wait(node_client *c, uint8_t **txs, size_t *lens, size_t n, size_t window)
+{
+    static fwl_Request req;
+    static fwl_Response resp;
+    double *sent_at = calloc(n, sizeof *sent_at), *lat = calloc(n, sizeof *lat);
+    size_t sent = 0, done = 0, ok = 0, refused = 0;
+    int rc;
+    double t0 = now_s();
+    while (done < n) {
+        while (sent < n && sent - done < window) {
+            memset(&req, 0, sizeof req);
+            req.id = 2 * sent + 1;
+            req.which_req = fwl_Request_submit_tx_tag;
+            memcpy(req.req.submit_tx.tx.bytes, txs[sent], lens[sent]);
+            req.req.submit_tx.tx.size = (pb_size_t)lens[sent];
+            if ((rc = node_client_send(c, &req)))
+                die("send", rc);
+            /* its WaitForTx goes out when the SubmitTx answer brings the tx id */
+            sent_at[sent] = now_s();
+            sent++;
+        }
+        if ((rc = node_client_recv(c, &resp)))
+            die("recv", rc);
+        size_t i = (size_t)((resp.id - 1) / 2);
+        if (i >= n)
+            continue;
+        if (resp.which_resp == fwl_Response_submit_tx_tag) {
+            memset(&req, 0, sizeof req);
+            req.id = 2 * i + 2;
+            req.which_req = fwl_Request_wait_for_tx_tag;
+            memcpy(req.req.wait_for_tx.tx_hash.bytes, resp.resp.submit_tx.tx_hash.bytes, 32);
+            req.req.wait_for_tx.tx_hash.size = 32;
+            req.req.wait_for_tx.timeout_ms = 60000;
+            if ((rc = node_client_send(c, &req)))
+                die("send", rc);
+            continue;
+        }
+        if (resp.which_resp == fwl_Response_wait_for_tx_tag)
+            lat[ok++] = now_s() - sent_at[i];
+        else if (refused++ < 5)
+            fprintf(stderr, "bench_client: refused: %s\n", resp.resp.error.message);
+        done++;
+    }
+    double t1 = now_s();
+    qsort(lat, ok, sizeof *lat, cmp_double);
+    printf("committed %zu refused %zu total_s %.3f releases_per_s %.0f p50_ms %.2f p99_ms %.2f\n",
+           ok, refused, t1 - t0, (double)ok / (t1 - t0), ok ? lat[ok / 2] * 1e3 : 0,
+           ok ? lat[ok * 99 / 100] * 1e3 : 0);
+    free(sent_at);
+    free(lat);
+    node_client_close(c);
+    return refused ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -84,13 +140,14 @@ int main(int argc, char **argv)
         {"node", required_argument, NULL, 'a'}, {"genesis", required_argument, NULL, 'g'},
         {"key", required_argument, NULL, 'k'},  {"product", required_argument, NULL, 'p'},
         {"window", required_argument, NULL, 'w'}, {"offset", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0}};
+        {"wait", no_argument, NULL, 'W'}, {NULL, 0, NULL, 0}};
     char host[256] = "127.0.0.1";
     int port = 7400, ch;
     const char *genesis = NULL, *keyf = NULL, *product = "bench";
     size_t n = 1000, window = 1000, offset = 0;
+    bool wait_each = false;
     optind = 2;
-    while ((ch = getopt_long(argc, argv, "a:g:k:p:w:n:o:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "a:g:k:p:w:n:o:W", opts, NULL)) != -1) {
         switch (ch) {
         case 'a': {
             const char *c = strrchr(optarg, ':');
@@ -106,6 +163,7 @@ int main(int argc, char **argv)
         case 'w': window = (size_t)atol(optarg); break;
         case 'n': n = (size_t)atol(optarg); break;
         case 'o': offset = (size_t)atol(optarg); break;
+        case 'W': wait_each = true; break;
         default: return 2;
         }
     }
@@ -183,6 +241,8 @@ int main(int argc, char **argv)
 
         double t0 = now_s();
         size_t sent = 0, acked = 0, refused = 0;
+        if (wait_each)
+            return publish_and_wait(c, txs, lens, n, window);
         while (acked < n) {
             while (sent < n && sent - acked < window) {
                 memset(&req, 0, sizeof req);
