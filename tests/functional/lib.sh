@@ -59,7 +59,7 @@ free_port_range() {
 import random, socket, sys
 n = int(sys.argv[1])
 for _ in range(200):
-    base = random.randrange(20000, 60000 - n)
+    base = random.randrange(10000, 32000 - n)
     socks = []
     try:
         for p in range(base, base + n):
