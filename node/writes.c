@@ -82,8 +82,10 @@ static void admit_batch(server *s, verify_batch *b)
                 rc = LDG_ETXDUP;
             else if (node__mempool_count(s) >= s->cfg.mempool_max)
                 rc = NODE_EMEMPOOL;
-            else if ((rc = ldg_store_check_tx(s->store, b->it[i].raw, b->it[i].len, &b->it[i].why)))
-                ; /* a rule refuses it against the committed state: say so now */
+            else if (b->it[i].to.slot != NO_CLIENT &&
+                     (rc = ldg_store_check_tx(s->store, b->it[i].raw, b->it[i].len, &b->it[i].why)))
+                ; /* a rule refuses it against the committed state: tell the client now (a
+                     peer's tx passed this check where it was submitted) */
             else if (!(rc = node__mempool_add(s, b->it[i].hash, b->it[i].raw_hash, b->it[i].raw,
                                               b->it[i].len))) {
                 node__note_pending_nonce(s, b->it[i].sender, b->it[i].nonce);
