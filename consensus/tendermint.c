@@ -8,9 +8,9 @@
  *   recorded with cns_record_update before the action was emitted.
  * - valid_round >= locked_round, and both values are ones the node reported valid.
  * - A height is decided at most once; after COMMIT nothing more happens at that height.
- * - At most one StartRound per event, so one event emits at most CNS_TM_MAX_ACTIONS
- *   actions (StartRound 2, prevote and fetch 2, precommit 1, two timeouts 2, commit 1, and
- *   the re-broadcast of a recorded vote on restart 1).
+ * - At most one StartRound per event, so one event emits at most 8 actions (StartRound 2,
+ *   a prevote or a fetch 1, a precommit 1, two timeouts 2, a commit 1, and the re-send of
+ *   the recorded vote on restart 1), within CNS_TM_MAX_ACTIONS.
  *
  * Deviations from the paper, all of them safe (safety rests only on the vote record, the
  * locks and the 2f+1 thresholds) and documented in docs/consensus.md:
@@ -25,6 +25,9 @@
  *   timeoutPropose, in case its node cannot build a block in time.
  * - A restarted engine resumes at the round of its record, with its lock from the record,
  *   and re-broadcasts the vote it had signed last (the same message again).
+ * - An equivocator's vote counts for each value it signed (first vote plus one alternate
+ *   per validator, round and type; see cns_tm_round), so that a proof-of-lock can form
+ *   here even when a Byzantine validator sent us a conflicting vote first.
  */
 #include <string.h>
 

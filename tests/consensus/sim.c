@@ -689,6 +689,8 @@ static void run_actions(sim_t *S, uint32_t me, const cns_tm_actions *out)
     node_t *N = &S->node[me];
     if (N->eng.lost_actions)
         sim_fail(S, "node %u: the engine lost actions (bound exceeded)", me);
+    if (out->n > S->res->max_actions)
+        S->res->max_actions = out->n;
     for (size_t i = 0; i < out->n && N->up && !S->failed; i++) {
         const cns_tm_action *a = &out->a[i];
         switch (a->type) {
@@ -802,6 +804,23 @@ static void start_height(sim_t *S, uint32_t me, uint64_t h)
         if (N->next_votes[i].m.height == h)
             store_msg(N, &N->next_votes[i]);
     N->n_next_votes = 0;
+    /* Back at the height of the WAL (after a restart, or after catching up to it): the
+     * engine counts its own earlier messages and the proof-of-lock again, and the store has
+     * them to serve. */
+    if (N->wal_h == h) {
+        smsg wal[WAL_MAX];
+        size_t n = N->n_wal;
+        memcpy(wal, N->wal, n * sizeof *wal);
+        for (size_t i = 0; i < n && N->up && !S->failed && N->eng.height == h; i++)
+            engine_msg(S, me, &wal[i]);
+    }
+    if (N->pol_h == h) {
+        smsg pol[2 * MAXN];
+        size_t n = N->n_pol;
+        memcpy(pol, N->pol, n * sizeof *pol);
+        for (size_t i = 0; i < n && N->up && !S->failed && N->eng.height == h; i++)
+            engine_msg(S, me, &pol[i]);
+    }
     trace(S, (int)me, "HGT", h, N->eng.round, N->eng.step, NULL);
     run_actions(S, me, &out);
     /* Proposals that came early. */
@@ -835,6 +854,18 @@ static void restart(sim_t *S, uint32_t me)
         return;
     N->up = true;
     N->epoch++;
+    uint64_t others = 0;
+    for (uint32_t i = 0; i < S->n; i++)
+        if (i != me && !S->node[i].byz && S->node[i].tip > others)
+            others = S->node[i].tip;
+    if (!S->after_gst && N->tip > 0 && others >= N->tip && rng_chance(&S->rng, 0.15)) {
+        /* Restored from an older backup: the chain loses a few heights, the vote record
+         * (and WAL) stay newer. The record must keep it from signing again where it did;
+         * it is mute up to the record's height and learns those heights from peers, so
+         * only when another honest node has them (seed 314: with none, they are lost). */
+        N->tip -= 1 + rng_below(&S->rng, N->tip < 3 ? N->tip : 3);
+        trace(S, (int)me, "RBK", N->tip, 0, 0, NULL);
+    }
     cns_vote_record rec = N->durable;
     if (S->opt.forget_record)
         cns_record_init(&rec);
@@ -858,22 +889,6 @@ static void restart(sim_t *S, uint32_t me)
     memset(N->fet_t, 0, sizeof N->fet_t);
     trace(S, (int)me, "UP", N->tip + 1, rec.last.round, rec.last.step, NULL);
     start_height(S, me, N->tip + 1);
-    /* Replay the WAL: the engine counts its own earlier messages again and the store has
-     * them to serve. */
-    if (N->wal_h == N->tip + 1) {
-        smsg wal[WAL_MAX];
-        size_t n = N->n_wal;
-        memcpy(wal, N->wal, n * sizeof *wal);
-        for (size_t i = 0; i < n && N->up && !S->failed && N->eng.height == N->wal_h; i++)
-            engine_msg(S, me, &wal[i]);
-    }
-    if (N->pol_h == N->tip + 1) {
-        smsg pol[2 * MAXN];
-        size_t n = N->n_pol;
-        memcpy(pol, N->pol, n * sizeof *pol);
-        for (size_t i = 0; i < n && N->up && !S->failed && N->eng.height == N->pol_h; i++)
-            engine_msg(S, me, &pol[i]);
-    }
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -39,6 +39,7 @@ typedef struct {
     uint64_t commits_gossip;   /* honest commits learnt from a decision message         */
     uint64_t crashes, equivocations, refused, max_round, fake_decisions_refused;
     uint64_t live_ms;          /* GST to liveness target reached                        */
+    uint64_t max_actions;      /* most actions out of one engine event                  */
 } sim_result;
 
 /* Run one seed. Returns true when no check failed; on failure, unless o->quiet, prints the
