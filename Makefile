@@ -110,6 +110,12 @@ functional: $(BINS) $(FUNC_PROGS)
 
 check: unit functional
 
+# The consensus simulator over 100,000 seeds on both cores (see docs/consensus.md);
+# SIM_SEEDS, SIM_FIRST and SIM_JOBS override.
+.PHONY: check-long
+check-long: $(BUILD)/tests/consensus/test_tendermint
+	$(Q)SIM_SEEDS=$${SIM_SEEDS:-100000} SIM_JOBS=$${SIM_JOBS:-2} $< --sim-only
+
 demo: $(BINS)
 	$(Q)BUILD=$(BUILD) bash scripts/demo
 
