@@ -27,40 +27,24 @@ int ldg_block_hash(const ldg_genesis *g, const uint8_t *hdr, size_t hdr_len,
 int ldg_commit_digest(const ldg_genesis *g, uint64_t height, uint32_t round, uint8_t type,
                       const uint8_t block_hash[LDG_DIGEST_LEN], uint8_t out[LDG_DIGEST_LEN])
 {
-    static const uint8_t domain[] = LDG_COMMIT_DOMAIN; /* with its NUL */
-    size_t cid_len = strlen(g->chain_id);
-    uint8_t cl = (uint8_t)cid_len, fixed[13];
+    uint8_t fixed[13];
     ldg_be64(fixed, height);
     ldg_be32(fixed + 8, round);
     fixed[12] = type;
-    const uint8_t *parts[] = {domain, &cl, (const uint8_t *)g->chain_id, fixed, block_hash};
-    size_t lens[] = {sizeof domain, 1, cid_len, sizeof fixed, LDG_DIGEST_LEN};
-    uint8_t h[LDG_HASH_MAX];
-    size_t hl;
-    int rc = ldg_hash(g->hash_alg, parts, lens, 5, h, &hl);
-    if (!rc)
-        memcpy(out, h, LDG_DIGEST_LEN);
-    return rc;
+    return ldg__domain_digest(g, LDG_COMMIT_DOMAIN, fixed, sizeof fixed, block_hash,
+                              LDG_DIGEST_LEN, out);
 }
 
 int ldg_proposal_digest(const ldg_genesis *g, uint64_t height, uint32_t round,
                         int32_t valid_round, const uint8_t block_hash[LDG_DIGEST_LEN],
                         uint8_t out[LDG_DIGEST_LEN])
 {
-    static const uint8_t domain[] = LDG_PROPOSAL_DOMAIN; /* with its NUL */
-    size_t cid_len = strlen(g->chain_id);
-    uint8_t cl = (uint8_t)cid_len, fixed[16];
+    uint8_t fixed[16];
     ldg_be64(fixed, height);
     ldg_be32(fixed + 8, round);
     ldg_be32(fixed + 12, (uint32_t)(valid_round + 1));
-    const uint8_t *parts[] = {domain, &cl, (const uint8_t *)g->chain_id, fixed, block_hash};
-    size_t lens[] = {sizeof domain, 1, cid_len, sizeof fixed, LDG_DIGEST_LEN};
-    uint8_t h[LDG_HASH_MAX];
-    size_t hl;
-    int rc = ldg_hash(g->hash_alg, parts, lens, 5, h, &hl);
-    if (!rc)
-        memcpy(out, h, LDG_DIGEST_LEN);
-    return rc;
+    return ldg__domain_digest(g, LDG_PROPOSAL_DOMAIN, fixed, sizeof fixed, block_hash,
+                              LDG_DIGEST_LEN, out);
 }
 
 int ldg_commit_verify(const ldg_genesis *g, uint64_t height, uint32_t round,

@@ -24,6 +24,12 @@ static inline uint64_t ldg_rd64(const uint8_t *p)
     return (uint64_t)ldg_rd32(p) << 32 | ldg_rd32(p + 4);
 }
 
+/* H_chain(domain with its NUL || u8 len(chain_id) || chain_id || fixed || data): the shape of
+ * every signed digest (txs, votes, proposals). */
+int ldg__domain_digest(const ldg_genesis *g, const char *domain, const uint8_t *fixed,
+                       size_t fixed_len, const uint8_t *data, size_t len,
+                       uint8_t out[LDG_DIGEST_LEN]);
+
 /* nanopb decode failure -> LDG_ETOOBIG (a field overflowed its bound) or LDG_EMALFORMED. */
 int ldg__pb_error(pb_istream_t *st);
 /* [A-Za-z0-9._+/-]+ */

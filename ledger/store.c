@@ -288,6 +288,16 @@ static const uint8_t *prev_hash(const ldg_store *s)
 
 static bool fatal(int rc) { return rc == LDG_ESTORE || rc == LDG_ENOMEM; }
 
+/* Keep w's open write transaction as the block built or staged, until commit or abort. */
+static void keep_built(ldg_store *s, const wctx *w, const uint8_t hash[LDG_DIGEST_LEN])
+{
+    s->built = w->txn;
+    s->built_height = w->height;
+    s->built_time = w->time_ms;
+    s->built_releases = w->releases;
+    memcpy(s->built_hash, hash, LDG_DIGEST_LEN);
+}
+
 void ldg_store_abort_built(ldg_store *s)
 {
     if (s->built) {
@@ -362,11 +372,7 @@ int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t 
         mdb_txn_abort(w.txn);
         return rc;
     }
-    s->built = w.txn;
-    s->built_height = w.height;
-    s->built_time = w.time_ms;
-    s->built_releases = w.releases;
-    memcpy(s->built_hash, hash, LDG_DIGEST_LEN);
+    keep_built(s, &w, hash);
     return 0;
 }
 
@@ -517,14 +523,9 @@ int ldg_store_stage_block(ldg_store *s, const uint8_t *block, size_t len,
 {
     wctx w;
     int rc = run_block(s, block, len, pre_verified, false, &w, hash);
-    if (rc)
-        return rc;
-    s->built = w.txn;
-    s->built_height = w.height;
-    s->built_time = w.time_ms;
-    s->built_releases = w.releases;
-    memcpy(s->built_hash, hash, LDG_DIGEST_LEN);
-    return 0;
+    if (!rc)
+        keep_built(s, &w, hash);
+    return rc;
 }
 
 int ldg_store_built(ldg_store *s, uint8_t hash[LDG_DIGEST_LEN])

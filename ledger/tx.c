@@ -14,22 +14,29 @@
 #include "ledger/ledger.h"
 #include "ledger/internal.h"
 
-int ldg_tx_digest(const ldg_genesis *g, uint32_t type, const uint8_t *body, size_t body_len,
-                  uint8_t out[LDG_DIGEST_LEN])
+int ldg__domain_digest(const ldg_genesis *g, const char *domain, const uint8_t *fixed,
+                       size_t fixed_len, const uint8_t *data, size_t len,
+                       uint8_t out[LDG_DIGEST_LEN])
 {
-    static const uint8_t domain[] = LDG_TX_DOMAIN; /* includes the NUL: the separator */
     size_t cid_len = strlen(g->chain_id);
-    uint8_t cl = (uint8_t)cid_len, tb[4];
-    ldg_be32(tb, type);
-    const uint8_t *parts[] = {domain, &cl, (const uint8_t *)g->chain_id, tb, body};
-    size_t lens[] = {sizeof domain, 1, cid_len, 4, body_len};
+    uint8_t cl = (uint8_t)cid_len;
+    const uint8_t *parts[] = {(const uint8_t *)domain, &cl, (const uint8_t *)g->chain_id,
+                              fixed, data};
+    size_t lens[] = {strlen(domain) + 1, 1, cid_len, fixed_len, len}; /* the NUL separates */
     uint8_t h[LDG_HASH_MAX];
     size_t hl;
     int rc = ldg_hash(g->hash_alg, parts, lens, 5, h, &hl);
-    if (rc)
-        return rc;
-    memcpy(out, h, LDG_DIGEST_LEN);
-    return 0;
+    if (!rc)
+        memcpy(out, h, LDG_DIGEST_LEN);
+    return rc;
+}
+
+int ldg_tx_digest(const ldg_genesis *g, uint32_t type, const uint8_t *body, size_t body_len,
+                  uint8_t out[LDG_DIGEST_LEN])
+{
+    uint8_t tb[4];
+    ldg_be32(tb, type);
+    return ldg__domain_digest(g, LDG_TX_DOMAIN, tb, sizeof tb, body, body_len, out);
 }
 
 int ldg_decode_error(const char *pb_err)
