@@ -18,6 +18,7 @@
 #include "node/server_internal.h"
 
 static void run(server *s, const cns_tm_actions *acts);
+static void build_maybe(server *s);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small stores: candidate blocks and votes of the current and the next height               */
@@ -204,6 +205,7 @@ static void start_height(server *s)
 
 void node__chain_kick(server *s)
 {
+    build_maybe(s);
     if (node__mempool_count(s) > 0)
         start_height(s);
 }
@@ -216,6 +218,7 @@ void node__chain_committed(server *s, uint64_t h)
         return;
     ch->height = h + 1;
     ch->started = false;
+    ch->build_pending = false;
     forget_below(ch, ch->height);
     for (size_t i = 0; i < TIMERS_MAX; i++)
         ch->timers[i].used = false;
@@ -226,19 +229,59 @@ void node__chain_committed(server *s, uint64_t h)
 /* ---------------------------------------------------------------------------------------- */
 /* Actions                                                                                   */
 
-static void build(server *s, const cns_tm_action *a)
+/* Group commit: a proposer builds at once when nothing is being verified (light load: the
+ * lowest latency), else it waits, at most block_interval_ms from the start of the height,
+ * for the transactions in the thread pool to land, so that a busy chain makes few large
+ * blocks instead of many small ones. */
+static void build_now(server *s)
 {
     node_chain *ch = &s->ch;
     uint8_t hash[LDG_DIGEST_LEN];
     uint8_t *blk;
     size_t len;
-    if (node__build_block(s, a->height, &blk, &len, hash))
+    uint64_t h = ch->build_height;
+    uint32_t r = ch->build_round;
+    ch->build_pending = false;
+    uv_timer_stop(&ch->build_timer);
+    if (!ch->started || h != ch->height)
+        return;
+    if (node__build_block(s, h, &blk, &len, hash))
         return; /* the propose timeout moves the round on */
-    cand_add(ch, a->height, hash, blk, len, s->vkey.pub.alg, s->vkey.pub.key, s->vkey.pub.len);
+    cand_add(ch, h, hash, blk, len, s->vkey.pub.alg, s->vkey.pub.key, s->vkey.pub.len);
     free(blk);
     cns_tm_actions acts;
-    if (!cns_tm_on_value(&ch->tm, a->height, a->round, hash, &acts))
+    if (!cns_tm_on_value(&ch->tm, h, r, hash, &acts))
         run(s, &acts);
+}
+
+static void on_build_timer(uv_timer_t *t)
+{
+    server *s = t->data;
+    if (s->ch.build_pending)
+        build_now(s);
+    node__flush_dirty(s);
+}
+
+/* A pending build goes now if the verification pipeline has drained or its time is up. */
+static void build_maybe(server *s)
+{
+    node_chain *ch = &s->ch;
+    if (ch->build_pending &&
+        (s->verifying == 0 || node__now_ms(s) >= ch->height_started_ms + s->cfg.block_interval_ms))
+        build_now(s);
+}
+
+static void build(server *s, const cns_tm_action *a)
+{
+    node_chain *ch = &s->ch;
+    ch->build_pending = true;
+    ch->build_height = a->height;
+    ch->build_round = a->round;
+    uint64_t now = node__now_ms(s), due = ch->height_started_ms + s->cfg.block_interval_ms;
+    if (s->verifying == 0 || now >= due)
+        build_now(s);
+    else
+        uv_timer_start(&ch->build_timer, on_build_timer, due - now, 0);
 }
 
 /* Sign digest; the record covering it was persisted by run(). false: send nothing. */
@@ -615,7 +658,8 @@ int node__chain_init(server *s, char *err, size_t errlen)
         return NODE_ECONFIG;
     }
     uv_timer_init(&s->loop, &ch->timer);
-    ch->timer.data = s;
+    uv_timer_init(&s->loop, &ch->build_timer);
+    ch->timer.data = ch->build_timer.data = s;
     return 0;
 }
 

@@ -332,6 +332,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     close_handle((uv_handle_t *)&s->listener);
     close_handle((uv_handle_t *)&s->sweep_timer);
     close_handle((uv_handle_t *)&s->ch.timer);
+    close_handle((uv_handle_t *)&s->ch.build_timer);
     close_handle((uv_handle_t *)&s->sigint);
     close_handle((uv_handle_t *)&s->sigterm);
     for (uint32_t i = 0; i < s->cfg.max_clients; i++)
@@ -409,8 +410,10 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     if (rc) {
         node__p2p_stop(s);
         close_handle((uv_handle_t *)&s->listener);
-        if (uv_is_active((uv_handle_t *)&s->ch.timer) || s->ch.timer.loop)
+        if (s->ch.timer.loop) {
             close_handle((uv_handle_t *)&s->ch.timer);
+            close_handle((uv_handle_t *)&s->ch.build_timer);
+        }
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         goto out;

@@ -178,6 +178,10 @@ typedef struct {
     int32_t next_prop_from;
     tm_timer timers[TIMERS_MAX];
     uv_timer_t timer;
+    bool build_pending;        /* a BUILD waits for txs still being verified             */
+    uint64_t build_height;
+    uint32_t build_round;
+    uv_timer_t build_timer;
     /* peers and sync */
     uint32_t peer_id[PEERS_MAX];
     uint64_t peer_height[PEERS_MAX];
