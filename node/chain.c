@@ -157,7 +157,7 @@ void node__send_status(server *s, int64_t peer)
 static void resend_own(server *s, int64_t peer)
 {
     node_chain *ch = &s->ch;
-    if (ch->self < 0 || !ch->started)
+    if (ch->self < 0)
         return;
     if (ch->own_prop.height == ch->height) {
         cand_block *c = cand_find(ch, ch->own_prop.block_hash.bytes);
@@ -616,6 +616,26 @@ void node__chain_tick(server *s)
 /* ---------------------------------------------------------------------------------------- */
 /* Start and stop                                                                            */
 
+/* After a restart at the height of our last signed vote: sign it again (the same content
+ * signs to the same bytes; the record allows exactly that) and keep it, so that it is sent
+ * to peers like any vote of ours and the others can still count it. */
+static void restore_last_vote(server *s, const cns_vote_record *rec)
+{
+    const cns_msg *m = &rec->last;
+    if (s->ch.self < 0 || m->height != s->ch.height ||
+        (m->step != CNS_PREVOTE && m->step != CNS_PRECOMMIT))
+        return;
+    cns_tm_action a;
+    memset(&a, 0, sizeof a);
+    a.type = CNS_TM_VOTE;
+    a.height = m->height;
+    a.round = m->round;
+    a.msg = *m;
+    a.record = *rec;
+    s->ch.record_ok = true; /* this very record is already durable */
+    vote(s, &a);
+}
+
 int node__chain_init(server *s, char *err, size_t errlen)
 {
     node_chain *ch = &s->ch;
@@ -657,6 +677,7 @@ int node__chain_init(server *s, char *err, size_t errlen)
         snprintf(err, errlen, "consensus: invalid validator set or timeouts");
         return NODE_ECONFIG;
     }
+    restore_last_vote(s, &rec);
     uv_timer_init(&s->loop, &ch->timer);
     uv_timer_init(&s->loop, &ch->build_timer);
     ch->timer.data = ch->build_timer.data = s;
