@@ -42,7 +42,7 @@ static int apply_publish(wctx *w, const ldg_tx *tx, uint32_t index)
 {
     ldg_store *s = w->s;
     const fwl_Release *r = &tx->body.payload.publish.release;
-    uint8_t fk[FILE_KEY_MAX], k[IDX_KEY_MAX + LDG_DIGEST_LEN];
+    uint8_t fk[FILE_KEY_MAX], k[PAIR_KEY_MAX];
     size_t fkl = ldg__file_key(fk, &r->file_hash);
     MDB_val v;
     int rc;
@@ -134,7 +134,7 @@ static int apply_author(wctx *w, const ldg_tx *tx)
 {
     ldg_store *s = w->s;
     const fwl_AuthorTx *a = &tx->body.payload.author;
-    uint8_t id[LDG_DIGEST_LEN], k[IDX_KEY_MAX + LDG_DIGEST_LEN];
+    uint8_t id[LDG_DIGEST_LEN], k[PAIR_KEY_MAX];
     MDB_val v;
     int rc;
     if (!is_admin_tx(&s->g, tx))

@@ -150,7 +150,7 @@ static int write_genesis_state(ldg_store *s, MDB_txn *txn)
     for (size_t i = 0; !rc && i < s->g.n_authors; i++) {
         const ldg_genesis_author *a = &s->g.authors[i];
         fwl_AuthorRecord r = fwl_AuthorRecord_init_zero;
-        uint8_t id[LDG_DIGEST_LEN], k[IDX_KEY_MAX + LDG_DIGEST_LEN];
+        uint8_t id[LDG_DIGEST_LEN], k[PAIR_KEY_MAX];
         snprintf(r.product, sizeof r.product, "%s", a->product);
         snprintf(r.name, sizeof r.name, "%s", a->name);
         r.has_key = true;

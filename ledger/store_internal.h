@@ -18,6 +18,9 @@ enum { DB_META, DB_BLOCKS, DB_BLOCK_IDX, DB_TXS, DB_RELEASES, DB_BY_PRODUCT, DB_
 
 #define FILE_KEY_MAX (4 + LDG_HASH_MAX)
 #define IDX_KEY_MAX (65 + 1 + 12)
+/* ldg__pair_key's longest result: a name with its NUL, then a name of up to 64 characters
+ * (product 0x00 model) or a 32-byte key id. */
+#define PAIR_KEY_MAX (65 + 64)
 #define TIP_LEN (8 + LDG_DIGEST_LEN + 8 + 8)
 #define LIST_MAX 256
 #define LIST_DEFAULT 100

@@ -220,6 +220,31 @@ static void test_author_admin(void **st)
     assert_int_equal(commit1(&t), LDG_ENOTFOUND);
 }
 
+/* Names at their longest (64 characters): the product 0x00 model key of a hardware line is
+ * the longest key the rules build. */
+static void test_longest_names(void **st)
+{
+    (void)st;
+    rawtx t;
+    char product[65], model[65];
+    memset(product, 'p', 64), product[64] = 0;
+    memset(model, 'm', 64), model[64] = 0;
+    author_tx(&t, &admin, 1, fwl_AuthorOp_AUTHOR_ADD, product, &other);
+    assert_int_equal(commit1(&t), 0);
+    publish_tx(&t, &other, 1, product, "1.0.0", 1, 0x58, model);
+    assert_int_equal(commit1(&t), 0);
+    publish_tx(&t, &other, 2, product, "1.0.0", 1, 0x59, model);
+    assert_int_equal(commit1(&t), LDG_EVERSION); /* the line was read back */
+    publish_tx(&t, &other, 3, product, "1.1.0", 2, 0x59, model);
+    assert_int_equal(commit1(&t), 0);
+    uint8_t next[LDG_CURSOR_MAX];
+    size_t nl;
+    uint64_t at;
+    int n = 0;
+    assert_int_equal(ldg_store_list_releases(S, product, model, 0, NULL, 0, count_cb, &n, next, &nl, &at), 0);
+    assert_int_equal(n, 2);
+}
+
 static void test_admin_threshold(void **st)
 {
     (void)st;
@@ -568,6 +593,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoke_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_author_admin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_longest_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_threshold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_atomic_apply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_checks, setup, teardown),
