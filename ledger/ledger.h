@@ -47,7 +47,8 @@
     X(LDG_EIO, -19, "i/o error")                                                        \
     X(LDG_ELOCKED, -20, "data directory is in use by another process")                  \
     X(LDG_EBLOCK, -21, "invalid block")                                                 \
-    X(LDG_EGENESIS, -22, "genesis does not match the data directory")
+    X(LDG_EGENESIS, -22, "genesis does not match the data directory")                 \
+    X(LDG_ECONTRACT, -23, "contract does not compile")
 
 enum ldg_err {
 #define LDG_ENUM_(name, val, msg) name = (val),
@@ -233,10 +234,20 @@ int ldg_key_id(const ldg_genesis *g, uint32_t alg, const uint8_t *key, size_t le
 /* Transactions (ledger/tx.c)                                                                */
 
 /* Type tags, part of the signed domain (so a body of one type can never pass as another). */
-enum { LDG_TX_PUBLISH = 1, LDG_TX_REVOKE = 2, LDG_TX_AUTHOR = 3 };
+enum {
+    LDG_TX_PUBLISH = 1,
+    LDG_TX_REVOKE = 2,
+    LDG_TX_AUTHOR = 3,
+    LDG_TX_CONTRACT = 4,  /* admin: deploy a new version of a contract             */
+    LDG_TX_BIND = 5,      /* admin: bind a product (+ model) to a contract, unbind */
+    LDG_TX_TRACKER = 6,   /* admin: register or remove a status tracker key        */
+    LDG_TX_REPORT = 7,    /* tracker: a batch of outcome reports                   */
+};
 
 #define LDG_TX_DOMAIN "fwledger/tx/v1"
-#define LDG_TX_MAX 10400   /* encoded Tx envelope, bytes */
+#define LDG_TX_MAX 10400   /* encoded Tx envelope, bytes (fwl.Tx.body is 9,040 at most) */
+#define LDG_CONTRACT_SOURCE_MAX 8192 /* contract source bytes on the ledger                */
+#define LDG_REPORT_MAX 32            /* outcome reports in one ReportTx                   */
 
 /* A decoded transaction. Large (the nanopb structs are fixed-size): allocate on the heap. */
 typedef struct {
@@ -256,9 +267,15 @@ int ldg_tx_digest(const ldg_genesis *g, uint32_t type, const uint8_t *body, size
 
 /* Decode and run every stateless check except signatures: sizes, encodings, chain id,
  * payload present, algorithm ids known and allowed at height, field syntax (semver,
- * constraints, hash length matches its algorithm, URL scheme, non-empty names).
+ * constraints, hash length matches its algorithm, URL scheme, non-empty names; contract
+ * name an identifier and source non-empty text of at most LDG_CONTRACT_SOURCE_MAX bytes;
+ * bind product and model identifiers, contract named unless unbinding and empty when
+ * unbinding; tracker op and key; report 1..LDG_REPORT_MAX entries, each counting at least
+ * one device, no release twice). Whether a contract compiles is a stateful rule (it needs
+ * the store's compile hook, see ldg_store_set_contract_check).
  * Errors: LDG_ETOOBIG, LDG_EMALFORMED, LDG_ECHAIN, LDG_EINVALID, LDG_EUNKNOWN_ALG,
- * LDG_EALG_DEPRECATED, LDG_EALG_DISABLED. On error, *why (if non-NULL) points to a static
+ * LDG_EALG_DEPRECATED, LDG_EALG_DISABLED, LDG_EBADKEY, LDG_EBADSIG (a key or signature of
+ * the wrong length for its algorithm). On error, *why (if non-NULL) points to a static
  * string naming the failing field. */
 int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size_t len,
                  ldg_tx *tx, const char **why);
@@ -395,8 +412,27 @@ int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
 
 /* Check one encoded tx against the committed state as if it went into the next block: every
  * stateless check but signatures, and every stateful rule; writes nothing (the admission
- * check of a mempool). Errors: any tx or rule error; why names a failing field. */
+ * check of a mempool). Errors: any tx or rule error. *why (if non-NULL; "" on success)
+ * names the failing field or rule; for LDG_ECONTRACT it is the compiler's message. It
+ * points to static storage or into the store, valid until the next call on this store. */
 int ldg_store_check_tx(ldg_store *s, const uint8_t *tx, size_t len, const char **why);
+
+/* The contract compile check: 0 if src (len bytes, NUL-terminated) compiles; otherwise
+ * non-zero with a message ("line:col: what") in err (errlen bytes, at least 1). It must
+ * be deterministic (every node reaches the same verdict on the same source) and must not
+ * call back into the store. */
+#define LDG_CONTRACT_ERR_MAX 200 /* errlen: the longest compiler message kept, with its NUL */
+typedef int (*ldg_contract_check)(void *ctx, const char *src, size_t len, char *err,
+                                  size_t errlen);
+
+/* Set (fn non-NULL) or clear the hook that deploy transactions are compiled with. ledger/
+ * does not know the contract language (contracts/ depends on ledger/, not the reverse), so
+ * the node sets this right after ldg_store_open, before it applies or checks any block.
+ * Without a hook every deploy is refused with LDG_ECONTRACT ("no contract compiler on
+ * this node"): a node that cannot compile must not accept contracts. The compiler's
+ * message is kept in a buffer of the store (a store is used by one thread) and reaches the
+ * submitter through ldg_store_check_tx's why. */
+void ldg_store_set_contract_check(ldg_store *s, ldg_contract_check fn, void *ctx);
 
 /* Validate a proposed block from another validator without its certificate: the header
  * against the tip, every transaction (signatures unless pre_verified says so) and every
@@ -446,5 +482,31 @@ int ldg_store_list_releases(ldg_store *s, const char *product, const char *hardw
 
 /* Last nonce used by a key (0 if none). */
 int ldg_store_nonce(ldg_store *s, uint32_t alg, const uint8_t *key, size_t len, uint64_t *nonce);
+
+/* The latest version of the contract called name (version, source, height, code hash).
+ * Errors: LDG_ENOTFOUND (also for a name over 64 characters), LDG_ESTORE. */
+int ldg_store_contract(ldg_store *s, const char *name, fwl_ContractRecord *out);
+/* One version (1, 2, ...) of a contract, e.g. the one a binding recorded.
+ * Errors: LDG_ENOTFOUND, LDG_ESTORE. */
+int ldg_store_contract_version(ldg_store *s, const char *name, uint32_t version,
+                               fwl_ContractRecord *out);
+
+/* The binding that applies to product on hardware model: the binding of exactly (product,
+ * model) if there is one, else the product's own (model ""). model "" asks only for the
+ * product's. The record names the contract; eligibility uses that contract's latest
+ * version (ldg_store_contract); contract_version is the version it had when bound.
+ * Errors: LDG_ENOTFOUND (no binding: the built-in default policy applies), LDG_ESTORE. */
+int ldg_store_binding(ldg_store *s, const char *product, const char *model,
+                      fwl_BindingRecord *out);
+
+/* The registered tracker with this public key (alg, key bytes). Errors: LDG_ENOTFOUND,
+ * LDG_ESTORE. */
+int ldg_store_tracker(ldg_store *s, uint32_t alg, const uint8_t *key, size_t len,
+                      fwl_TrackerRecord *out);
+
+/* The outcome totals of the release with this file hash: the sums of every report on it
+ * (all zero when there is none, or no such release). Errors: LDG_ESTORE. */
+int ldg_store_outcomes(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t len,
+                       fwl_OutcomeTotals *out);
 
 #endif

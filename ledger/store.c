@@ -18,6 +18,11 @@
  *   lines       product 0x00 model -> LineRecord (newest version on that hardware line)
  *   authors     product 0x00 key id(32) -> AuthorRecord
  *   nonces      key id(32) -> last nonce(8)
+ *   contracts   name -> ContractRecord (the latest version)
+ *   contract_versions  name 0x00 version(4) -> ContractRecord (every version)
+ *   bindings    product 0x00 model ("" for the whole product) -> BindingRecord
+ *   trackers    key id(32) -> TrackerRecord
+ *   outcomes    file key -> OutcomeTotals
  *
  * Threading: a store is used by one thread at a time (the node's loop thread); it keeps one
  * reusable read transaction.
@@ -37,22 +42,41 @@
 
 static const char *const db_names[DB_COUNT] = {
     "meta", "blocks", "block_idx", "txs", "releases", "by_product", "by_hw",
-    "all_rel", "lines", "authors", "nonces"};
+    "all_rel", "lines", "authors", "nonces", "contracts", "contract_versions", "bindings",
+    "trackers", "outcomes"};
+
+/* The test hook (ldg_store_fail_after): true when this write is the one to fail. */
+static bool injected_failure(ldg_store *s)
+{
+    if (s->fail_after == 0) {
+        s->fail_after = -1;
+        return true;
+    }
+    if (s->fail_after > 0)
+        s->fail_after--;
+    return false;
+}
 
 int ldg__put(wctx *w, int db, const void *k, size_t kl, const void *v, size_t vl,
                unsigned flags)
 {
     if (w->check_only)
         return 0;
-    if (w->s->fail_after == 0) {
-        w->s->fail_after = -1;
+    if (injected_failure(w->s))
         return LDG_ESTORE;
-    }
-    if (w->s->fail_after > 0)
-        w->s->fail_after--;
     MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
     int rc = mdb_put(w->txn, w->s->db[db], &key, &val, flags);
     return rc ? LDG_ESTORE : 0;
+}
+
+int ldg__del(wctx *w, int db, const void *k, size_t kl)
+{
+    if (w->check_only)
+        return 0;
+    if (injected_failure(w->s))
+        return LDG_ESTORE;
+    MDB_val key = {kl, (void *)k};
+    return mdb_del(w->txn, w->s->db[db], &key, NULL) ? LDG_ESTORE : 0;
 }
 
 /* 0 and *v set when found, LDG_ENOTFOUND when not, LDG_ESTORE on failure. */
@@ -98,7 +122,7 @@ bool ldg__pb_dec(const MDB_val *v, const pb_msgdesc_t *f, void *dst)
 int ldg__put_pb(wctx *w, int db, const void *k, size_t kl, const pb_msgdesc_t *f,
                   const void *src)
 {
-    uint8_t buf[fwl_ReleaseRecord_size];
+    uint8_t buf[RECORD_MAX];
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
     if (!pb_encode(&os, f, src))
         return LDG_ESTORE;
@@ -254,6 +278,12 @@ int ldg_store_tip(ldg_store *s, ldg_tip *tip)
 }
 
 void ldg_store_fail_after(ldg_store *s, long k) { s->fail_after = k; }
+
+void ldg_store_set_contract_check(ldg_store *s, ldg_contract_check fn, void *ctx)
+{
+    s->contract_check = fn;
+    s->contract_ctx = ctx;
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Blocks                                                                                    */
@@ -510,11 +540,14 @@ int ldg_store_check_tx(ldg_store *s, const uint8_t *tx, size_t len, const char *
     int rc = ldg__rbegin(s, &txn);
     if (rc)
         return rc;
-    wctx w = {s, txn, s->tip.height + 1, s->tip.time_ms, s->tip.releases, true};
-    rc = ldg_tx_parse(&s->g, w.height, tx, len, &s->scratch_tx, why);
+    wctx w = {s, txn, s->tip.height + 1, s->tip.time_ms, s->tip.releases, true, NULL};
+    const char *parse_why = "";
+    rc = ldg_tx_parse(&s->g, w.height, tx, len, &s->scratch_tx, &parse_why);
     if (!rc)
         rc = ldg__apply_tx(&w, &s->scratch_tx, 0);
     ldg__rend(s);
+    if (why)
+        *why = !rc ? "" : w.why ? w.why : parse_why;
     return rc;
 }
 

@@ -14,7 +14,8 @@
 #include "ledger/internal.h"
 
 enum { DB_META, DB_BLOCKS, DB_BLOCK_IDX, DB_TXS, DB_RELEASES, DB_BY_PRODUCT, DB_BY_HW,
-       DB_ALL, DB_LINES, DB_AUTHORS, DB_NONCES, DB_COUNT };
+       DB_ALL, DB_LINES, DB_AUTHORS, DB_NONCES, DB_CONTRACTS, DB_CONTRACT_VERS, DB_BINDINGS,
+       DB_TRACKERS, DB_OUTCOMES, DB_COUNT };
 
 #define FILE_KEY_MAX (4 + LDG_HASH_MAX)
 #define IDX_KEY_MAX (65 + 1 + 12)
@@ -24,6 +25,9 @@ enum { DB_META, DB_BLOCKS, DB_BLOCK_IDX, DB_TXS, DB_RELEASES, DB_BY_PRODUCT, DB_
 #define TIP_LEN (8 + LDG_DIGEST_LEN + 8 + 8)
 #define LIST_MAX 256
 #define LIST_DEFAULT 100
+/* The largest encoded record any table holds (ldg__put_pb's buffer). */
+#define RECORD_MAX fwl_ReleaseRecord_size
+_Static_assert(fwl_ContractRecord_size <= RECORD_MAX, "RECORD_MAX");
 
 struct ldg_store {
     MDB_env *env;
@@ -39,6 +43,12 @@ struct ldg_store {
     uint64_t built_height, built_time, built_releases;
     uint8_t built_hash[LDG_DIGEST_LEN];
     ldg_tx scratch_tx;
+    ldg_contract_check contract_check; /* compiles deploys; NULL: every deploy is refused */
+    void *contract_ctx;
+    /* The last compiler message (static lifetime for ldg_store_check_tx's why: the store is
+     * single-threaded, and the message is read before the next call). */
+    char contract_err[LDG_CONTRACT_ERR_MAX];
+    fwl_ContractRecord contract; /* scratch (large) */
 };
 
 /* A write in progress: the transaction, the block's height and time. */
@@ -49,10 +59,13 @@ typedef struct {
     uint64_t time_ms;
     uint64_t releases; /* running count */
     bool check_only;   /* a read transaction: run the rules, write nothing */
+    const char *why;   /* set by a rule that refuses: what failed (static or in the store) */
 } wctx;
 
 /* The shared helpers (store.c). */
 int ldg__put(wctx *w, int db, const void *k, size_t kl, const void *v, size_t vl, unsigned flags);
+/* Delete a key that exists (the rules looked it up). LDG_ESTORE on failure. */
+int ldg__del(wctx *w, int db, const void *k, size_t kl);
 /* 0 and *v set when found, LDG_ENOTFOUND when not, LDG_ESTORE on failure. */
 int ldg__get(ldg_store *s, MDB_txn *txn, int db, const void *k, size_t kl, MDB_val *v);
 size_t ldg__file_key(uint8_t *out, const fwl_Hash *h);

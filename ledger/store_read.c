@@ -227,3 +227,83 @@ int ldg_store_nonce(ldg_store *s, uint32_t alg, const uint8_t *key, size_t len, 
     ldg__rend(s);
     return rc == LDG_ENOTFOUND ? 0 : rc;
 }
+
+/* A record of db under key, decoded. Errors: LDG_ENOTFOUND, LDG_ESTORE. */
+static int read_record(ldg_store *s, int db, const void *k, size_t kl, const pb_msgdesc_t *f,
+                       void *out)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    int rc = ldg__rbegin(s, &txn);
+    if (rc)
+        return rc;
+    rc = ldg__get(s, txn, db, k, kl, &v);
+    if (!rc && !ldg__pb_dec(&v, f, out))
+        rc = LDG_ESTORE;
+    ldg__rend(s);
+    return rc;
+}
+
+/* Names from the caller (an RPC) are bounded before they size a key: at most 64 characters,
+ * like every name on the ledger. */
+static bool name_fits(const char *name)
+{
+    return strnlen(name, 65) <= 64;
+}
+
+int ldg_store_contract(ldg_store *s, const char *name, fwl_ContractRecord *out)
+{
+    if (!name_fits(name))
+        return LDG_ENOTFOUND;
+    return read_record(s, DB_CONTRACTS, name, strlen(name), fwl_ContractRecord_fields, out);
+}
+
+int ldg_store_contract_version(ldg_store *s, const char *name, uint32_t version,
+                               fwl_ContractRecord *out)
+{
+    uint8_t k[PAIR_KEY_MAX], vb[4];
+    if (!name_fits(name))
+        return LDG_ENOTFOUND;
+    ldg_be32(vb, version);
+    return read_record(s, DB_CONTRACT_VERS, k, ldg__pair_key(k, name, vb, sizeof vb),
+                       fwl_ContractRecord_fields, out);
+}
+
+int ldg_store_binding(ldg_store *s, const char *product, const char *model,
+                      fwl_BindingRecord *out)
+{
+    uint8_t k[PAIR_KEY_MAX];
+    int rc = LDG_ENOTFOUND;
+    if (!name_fits(product) || !name_fits(model))
+        return LDG_ENOTFOUND;
+    if (*model)
+        rc = read_record(s, DB_BINDINGS, k, ldg__pair_key(k, product, model, strlen(model)),
+                         fwl_BindingRecord_fields, out);
+    if (rc == LDG_ENOTFOUND)
+        rc = read_record(s, DB_BINDINGS, k, ldg__pair_key(k, product, "", 0),
+                         fwl_BindingRecord_fields, out);
+    return rc;
+}
+
+int ldg_store_tracker(ldg_store *s, uint32_t alg, const uint8_t *key, size_t len,
+                      fwl_TrackerRecord *out)
+{
+    uint8_t id[LDG_DIGEST_LEN];
+    int rc = ldg_key_id(&s->g, alg, key, len, id);
+    return rc ? rc : read_record(s, DB_TRACKERS, id, sizeof id, fwl_TrackerRecord_fields, out);
+}
+
+int ldg_store_outcomes(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t len,
+                       fwl_OutcomeTotals *out)
+{
+    uint8_t fk[FILE_KEY_MAX];
+    memset(out, 0, sizeof *out);
+    if (len > LDG_HASH_MAX)
+        return 0;
+    ldg_be32(fk, alg);
+    memcpy(fk + 4, digest, len);
+    int rc = read_record(s, DB_OUTCOMES, fk, 4 + len, fwl_OutcomeTotals_fields, out);
+    if (rc == LDG_ENOTFOUND)
+        memset(out, 0, sizeof *out);
+    return rc == LDG_ENOTFOUND ? 0 : rc;
+}

@@ -14,6 +14,15 @@
 #include "ledger/ledger.h"
 #include "ledger/internal.h"
 
+/* Any body ldg_tx_sign can encode fits the envelope's body field, and any envelope fits
+ * LDG_TX_MAX (the RPC's SubmitTxReq.tx bound is the same number). */
+_Static_assert(fwl_TxBody_size <= sizeof(((fwl_Tx *)0)->body.bytes), "fwl.Tx.body max_size");
+_Static_assert(fwl_Tx_size <= LDG_TX_MAX, "LDG_TX_MAX below fwl_Tx_size");
+_Static_assert(sizeof(((fwl_ContractTx *)0)->source) == LDG_CONTRACT_SOURCE_MAX + 1,
+               "fwl.ContractTx.source max_size");
+_Static_assert(sizeof(((fwl_ReportTx *)0)->reports) / sizeof(fwl_OutcomeReport) == LDG_REPORT_MAX,
+               "fwl.ReportTx.reports max_count");
+
 int ldg__domain_digest(const ldg_genesis *g, const char *domain, const uint8_t *fixed,
                        size_t fixed_len, const uint8_t *data, size_t len,
                        uint8_t out[LDG_DIGEST_LEN])
@@ -75,6 +84,18 @@ bool ldg__ident_ok(const char *s)
               c == '.' || c == '_' || c == '-' || c == '+' || c == '/'))
             return false;
     }
+    return true;
+}
+
+/* Contract source: printable text (UTF-8 allowed) in lines; tab, CR and LF are the only
+ * control characters. */
+static bool source_ok(const char *s)
+{
+    if (!*s)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') || *p == 0x7f)
+            return false;
     return true;
 }
 
@@ -160,6 +181,43 @@ static int check_release(const ldg_genesis *g, uint64_t height, const fwl_Releas
     return 0;
 }
 
+static int check_report(const ldg_genesis *g, uint64_t height, const fwl_ReportTx *r,
+                        const char **why)
+{
+    int rc;
+    if (r->reports_count == 0)
+        FAIL(LDG_EINVALID, "report.reports (none)");
+    for (pb_size_t i = 0; i < r->reports_count; i++) {
+        const fwl_OutcomeReport *o = &r->reports[i];
+        if ((rc = ldg__hash_check(g, height, o->has_file_hash, &o->file_hash)))
+            FAIL(rc, "report.reports.file_hash");
+        if (!o->succeeded && !o->failed && !o->rolled_back)
+            FAIL(LDG_EINVALID, "report.reports (no device counted)");
+        for (pb_size_t j = 0; j < i; j++) {
+            const fwl_Hash *h = &r->reports[j].file_hash;
+            if (h->alg == o->file_hash.alg && h->digest.size == o->file_hash.digest.size &&
+                !memcmp(h->digest.bytes, o->file_hash.digest.bytes, h->digest.size))
+                FAIL(LDG_EINVALID, "report.reports (release listed twice)");
+        }
+    }
+    return 0;
+}
+
+/* The type tag of a payload (part of the signed digest); 0 for none. */
+static uint32_t tx_type(pb_size_t which)
+{
+    switch (which) {
+    case fwl_TxBody_publish_tag: return LDG_TX_PUBLISH;
+    case fwl_TxBody_revoke_tag: return LDG_TX_REVOKE;
+    case fwl_TxBody_author_tag: return LDG_TX_AUTHOR;
+    case fwl_TxBody_contract_tag: return LDG_TX_CONTRACT;
+    case fwl_TxBody_bind_tag: return LDG_TX_BIND;
+    case fwl_TxBody_tracker_tag: return LDG_TX_TRACKER;
+    case fwl_TxBody_report_tag: return LDG_TX_REPORT;
+    default: return 0;
+    }
+}
+
 int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size_t len,
                  ldg_tx *tx, const char **why)
 {
@@ -177,12 +235,8 @@ int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size
         FAIL(ldg__pb_error(&st), "transaction body");
     if (strcmp(tx->body.chain_id, g->chain_id))
         FAIL(LDG_ECHAIN, "chain_id");
-    switch (tx->body.which_payload) {
-    case fwl_TxBody_publish_tag: tx->type = LDG_TX_PUBLISH; break;
-    case fwl_TxBody_revoke_tag: tx->type = LDG_TX_REVOKE; break;
-    case fwl_TxBody_author_tag: tx->type = LDG_TX_AUTHOR; break;
-    default: FAIL(LDG_EINVALID, "payload (none)");
-    }
+    if (!(tx->type = tx_type(tx->body.which_payload)))
+        FAIL(LDG_EINVALID, "payload (none)");
     if (tx->body.nonce == 0)
         FAIL(LDG_EINVALID, "nonce (must be >= 1)");
     if (tx->env.sigs_count == 0)
@@ -235,6 +289,41 @@ int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size
             FAIL(LDG_EINVALID, "author.name");
         break;
     }
+    case LDG_TX_CONTRACT: {
+        const fwl_ContractTx *c = &tx->body.payload.contract;
+        if (!ldg__ident_ok(c->name))
+            FAIL(LDG_EINVALID, "contract.name");
+        if (!source_ok(c->source))
+            FAIL(LDG_EINVALID, "contract.source (empty, or a control character)");
+        break;
+    }
+    case LDG_TX_BIND: {
+        const fwl_BindTx *b = &tx->body.payload.bind;
+        if (!ldg__ident_ok(b->product))
+            FAIL(LDG_EINVALID, "bind.product");
+        if (*b->hardware_model && !ldg__ident_ok(b->hardware_model))
+            FAIL(LDG_EINVALID, "bind.hardware_model");
+        if (b->unbind ? *b->contract != 0 : !ldg__ident_ok(b->contract))
+            FAIL(LDG_EINVALID, b->unbind ? "bind.contract (must be empty to unbind)"
+                                         : "bind.contract");
+        break;
+    }
+    case LDG_TX_TRACKER: {
+        const fwl_TrackerTx *t = &tx->body.payload.tracker;
+        if (t->op != fwl_AuthorOp_AUTHOR_ADD && t->op != fwl_AuthorOp_AUTHOR_REMOVE)
+            FAIL(LDG_EINVALID, "tracker.op");
+        if (!t->has_key)
+            FAIL(LDG_EINVALID, "tracker.key");
+        if ((rc = ldg__key_check(g, height, &t->key)))
+            FAIL(rc, "tracker.key");
+        if (!text_ok(t->name, true, true))
+            FAIL(LDG_EINVALID, "tracker.name");
+        break;
+    }
+    case LDG_TX_REPORT:
+        if ((rc = check_report(g, height, &tx->body.payload.report, why)))
+            return rc;
+        break;
     }
 
     if ((rc = ldg_tx_digest(g, tx->type, tx->env.body.bytes, tx->env.body.size, tx->hash)))
@@ -263,14 +352,10 @@ int ldg_tx_sign(const ldg_genesis *g, const fwl_TxBody *body, const ldg_seckey *
                 const uint8_t *aux, uint8_t *out, size_t cap, size_t *out_len,
                 uint8_t hash[LDG_DIGEST_LEN])
 {
-    uint32_t type;
+    uint32_t type = tx_type(body->which_payload);
     int rc;
-    switch (body->which_payload) {
-    case fwl_TxBody_publish_tag: type = LDG_TX_PUBLISH; break;
-    case fwl_TxBody_revoke_tag: type = LDG_TX_REVOKE; break;
-    case fwl_TxBody_author_tag: type = LDG_TX_AUTHOR; break;
-    default: return LDG_EINVALID;
-    }
+    if (!type)
+        return LDG_EINVALID;
     fwl_Tx *tx = calloc(1, sizeof *tx); /* ~10 KiB: off the stack */
     if (!tx)
         return LDG_ENOMEM;

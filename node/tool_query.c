@@ -377,7 +377,11 @@ static const char block_usage[] =
 
 static const char *const tx_types[] = {[LDG_TX_PUBLISH] = "publish",
                                        [LDG_TX_REVOKE] = "revoke",
-                                       [LDG_TX_AUTHOR] = "author"};
+                                       [LDG_TX_AUTHOR] = "author",
+                                       [LDG_TX_CONTRACT] = "contract",
+                                       [LDG_TX_BIND] = "bind",
+                                       [LDG_TX_TRACKER] = "tracker",
+                                       [LDG_TX_REPORT] = "report"};
 
 /* The structured view of one transaction; *summary gets a one-line description. */
 static json_t *tx_json(const ldg_tx *tx, char *summary, size_t cap)
@@ -406,13 +410,16 @@ static json_t *tx_json(const ldg_tx *tx, char *summary, size_t cap)
                  hex_of(rv->file_hash.digest.bytes, rv->file_hash.digest.size, hex),
                  tool_reason_name(rv->reason));
         break;
-    default:
+    case LDG_TX_AUTHOR:
         json_object_set_new(o, "op", json_string(a->op == fwl_AuthorOp_AUTHOR_ADD ? "add" : "remove"));
         json_object_set_new(o, "product", tool_json_str(a->product));
         json_object_set_new(o, "key", key_json(&a->key));
         json_object_set_new(o, "name", tool_json_str(a->name));
         snprintf(summary, cap, "%s %s %.16s...", a->op == fwl_AuthorOp_AUTHOR_ADD ? "add" : "remove",
                  a->product, hex_of(a->key.key.bytes, a->key.key.size, hex));
+        break;
+    default: /* issue 4's transactions: shown by kind until the tool learns them */
+        snprintf(summary, cap, "%s", tx_types[tx->type]);
     }
     return o;
 }

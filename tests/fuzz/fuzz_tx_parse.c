@@ -75,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* What a successful parse promises. */
     FZ_CHECK(T1->raw == buf && T1->raw_len == len, "raw slice");
-    FZ_CHECK(T1->type >= LDG_TX_PUBLISH && T1->type <= LDG_TX_AUTHOR, "type %u", T1->type);
+    FZ_CHECK(T1->type >= LDG_TX_PUBLISH && T1->type <= LDG_TX_REPORT, "type %u", T1->type);
     FZ_CHECK(!strcmp(T1->body.chain_id, G.chain_id), "chain id");
     FZ_CHECK(T1->body.nonce >= 1, "nonce 0 accepted");
     FZ_CHECK(T1->env.sigs_count >= 1 && T1->env.sigs_count <= 8, "sigs_count %u",
