@@ -48,6 +48,42 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         seed[0] = 10;
         memcpy(seed + 1, fz_samples[0].buf, fz_samples[0].len);
         fz_write_seed(dir, "tx-sha3", seed, 1 + fz_samples[0].len);
+        /* Issue 4's payloads: a deploy, a binding, a tracker key, a report. */
+        const fz_key *admin_only[] = {&fz_admin}, *other_only[] = {&fz_other};
+        fz_body_init(&G, 20, fwl_TxBody_contract_tag);
+        snprintf(fz_body.payload.contract.name, sizeof fz_body.payload.contract.name, "rollout");
+        snprintf(fz_body.payload.contract.source, sizeof fz_body.payload.contract.source,
+                 "rule canary: \"canary\" in device.tags\n\trule newer: true\r\n");
+        fz_sign(&G, &fz_samples[0], admin_only, 1);
+        fz_body_init(&G, 21, fwl_TxBody_bind_tag);
+        snprintf(fz_body.payload.bind.product, sizeof fz_body.payload.bind.product, "cam-fw");
+        snprintf(fz_body.payload.bind.hardware_model, sizeof fz_body.payload.bind.hardware_model, "cam-v2");
+        snprintf(fz_body.payload.bind.contract, sizeof fz_body.payload.bind.contract, "rollout");
+        fz_sign(&G, &fz_samples[1], admin_only, 1);
+        fz_body_init(&G, 22, fwl_TxBody_tracker_tag);
+        fz_body.payload.tracker.op = fwl_AuthorOp_AUTHOR_ADD;
+        fz_body.payload.tracker.has_key = true;
+        fz_body.payload.tracker.key.alg = fz_other.pub.alg;
+        memcpy(fz_body.payload.tracker.key.key.bytes, fz_other.pub.key, fz_other.pub.len);
+        fz_body.payload.tracker.key.key.size = (pb_size_t)fz_other.pub.len;
+        fz_sign(&G, &fz_samples[2], admin_only, 1);
+        fz_body_init(&G, 23, fwl_TxBody_report_tag);
+        fz_body.payload.report.reports_count = 3;
+        for (pb_size_t i = 0; i < 3; i++) {
+            fwl_OutcomeReport *o = &fz_body.payload.report.reports[i];
+            o->has_file_hash = true;
+            o->file_hash.alg = LDG_HASH_SHA256;
+            memset(o->file_hash.digest.bytes, 0xa1 + i, 32);
+            o->file_hash.digest.size = 32;
+            o->succeeded = 100u * i, o->failed = i + 1, o->rolled_back = i;
+        }
+        fz_sign(&G, &fz_samples[3], other_only, 1);
+        for (size_t i = 0; i < 4; i++) {
+            seed[0] = (uint8_t)(i * 50);
+            memcpy(seed + 1, fz_samples[i].buf, fz_samples[i].len);
+            snprintf(name, sizeof name, "tx-issue4-%zu", i);
+            fz_write_seed(dir, name, seed, 1 + fz_samples[i].len);
+        }
     }
     return 0;
 }
