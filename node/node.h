@@ -177,7 +177,7 @@ int node_config_check(const node_config *c, const ldg_genesis *g, const ldg_pubk
  * the client; responses carry the id and may come out of order (WaitForTx), so a client can
  * pipeline many requests on one connection.
  */
-#define NODE_RPC_MAX_REQUEST (128u << 10) /* an Eligible batch of 32 devices at their limits */
+#define NODE_RPC_MAX_REQUEST (64u << 10)
 #define NODE_RPC_MAX_RESPONSE (LDG_BLOCK_MAX_BYTES + (64u << 10))
 
 /* Blocking client for the tool, tests and benchmarks. */
