@@ -449,6 +449,13 @@ void ldg_store_fail_after(ldg_store *s, long k);
 
 /* --- Reads: each one LMDB read transaction, a consistent snapshot. ---------------------- */
 
+/* Make every read until ldg_store_snapshot_end one LMDB read transaction (one snapshot),
+ * e.g. all the reads of one eligibility request. Nests. A block committed while it is open
+ * is not seen by it (LMDB is opened with MDB_NOTLS, so a write may begin meanwhile).
+ * Errors: LDG_ESTORE. */
+int ldg_store_snapshot_begin(ldg_store *s);
+void ldg_store_snapshot_end(ldg_store *s);
+
 /* Copy out the encoded Block at height / with hash. *out malloc'd. Errors: LDG_ENOTFOUND. */
 int ldg_store_block_by_height(ldg_store *s, uint64_t height, uint8_t **out, size_t *len,
                               uint8_t hash[LDG_DIGEST_LEN]);

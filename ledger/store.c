@@ -148,6 +148,11 @@ int ldg__read_tip(ldg_store *s, MDB_txn *txn, ldg_tip *t)
 
 int ldg__rbegin(ldg_store *s, MDB_txn **txn)
 {
+    if (s->rdepth > 0) { /* nested (a read inside a read, or inside a snapshot): share it */
+        s->rdepth++;
+        *txn = s->rtxn;
+        return 0;
+    }
     int rc = s->rtxn ? mdb_txn_renew(s->rtxn) : mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn);
     if (rc) {
         if (s->rtxn)
@@ -155,13 +160,26 @@ int ldg__rbegin(ldg_store *s, MDB_txn **txn)
         s->rtxn = NULL;
         return LDG_ESTORE;
     }
+    s->rdepth = 1;
     *txn = s->rtxn;
     return 0;
 }
 
 void ldg__rend(ldg_store *s)
 {
-    mdb_txn_reset(s->rtxn);
+    if (s->rdepth > 0 && --s->rdepth == 0)
+        mdb_txn_reset(s->rtxn);
+}
+
+int ldg_store_snapshot_begin(ldg_store *s)
+{
+    MDB_txn *txn;
+    return ldg__rbegin(s, &txn);
+}
+
+void ldg_store_snapshot_end(ldg_store *s)
+{
+    ldg__rend(s);
 }
 
 /* ---------------------------------------------------------------------------------------- */

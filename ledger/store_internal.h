@@ -36,6 +36,7 @@ struct ldg_store {
     uint8_t genesis_hash[LDG_DIGEST_LEN];
     int lock_fd;
     MDB_txn *rtxn; /* reusable read transaction, reset when idle */
+    int rdepth;    /* nesting of ldg__rbegin on rtxn (0: reset)        */
     long fail_after;
     ldg_tip tip;
     fwl_ReleaseRecord rec; /* scratch (large): the store is single-threaded */

@@ -569,6 +569,22 @@ static void test_check_tx(void **st)
     assert_int_equal(ldg_store_check_tx(S, b.buf, 3, &why), LDG_EMALFORMED);
 }
 
+/* A snapshot: reads nest inside it and see one state, even across a commit. */
+static void test_snapshot(void **st)
+{
+    (void)st;
+    rawtx a;
+    publish_tx(&a, &author, 1, "cam-fw", "1.0.0", 1, 0xc0, "cam-v2");
+    assert_int_equal(ldg_store_snapshot_begin(S), 0);
+    assert_int_equal(ldg_store_snapshot_begin(S), 0); /* nests */
+    assert_int_equal(commit1(&a), 0);
+    assert_int_equal(release_exists(0xc0, NULL), LDG_ENOTFOUND); /* the snapshot's state */
+    ldg_store_snapshot_end(S);
+    assert_int_equal(release_exists(0xc0, NULL), LDG_ENOTFOUND);
+    ldg_store_snapshot_end(S);
+    assert_int_equal(release_exists(0xc0, NULL), 0); /* a fresh read sees the commit */
+}
+
 static void test_lock_and_genesis_binding(void **st)
 {
     (void)st;
@@ -601,6 +617,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_built, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stage_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_tx, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_and_genesis_binding, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
