@@ -306,6 +306,10 @@ static void handle_frame(client *c, const uint8_t *buf, size_t len)
     case fwl_Request_list_releases_tag: node__handle_list(c, req->id, &req->req.list_releases); break;
     case fwl_Request_status_tag: node__handle_status(c, req->id); break;
     case fwl_Request_nonce_tag: node__handle_nonce(c, req->id, &req->req.nonce); break;
+    case fwl_Request_eligible_tag: node__handle_eligible(c, req->id, &req->req.eligible); break;
+    case fwl_Request_get_contract_tag:
+        node__handle_get_contract(c, req->id, &req->req.get_contract);
+        break;
     default: node__send_error(c, req->id, LDG_EINVALID, "unknown or missing request type");
     }
 }
@@ -374,6 +378,8 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
         rc = load_validator_key(s, err, errlen);
     if (!rc && (rc = ldg_store_open(&s->store, cfg->data_dir, &s->g, 0)))
         snprintf(err, errlen, "data directory %s: %s", cfg->data_dir, ldg_strerror(rc));
+    if (!rc) /* deploys are checked with the contract compiler, on every node alike */
+        ldg_store_set_contract_check(s->store, node__contract_check, NULL);
     if (rc) {
         OPENSSL_cleanse(&s->vkey, sizeof s->vkey);
         free(s);
@@ -384,6 +390,7 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     s->rej = calloc(REJECTED_MAX, sizeof *s->rej);
     if (!s->clients || !s->gens || !s->rej || hmap_init(&s->pending, 1024) ||
         hmap_init(&s->by_raw, 1024) || hmap_init(&s->waiting, 64) || hmap_init(&s->nonces, 64) ||
+        hmap_init(&s->programs, 16) || hmap_init(&s->models, 64) ||
         hmap_init(&s->rejected_idx, REJECTED_MAX)) {
         snprintf(err, errlen, "out of memory");
         rc = LDG_ENOMEM;
@@ -445,6 +452,7 @@ out:
     node__write_state_free(s);
     node__sync_free(s);
     node__chain_free(s);
+    node__contracts_free(s);
     p2p_seen_free(s->ch.seen_tx);
     hmap_free(&s->pending);
     hmap_free(&s->by_raw);

@@ -230,6 +230,8 @@ struct server {
     size_t rej_next;
     hmap rejected_idx;
 
+    hmap programs;    /* compiled contracts by code hash (eligible.c)  */
+    hmap models;      /* eligibility candidates per hardware model     */
     fwl_Request req;  /* scratch, decoded per frame                  */
     fwl_Response resp;
     bool stopping;
@@ -317,6 +319,12 @@ void node__sync_on_block(server *s, uint32_t from, const uint8_t *data, size_t l
 void node__sync_request(server *s);
 void node__sync_tick(server *s);
 void node__sync_free(server *s);
+
+/* eligible.c: the Eligible and GetContract RPCs, the contract compile hook */
+void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r);
+void node__handle_get_contract(client *c, uint64_t id, const fwl_GetContractReq *r);
+int node__contract_check(void *ctx, const char *src, size_t len, char *err, size_t errlen);
+void node__contracts_free(server *s);
 
 /* peers.c: the p2p transport */
 int node__p2p_start(server *s, char *err, size_t errlen);

@@ -8,6 +8,9 @@
  *       outstanding, then waits until the node's release count has grown by N;
  *       prints committed releases/s
  *   bench_client get --node H:P -n N [--window W] --product P
+ *   bench_client eligible --node H:P -n N [--window W] [--offset BATCH] --product P
+ *       N eligibility decisions for random devices of the bench chain's 1,000 models, in
+ *       requests of BATCH devices (default 1); prints decisions/s, p50 and p99 per request
  *       pipelined GetRelease of releases published by `publish` (file hashes are derived
  *       from the index); prints requests/s, p50 and p99 latency
  */
@@ -291,6 +294,63 @@ int main(int argc, char **argv)
         free(lens);
         node_client_close(c);
         return refused ? 1 : 0;
+    }
+
+    if (!strcmp(mode, "eligible")) {
+        /* n decisions: window requests in flight, each a batch of `batch` devices on random
+         * models of the bench chain (product-hw-0 .. 999), running version 1.0.0. */
+        size_t batch = offset ? offset : 1, total = n / batch, sent = 0, got = 0, errors = 0;
+        double *lat = malloc((total + 1) * sizeof *lat), *sent_at = calloc(total + 1, sizeof *sent_at);
+        uint64_t x = 88172645463325252ull;
+        double t0 = now_s();
+        while (got < total) {
+            while (sent < total && sent - got < window) {
+                memset(&req, 0, sizeof req);
+                req.id = sent + 1;
+                req.which_req = fwl_Request_eligible_tag;
+                fwl_EligibleReq *e = &req.req.eligible;
+                for (size_t k = 0; k < batch; k++) {
+                    fwl_Device *d = &e->devices[e->devices_count++];
+                    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                    snprintf(d->id, sizeof d->id, "device-%llu", (unsigned long long)(x % 1000000));
+                    snprintf(d->hardware_model, sizeof d->hardware_model, "%s-hw-%llu", product,
+                             (unsigned long long)(x % 1000));
+                    d->hardware_rev = 1;
+                    snprintf(d->packages[0].name, sizeof d->packages[0].name, "%s", product);
+                    snprintf(d->packages[0].version, sizeof d->packages[0].version, "1.0.0");
+                    d->packages_count = 1;
+                }
+                if ((rc = node_client_send(c, &req)))
+                    die("send", rc);
+                sent_at[sent + 1] = now_s();
+                sent++;
+            }
+            const uint8_t *fb;
+            size_t fl;
+            if ((rc = node_client_recv_raw(c, &fb, &fl)))
+                die("recv", rc);
+            pb_istream_t is = pb_istream_from_buffer(fb, fl);
+            pb_wire_type_t wt;
+            uint32_t tag;
+            bool eof;
+            uint64_t rid = 0;
+            if (!pb_decode_tag(&is, &wt, &tag, &eof) || tag != fwl_Response_id_tag ||
+                !pb_decode_varint(&is, &rid) || !pb_decode_tag(&is, &wt, &tag, &eof) ||
+                tag != fwl_Response_eligible_tag)
+                errors++;
+            if (rid >= 1 && rid <= total)
+                lat[got] = now_s() - sent_at[rid];
+            got++;
+        }
+        double t1 = now_s();
+        qsort(lat, total, sizeof *lat, cmp_double);
+        printf("eligible batch %zu requests %zu errors %zu decisions_per_s %.0f p50_us %.0f p99_us %.0f\n",
+               batch, total, errors, (double)(total * batch) / (t1 - t0), lat[total / 2] * 1e6,
+               lat[total * 99 / 100] * 1e6);
+        free(lat);
+        free(sent_at);
+        node_client_close(c);
+        return errors ? 1 : 0;
     }
 
     if (!strcmp(mode, "get")) {

@@ -1,0 +1,70 @@
+/*
+ * node/ internal: eligibility decisions (issue 4, items 3 and 4).
+ *
+ * Given a device and the candidate releases for its hardware model (read from one snapshot
+ * of the store by the caller), decide per product: the best eligible release (highest
+ * version), each rejected candidate with the rule that rejected it, the device's status,
+ * and, when the best release needs packages the device lacks, an ordered update plan or
+ * the reason it cannot be satisfied. Pure: no storage, no clock; the policy (the contract
+ * bound to the product, or the built-in default) comes from a callback.
+ */
+#ifndef FWL_NODE_ELIGIBILITY_H
+#define FWL_NODE_ELIGIBILITY_H
+
+#include "contracts/contracts.h"
+#include "ledger/ledger.h"
+
+#define ELG_MAX_PRODUCTS 8    /* products answered per device                   */
+#define ELG_MAX_REJECTED 8    /* rejected candidates reported per product       */
+#define ELG_MAX_PLAN 8        /* steps of an update plan                        */
+#define ELG_MAX_CANDIDATES 1024
+
+enum { ELG_UP_TO_DATE = 1, ELG_UPDATE_AVAILABLE = 2, ELG_URGENT = 3 };
+
+/* A candidate: the release view the policy sees, plus its identity. Strings borrowed. */
+typedef struct {
+    ctr_release r;
+    uint32_t hash_alg;
+} elg_candidate;
+
+/* The policy for a product on a hardware model: *prog = the bound contract, or NULL for the
+ * built-in default. Returns 0 or an error (the product is then answered with it). */
+typedef int (*elg_policy_fn)(void *ctx, const char *product, const char *model,
+                             const ctr_program **prog);
+
+typedef struct {
+    char product[65];
+    char version[65];
+    uint32_t hash_alg;
+    uint8_t file_hash[LDG_HASH_MAX];
+    size_t file_hash_len;
+} elg_ref;
+
+typedef struct {
+    elg_ref release;
+    char rule[CTR_RULE_MAX];
+    char reason[CTR_REASON_MAX];
+} elg_rejection;
+
+typedef struct {
+    char product[65];
+    char installed[65];       /* "" when the device does not run the product     */
+    int status;               /* ELG_*                                           */
+    bool has_best;
+    elg_ref best;
+    elg_ref plan[ELG_MAX_PLAN]; /* install in this order, ending with best      */
+    size_t n_plan;
+    bool unsatisfiable;
+    char unsat_reason[CTR_REASON_MAX];
+    elg_rejection rejected[ELG_MAX_REJECTED];
+    size_t n_rejected;        /* reported                                        */
+    size_t n_rejected_total;  /* all of them                                     */
+    int error;                /* policy error for this product, 0 if none        */
+} elg_answer;
+
+/* Decide for device d over candidates c[0..n). Answers go to out (cap entries), sorted by
+ * product name; *n_out set. Errors: CTR_EINVAL, LDG_ETOOBIG (too many candidates). */
+int elg_decide(const ctr_device *d, const elg_candidate *c, size_t n, elg_policy_fn policy,
+               void *ctx, const ctr_context *cc, elg_answer *out, size_t cap, size_t *n_out);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * eligible_query HOST PORT: asks a node about the devices of test_eligibility.sh through the
+ * tracker client library (node/tracker.h) and prints one line per device and product:
+ *   DEVICE PRODUCT status=S installed=V best=V plan=P@V,... unsat=0|1 policy=... rejected=RULE@V,...
+ * then "at HEIGHT BLOCKHASH". The script compares lines (and whole outputs across a restart
+ * and across nodes: answers must be identical for the same state).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/node.h"
+#include "node/tracker.h"
+
+static void add_device(fwl_Device *d, const char *id, uint32_t rev, const char *addon,
+                       const char *fw_version, const char *libfoo)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->id, sizeof d->id, "%s", id);
+    snprintf(d->hardware_model, sizeof d->hardware_model, "sensor-v1");
+    d->hardware_rev = rev;
+    if (addon)
+        snprintf(d->addons[d->addons_count++], sizeof d->addons[0], "%s", addon);
+    snprintf(d->packages[0].name, sizeof d->packages[0].name, "sensor-fw");
+    snprintf(d->packages[0].version, sizeof d->packages[0].version, "%s", fw_version);
+    d->packages_count = 1;
+    if (libfoo) {
+        snprintf(d->packages[1].name, sizeof d->packages[1].name, "libfoo");
+        snprintf(d->packages[1].version, sizeof d->packages[1].version, "%s", libfoo);
+        d->packages_count = 2;
+    }
+    snprintf(d->region, sizeof d->region, "eu");
+}
+
+static void print_answer(void *ctx, const fwl_DeviceAnswer *a)
+{
+    (void)ctx;
+    if (a->has_error)
+        printf("%s error=%d %s\n", a->device_id, a->error.code, a->error.message);
+    for (pb_size_t i = 0; i < a->products_count; i++) {
+        const fwl_ProductAnswer *p = &a->products[i];
+        printf("%s %s status=%d installed=%s best=%s plan=", a->device_id, p->product, p->status,
+               p->installed[0] ? p->installed : "-", p->has_best ? p->best.version : "-");
+        for (pb_size_t j = 0; j < p->plan_count; j++)
+            printf("%s%s@%s", j ? "," : "", p->plan[j].product, p->plan[j].version);
+        printf(" unsat=%d policy=%s rejected=", p->unsatisfiable, p->policy);
+        for (pb_size_t j = 0; j < p->rejected_count; j++)
+            printf("%s%s@%s", j ? "," : "", p->rejected[j].rule, p->rejected[j].release.version);
+        printf("\n");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: eligible_query HOST PORT\n");
+        return 2;
+    }
+    static fwl_Device dev[4];
+    add_device(&dev[0], "dev-a", 2, NULL, "1.0.0", NULL);       /* revision 2, no board   */
+    add_device(&dev[1], "dev-b", 5, "lora", "2.1.0", "1.4.0");  /* rev 5, LoRa, old libfoo */
+    add_device(&dev[2], "dev-c", 2, NULL, "2.0.0", NULL);       /* runs 2.0.0              */
+    add_device(&dev[3], "dev-d", 5, NULL, "2.1.0", NULL);       /* rev 5, no board         */
+    fwl_tracker *t;
+    char err[256];
+    uint64_t height;
+    uint8_t hash[32];
+    int rc = fwl_tracker_connect(&t, argv[1], atoi(argv[2]), 10000);
+    if (!rc)
+        rc = fwl_tracker_eligible(t, dev, 4, print_answer, NULL, &height, hash, err, sizeof err);
+    fwl_tracker_close(t);
+    if (rc) {
+        fprintf(stderr, "eligible_query: %d %s\n", rc, err);
+        return 1;
+    }
+    char hex[65];
+    node_hex(hash, 32, hex);
+    printf("at %llu %s\n", (unsigned long long)height, hex);
+    return 0;
+}

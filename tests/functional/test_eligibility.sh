@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Eligibility end to end (issue 4, items 3, 4 and 7) on the X.1368 II.1 situations, through
+# the tracker client library: two hardware revisions with different supported versions, a
+# sensor board that a release needs, an update plan across a dependency, a revoked release
+# making a device urgent; the same request gives identical answers after a restart.
+source "$(dirname "$0")/lib.sh"
+
+port=$(free_port)
+"$FWL" init "$TMP/chain" --port "$port" --product sensor-fw --product libfoo >/dev/null
+start_node "$TMP/chain" "$port"
+node="--node 127.0.0.1:$port"
+pub() { # pub PRODUCT VERSION SECVER HARDWARE [DEPENDS]
+    echo "$1 $2" >"$TMP/$1-$2.bin"
+    "$FWL" publish $node --key "$TMP/chain/author.key" --product "$1" --provider Acme \
+        --version "$2" --security-version "$3" --file "$TMP/$1-$2.bin" \
+        --url "https://fw.example.com/$1-$2.bin" --hardware "$4" ${5:+--depends "$5"} >/dev/null
+}
+pub sensor-fw 2.0.0 2 "sensor-v1:1-3"
+pub sensor-fw 2.1.0 3 "sensor-v1:4-"
+pub libfoo 2.1.0 2 "sensor-v1"
+pub sensor-fw 3.0.0 4 "sensor-v1:4-+lora" "libfoo>=2.0.0,<3"
+
+"$BUILD/tests/functional/eligible_query" 127.0.0.1 "$port" >"$TMP/q1"
+line() { grep "^$1 $2 " "$TMP/q1" || fail "no answer for $1 $2: $(cat "$TMP/q1")"; }
+expect() { line "$1" "$2" | grep -q -- "$3" || fail "$1 $2: want $3, got: $(line "$1" "$2")"; }
+# Revision 2 may only take the 1-3 line: 2.0.0; 2.1.0 and 3.0.0 are for revisions 4 and up.
+expect dev-a sensor-fw "status=2 installed=1.0.0 best=2.0.0 "
+expect dev-a sensor-fw "rejected=hardware@3.0.0,hardware@2.1.0"
+# Revision 5 with the LoRa board and libfoo 1.4: 3.0.0, after libfoo 2.1.0 (a plan).
+expect dev-b sensor-fw "best=3.0.0 plan=libfoo@2.1.0,sensor-fw@3.0.0 unsat=0 policy=default"
+# Revision 5 without the board: 3.0.0 needs it; 2.1.0 runs already: up to date.
+expect dev-d sensor-fw "status=1 installed=2.1.0 best=- "
+expect dev-d sensor-fw "rejected=hardware@3.0.0"
+
+# Revoke 2.0.0: the device running it becomes urgent.
+h=$(sha256sum "$TMP/sensor-fw-2.0.0.bin" | cut -d' ' -f1)
+"$FWL" revoke $node --key "$TMP/chain/author.key" --file-hash "$h" --reason vulnerable >/dev/null
+"$BUILD/tests/functional/eligible_query" 127.0.0.1 "$port" >"$TMP/q1"
+expect dev-c sensor-fw "status=3 installed=2.0.0"
+expect dev-a sensor-fw "best=- "     # 2.0.0 revoked: nothing for revision 2 now
+expect dev-a sensor-fw "revoked@2.0.0"
+
+# Determinism: the same request after a restart gives the same answers, byte for byte.
+stop_node
+start_node "$TMP/chain" "$port"
+"$BUILD/tests/functional/eligible_query" 127.0.0.1 "$port" >"$TMP/q2"
+diff -u "$TMP/q1" "$TMP/q2" || fail "answers changed across a restart"
+stop_node
+echo "eligibility: revisions, sensor board, dependency plan, revocation (urgent), identical after restart"
