@@ -1,5 +1,6 @@
 /*
- * eligible_query HOST PORT: asks a node about the devices of test_eligibility.sh through the
+ * eligible_query HOST PORT [PRODUCT MODEL]: asks a node about the devices of
+ * test_eligibility.sh (product sensor-fw on model sensor-v1 unless given) through the
  * tracker client library (node/tracker.h) and prints one line per device and product:
  *   DEVICE PRODUCT status=S installed=V best=V plan=P@V,... unsat=0|1 policy=... rejected=RULE@V,...
  * then "at HEIGHT BLOCKHASH". The script compares lines (and whole outputs across a restart
@@ -12,16 +13,18 @@
 #include "node/node.h"
 #include "node/tracker.h"
 
+static const char *product = "sensor-fw", *model = "sensor-v1";
+
 static void add_device(fwl_Device *d, const char *id, uint32_t rev, const char *addon,
                        const char *fw_version, const char *libfoo)
 {
     memset(d, 0, sizeof *d);
     snprintf(d->id, sizeof d->id, "%s", id);
-    snprintf(d->hardware_model, sizeof d->hardware_model, "sensor-v1");
+    snprintf(d->hardware_model, sizeof d->hardware_model, "%s", model);
     d->hardware_rev = rev;
     if (addon)
         snprintf(d->addons[d->addons_count++], sizeof d->addons[0], "%s", addon);
-    snprintf(d->packages[0].name, sizeof d->packages[0].name, "sensor-fw");
+    snprintf(d->packages[0].name, sizeof d->packages[0].name, "%s", product);
     snprintf(d->packages[0].version, sizeof d->packages[0].version, "%s", fw_version);
     d->packages_count = 1;
     if (libfoo) {
@@ -52,10 +55,12 @@ static void print_answer(void *ctx, const fwl_DeviceAnswer *a)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: eligible_query HOST PORT\n");
+    if (argc != 3 && argc != 5) {
+        fprintf(stderr, "usage: eligible_query HOST PORT [PRODUCT MODEL]\n");
         return 2;
     }
+    if (argc == 5)
+        product = argv[3], model = argv[4];
     static fwl_Device dev[4];
     add_device(&dev[0], "dev-a", 2, NULL, "1.0.0", NULL);       /* revision 2, no board   */
     add_device(&dev[1], "dev-b", 5, "lora", "2.1.0", "1.4.0");  /* rev 5, LoRa, old libfoo */

@@ -118,6 +118,19 @@ for hh in $(seq 1 "$top"); do
         [ "$got" = "$ref" ] || fail "fork at height $hh: node 0 has $ref, node $k has $got"
     done
 done
+# Eligibility answers are the same on every node (same state, same bytes): once every node
+# has the same tip (the replica may be a moment behind).
+for k in 1 2 3 4; do
+    for _ in $(seq 50); do [ "$(height $k)" = "$(height 0)" ] && break; sleep 0.1; done
+done
+for k in 0 1 2 3 4; do
+    "$BUILD/tests/functional/eligible_query" 127.0.0.1 "$(rpc $k)" cam-fw cam-v2 >"$TMP/elg$k" ||
+        fail "eligible on node $k"
+done
+grep -q "best=" "$TMP/elg0" || fail "no eligibility answer: $(cat "$TMP/elg0")"
+for k in 1 2 3 4; do
+    diff -u "$TMP/elg0" "$TMP/elg$k" >/dev/null || fail "node $k answers eligibility differently: $(diff "$TMP/elg0" "$TMP/elg$k")"
+done
 for k in 0 1 2 3 4; do kill -TERM "${NODE_PIDS[$k]}"; done
 for k in 0 1 2 3 4; do wait "${NODE_PIDS[$k]}" || fail "node $k did not stop cleanly"; done
 echo "cluster: $(wc -l <"$TMP/acked") acknowledged releases on all 5 nodes, $top blocks identical; kill -9, catch-up, stall without quorum, resume, fresh replica sync"
