@@ -22,6 +22,10 @@ static const struct {
     {"release", release_main, "show one release by its file hash"},
     {"block", block_main, "show a block and its transactions"},
     {"status", status_main, "show the node's chain and tip"},
+    {"contract", contract_main, "deploy, bind, show or check an eligibility contract"},
+    {"tracker", tracker_main, "add or remove a status tracker key (admins)"},
+    {"report", report_main, "report install outcomes of releases (trackers)"},
+    {"eligible", eligible_main, "ask what devices may install (trackers)"},
 };
 
 static void usage(void)

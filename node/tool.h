@@ -41,6 +41,10 @@ int releases_main(int argc, char **argv);
 int release_main(int argc, char **argv);
 int block_main(int argc, char **argv);
 int status_main(int argc, char **argv);
+int contract_main(int argc, char **argv); /* deploy, bind, unbind, show, check */
+int tracker_main(int argc, char **argv);
+int report_main(int argc, char **argv);
+int eligible_main(int argc, char **argv);
 
 /* --- Errors (tool_util.c) --------------------------------------------------------------- */
 
@@ -129,6 +133,13 @@ const ldg_hash_impl *tool_parse_hash_alg(const char *opt, const char *name);
 const ldg_sig_impl *tool_parse_sig_alg(const char *opt, const char *name);
 /* Hex of exactly want bytes (any length up to cap when want is 0). */
 size_t tool_parse_hex(const char *opt, const char *s, uint8_t *out, size_t cap, size_t want);
+/* Copy an option's value into a fixed nanopb string field: empty or too long (cap - 1
+ * bytes and more) is a usage error naming opt. (This and tool_pubkey_arg: tool_contract.c.) */
+void tool_set_str(char *dst, size_t cap, const char *opt, const char *v);
+/* A public key given as a key file (when such a file exists) or as hex, which then needs
+ * the algorithm name alg (from the option alg_opt); opt names the key's option. */
+void tool_pubkey_arg(const char *opt, const char *arg, const char *alg_opt, const char *alg,
+                     fwl_PublicKey *out);
 /* The file hash a command names: --file-hash HEX or --file PATH (hashed here), in the
  * algorithm --hash-alg names (alg; NULL for sha256). Exactly one of hex and file. */
 void tool_file_hash_arg(const char *hex, const char *file, const char *alg, fwl_Hash *out);
@@ -139,6 +150,37 @@ void tool_file_hash_arg(const char *hex, const char *file, const char *alg, fwl_
 void tool_hash_file(const char *path, const ldg_hash_impl *alg, uint8_t *digest,
                     uint64_t *size);
 void tool_load_key(const char *path, node_key *k);
+
+/* Strict JSON input files (device descriptions, releases, report batches; tool_eligible.c).
+ * A file is read only up to max bytes; duplicate keys and, with tool_json_keys, unknown
+ * keys are refused. Every error exits 1 naming the file and the field:
+ * "dev.json: packages[1].version: must be a string". prefix names obj within the file
+ * ("" at the top, "packages[1]"). */
+#define TOOL_JSON_FILE_MAX (64u << 10)
+json_t *tool_json_load(const char *path, size_t max); /* any JSON value; caller decrefs */
+void tool_json_keys(const char *path, const json_t *obj, const char *prefix,
+                    const char *const *allowed /* NULL-terminated */);
+/* A string member copied into dst (cap bytes with the NUL); absent: "" unless required.
+ * Returns whether it was present. */
+bool tool_json_get_str(const char *path, const json_t *obj, const char *prefix,
+                       const char *name, bool required, char *dst, size_t cap);
+/* An integer member in [0, max]; absent: 0 unless required. */
+uint64_t tool_json_get_uint(const char *path, const json_t *obj, const char *prefix,
+                            const char *name, bool required, uint64_t max);
+/* A true/false member; absent: false. */
+bool tool_json_get_bool(const char *path, const json_t *obj, const char *prefix,
+                        const char *name);
+/* An array member of at most max entries, or NULL when absent. */
+const json_t *tool_json_get_array(const char *path, const json_t *obj, const char *prefix,
+                                  const char *name, size_t max);
+/* An array of strings into a nanopb string array (max entries of elem_size bytes each);
+ * returns the count (0 when absent). */
+pb_size_t tool_json_get_strs(const char *path, const json_t *obj, const char *prefix,
+                             const char *name, char *out, size_t max, size_t elem_size);
+/* A device description (the eligible and contract check input):
+ * {"id", "hardware_model", "hardware_rev", "addons": [], "packages": [{"name", "version"}],
+ *  "region", "tags": []}; id and hardware_model required, versions SemVer 2.0. */
+void tool_device_load(const char *path, fwl_Device *out);
 
 /* --- The node ---------------------------------------------------------------------------- */
 
