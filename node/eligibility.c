@@ -90,7 +90,9 @@ static int judge(const env *e, const ctr_device *d, const elg_candidate *c, ctr_
         return rc;
     memset(v, 0, sizeof *v);
     rc = prog ? ctr_eval(prog, d, &c->r, e->cc, v) : ctr_eval_default(d, &c->r, e->cc, v);
-    return rc == CTR_ENOMEM ? rc : 0;
+    if (rc == CTR_ENOMEM || ((rc == CTR_EINVAL || rc == CTR_ETOOBIG) && !strcmp(v->rule, "input")))
+        return rc; /* a bad device description (or no memory): not a verdict on the release */
+    return 0;
 }
 
 typedef struct {
@@ -198,6 +200,7 @@ static void decide_product(const env *e, const elg_candidate **cs, size_t n, elg
         int rc = judge(e, d, c, &v);
         if (rc) {
             a->error = rc;
+            snprintf(a->error_reason, sizeof a->error_reason, "%s", v.reason);
             reject(a, c, "policy", ctr_strerror(rc));
             continue;
         }
@@ -281,6 +284,14 @@ int elg_decide(const ctr_device *d, const elg_candidate *c, size_t n, elg_policy
         elg_answer *a = &out[(*n_out)++];
         memset(a, 0, sizeof *a);
         decide_product(&e, sorted + i, j - i, a);
+        if (a->error == CTR_EINVAL || a->error == CTR_ETOOBIG || a->error == CTR_ENOMEM) {
+            int rc = a->error;
+            if (a != out)
+                memcpy(out[0].error_reason, a->error_reason, sizeof a->error_reason);
+            free(sorted);
+            *n_out = 0;
+            return rc;
+        }
         i = j;
     }
     free(sorted);

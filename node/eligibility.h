@@ -60,10 +60,14 @@ typedef struct {
     size_t n_rejected;        /* reported                                        */
     size_t n_rejected_total;  /* all of them                                     */
     int error;                /* policy error for this product, 0 if none        */
+    char error_reason[CTR_REASON_MAX];
 } elg_answer;
 
 /* Decide for device d over candidates c[0..n). Answers go to out (cap entries), sorted by
- * product name; *n_out set. Errors: CTR_EINVAL, LDG_ETOOBIG (too many candidates). */
+ * product name; *n_out set. A device description the policy refuses as input (a bad
+ * version, a package listed twice...) is an error of the whole device: CTR_EINVAL or
+ * CTR_ETOOBIG, with the reason in out[0].error_reason. Errors: also LDG_ETOOBIG (too many
+ * candidates), CTR_ENOMEM. */
 int elg_decide(const ctr_device *d, const elg_candidate *c, size_t n, elg_policy_fn policy,
                void *ctx, const ctr_context *cc, elg_answer *out, size_t cap, size_t *n_out);
 

@@ -329,7 +329,11 @@ static void decide_device(server *s, const fwl_Device *dev, const ctr_context *c
     if (rc) {
         out->has_error = true;
         out->error.code = rc;
-        snprintf(out->error.message, sizeof out->error.message, "%s", node_strerror(rc));
+        if (rc <= CTR_ESYNTAX && rc >= CTR_ESYNTAX - 99) /* a contracts/ code */
+            snprintf(out->error.message, sizeof out->error.message, "invalid device: %s",
+                     ans && ans[0].error_reason[0] ? ans[0].error_reason : ctr_strerror(rc));
+        else
+            snprintf(out->error.message, sizeof out->error.message, "%s", node_strerror(rc));
     }
     for (size_t i = 0; !rc && i < n_ans; i++) {
         /* the policy of this product (looked up again: cheap, and exact) */

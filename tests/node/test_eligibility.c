@@ -232,6 +232,22 @@ static void test_rollout_widens_monotonically(void **st)
     ctr_free(p50);
 }
 
+/* A device description the policy refuses (a package listed twice) is an error of the
+ * device, with the reason, not "up to date". */
+static void test_bad_device_is_an_error(void **st)
+{
+    (void)st;
+    const ctr_package pk[] = {{"fw", "1.0.0"}, {"fw", "1.1.0"}};
+    elg_candidate c[] = {cand(0, "fw", "2.0.0", 2, hw_any, NULL, 0)};
+    ctr_device d = device(1, NULL, 0, pk, 2);
+    size_t m = 9;
+    ctr_context cc = {0, 0, 0};
+    int rc = elg_decide(&d, c, 1, default_policy, NULL, &cc, out, ELG_MAX_PRODUCTS, &m);
+    assert_true(rc == CTR_EINVAL || rc == CTR_ETOOBIG);
+    assert_int_equal(m, 0);
+    assert_true(strlen(out[0].error_reason) > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_dependency_unsatisfiable_and_cycle),
         cmocka_unit_test(test_revoked_running_is_urgent),
         cmocka_unit_test(test_rollout_widens_monotonically),
+        cmocka_unit_test(test_bad_device_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
