@@ -145,7 +145,7 @@ typedef struct {
     bool eligible;
     char rule[CTR_RULE_MAX];         /* the rule that rejected it ("" if eligible)      */
     char reason[CTR_REASON_MAX];     /* in words, for the audit trail                   */
-    uint64_t cost;                   /* instructions used                               */
+    uint64_t cost;                   /* cost units used (docs/contracts.md)             */
 } ctr_verdict;
 
 /* The built-in default policy, applied where no contract is bound. Its rules, in the order
@@ -159,9 +159,10 @@ typedef struct {
  *   "dependencies"  every dependency is installed in a version that satisfies its constraint.
  *
  * Inputs (ctr_eval and ctr_eval_default): d and r are checked first (string lengths, list
- * counts, versions are SemVer, constraints are valid, revision ranges ordered, no package
- * listed twice); bad input gives CTR_EINVAL or CTR_ETOOBIG with the verdict's rule "input"
- * and the reason naming the field. c may be NULL (time 0, height 0, default cost limit).
+ * counts, versions are SemVer, revision ranges ordered, no package listed twice); bad input
+ * gives CTR_EINVAL or CTR_ETOOBIG with the verdict's rule "input" and the reason naming the
+ * field. A dependency constraint's syntax is checked where it is used (the ledger stores
+ * valid ones only): an invalid one fails the "dependencies" rule, or satisfies() at run time. c may be NULL (time 0, height 0, default cost limit).
  * On any error the verdict is "not eligible". v is always filled when non-NULL.
  * Errors: CTR_EINVAL, CTR_ETOOBIG. */
 int ctr_eval_default(const ctr_device *d, const ctr_release *r, const ctr_context *c,

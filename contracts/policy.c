@@ -142,8 +142,13 @@ bool ctr__chk_deps(const ctr__in *in, ctr__sb *why, uint64_t *work)
                            dep->constraint);
             return false;
         }
-        /* Constraints were checked on input, so the match is 0 or 1. */
-        if (ldg_constraint_match(dep->constraint, &in->pkg_ver[i]) != 1) {
+        int m = ldg_constraint_match(dep->constraint, &in->pkg_ver[i]);
+        if (m < 0) {
+            ctr__sb_printf(why, "needs %s \"%s\", which is not a version constraint",
+                           dep->package, dep->constraint);
+            return false;
+        }
+        if (m != 1) {
             ctr__sb_printf(why, "needs %s %s but %s is installed", dep->package, dep->constraint,
                            in->d->packages[i].version);
             return false;

@@ -557,7 +557,9 @@ int ctr_eval(const ctr_program *p, const ctr_device *d, const ctr_release *r,
         ctr__sb_printf(&b, "%u:%u: %s", line, col, vm.err);
     } else if (eligible) {
         /* no reason */
-    } else if (has_msg) {
+    } else if (has_msg && msg[0]) {
+        /* An empty message (because "", or one that interpolates to nothing) would leave
+         * the audit trail without a reason: describe the condition instead. */
         ctr__sb_puts(&b, msg);
     } else if (p->conj[vm.conj].note && vm.note_set) {
         ctr__sb_puts(&b, vm.note);

@@ -202,6 +202,9 @@ static void test_rules_and_reasons(void **state)
          "revision 3 of cam-v2 (tags [canary], v1.1.0, installed none, true, [1, 2], [])"},
         {"rule r: false because \"{1 + 1}{\"x\"} \\{literal\\}\"", 0, false, "r", "2x {literal}"},
         {"rule r: false because \"{device.id}\"", 0, false, "r", "dev-0001"},
+        /* an empty message never leaves a refusal without a reason (found by fuzzing) */
+        {"rule r: --4 < 1 because \"\"", 0, false, "r", "--4 < 1 is false"},
+        {"rule r: false because \"{\"\"}\"", 0, false, "r", "false is false"},
         /* built-ins that explain a false: their reason, when the condition is the call */
         {"rule hw: supports(release, device) and false", 0, false, "hw", "false is false"},
         {"rule base: defaults() and bucket(device.id, release) < 0", 0, false, "base",
