@@ -16,6 +16,8 @@
 
 #define PKG_MAX (CTR_LIST_MAX + ELG_MAX_PLAN)
 
+#define MEMO_MAX 16
+
 typedef struct {
     const ctr_device *d;
     const elg_candidate *c;
@@ -23,6 +25,13 @@ typedef struct {
     elg_policy_fn policy;
     void *ctx;
     const ctr_context *cc;
+    /* dependencies already found unsatisfiable on the device as it is (each is tried once
+     * per device, not once per candidate that needs it) */
+    struct {
+        const char *pkg, *constraint;
+        char why[CTR_REASON_MAX];
+    } memo[MEMO_MAX];
+    size_t n_memo;
 } env;
 
 /* A device with some packages replaced or added by a plan. */
@@ -103,10 +112,28 @@ typedef struct {
     char why[CTR_REASON_MAX];
 } plan;
 
-static bool plan_release(const env *e, vdevice *v, const elg_candidate *target, plan *p);
+static bool plan_release(env *e, vdevice *v, const elg_candidate *target, plan *p);
+static bool plan_package_(env *e, vdevice *v, const char *pkg, const char *constraint, plan *p);
 
 /* The best eligible release of pkg satisfying constraint, planned on v; false with p->why. */
-static bool plan_package(const env *e, vdevice *v, const char *pkg, const char *constraint, plan *p)
+static bool plan_package(env *e, vdevice *v, const char *pkg, const char *constraint, plan *p)
+{
+    bool pristine = p->n == 0 && p->depth == 1; /* the device as it is, at the top */
+    for (size_t i = 0; pristine && i < e->n_memo; i++)
+        if (!strcmp(e->memo[i].pkg, pkg) && !strcmp(e->memo[i].constraint, constraint)) {
+            snprintf(p->why, sizeof p->why, "%s", e->memo[i].why);
+            return false;
+        }
+    bool ok = plan_package_(e, v, pkg, constraint, p);
+    if (!ok && pristine && e->n_memo < MEMO_MAX) {
+        e->memo[e->n_memo].pkg = pkg;
+        e->memo[e->n_memo].constraint = constraint;
+        snprintf(e->memo[e->n_memo++].why, sizeof e->memo[0].why, "%s", p->why);
+    }
+    return ok;
+}
+
+static bool plan_package_(env *e, vdevice *v, const char *pkg, const char *constraint, plan *p)
 {
     for (size_t i = 0; i < p->depth; i++)
         if (!strcmp(p->path[i], pkg)) {
@@ -138,7 +165,7 @@ static bool plan_package(const env *e, vdevice *v, const char *pkg, const char *
 }
 
 /* Plan target's missing dependencies, then target itself, on v. */
-static bool plan_release(const env *e, vdevice *v, const elg_candidate *target, plan *p)
+static bool plan_release(env *e, vdevice *v, const elg_candidate *target, plan *p)
 {
     if (p->depth == ELG_MAX_PLAN) {
         snprintf(p->why, sizeof p->why, "update plan deeper than %d steps", ELG_MAX_PLAN);
@@ -180,17 +207,27 @@ static void reject(elg_answer *a, const elg_candidate *c, const char *rule, cons
     snprintf(r->reason, sizeof r->reason, "%s", reason);
 }
 
+/* A candidate with its version parsed once (sorting compares each many times). */
+typedef struct {
+    const elg_candidate *c;
+    ldg_semver v;
+    bool ok;
+} sortable;
+
 /* One product: its candidates sorted newest first. */
-static void decide_product(const env *e, const elg_candidate **cs, size_t n, elg_answer *a)
+static void decide_product(env *e, const sortable *cs, size_t n, elg_answer *a)
 {
     const ctr_device *d = e->d;
-    const char *have = installed(d, cs[0]->r.product);
-    snprintf(a->product, sizeof a->product, "%s", cs[0]->r.product);
+    const char *have = installed(d, cs[0].c->r.product);
+    ldg_semver hv;
+    bool hv_ok = have && !ldg_semver_parse(have, &hv);
+    snprintf(a->product, sizeof a->product, "%s", cs[0].c->r.product);
     snprintf(a->installed, sizeof a->installed, "%s", have ? have : "");
     bool running_revoked = false;
     for (size_t i = 0; i < n; i++) {
-        const elg_candidate *c = cs[i];
-        if (have && !vcmp(c->r.version, have) && c->r.revoked)
+        const elg_candidate *c = cs[i].c;
+        if (have && c->r.revoked &&
+            (hv_ok && cs[i].ok ? !ldg_semver_cmp(&cs[i].v, &hv) : !strcmp(c->r.version, have)))
             running_revoked = true;
         if (a->has_best) {
             reject(a, c, "older", "a newer eligible release exists");
@@ -235,13 +272,6 @@ static void decide_product(const env *e, const elg_candidate **cs, size_t n, elg
     a->status = running_revoked ? ELG_URGENT : a->has_best ? ELG_UPDATE_AVAILABLE : ELG_UP_TO_DATE;
 }
 
-/* A candidate with its version parsed once (sorting compares each many times). */
-typedef struct {
-    const elg_candidate *c;
-    ldg_semver v;
-    bool ok;
-} sortable;
-
 static int by_product(const void *a, const void *b)
 {
     const sortable *x = a, *y = b;
@@ -261,25 +291,21 @@ int elg_decide(const ctr_device *d, const elg_candidate *c, size_t n, elg_policy
         return CTR_EINVAL;
     if (n > ELG_MAX_CANDIDATES)
         return LDG_ETOOBIG;
-    sortable *srt = malloc((n + 1) * sizeof *srt);
-    const elg_candidate **sorted = malloc((n + 1) * sizeof *sorted);
-    if (!srt || !sorted) {
-        free(srt);
-        free(sorted);
+    sortable *sorted = malloc((n + 1) * sizeof *sorted);
+    if (!sorted)
         return CTR_ENOMEM;
-    }
+    bool in_order = true;
     for (size_t i = 0; i < n; i++) {
-        srt[i].c = &c[i];
-        srt[i].ok = !ldg_semver_parse(c[i].r.version, &srt[i].v);
+        sorted[i].c = &c[i];
+        sorted[i].ok = !ldg_semver_parse(c[i].r.version, &sorted[i].v);
+        in_order = in_order && (i == 0 || by_product(&sorted[i - 1], &sorted[i]) <= 0);
     }
-    qsort(srt, n, sizeof *srt, by_product);
-    for (size_t i = 0; i < n; i++)
-        sorted[i] = srt[i].c;
-    free(srt);
+    if (!in_order) /* the node's per-model cache is kept sorted: no sort then */
+        qsort(sorted, n, sizeof *sorted, by_product);
     env e = {d, c, n, policy, ctx, cc};
     for (size_t i = 0; i < n && *n_out < cap;) {
         size_t j = i;
-        while (j < n && !strcmp(sorted[j]->r.product, sorted[i]->r.product))
+        while (j < n && !strcmp(sorted[j].c->r.product, sorted[i].c->r.product))
             j++;
         elg_answer *a = &out[(*n_out)++];
         memset(a, 0, sizeof *a);

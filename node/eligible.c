@@ -240,6 +240,19 @@ static int read_candidates(server *s, arena *a, const char *model, elg_candidate
     return rc;
 }
 
+/* Product, then newest version first: the order elg_decide works in (so it need not sort). */
+static int cand_order(const void *a, const void *b)
+{
+    const elg_candidate *x = a, *y = b;
+    int c = strcmp(x->r.product, y->r.product);
+    if (c)
+        return c;
+    ldg_semver vx, vy;
+    if (ldg_semver_parse(x->r.version, &vx) || ldg_semver_parse(y->r.version, &vy))
+        return strcmp(y->r.version, x->r.version);
+    return ldg_semver_cmp(&vy, &vx);
+}
+
 /* The candidates of model at the current tip: from the cache, or read once per block. The
  * cache holds what the store says at one height, so answers are the same either way. */
 static const model_cands *candidates(server *s, const char *model, uint64_t height)
@@ -263,6 +276,8 @@ static const model_cands *candidates(server *s, const char *model, uint64_t heig
     m->height = height;
     m->c = malloc(ELG_MAX_CANDIDATES * sizeof *m->c);
     m->rc = m->c ? read_candidates(s, &m->a, model, m->c, &m->n) : LDG_ENOMEM;
+    if (!m->rc)
+        qsort(m->c, m->n, sizeof *m->c, cand_order);
     return m;
 }
 

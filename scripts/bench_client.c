@@ -9,7 +9,8 @@
  *       prints committed releases/s
  *   bench_client get --node H:P -n N [--window W] --product P
  *   bench_client eligible --node H:P -n N [--window W] [--offset BATCH] --product P
- *       N eligibility decisions for random devices of the bench chain's 1,000 models, in
+ *       N eligibility decisions for random devices (running 1.0.0, with libfoo 2.5.0) of the
+ *       bench chain's 1,000 models, in
  *       requests of BATCH devices (default 1); prints decisions/s, p50 and p99 per request
  *       pipelined GetRelease of releases published by `publish` (file hashes are derived
  *       from the index); prints requests/s, p50 and p99 latency
@@ -318,7 +319,10 @@ int main(int argc, char **argv)
                     d->hardware_rev = 1;
                     snprintf(d->packages[0].name, sizeof d->packages[0].name, "%s", product);
                     snprintf(d->packages[0].version, sizeof d->packages[0].version, "1.0.0");
-                    d->packages_count = 1;
+                    /* the dependency every bench release has (libfoo >=2.1.0,<3) is met */
+                    snprintf(d->packages[1].name, sizeof d->packages[1].name, "libfoo");
+                    snprintf(d->packages[1].version, sizeof d->packages[1].version, "2.5.0");
+                    d->packages_count = 2;
                 }
                 if ((rc = node_client_send(c, &req)))
                     die("send", rc);
