@@ -60,7 +60,8 @@ static void vdevice_init(vdevice *v, const ctr_device *d)
 {
     v->d = *d;
     size_t n = d->n_packages < PKG_MAX ? d->n_packages : PKG_MAX;
-    memcpy(v->pk, d->packages, n * sizeof *v->pk);
+    if (n)
+        memcpy(v->pk, d->packages, n * sizeof *v->pk);
     v->d.packages = v->pk;
     v->d.n_packages = n;
 }
