@@ -134,8 +134,10 @@ const ldg_sig_impl *tool_parse_sig_alg(const char *opt, const char *name);
 /* Hex of exactly want bytes (any length up to cap when want is 0). */
 size_t tool_parse_hex(const char *opt, const char *s, uint8_t *out, size_t cap, size_t want);
 /* Copy an option's value into a fixed nanopb string field: empty or too long (cap - 1
- * bytes and more) is a usage error naming opt. (This and tool_pubkey_arg: tool_contract.c.) */
+ * bytes and more) is a usage error naming opt. */
 void tool_set_str(char *dst, size_t cap, const char *opt, const char *v);
+/* {"alg": name, "digest": hex} */
+json_t *tool_json_hash(const fwl_Hash *h);
 /* A public key given as a key file (when such a file exists) or as hex, which then needs
  * the algorithm name alg (from the option alg_opt); opt names the key's option. */
 void tool_pubkey_arg(const char *opt, const char *arg, const char *alg_opt, const char *alg,

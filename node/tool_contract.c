@@ -24,39 +24,6 @@
 _Static_assert(sizeof(((fwl_ContractTx *)0)->source) == LDG_CONTRACT_SOURCE_MAX + 1,
                "ContractTx.source holds the ledger's largest contract");
 
-/* --- Argument helpers ---------------------------------------------------------------------- */
-
-void tool_set_str(char *dst, size_t cap, const char *opt, const char *v)
-{
-    if (!*v)
-        tool_usage_error("%s must not be empty", opt);
-    if (strlen(v) >= cap)
-        tool_usage_error("%s: longer than %zu bytes", opt, cap - 1);
-    memcpy(dst, v, strlen(v) + 1);
-}
-
-void tool_pubkey_arg(const char *opt, const char *arg, const char *alg_opt, const char *alg,
-                     fwl_PublicKey *out)
-{
-    struct stat sb;
-    if (stat(arg, &sb) == 0) {
-        node_key *k = tool_xcalloc(1, sizeof *k);
-        tool_load_key(arg, k);
-        out->alg = k->pub.alg;
-        memcpy(out->key.bytes, k->pub.key, k->pub.len);
-        out->key.size = (pb_size_t)k->pub.len;
-        OPENSSL_cleanse(k, sizeof *k);
-        free(k);
-        return;
-    }
-    if (!alg)
-        tool_usage_error("%s '%s' is not a file; a hex key needs %s", opt, arg, alg_opt);
-    const ldg_sig_impl *s = tool_parse_sig_alg(alg_opt, alg);
-    out->alg = s->id;
-    out->key.size = (pb_size_t)tool_parse_hex(opt, arg, out->key.bytes, sizeof out->key.bytes,
-                                              s->pub_len);
-}
-
 /* --- Contract source ----------------------------------------------------------------------- */
 
 /* The source as the ledger takes it: text of at most LDG_CONTRACT_SOURCE_MAX bytes, read

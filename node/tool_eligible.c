@@ -219,20 +219,13 @@ enum {
     OPT_BATCH,
 };
 
-static json_t *hash_json(const fwl_Hash *h)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "alg", json_string(tool_hash_name(h->alg)));
-    json_object_set_new(o, "digest", tool_json_hex(h->digest.bytes, h->digest.size));
-    return o;
-}
 
 static json_t *ref_json(const fwl_ReleaseRef *r)
 {
     json_t *o = json_object();
     json_object_set_new(o, "product", tool_json_str(r->product));
     json_object_set_new(o, "version", tool_json_str(r->version));
-    json_object_set_new(o, "file_hash", r->has_file_hash ? hash_json(&r->file_hash) : json_null());
+    json_object_set_new(o, "file_hash", r->has_file_hash ? tool_json_hash(&r->file_hash) : json_null());
     return o;
 }
 

@@ -48,13 +48,6 @@ static json_t *key_json(const fwl_PublicKey *k)
     return o;
 }
 
-static json_t *hash_json(const fwl_Hash *h)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "alg", json_string(tool_hash_name(h->alg)));
-    json_object_set_new(o, "digest", tool_json_hex(h->digest.bytes, h->digest.size));
-    return o;
-}
 
 static json_t *int_json(uint64_t v)
 {
@@ -83,7 +76,7 @@ static json_t *release_json(const fwl_Release *r)
     json_object_set_new(o, "published_at", int_json(r->published_at));
     json_object_set_new(o, "version", tool_json_str(r->version));
     json_object_set_new(o, "security_version", int_json(r->security_version));
-    json_object_set_new(o, "file_hash", hash_json(&r->file_hash));
+    json_object_set_new(o, "file_hash", tool_json_hash(&r->file_hash));
     json_object_set_new(o, "file_url", tool_json_str(r->file_url));
     json_object_set_new(o, "file_name", tool_json_str(r->file_name));
     json_object_set_new(o, "file_size", int_json(r->file_size));
@@ -403,7 +396,7 @@ static json_t *tx_json(const ldg_tx *tx, char *summary, size_t cap)
         snprintf(summary, cap, "%s %s", r->product, r->version);
         break;
     case LDG_TX_REVOKE:
-        json_object_set_new(o, "file_hash", hash_json(&rv->file_hash));
+        json_object_set_new(o, "file_hash", tool_json_hash(&rv->file_hash));
         json_object_set_new(o, "reason", json_string(tool_reason_name(rv->reason)));
         json_object_set_new(o, "note", tool_json_str(rv->note));
         snprintf(summary, cap, "%.16s... %s",
@@ -459,8 +452,8 @@ static json_t *header_json(const fwl_BlockHeader *h)
     json_object_set_new(o, "chain_id", tool_json_str(h->chain_id));
     json_object_set_new(o, "height", int_json(h->height));
     json_object_set_new(o, "time_ms", int_json(h->time_ms));
-    json_object_set_new(o, "prev_hash", hash_json(&h->prev_hash));
-    json_object_set_new(o, "tx_root", hash_json(&h->tx_root));
+    json_object_set_new(o, "prev_hash", tool_json_hash(&h->prev_hash));
+    json_object_set_new(o, "tx_root", tool_json_hash(&h->tx_root));
     json_object_set_new(o, "tx_count", int_json(h->tx_count));
     json_object_set_new(o, "body_size", int_json(h->body_size));
     json_object_set_new(o, "proposer", key_json(&h->proposer));

@@ -185,16 +185,6 @@ enum {
     OPT_AUTHOR_ALG,
 };
 
-/* Copy an option's value into a fixed nanopb string field, refusing what does not fit. */
-static void set_str(char *dst, size_t cap, const char *opt, const char *v)
-{
-    if (!*v)
-        tool_usage_error("%s must not be empty", opt);
-    if (strlen(v) >= cap)
-        tool_usage_error("%s: longer than %zu bytes", opt, cap - 1);
-    memcpy(dst, v, strlen(v) + 1);
-}
-
 static void add_hardware(fwl_Release *r, const char *spec)
 {
     if (r->hardware_count == sizeof r->hardware / sizeof *r->hardware)
@@ -239,9 +229,9 @@ static void publish_opt(publish_args *a, int opt, const char *v)
     fwl_Release *r = a->r;
     ldg_semver sv;
     switch (opt) {
-    case OPT_PRODUCT: set_str(r->product, sizeof r->product, "--product", v); break;
+    case OPT_PRODUCT: tool_set_str(r->product, sizeof r->product, "--product", v); break;
     case OPT_VERSION:
-        set_str(r->version, sizeof r->version, "--version", v);
+        tool_set_str(r->version, sizeof r->version, "--version", v);
         if (ldg_semver_parse(v, &sv))
             tool_usage_error("--version: '%s' is not a Semantic Versioning 2.0 version", v);
         break;
@@ -250,9 +240,9 @@ static void publish_opt(publish_args *a, int opt, const char *v)
         a->has_secver = true;
         break;
     case OPT_FILE: a->file = v; break;
-    case OPT_URL: set_str(r->file_url, sizeof r->file_url, "--url", v); break;
+    case OPT_URL: tool_set_str(r->file_url, sizeof r->file_url, "--url", v); break;
     case OPT_NAME: a->name = v; break;
-    case OPT_PROVIDER: set_str(r->provider, sizeof r->provider, "--provider", v); break;
+    case OPT_PROVIDER: tool_set_str(r->provider, sizeof r->provider, "--provider", v); break;
     case OPT_HARDWARE: add_hardware(r, v); break;
     case OPT_DEPENDS: add_dependency(r, v); break;
     case OPT_HASH: a->hash = v; break;
@@ -291,7 +281,7 @@ static void publish_file(const publish_args *a, json_t *extra)
 {
     fwl_Release *r = a->r;
     const ldg_hash_impl *h = tool_parse_hash_alg("--hash", a->hash ? a->hash : "sha256");
-    set_str(r->file_name, sizeof r->file_name, "--name", a->name ? a->name : base_name(a->file));
+    tool_set_str(r->file_name, sizeof r->file_name, "--name", a->name ? a->name : base_name(a->file));
     struct stat sb;
     if (stat(a->file, &sb) == 0 && !S_ISREG(sb.st_mode))
         tool_die("%s: not a regular file", a->file);
@@ -481,10 +471,10 @@ int author_main(int argc, char **argv)
     tool_opts_init(&o, author_usage);
     while ((c = tool_getopt(argc, argv, opts)) != -1) {
         switch (c) {
-        case OPT_PRODUCT: set_str(a->product, sizeof a->product, "--product", optarg); break;
+        case OPT_PRODUCT: tool_set_str(a->product, sizeof a->product, "--product", optarg); break;
         case OPT_AUTHOR_KEY: key = optarg; break;
         case OPT_AUTHOR_ALG: alg = optarg; break;
-        case OPT_NAME: set_str(a->name, sizeof a->name, "--name", optarg); break;
+        case OPT_NAME: tool_set_str(a->name, sizeof a->name, "--name", optarg); break;
         default: tool_common_opt(&o, &t, c, argv);
         }
     }

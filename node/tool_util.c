@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -441,4 +442,45 @@ void tool_hw_format(const fwl_HardwareSupport *hw, char *out, size_t cap)
     }
     for (pb_size_t i = 0; i < hw->required_addons_count && (size_t)n < cap; i++)
         n += snprintf(out + n, cap - (size_t)n, "+%s", hw->required_addons[i]);
+}
+
+/* --- Argument helpers (shared by the tx commands) ---------------------------------------------------------------------- */
+
+void tool_set_str(char *dst, size_t cap, const char *opt, const char *v)
+{
+    if (!*v)
+        tool_usage_error("%s must not be empty", opt);
+    if (strlen(v) >= cap)
+        tool_usage_error("%s: longer than %zu bytes", opt, cap - 1);
+    memcpy(dst, v, strlen(v) + 1);
+}
+
+void tool_pubkey_arg(const char *opt, const char *arg, const char *alg_opt, const char *alg,
+                     fwl_PublicKey *out)
+{
+    struct stat sb;
+    if (stat(arg, &sb) == 0) {
+        node_key *k = tool_xcalloc(1, sizeof *k);
+        tool_load_key(arg, k);
+        out->alg = k->pub.alg;
+        memcpy(out->key.bytes, k->pub.key, k->pub.len);
+        out->key.size = (pb_size_t)k->pub.len;
+        OPENSSL_cleanse(k, sizeof *k);
+        free(k);
+        return;
+    }
+    if (!alg)
+        tool_usage_error("%s '%s' is not a file; a hex key needs %s", opt, arg, alg_opt);
+    const ldg_sig_impl *s = tool_parse_sig_alg(alg_opt, alg);
+    out->alg = s->id;
+    out->key.size = (pb_size_t)tool_parse_hex(opt, arg, out->key.bytes, sizeof out->key.bytes,
+                                              s->pub_len);
+}
+
+json_t *tool_json_hash(const fwl_Hash *h)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "alg", json_string(tool_hash_name(h->alg)));
+    json_object_set_new(o, "digest", tool_json_hex(h->digest.bytes, h->digest.size));
+    return o;
 }
