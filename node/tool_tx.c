@@ -430,28 +430,6 @@ static const char author_usage[] =
     TOOL_USAGE_TX TOOL_USAGE_NODE
     "  --json            print {\"tx_hash\", \"height\", \"block_hash\", ...}\n";
 
-/* A key file if such a file exists, else public key hex (which needs --author-alg). */
-static void author_key_arg(const char *arg, const char *alg, fwl_PublicKey *out)
-{
-    struct stat sb;
-    if (stat(arg, &sb) == 0) {
-        node_key *k = tool_xcalloc(1, sizeof *k);
-        tool_load_key(arg, k);
-        out->alg = k->pub.alg;
-        memcpy(out->key.bytes, k->pub.key, k->pub.len);
-        out->key.size = (pb_size_t)k->pub.len;
-        OPENSSL_cleanse(k, sizeof *k);
-        free(k);
-        return;
-    }
-    if (!alg)
-        tool_usage_error("--author-key '%s' is not a file; a hex key needs --author-alg", arg);
-    const ldg_sig_impl *s = tool_parse_sig_alg("--author-alg", alg);
-    out->alg = s->id;
-    out->key.size = (pb_size_t)tool_parse_hex("--author-key", arg, out->key.bytes,
-                                              sizeof out->key.bytes, s->pub_len);
-}
-
 int author_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -488,7 +466,7 @@ int author_main(int argc, char **argv)
         tool_usage_error("expected add or remove, got '%s'", argv[optind]);
     if (!*a->product || !key || t.n_keys == 0)
         tool_usage_error("--key, --product and --author-key are required");
-    author_key_arg(key, alg, &a->key);
+    tool_pubkey_arg("--author-key", key, "--author-alg", alg, &a->key);
     a->has_key = true;
     int rc = tool_tx_run(&o, &t, body, NULL);
     free(body);
