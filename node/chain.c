@@ -285,11 +285,10 @@ static void build(server *s, const cns_tm_action *a)
 }
 
 /* Sign digest; the record covering it was persisted by run(). false: send nothing. */
-static bool persist_and_sign(server *s, const cns_vote_record *rec, const uint8_t d[LDG_DIGEST_LEN],
-                             uint8_t *sig, pb_size_t *sig_len)
+static bool sign_digest(server *s, const uint8_t d[LDG_DIGEST_LEN], uint8_t *sig,
+                        pb_size_t *sig_len)
 {
     const ldg_sig_impl *im = ldg_sig_by_id(s->vkey.alg);
-    (void)rec;
     if (!im || !s->ch.record_ok || im->sign(s->vkey.sec, d, NULL, sig))
         return false;
     *sig_len = (pb_size_t)im->sig_len;
@@ -311,7 +310,7 @@ static void propose(server *s, const cns_tm_action *a)
     p.proposer = (uint32_t)ch->self;
     memcpy(p.block_hash.bytes, a->msg.value, LDG_DIGEST_LEN);
     p.block_hash.size = LDG_DIGEST_LEN;
-    if (!persist_and_sign(s, &a->record, d, p.sig.bytes, &p.sig.size))
+    if (!sign_digest(s, d, p.sig.bytes, &p.sig.size))
         return;
     ch->own_prop = p;
     p2p_broadcast(ch->net, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
@@ -345,7 +344,7 @@ static void vote(server *s, const cns_tm_action *a)
         m.value.size = LDG_DIGEST_LEN;
     }
     m.validator = (uint32_t)s->ch.self;
-    if (!persist_and_sign(s, &a->record, d, m.sig.bytes, &m.sig.size))
+    if (!sign_digest(s, d, m.sig.bytes, &m.sig.size))
         return;
     vote_store(&s->ch, &m);
     send_pb(s, -1, P2P_T_VOTE, fwl_VoteMsg_fields, &m);

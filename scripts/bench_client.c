@@ -68,6 +68,23 @@ static int verify_rate(double seconds)
     return 0;
 }
 
+/* The next response's id, and whether it is of type tag; only those two fields are read
+ * (the client should cost little next to the node it measures: both share the cores). */
+static bool recv_id(node_client *c, uint32_t want, uint64_t *id)
+{
+    const uint8_t *fb;
+    size_t fl;
+    int rc = node_client_recv_raw(c, &fb, &fl);
+    if (rc)
+        die("recv", rc);
+    pb_istream_t is = pb_istream_from_buffer(fb, fl);
+    pb_wire_type_t wt;
+    uint32_t tag;
+    bool eof;
+    return pb_decode_tag(&is, &wt, &tag, &eof) && tag == fwl_Response_id_tag &&
+           pb_decode_varint(&is, id) && pb_decode_tag(&is, &wt, &tag, &eof) && tag == want;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -329,18 +346,8 @@ int main(int argc, char **argv)
                 sent_at[sent + 1] = now_s();
                 sent++;
             }
-            const uint8_t *fb;
-            size_t fl;
-            if ((rc = node_client_recv_raw(c, &fb, &fl)))
-                die("recv", rc);
-            pb_istream_t is = pb_istream_from_buffer(fb, fl);
-            pb_wire_type_t wt;
-            uint32_t tag;
-            bool eof;
             uint64_t rid = 0;
-            if (!pb_decode_tag(&is, &wt, &tag, &eof) || tag != fwl_Response_id_tag ||
-                !pb_decode_varint(&is, &rid) || !pb_decode_tag(&is, &wt, &tag, &eof) ||
-                tag != fwl_Response_eligible_tag)
+            if (!recv_id(c, fwl_Response_eligible_tag, &rid))
                 errors++;
             if (rid >= 1 && rid <= total)
                 lat[got] = now_s() - sent_at[rid];
@@ -385,20 +392,8 @@ int main(int argc, char **argv)
                 sent_at[sent + 1] = now_s();
                 sent++;
             }
-            /* Read only the id and the answer's type: the client should cost little next to
-             * the node it measures (both share this machine's two cores). */
-            const uint8_t *fb;
-            size_t fl;
-            if ((rc = node_client_recv_raw(c, &fb, &fl)))
-                die("recv", rc);
-            pb_istream_t is = pb_istream_from_buffer(fb, fl);
-            pb_wire_type_t wt;
-            uint32_t tag;
-            bool eof;
             uint64_t rid = 0;
-            if (!pb_decode_tag(&is, &wt, &tag, &eof) || tag != fwl_Response_id_tag ||
-                !pb_decode_varint(&is, &rid) || !pb_decode_tag(&is, &wt, &tag, &eof) ||
-                tag != fwl_Response_get_release_tag)
+            if (!recv_id(c, fwl_Response_get_release_tag, &rid))
                 errors++;
             if (rid >= 1 && rid <= total)
                 lat[got] = now_s() - sent_at[rid];

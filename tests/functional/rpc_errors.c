@@ -342,6 +342,38 @@ int main(int argc, char **argv)
           (unsigned long long)resp.resp.status.releases);
     status_ok(c, "all refusals");
 
+    /* 13. A full mempool (the script sets mempool_max to 2): ten valid txs pipelined, the
+     * ones beyond the bound are refused with NODE_EMEMPOOL, and the node keeps serving. */
+    {
+        int full = 0, ok = 0;
+        for (uint32_t i = 0; i < 10; i++) {
+            char model[32];
+            publish_body(100 + i, "5.0.0", 50, (uint8_t)(0x40 + i));
+            snprintf(model, sizeof model, "board-%u", i);
+            snprintf(body.payload.publish.release.hardware[0].model,
+                     sizeof body.payload.publish.release.hardware[0].model, "%s", model);
+            len = sign(&author, tx, hash);
+            memset(&req, 0, sizeof req);
+            req.id = 1000 + i;
+            req.which_req = fwl_Request_submit_tx_tag;
+            memcpy(req.req.submit_tx.tx.bytes, tx, len);
+            req.req.submit_tx.tx.size = (pb_size_t)len;
+            CHECK(node_client_send(c, &req) == 0, "pipelined send");
+        }
+        for (int i = 0; i < 10; i++) {
+            rc = node_client_recv(c, &resp);
+            CHECK(rc == 0, "pipelined receive: %d", rc);
+            if (resp.which_resp == fwl_Response_submit_tx_tag)
+                ok++;
+            else if (resp.which_resp == fwl_Response_error_tag &&
+                     resp.resp.error.code == NODE_EMEMPOOL)
+                full++;
+        }
+        CHECK(full > 0 && ok > 0 && ok + full == 10, "mempool bound: %d accepted, %d full", ok, full);
+        CHECK(ok <= 2 + 2, "more accepted (%d) than the mempool holds", ok); /* 2 may commit meanwhile */
+        status_ok(bystander, "a full mempool");
+    }
+
     node_client_close(c);
     node_client_close(bystander);
     if (failures)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bad input over RPC (tests/functional/rpc_errors.c): malformed and oversize frames and
 # fields, bad signature, unknown/disabled/deprecated algorithms, unauthorised author,
-# lower/equal version, duplicate file hash, replays, wrong chain.
+# lower/equal version, duplicate file hash, replays, wrong chain, a full mempool.
 source "$(dirname "$0")/lib.sh"
 
 port=$(free_port)
@@ -14,6 +14,9 @@ g = json.load(open(p))
 g["algorithms"] = [{"name": "sha3-256", "status": "disabled"},
                    {"name": "ed25519", "status": "deprecated", "from_height": 1}]
 json.dump(g, open(p, "w"), indent=2)
+c = json.load(open(p.replace("genesis.json", "node.json")))
+c["mempool_max"] = 2  # so that case 13 can fill it
+json.dump(c, open(p.replace("genesis.json", "node.json"), "w"), indent=2)
 PY
 start_node "$TMP/chain" "$port"
 "$BUILD/tests/functional/rpc_errors" 127.0.0.1 "$port" "$TMP/chain"
