@@ -18,6 +18,68 @@
 
 #define MEMO_MAX 16
 
+/* --- preparing a candidate list --------------------------------------------------------- */
+
+/* Product, then newest first; versions that do not parse (the ledger stores none) last. */
+static int cand_order(const void *a, const void *b)
+{
+    const elg_candidate *x = a, *y = b;
+    int c = strcmp(x->r.product, y->r.product);
+    if (c)
+        return c;
+    if (x->v_ok && y->v_ok)
+        return ldg_semver_cmp(&y->v, &x->v);
+    if (x->v_ok != y->v_ok)
+        return x->v_ok ? -1 : 1;
+    return strcmp(y->r.version, x->r.version);
+}
+
+int elg_prepare(elg_candidate *c, size_t n)
+{
+    if (n > ELG_MAX_CANDIDATES)
+        return LDG_ETOOBIG;
+    for (size_t i = 0; i < n; i++)
+        c[i].v_ok = !ldg_semver_parse(c[i].r.version, &c[i].v);
+    if (n)
+        qsort(c, n, sizeof *c, cand_order);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && !strcmp(c[j].r.product, c[i].r.product); j++)
+            c[j].r.product = c[i].r.product;
+        for (size_t k = i; k < j; k++) {
+            c[k].group_end = (uint32_t)j;
+            c[k].prepared = true;
+        }
+    }
+    return 0;
+}
+
+/* The first index of product's group in c[0..n), or n. */
+static size_t group_of(const elg_candidate *c, size_t n, const char *product)
+{
+    for (size_t i = 0; i < n; i = c[i].group_end)
+        if (c[i].r.product == product || !strcmp(c[i].r.product, product))
+            return i;
+    return n;
+}
+
+/* The candidate of group [i, end) with exactly this version, or NULL. Binary search: the
+ * group is sorted newest first, unparsable versions last. */
+static const elg_candidate *find_version(const elg_candidate *c, size_t i, size_t end,
+                                         const ldg_semver *v)
+{
+    size_t lo = i, hi = end;
+    while (lo < hi) { /* first index not strictly newer than v */
+        size_t mid = lo + (hi - lo) / 2;
+        if (c[mid].v_ok && ldg_semver_cmp(&c[mid].v, v) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < end && c[lo].v_ok && !ldg_semver_cmp(&c[lo].v, v) ? &c[lo] : NULL;
+}
+
+/* --- deciding --------------------------------------------------------------------------- */
+
 typedef struct {
     const ctr_device *d;
     const elg_candidate *c;
@@ -40,19 +102,11 @@ typedef struct {
     ctr_package pk[PKG_MAX];
 } vdevice;
 
-static int vcmp(const char *a, const char *b)
-{
-    ldg_semver x, y;
-    if (ldg_semver_parse(a, &x) || ldg_semver_parse(b, &y))
-        return strcmp(a, b);
-    return ldg_semver_cmp(&x, &y);
-}
-
-static const char *installed(const ctr_device *d, const char *pkg)
+static const ctr_package *installed(const ctr_device *d, const char *pkg)
 {
     for (size_t i = 0; i < d->n_packages; i++)
         if (!strcmp(d->packages[i].name, pkg))
-            return d->packages[i].version;
+            return &d->packages[i];
     return NULL;
 }
 
@@ -66,47 +120,68 @@ static void vdevice_init(vdevice *v, const ctr_device *d)
     v->d.n_packages = n;
 }
 
-static bool vdevice_install(vdevice *v, const char *pkg, const char *version)
+static bool vdevice_install(vdevice *v, const elg_candidate *c)
 {
+    ctr_package p = {c->r.product, c->r.version, c->r.security_version};
     for (size_t i = 0; i < v->d.n_packages; i++)
-        if (!strcmp(v->pk[i].name, pkg)) {
-            v->pk[i].version = version;
+        if (!strcmp(v->pk[i].name, p.name)) {
+            v->pk[i] = p;
             return true;
         }
     if (v->d.n_packages == PKG_MAX)
         return false;
-    v->pk[v->d.n_packages++] = (ctr_package){pkg, version};
+    v->pk[v->d.n_packages++] = p;
     return true;
 }
 
-static void ref_of(const elg_candidate *c, elg_ref *r)
+/* Installed packages without a stated security version get the one of the release they
+ * run, when it is among the candidates. */
+static void fill_security(vdevice *v, const elg_candidate *c, size_t n)
 {
-    memset(r, 0, sizeof *r);
-    snprintf(r->product, sizeof r->product, "%s", c->r.product);
-    snprintf(r->version, sizeof r->version, "%s", c->r.version);
-    r->hash_alg = c->hash_alg;
-    r->file_hash_len = c->r.file_hash_len <= LDG_HASH_MAX ? c->r.file_hash_len : LDG_HASH_MAX;
-    memcpy(r->file_hash, c->r.file_hash, r->file_hash_len);
+    for (size_t i = 0; i < v->d.n_packages; i++) {
+        ctr_package *p = &v->pk[i];
+        ldg_semver sv;
+        size_t g;
+        if (p->security_version || !p->name || !p->version || ldg_semver_parse(p->version, &sv) ||
+            (g = group_of(c, n, p->name)) == n)
+            continue;
+        const elg_candidate *m = find_version(c, g, c[g].group_end, &sv);
+        if (m)
+            p->security_version = m->r.security_version;
+    }
 }
 
-/* The policy's verdict on one candidate for device d. A contract over its cost limit, a
- * run-time error in it or a bad input field is a rejection with that reason (the verdict is
- * always filled), not an error of the whole answer. */
-static int judge(const env *e, const ctr_device *d, const elg_candidate *c, ctr_verdict *v)
+/* The verdict of policy prog (NULL: the default) on one candidate. A contract over its cost
+ * limit, a run-time error in it or a bad input field is a rejection with that reason (the
+ * verdict is always filled), not an error of the whole answer. */
+static int evaluate(const env *e, const ctr_program *prog, const ctr_device *d,
+                    const elg_candidate *c, ctr_verdict *v)
 {
-    const ctr_program *prog = NULL;
-    int rc = e->policy(e->ctx, c->r.product, d->model, &prog);
-    if (rc)
-        return rc;
-    memset(v, 0, sizeof *v);
-    rc = prog ? ctr_eval(prog, d, &c->r, e->cc, v) : ctr_eval_default(d, &c->r, e->cc, v);
+    v->eligible = false;
+    v->rule[0] = v->reason[0] = '\0';
+    v->cost = 0;
+    int rc = prog ? ctr_eval(prog, d, &c->r, e->cc, v) : ctr_eval_default(d, &c->r, e->cc, v);
     if (rc == CTR_ENOMEM || ((rc == CTR_EINVAL || rc == CTR_ETOOBIG) && !strcmp(v->rule, "input")))
         return rc; /* a bad device description (or no memory): not a verdict on the release */
     return 0;
 }
 
+/* The same with the policy of c's product looked up. */
+static int judge(const env *e, const ctr_device *d, const elg_candidate *c, ctr_verdict *v)
+{
+    const ctr_program *prog = NULL;
+    int rc = e->policy(e->ctx, c->r.product, d->model, &prog);
+    if (rc) {
+        v->eligible = false;
+        snprintf(v->rule, sizeof v->rule, "policy");
+        snprintf(v->reason, sizeof v->reason, "%s", ctr_strerror(rc));
+        return rc;
+    }
+    return evaluate(e, prog, d, c, v);
+}
+
 typedef struct {
-    elg_ref steps[ELG_MAX_PLAN];
+    const elg_candidate *steps[ELG_MAX_PLAN];
     size_t n;
     const char *path[ELG_MAX_PLAN + 1]; /* packages being planned, for cycles */
     size_t depth;
@@ -142,24 +217,21 @@ static bool plan_package_(env *e, vdevice *v, const char *pkg, const char *const
             return false;
         }
     const elg_candidate *best = NULL;
-    for (size_t i = 0; i < e->n; i++) {
+    size_t g = group_of(e->c, e->n, pkg), end = g < e->n ? e->c[g].group_end : g;
+    for (size_t i = g; i < end && !best; i++) { /* newest first: the first that fits */
         const elg_candidate *c = &e->c[i];
-        ldg_semver sv;
-        if (strcmp(c->r.product, pkg) || c->r.revoked || ldg_semver_parse(c->r.version, &sv) ||
-            ldg_constraint_match(constraint, &sv) != 1)
+        ctr_verdict verdict;
+        if (c->r.revoked || !c->v_ok || ldg_constraint_match(constraint, &c->v) != 1)
             continue;
-        if (!best || vcmp(c->r.version, best->r.version) > 0) {
-            /* it must itself be installable here (its own dependencies are planned below) */
-            ctr_verdict verdict;
-            if (judge(e, &v->d, c, &verdict) == 0 &&
-                (verdict.eligible || !strcmp(verdict.rule, "dependencies")))
-                best = c;
-        }
+        /* it must itself be installable here (its own dependencies are planned below) */
+        if (judge(e, &v->d, c, &verdict) == 0 &&
+            (verdict.eligible || !strcmp(verdict.rule, "dependencies")))
+            best = c;
     }
     if (!best) {
-        const char *have = installed(&v->d, pkg);
+        const ctr_package *have = installed(&v->d, pkg);
         snprintf(p->why, sizeof p->why, "needs %s %s (installed: %s) and no eligible release of %s satisfies it",
-                 pkg, constraint, have ? have : "none", pkg);
+                 pkg, constraint, have ? have->version : "none", pkg);
         return false;
     }
     return plan_release(e, v, best, p);
@@ -175,9 +247,10 @@ static bool plan_release(env *e, vdevice *v, const elg_candidate *target, plan *
     p->path[p->depth++] = target->r.product;
     for (size_t i = 0; i < target->r.n_deps; i++) {
         const ctr_dependency *dep = &target->r.deps[i];
-        const char *have = installed(&v->d, dep->package);
+        const ctr_package *have = installed(&v->d, dep->package);
         ldg_semver sv;
-        if (have && !ldg_semver_parse(have, &sv) && ldg_constraint_match(dep->constraint, &sv) == 1)
+        if (have && !ldg_semver_parse(have->version, &sv) &&
+            ldg_constraint_match(dep->constraint, &sv) == 1)
             continue;
         if (!plan_package(e, v, dep->package, dep->constraint, p))
             return false;
@@ -189,11 +262,11 @@ static bool plan_release(env *e, vdevice *v, const elg_candidate *target, plan *
                  verdict.reason[0] ? verdict.reason : "not eligible");
         return false;
     }
-    if (p->n == ELG_MAX_PLAN || !vdevice_install(v, target->r.product, target->r.version)) {
+    if (p->n == ELG_MAX_PLAN || !vdevice_install(v, target)) {
         snprintf(p->why, sizeof p->why, "update plan longer than %d steps", ELG_MAX_PLAN);
         return false;
     }
-    ref_of(target, &p->steps[p->n++]);
+    p->steps[p->n++] = target;
     return true;
 }
 
@@ -203,58 +276,61 @@ static void reject(elg_answer *a, const elg_candidate *c, const char *rule, cons
     if (a->n_rejected == ELG_MAX_REJECTED)
         return;
     elg_rejection *r = &a->rejected[a->n_rejected++];
-    ref_of(c, &r->release);
+    r->release = c;
     snprintf(r->rule, sizeof r->rule, "%s", rule);
     snprintf(r->reason, sizeof r->reason, "%s", reason);
 }
 
-/* A candidate with its version parsed once (sorting compares each many times). */
-typedef struct {
-    const elg_candidate *c;
-    ldg_semver v;
-    bool ok;
-} sortable;
-
-/* One product: its candidates sorted newest first. */
-static void decide_product(env *e, const sortable *cs, size_t n, elg_answer *a)
+static bool same_version(const elg_candidate *c, const char *version, const ldg_semver *v)
 {
+    return v && c->v_ok ? !ldg_semver_cmp(&c->v, v) : !strcmp(c->r.version, version);
+}
+
+/* One product: its candidates g[i..end), newest first. */
+static void decide_product(env *e, size_t i, size_t end, elg_answer *a)
+{
+    const elg_candidate *g = e->c;
     const ctr_device *d = e->d;
-    const char *have = installed(d, cs[0].c->r.product);
+    const ctr_package *have = installed(d, g[i].r.product);
     ldg_semver hv;
-    bool hv_ok = have && !ldg_semver_parse(have, &hv);
-    snprintf(a->product, sizeof a->product, "%s", cs[0].c->r.product);
-    snprintf(a->installed, sizeof a->installed, "%s", have ? have : "");
+    bool hv_ok = have && !ldg_semver_parse(have->version, &hv);
+    a->product = g[i].r.product;
+    a->installed = have ? have->version : "";
     bool running_revoked = false;
-    for (size_t i = 0; i < n; i++) {
-        const elg_candidate *c = cs[i].c;
-        if (have && c->r.revoked &&
-            (hv_ok && cs[i].ok ? !ldg_semver_cmp(&cs[i].v, &hv) : !strcmp(c->r.version, have)))
-            running_revoked = true;
-        if (a->has_best) {
-            reject(a, c, "older", "a newer eligible release exists");
-            continue;
-        }
+    for (size_t k = i; have && k < end && !running_revoked; k++)
+        running_revoked = g[k].r.revoked && same_version(&g[k], have->version, hv_ok ? &hv : NULL);
+    const ctr_program *prog = NULL;
+    int prc = e->policy(e->ctx, a->product, d->model, &prog);
+    for (; i < end && !a->best; i++) {
+        const elg_candidate *c = &g[i];
         ctr_verdict v;
-        int rc = judge(e, d, c, &v);
+        if (!prc && !prog && a->n_rejected == ELG_MAX_REJECTED && hv_ok && c->v_ok &&
+            ldg_semver_cmp(&c->v, &hv) <= 0) {
+            /* The default policy refuses every release not newer than the one installed
+             * (by "revoked", "hardware" or "newer"): the rest are counted, not evaluated. */
+            a->n_rejected_total += end - i;
+            i = end;
+            break;
+        }
+        int rc = prc ? prc : evaluate(e, prog, d, c, &v);
         if (rc) {
             a->error = rc;
-            snprintf(a->error_reason, sizeof a->error_reason, "%s", v.reason);
+            snprintf(a->error_reason, sizeof a->error_reason, "%s", prc ? ctr_strerror(rc) : v.reason);
             reject(a, c, "policy", ctr_strerror(rc));
             continue;
         }
         if (v.eligible) {
-            a->has_best = true;
-            ref_of(c, &a->best);
+            a->best = c;
             continue;
         }
         if (!strcmp(v.rule, "dependencies")) {
             vdevice vd;
             plan p;
-            memset(&p, 0, sizeof p);
+            p.n = p.depth = 0;
+            p.why[0] = '\0';
             vdevice_init(&vd, d);
             if (plan_release(e, &vd, c, &p)) {
-                a->has_best = true;
-                ref_of(c, &a->best);
+                a->best = c;
                 memcpy(a->plan, p.steps, p.n * sizeof *p.steps);
                 a->n_plan = p.n;
                 continue;
@@ -268,59 +344,54 @@ static void decide_product(env *e, const sortable *cs, size_t n, elg_answer *a)
         }
         reject(a, c, v.rule, v.reason);
     }
-    if (a->has_best)
+    a->n_superseded = end - i;
+    if (a->best)
         a->unsatisfiable = false; /* an older release went in without the plan */
-    a->status = running_revoked ? ELG_URGENT : a->has_best ? ELG_UPDATE_AVAILABLE : ELG_UP_TO_DATE;
+    a->status = running_revoked ? ELG_URGENT : a->best ? ELG_UPDATE_AVAILABLE : ELG_UP_TO_DATE;
 }
 
-static int by_product(const void *a, const void *b)
+static void answer_init(elg_answer *a)
 {
-    const sortable *x = a, *y = b;
-    int c = strcmp(x->c->r.product, y->c->r.product);
-    if (c)
-        return c;
-    if (x->ok && y->ok)
-        return ldg_semver_cmp(&y->v, &x->v); /* newest first */
-    return strcmp(y->c->r.version, x->c->r.version);
+    a->product = a->installed = "";
+    a->status = 0;
+    a->best = NULL;
+    a->n_plan = a->n_rejected = a->n_rejected_total = a->n_superseded = 0;
+    a->unsatisfiable = false;
+    a->unsat_reason[0] = a->error_reason[0] = '\0';
+    a->error = 0;
 }
 
 int elg_decide(const ctr_device *d, const elg_candidate *c, size_t n, elg_policy_fn policy,
                void *ctx, const ctr_context *cc, elg_answer *out, size_t cap, size_t *n_out)
 {
     *n_out = 0;
-    if (!d || !policy || (n && !c))
+    if (!d || !policy || (n && !c) || (cap && !out))
         return CTR_EINVAL;
     if (n > ELG_MAX_CANDIDATES)
         return LDG_ETOOBIG;
-    sortable *sorted = malloc((n + 1) * sizeof *sorted);
-    if (!sorted)
-        return CTR_ENOMEM;
-    bool in_order = true;
-    for (size_t i = 0; i < n; i++) {
-        sorted[i].c = &c[i];
-        sorted[i].ok = !ldg_semver_parse(c[i].r.version, &sorted[i].v);
-        in_order = in_order && (i == 0 || by_product(&sorted[i - 1], &sorted[i]) <= 0);
+    for (size_t i = 0; i < n; i++)
+        if (!c[i].prepared || c[i].group_end <= i || c[i].group_end > n)
+            return CTR_EINVAL;
+    vdevice base;
+    env e;
+    e.d = d;
+    if (d->n_packages <= CTR_LIST_MAX) { /* more: the policy refuses the device */
+        vdevice_init(&base, d);
+        fill_security(&base, c, n);
+        e.d = &base.d;
     }
-    if (!in_order) /* the node's per-model cache is kept sorted: no sort then */
-        qsort(sorted, n, sizeof *sorted, by_product);
-    env e = {d, c, n, policy, ctx, cc};
-    for (size_t i = 0; i < n && *n_out < cap;) {
-        size_t j = i;
-        while (j < n && !strcmp(sorted[j].c->r.product, sorted[i].c->r.product))
-            j++;
+    e.c = c, e.n = n, e.policy = policy, e.ctx = ctx, e.cc = cc, e.n_memo = 0;
+    for (size_t i = 0; i < n && *n_out < cap; i = c[i].group_end) {
         elg_answer *a = &out[(*n_out)++];
-        memset(a, 0, sizeof *a);
-        decide_product(&e, sorted + i, j - i, a);
+        answer_init(a);
+        decide_product(&e, i, c[i].group_end, a);
         if (a->error == CTR_EINVAL || a->error == CTR_ETOOBIG || a->error == CTR_ENOMEM) {
             int rc = a->error;
             if (a != out)
                 memcpy(out[0].error_reason, a->error_reason, sizeof a->error_reason);
-            free(sorted);
             *n_out = 0;
             return rc;
         }
-        i = j;
     }
-    free(sorted);
     return 0;
 }

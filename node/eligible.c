@@ -66,12 +66,23 @@ static void arena_free(arena *a)
 
 #define MODEL_CACHE_MAX 4096
 
+/* The policy of one product on the model, looked up once per block. */
+typedef struct {
+    const char *product;     /* the candidates' shared name (elg_prepare)         */
+    const ctr_program *prog; /* NULL: the default                                 */
+    int rc;
+    char label[96];          /* "default" or "contract NAME vN"                   */
+} model_policy;
+
 typedef struct {
     uint64_t height;         /* the tip they were read at                        */
     arena a;                 /* their strings                                    */
-    elg_candidate *c;
+    elg_candidate *c;        /* prepared (elg_prepare)                           */
     size_t n;
     int rc;                  /* a read error is cached too (until the next block) */
+    char model[65];
+    model_policy *pol;       /* one per product, filled on first use             */
+    size_t n_pol, cap_pol;
 } model_cands;
 
 static bool free_model(void *ctx, const uint8_t key[32], void **val)
@@ -80,6 +91,7 @@ static bool free_model(void *ctx, const uint8_t key[32], void **val)
     model_cands *m = *val;
     arena_free(&m->a);
     free(m->c);
+    free(m->pol);
     free(m);
     return true;
 }
@@ -105,6 +117,8 @@ void node__contracts_free(server *s)
     hmap_free(&s->programs);
     hmap_each(&s->models, free_model, NULL);
     hmap_free(&s->models);
+    free(s->elg_scratch);
+    s->elg_scratch = NULL;
 }
 
 /* The ledger's compile hook: deploys are refused unless they compile here. */
@@ -119,25 +133,21 @@ int node__contract_check(void *ctx, const char *src, size_t len, char *err, size
     return rc;
 }
 
-typedef struct {
-    server *s;
-    char last_policy[96]; /* of the last lookup: "default" or "contract NAME vN" */
-} policy_ctx;
-
-static int policy_of(void *ctx, const char *product, const char *model, const ctr_program **prog)
+/* The policy of product on model (from the store): the bound contract, compiled once per
+ * code hash, or NULL for the default; label names it for the answer. */
+static int lookup_policy(server *s, const char *product, const char *model,
+                         const ctr_program **prog, char *label, size_t label_len)
 {
-    policy_ctx *pc = ctx;
-    server *s = pc->s;
     static fwl_BindingRecord b;
     static fwl_ContractRecord c;
     *prog = NULL;
-    snprintf(pc->last_policy, sizeof pc->last_policy, "default");
+    snprintf(label, label_len, "default");
     int rc = ldg_store_binding(s->store, product, model, &b);
     if (rc == LDG_ENOTFOUND)
         return 0;
     if (rc || (rc = ldg_store_contract(s->store, b.contract, &c)))
         return rc;
-    snprintf(pc->last_policy, sizeof pc->last_policy, "contract %s v%u", c.name, c.version);
+    snprintf(label, label_len, "contract %s v%u", c.name, c.version);
     uint8_t key[32] = {0};
     memcpy(key, c.code_hash.bytes, c.code_hash.size < 32 ? c.code_hash.size : 32);
     cached *e = hmap_get(&s->programs, key);
@@ -155,6 +165,34 @@ static int policy_of(void *ctx, const char *product, const char *model, const ct
     }
     *prog = e->prog;
     return 0;
+}
+
+/* The policy of one of m's products, looked up once per block. NULL: not one of them. */
+static const model_policy *policy_for(server *s, model_cands *m, const char *product)
+{
+    for (size_t i = 0; i < m->n_pol; i++)
+        if (m->pol[i].product == product || !strcmp(m->pol[i].product, product))
+            return &m->pol[i];
+    if (m->n_pol == m->cap_pol)
+        return NULL; /* room for every product of the candidates was made when they were read */
+    model_policy *p = &m->pol[m->n_pol++];
+    p->product = product;
+    p->rc = lookup_policy(s, product, m->model, &p->prog, p->label, sizeof p->label);
+    return p;
+}
+
+typedef struct {
+    server *s;
+    model_cands *m;
+} policy_ctx;
+
+static int policy_cb(void *ctx, const char *product, const char *model, const ctr_program **prog)
+{
+    (void)model; /* the one of the cache */
+    policy_ctx *pc = ctx;
+    const model_policy *p = policy_for(pc->s, pc->m, product);
+    *prog = p ? p->prog : NULL;
+    return p ? p->rc : LDG_ENOMEM;
 }
 
 /* Copy one release record into the candidate view (strings into the arena). */
@@ -211,7 +249,6 @@ typedef struct {
     arena *a;
     elg_candidate *c;
     size_t n, cap;
-    int err;
 } collect;
 
 static int collect_cb(void *ctx, const fwl_ReleaseRecord *rec)
@@ -225,7 +262,7 @@ static int collect_cb(void *ctx, const fwl_ReleaseRecord *rec)
 /* Every release listed for model, up to ELG_MAX_CANDIDATES. */
 static int read_candidates(server *s, arena *a, const char *model, elg_candidate *out, size_t *n)
 {
-    collect k = {s, a, out, 0, ELG_MAX_CANDIDATES, 0};
+    collect k = {s, a, out, 0, ELG_MAX_CANDIDATES};
     uint8_t cursor[LDG_CURSOR_MAX], next[LDG_CURSOR_MAX];
     size_t cl = 0, nl = 0;
     uint64_t at;
@@ -240,22 +277,11 @@ static int read_candidates(server *s, arena *a, const char *model, elg_candidate
     return rc;
 }
 
-/* Product, then newest version first: the order elg_decide works in (so it need not sort). */
-static int cand_order(const void *a, const void *b)
-{
-    const elg_candidate *x = a, *y = b;
-    int c = strcmp(x->r.product, y->r.product);
-    if (c)
-        return c;
-    ldg_semver vx, vy;
-    if (ldg_semver_parse(x->r.version, &vx) || ldg_semver_parse(y->r.version, &vy))
-        return strcmp(y->r.version, x->r.version);
-    return ldg_semver_cmp(&vy, &vx);
-}
-
-/* The candidates of model at the current tip: from the cache, or read once per block. The
- * cache holds what the store says at one height, so answers are the same either way. */
-static const model_cands *candidates(server *s, const char *model, uint64_t height)
+/* The candidates of model at the current tip, prepared, with room for their products'
+ * policies: from the cache, or read once per block. The cache holds what the store says at
+ * one height, so answers are the same either way. The caller has made room in the cache
+ * (entries are not evicted here: answers being built point into them). */
+static model_cands *candidates(server *s, const char *model, uint64_t height)
 {
     uint8_t key[32];
     SHA256((const unsigned char *)model, strlen(model), key);
@@ -263,8 +289,6 @@ static const model_cands *candidates(server *s, const char *model, uint64_t heig
     if (m && m->height == height)
         return m;
     if (!m) {
-        if (s->models.live >= MODEL_CACHE_MAX) /* bounded: start over */
-            hmap_each(&s->models, free_model, NULL);
         if (!(m = calloc(1, sizeof *m)) || hmap_put(&s->models, key, m)) {
             free(m);
             return NULL;
@@ -272,107 +296,286 @@ static const model_cands *candidates(server *s, const char *model, uint64_t heig
     }
     arena_free(&m->a);
     free(m->c);
-    m->n = 0;
+    free(m->pol);
+    m->c = NULL, m->pol = NULL;
+    m->n = m->n_pol = m->cap_pol = 0;
     m->height = height;
+    snprintf(m->model, sizeof m->model, "%s", model);
     m->c = malloc(ELG_MAX_CANDIDATES * sizeof *m->c);
     m->rc = m->c ? read_candidates(s, &m->a, model, m->c, &m->n) : LDG_ENOMEM;
     if (!m->rc)
-        qsort(m->c, m->n, sizeof *m->c, cand_order);
+        m->rc = elg_prepare(m->c, m->n);
+    for (size_t i = 0; !m->rc && i < m->n; i = m->c[i].group_end)
+        m->cap_pol++;
+    if (!m->rc && !(m->pol = calloc(m->cap_pol + 1, sizeof *m->pol)))
+        m->rc = LDG_ENOMEM;
     return m;
 }
 
-static void set_ref(fwl_ReleaseRef *d, const elg_ref *r)
-{
-    snprintf(d->product, sizeof d->product, "%s", r->product);
-    snprintf(d->version, sizeof d->version, "%s", r->version);
-    d->has_file_hash = true;
-    d->file_hash.alg = r->hash_alg;
-    memcpy(d->file_hash.digest.bytes, r->file_hash, r->file_hash_len);
-    d->file_hash.digest.size = (pb_size_t)r->file_hash_len;
-}
+/* --- one device ------------------------------------------------------------------------- */
 
-static void to_answer(const elg_answer *a, const char *policy, fwl_ProductAnswer *p)
-{
-    memset(p, 0, sizeof *p);
-    snprintf(p->product, sizeof p->product, "%s", a->product);
-    snprintf(p->installed, sizeof p->installed, "%s", a->installed);
-    p->status = a->status == ELG_URGENT ? fwl_DeviceStatus_URGENT
-              : a->status == ELG_UPDATE_AVAILABLE ? fwl_DeviceStatus_UPDATE_AVAILABLE
-              : fwl_DeviceStatus_UP_TO_DATE;
-    if (a->has_best) {
-        p->has_best = true;
-        set_ref(&p->best, &a->best);
-    }
-    for (size_t i = 0; i < a->n_plan && i < sizeof p->plan / sizeof *p->plan; i++)
-        set_ref(&p->plan[p->plan_count++], &a->plan[i]);
-    p->unsatisfiable = a->unsatisfiable;
-    snprintf(p->unsatisfiable_reason, sizeof p->unsatisfiable_reason, "%s", a->unsat_reason);
-    for (size_t i = 0; i < a->n_rejected && i < sizeof p->rejected / sizeof *p->rejected; i++) {
-        fwl_Rejection *r = &p->rejected[p->rejected_count++];
-        r->has_release = true;
-        set_ref(&r->release, &a->rejected[i].release);
-        snprintf(r->rule, sizeof r->rule, "%s", a->rejected[i].rule);
-        snprintf(r->reason, sizeof r->reason, "%s", a->rejected[i].reason);
-    }
-    p->rejected_total = (uint32_t)a->n_rejected_total;
-    snprintf(p->policy, sizeof p->policy, "%s", policy);
-}
+typedef struct {
+    const char *id;
+    int error;
+    char message[256];
+    size_t n;                               /* products answered             */
+    elg_answer ans[ELG_MAX_PRODUCTS];
+    const char *policy[ELG_MAX_PRODUCTS];   /* label of each product's policy */
+    size_t body[ELG_MAX_PRODUCTS + 1];      /* encoded sizes (elg_wire)       */
+} dev_out;
 
-/* One device: its answer into out (the policy string per product from the lookups). */
-static void decide_device(server *s, const fwl_Device *dev, const ctr_context *cc,
-                          fwl_DeviceAnswer *out)
+/* One device's decision into o. Its answers point into the request and the model cache. */
+static void decide_device(server *s, const fwl_Device *dev, const ctr_context *cc, dev_out *o)
 {
     const char *addons[16], *tags[16];
     ctr_package pk[16];
-    memset(out, 0, sizeof *out);
-    snprintf(out->device_id, sizeof out->device_id, "%s", dev->id);
+    o->id = dev->id;
+    o->error = 0;
+    o->ans[0].error_reason[0] = '\0';
+    o->n = 0;
     for (pb_size_t i = 0; i < dev->addons_count; i++)
         addons[i] = dev->addons[i];
     for (pb_size_t i = 0; i < dev->tags_count; i++)
         tags[i] = dev->tags[i];
     for (pb_size_t i = 0; i < dev->packages_count; i++)
-        pk[i] = (ctr_package){dev->packages[i].name, dev->packages[i].version};
+        pk[i] = (ctr_package){dev->packages[i].name, dev->packages[i].version, 0};
     ctr_device d = {dev->id, dev->hardware_model, dev->hardware_rev, addons, dev->addons_count,
                     pk, dev->packages_count, dev->region, tags, dev->tags_count};
-    elg_answer *ans = malloc(ELG_MAX_PRODUCTS * sizeof *ans);
-    const model_cands *m = candidates(s, dev->hardware_model, cc->height);
-    size_t n_ans = 0;
-    int rc = ans && m ? m->rc : LDG_ENOMEM;
-    policy_ctx pc = {s};
+    model_cands *m = candidates(s, dev->hardware_model, cc->height);
+    int rc = m ? m->rc : LDG_ENOMEM;
+    policy_ctx pc = {s, m};
     if (!rc)
-        rc = elg_decide(&d, m->c, m->n, policy_of, &pc, cc, ans, ELG_MAX_PRODUCTS, &n_ans);
+        rc = elg_decide(&d, m->c, m->n, policy_cb, &pc, cc, o->ans, ELG_MAX_PRODUCTS, &o->n);
     if (rc) {
-        out->has_error = true;
-        out->error.code = rc;
+        o->error = rc;
+        o->n = 0;
         if (rc <= CTR_ESYNTAX && rc >= CTR_ESYNTAX - 99) /* a contracts/ code */
-            snprintf(out->error.message, sizeof out->error.message, "invalid device: %s",
-                     ans && ans[0].error_reason[0] ? ans[0].error_reason : ctr_strerror(rc));
+            snprintf(o->message, sizeof o->message, "invalid device: %s",
+                     o->ans[0].error_reason[0] ? o->ans[0].error_reason : ctr_strerror(rc));
         else
-            snprintf(out->error.message, sizeof out->error.message, "%s", node_strerror(rc));
+            snprintf(o->message, sizeof o->message, "%s", node_strerror(rc));
+        return;
     }
-    for (size_t i = 0; !rc && i < n_ans; i++) {
-        /* the policy of this product (looked up again: cheap, and exact) */
-        const ctr_program *prog;
-        policy_of(&pc, ans[i].product, dev->hardware_model, &prog);
-        to_answer(&ans[i], pc.last_policy, &out->products[out->products_count++]);
+    for (size_t i = 0; i < o->n; i++) {
+        const model_policy *p = policy_for(s, m, o->ans[i].product);
+        o->policy[i] = p ? p->label : "default";
     }
-    free(ans);
 }
 
-typedef struct {
-    fwl_DeviceAnswer *a;
-    size_t n;
-} answers_arg;
+/* --- the answer on the wire ------------------------------------------------------------- */
+/*
+ * Response{id, eligible: EligibleResp} written straight from the decisions: sizes are
+ * computed from the answers (once per message, bottom up), then the bytes in one pass. The
+ * output is what nanopb would encode for the same values (proto3: zero scalars and empty
+ * strings left out, fields in number order); strings are cut to the sizes the .options give
+ * the decoding side.
+ */
 
-static bool enc_answers(pb_ostream_t *st, const pb_field_t *f, void *const *arg)
+#define SMAX(type, field) (sizeof ((type *)0)->field - 1)
+#define WT_VARINT 0u
+#define WT_LEN 2u
+
+static size_t vsz(uint64_t v)
 {
-    const answers_arg *x = *arg;
-    for (size_t i = 0; i < x->n; i++)
-        if (!pb_encode_tag_for_field(st, f) ||
-            !pb_encode_submessage(st, fwl_DeviceAnswer_fields, &x->a[i]))
-            return false;
-    return true;
+    size_t n = 1;
+    while (v >= 0x80)
+        v >>= 7, n++;
+    return n;
 }
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static size_t sz_len(uint32_t field, size_t len)
+{
+    return vsz(field << 3 | WT_LEN) + vsz(len) + len;
+}
+
+static size_t sz_var(uint32_t field, uint64_t v)
+{
+    return v ? vsz(field << 3 | WT_VARINT) + vsz(v) : 0;
+}
+
+static size_t sz_str(uint32_t field, const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    return n ? sz_len(field, n) : 0;
+}
+
+static uint8_t *put_hdr(uint8_t *p, uint32_t field, size_t len)
+{
+    return put_varint(put_varint(p, field << 3 | WT_LEN), len);
+}
+
+static uint8_t *put_var(uint8_t *p, uint32_t field, uint64_t v)
+{
+    return v ? put_varint(put_varint(p, field << 3 | WT_VARINT), v) : p;
+}
+
+static uint8_t *put_bytes(uint8_t *p, uint32_t field, const void *b, size_t n)
+{
+    if (!n)
+        return p;
+    p = put_hdr(p, field, n);
+    memcpy(p, b, n);
+    return p + n;
+}
+
+static uint8_t *put_str(uint8_t *p, uint32_t field, const char *s, size_t max)
+{
+    return put_bytes(p, field, s, strnlen(s, max));
+}
+
+/* Hash{alg, digest} and ReleaseRef{product, version, file_hash}. */
+static size_t hash_body(const elg_candidate *c)
+{
+    return sz_var(fwl_Hash_alg_tag, c->hash_alg) +
+           (c->r.file_hash_len ? sz_len(fwl_Hash_digest_tag, c->r.file_hash_len) : 0);
+}
+
+static size_t ref_body(const elg_candidate *c)
+{
+    return sz_str(fwl_ReleaseRef_product_tag, c->r.product, SMAX(fwl_ReleaseRef, product)) +
+           sz_str(fwl_ReleaseRef_version_tag, c->r.version, SMAX(fwl_ReleaseRef, version)) +
+           sz_len(fwl_ReleaseRef_file_hash_tag, hash_body(c));
+}
+
+static uint8_t *put_ref(uint8_t *p, uint32_t field, const elg_candidate *c)
+{
+    p = put_hdr(p, field, ref_body(c));
+    p = put_str(p, fwl_ReleaseRef_product_tag, c->r.product, SMAX(fwl_ReleaseRef, product));
+    p = put_str(p, fwl_ReleaseRef_version_tag, c->r.version, SMAX(fwl_ReleaseRef, version));
+    p = put_hdr(p, fwl_ReleaseRef_file_hash_tag, hash_body(c));
+    p = put_var(p, fwl_Hash_alg_tag, c->hash_alg);
+    return put_bytes(p, fwl_Hash_digest_tag, c->r.file_hash, c->r.file_hash_len);
+}
+
+static size_t rejection_body(const elg_rejection *r)
+{
+    return sz_len(fwl_Rejection_release_tag, ref_body(r->release)) +
+           sz_str(fwl_Rejection_rule_tag, r->rule, SMAX(fwl_Rejection, rule)) +
+           sz_str(fwl_Rejection_reason_tag, r->reason, SMAX(fwl_Rejection, reason));
+}
+
+static uint32_t status_of(int status)
+{
+    return status == ELG_URGENT ? fwl_DeviceStatus_URGENT
+         : status == ELG_UPDATE_AVAILABLE ? fwl_DeviceStatus_UPDATE_AVAILABLE
+         : fwl_DeviceStatus_UP_TO_DATE;
+}
+
+static size_t product_body(const elg_answer *a, const char *policy)
+{
+    size_t n = sz_str(fwl_ProductAnswer_product_tag, a->product, SMAX(fwl_ProductAnswer, product)) +
+               sz_str(fwl_ProductAnswer_installed_tag, a->installed, SMAX(fwl_ProductAnswer, installed)) +
+               sz_var(fwl_ProductAnswer_status_tag, status_of(a->status)) +
+               (a->best ? sz_len(fwl_ProductAnswer_best_tag, ref_body(a->best)) : 0) +
+               sz_var(fwl_ProductAnswer_unsatisfiable_tag, a->unsatisfiable) +
+               sz_str(fwl_ProductAnswer_unsatisfiable_reason_tag, a->unsat_reason,
+                      SMAX(fwl_ProductAnswer, unsatisfiable_reason)) +
+               sz_var(fwl_ProductAnswer_rejected_total_tag, a->n_rejected_total) +
+               sz_str(fwl_ProductAnswer_policy_tag, policy, SMAX(fwl_ProductAnswer, policy)) +
+               sz_var(fwl_ProductAnswer_superseded_tag, a->n_superseded);
+    for (size_t i = 0; i < a->n_plan; i++)
+        n += sz_len(fwl_ProductAnswer_plan_tag, ref_body(a->plan[i]));
+    for (size_t i = 0; i < a->n_rejected; i++)
+        n += sz_len(fwl_ProductAnswer_rejected_tag, rejection_body(&a->rejected[i]));
+    return n;
+}
+
+static uint8_t *put_product(uint8_t *p, const elg_answer *a, const char *policy, size_t body)
+{
+    p = put_hdr(p, fwl_DeviceAnswer_products_tag, body);
+    p = put_str(p, fwl_ProductAnswer_product_tag, a->product, SMAX(fwl_ProductAnswer, product));
+    p = put_str(p, fwl_ProductAnswer_installed_tag, a->installed, SMAX(fwl_ProductAnswer, installed));
+    p = put_var(p, fwl_ProductAnswer_status_tag, status_of(a->status));
+    if (a->best)
+        p = put_ref(p, fwl_ProductAnswer_best_tag, a->best);
+    for (size_t i = 0; i < a->n_plan; i++)
+        p = put_ref(p, fwl_ProductAnswer_plan_tag, a->plan[i]);
+    p = put_var(p, fwl_ProductAnswer_unsatisfiable_tag, a->unsatisfiable);
+    p = put_str(p, fwl_ProductAnswer_unsatisfiable_reason_tag, a->unsat_reason,
+                SMAX(fwl_ProductAnswer, unsatisfiable_reason));
+    for (size_t i = 0; i < a->n_rejected; i++) {
+        const elg_rejection *r = &a->rejected[i];
+        p = put_hdr(p, fwl_ProductAnswer_rejected_tag, rejection_body(r));
+        p = put_ref(p, fwl_Rejection_release_tag, r->release);
+        p = put_str(p, fwl_Rejection_rule_tag, r->rule, SMAX(fwl_Rejection, rule));
+        p = put_str(p, fwl_Rejection_reason_tag, r->reason, SMAX(fwl_Rejection, reason));
+    }
+    p = put_var(p, fwl_ProductAnswer_rejected_total_tag, a->n_rejected_total);
+    p = put_str(p, fwl_ProductAnswer_policy_tag, policy, SMAX(fwl_ProductAnswer, policy));
+    return put_var(p, fwl_ProductAnswer_superseded_tag, a->n_superseded);
+}
+
+/* int32 error codes go on the wire sign-extended to 64 bits, as protobuf wants. */
+static size_t error_body(const dev_out *o)
+{
+    return sz_var(fwl_Error_code_tag, (uint64_t)(int64_t)o->error) +
+           sz_str(fwl_Error_message_tag, o->message, SMAX(fwl_Error, message));
+}
+
+/* A device's body size; the sizes of its products are kept in o->body. */
+static size_t device_body(dev_out *o)
+{
+    size_t n = sz_str(fwl_DeviceAnswer_device_id_tag, o->id, SMAX(fwl_DeviceAnswer, device_id));
+    for (size_t i = 0; i < o->n; i++)
+        n += sz_len(fwl_DeviceAnswer_products_tag,
+                    o->body[i] = product_body(&o->ans[i], o->policy[i]));
+    if (o->error)
+        n += sz_len(fwl_DeviceAnswer_error_tag, error_body(o));
+    return o->body[ELG_MAX_PRODUCTS] = n;
+}
+
+static uint8_t *put_device(uint8_t *p, const dev_out *o)
+{
+    p = put_hdr(p, fwl_EligibleResp_answers_tag, o->body[ELG_MAX_PRODUCTS]);
+    p = put_str(p, fwl_DeviceAnswer_device_id_tag, o->id, SMAX(fwl_DeviceAnswer, device_id));
+    for (size_t i = 0; i < o->n; i++)
+        p = put_product(p, &o->ans[i], o->policy[i], o->body[i]);
+    if (o->error) {
+        p = put_hdr(p, fwl_DeviceAnswer_error_tag, error_body(o));
+        p = put_var(p, fwl_Error_code_tag, (uint64_t)(int64_t)o->error);
+        p = put_str(p, fwl_Error_message_tag, o->message, SMAX(fwl_Error, message));
+    }
+    return p;
+}
+
+/* Response{id, eligible{answers, at_height, block_hash}} as one frame on c's output. */
+static void send_answers(client *c, uint64_t id, dev_out *o, size_t n, const ldg_tip *t)
+{
+    size_t body = sz_var(fwl_EligibleResp_at_height_tag, t->height) +
+                  sz_len(fwl_EligibleResp_block_hash_tag, LDG_DIGEST_LEN);
+    for (size_t i = 0; i < n; i++)
+        body += sz_len(fwl_EligibleResp_answers_tag, device_body(&o[i]));
+    size_t size = sz_var(fwl_Response_id_tag, id) + sz_len(fwl_Response_eligible_tag, body);
+    uint8_t *start = node__frame_begin(c, size), *p = start;
+    if (!p)
+        return;
+    p = put_var(p, fwl_Response_id_tag, id);
+    p = put_hdr(p, fwl_Response_eligible_tag, body);
+    for (size_t i = 0; i < n; i++)
+        p = put_device(p, &o[i]);
+    p = put_var(p, fwl_EligibleResp_at_height_tag, t->height);
+    p = put_bytes(p, fwl_EligibleResp_block_hash_tag, t->hash, LDG_DIGEST_LEN);
+    if ((size_t)(p - start) != size) { /* sizes and bytes disagree: a bug */
+        node__log("eligible: encoded %zu bytes, sized %zu", (size_t)(p - start), size);
+        if ((size_t)(p - start) > size)
+            abort(); /* past the reserved room: memory is no longer trustworthy */
+        node__close_client(c);
+        return;
+    }
+    node__frame_end(c, size);
+}
+
+/* --- the RPCs --------------------------------------------------------------------------- */
 
 void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r)
 {
@@ -382,27 +585,22 @@ void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r)
         node__send_error(c, id, LDG_EINVALID, "eligible: no device");
         return;
     }
-    fwl_DeviceAnswer *a = calloc(r->devices_count, sizeof *a);
-    int rc = a ? ldg_store_snapshot_begin(s->store) : LDG_ENOMEM;
+    enum { MAX_DEV = sizeof r->devices / sizeof r->devices[0] };
+    dev_out *o = s->elg_scratch ? s->elg_scratch : (s->elg_scratch = malloc(MAX_DEV * sizeof *o));
+    int rc = o ? ldg_store_snapshot_begin(s->store) : LDG_ENOMEM;
     if (rc) {
-        free(a);
         node__send_error(c, id, rc, "eligible: %s", ldg_strerror(rc));
         return;
     }
+    /* answers point into the model cache: make room before, never evict while deciding */
+    if (s->models.live + r->devices_count > MODEL_CACHE_MAX)
+        hmap_each(&s->models, free_model, NULL);
     ldg_store_tip(s->store, &t); /* the committed tip: no commit runs during this turn */
     ctr_context cc = {t.time_ms, t.height, 0};
     for (pb_size_t i = 0; i < r->devices_count; i++)
-        decide_device(s, &r->devices[i], &cc, &a[i]);
+        decide_device(s, &r->devices[i], &cc, &o[i]);
     ldg_store_snapshot_end(s->store);
-    fwl_Response *resp = node__new_resp(s, id, fwl_Response_eligible_tag);
-    answers_arg x = {a, r->devices_count};
-    resp->resp.eligible.answers.funcs.encode = enc_answers;
-    resp->resp.eligible.answers.arg = &x;
-    resp->resp.eligible.at_height = t.height;
-    memcpy(resp->resp.eligible.block_hash.bytes, t.hash, LDG_DIGEST_LEN);
-    resp->resp.eligible.block_hash.size = LDG_DIGEST_LEN;
-    node__send_resp(c, resp);
-    free(a);
+    send_answers(c, id, o, r->devices_count, &t);
 }
 
 void node__handle_get_contract(client *c, uint64_t id, const fwl_GetContractReq *r)

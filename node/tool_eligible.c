@@ -261,6 +261,7 @@ static json_t *product_json(const fwl_ProductAnswer *p)
     }
     json_object_set_new(o, "rejected", rej);
     json_object_set_new(o, "rejected_total", json_integer(p->rejected_total));
+    json_object_set_new(o, "superseded", json_integer(p->superseded));
     return o;
 }
 
@@ -373,6 +374,9 @@ static void product_print(const json_t *p)
     n = (size_t)json_integer_value(json_object_get(p, "rejected_total"));
     if (n > json_array_size(json_object_get(p, "rejected")))
         line("rejected", "... %zu in all", n);
+    n = (size_t)json_integer_value(json_object_get(p, "superseded"));
+    if (n)
+        line("older", "%zu release%s below best, not evaluated", n, n == 1 ? "" : "s");
 }
 
 /* A device's error: the node's codes, or the contract engine's. */

@@ -3,12 +3,18 @@
  * test_eligibility.sh (product sensor-fw on model sensor-v1 unless given) through the
  * tracker client library (node/tracker.h) and prints one line per device and product:
  *   DEVICE PRODUCT status=S installed=V best=V plan=P@V,... unsat=0|1 policy=... rejected=RULE@V,...
- * then "at HEIGHT BLOCKHASH". The script compares lines (and whole outputs across a restart
- * and across nodes: answers must be identical for the same state).
+ * then "at HEIGHT BLOCKHASH", then "raw SHA256" of the response frame of the same request
+ * sent again (after checking that nanopb, decoding and re-encoding it, gives the very same
+ * bytes: the node writes answers without nanopb). The script compares lines (and whole
+ * outputs across a restart and across nodes: answers must be identical for the same state).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/sha.h>
+#include <pb_decode.h>
+#include <pb_encode.h>
 
 #include "node/node.h"
 #include "node/tracker.h"
@@ -49,8 +55,80 @@ static void print_answer(void *ctx, const fwl_DeviceAnswer *a)
         printf(" unsat=%d policy=%s rejected=", p->unsatisfiable, p->policy);
         for (pb_size_t j = 0; j < p->rejected_count; j++)
             printf("%s%s@%s", j ? "," : "", p->rejected[j].rule, p->rejected[j].release.version);
-        printf("\n");
+        printf(" total=%u superseded=%u\n", p->rejected_total, p->superseded);
     }
+}
+
+/* --- the raw frame: decoded and encoded again by nanopb, it must not change --- */
+
+static fwl_DeviceAnswer raw_ans[4];
+static size_t raw_n;
+
+static bool dec_answer(pb_istream_t *st, const pb_field_t *f, void **arg)
+{
+    (void)f, (void)arg;
+    if (raw_n == 4)
+        return false;
+    return pb_decode(st, fwl_DeviceAnswer_fields, &raw_ans[raw_n++]);
+}
+
+static bool enc_answers(pb_ostream_t *st, const pb_field_t *f, void *const *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < raw_n; i++)
+        if (!pb_encode_tag_for_field(st, f) ||
+            !pb_encode_submessage(st, fwl_DeviceAnswer_fields, &raw_ans[i]))
+            return false;
+    return true;
+}
+
+static bool on_member(pb_istream_t *st, const pb_field_t *f, void **arg)
+{
+    (void)st, (void)arg;
+    if (f->tag == fwl_Response_eligible_tag)
+        ((fwl_EligibleResp *)f->pData)->answers.funcs.decode = dec_answer;
+    return true;
+}
+
+static int raw_check(const char *host, int port, const fwl_Device *dev, size_t n)
+{
+    static fwl_Request req;
+    static fwl_Response resp;
+    static uint8_t again[1u << 20];
+    node_client *c;
+    const uint8_t *buf;
+    size_t len;
+    int rc = node_client_connect(&c, host, port, 10000);
+    if (rc)
+        return rc;
+    req.id = 7;
+    req.which_req = fwl_Request_eligible_tag;
+    memcpy(req.req.eligible.devices, dev, n * sizeof *dev);
+    req.req.eligible.devices_count = (pb_size_t)n;
+    if ((rc = node_client_send(c, &req)) || (rc = node_client_recv_raw(c, &buf, &len))) {
+        node_client_close(c);
+        return rc;
+    }
+    resp.cb_resp.funcs.decode = on_member;
+    pb_istream_t is = pb_istream_from_buffer(buf, len);
+    bool ok = pb_decode(&is, fwl_Response_fields, &resp) && resp.which_resp == fwl_Response_eligible_tag;
+    resp.cb_resp.funcs.encode = NULL;
+    resp.resp.eligible.answers.funcs.encode = enc_answers;
+    pb_ostream_t os = pb_ostream_from_buffer(again, sizeof again);
+    ok = ok && pb_encode(&os, fwl_Response_fields, &resp);
+    if (!ok || os.bytes_written != len || memcmp(again, buf, len)) {
+        fprintf(stderr, "eligible_query: the raw answer (%zu bytes) is not what nanopb encodes "
+                "(%zu bytes)\n", len, os.bytes_written);
+        node_client_close(c);
+        return -1;
+    }
+    uint8_t h[32];
+    char hex[65];
+    SHA256(buf, len, h);
+    node_hex(h, 32, hex);
+    printf("raw %s\n", hex);
+    node_client_close(c);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -81,5 +159,9 @@ int main(int argc, char **argv)
     char hex[65];
     node_hex(hash, 32, hex);
     printf("at %llu %s\n", (unsigned long long)height, hex);
+    if ((rc = raw_check(argv[1], atoi(argv[2]), dev, 4))) {
+        fprintf(stderr, "eligible_query: raw check: %d\n", rc);
+        return 1;
+    }
     return 0;
 }

@@ -25,9 +25,10 @@ line() { grep "^$1 $2 " "$TMP/q1" || fail "no answer for $1 $2: $(cat "$TMP/q1")
 expect() { line "$1" "$2" | grep -q -- "$3" || fail "$1 $2: want $3, got: $(line "$1" "$2")"; }
 # Revision 2 may only take the 1-3 line: 2.0.0; 2.1.0 and 3.0.0 are for revisions 4 and up.
 expect dev-a sensor-fw "status=2 installed=1.0.0 best=2.0.0 "
-expect dev-a sensor-fw "rejected=hardware@3.0.0,hardware@2.1.0"
+expect dev-a sensor-fw "rejected=hardware@3.0.0,hardware@2.1.0 total=2 superseded=0"
 # Revision 5 with the LoRa board and libfoo 1.4: 3.0.0, after libfoo 2.1.0 (a plan).
 expect dev-b sensor-fw "best=3.0.0 plan=libfoo@2.1.0,sensor-fw@3.0.0 unsat=0 policy=default"
+expect dev-b sensor-fw "rejected= total=0 superseded=2" # 2.1.0 and 2.0.0: older than best
 # Revision 5 without the board: 3.0.0 needs it; 2.1.0 runs already: up to date.
 expect dev-d sensor-fw "status=1 installed=2.1.0 best=- "
 expect dev-d sensor-fw "rejected=hardware@3.0.0"
@@ -40,7 +41,8 @@ expect dev-c sensor-fw "status=3 installed=2.0.0"
 expect dev-a sensor-fw "best=- "     # 2.0.0 revoked: nothing for revision 2 now
 expect dev-a sensor-fw "revoked@2.0.0"
 
-# Determinism: the same request after a restart gives the same answers, byte for byte.
+# Determinism: the same request after a restart gives the same answers, byte for byte
+# (eligible_query prints the SHA-256 of the raw response frame).
 stop_node
 start_node "$TMP/chain" "$port"
 "$BUILD/tests/functional/eligible_query" 127.0.0.1 "$port" >"$TMP/q2"

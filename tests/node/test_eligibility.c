@@ -75,13 +75,18 @@ static const elg_answer *find(const elg_answer *a, size_t n, const char *product
 }
 
 static elg_answer out[ELG_MAX_PRODUCTS];
+static elg_candidate prepared[16]; /* the answers point into it */
 
+/* Decide over a prepared copy of c[0..n). */
 static size_t decide(const ctr_device *d, const elg_candidate *c, size_t n, elg_policy_fn pol,
                      void *ctx)
 {
     size_t m = 0;
     ctr_context cc = {1700000000000ull, 10, 0};
-    assert_int_equal(elg_decide(d, c, n, pol, ctx, &cc, out, ELG_MAX_PRODUCTS, &m), 0);
+    assert_true(n <= 16);
+    memcpy(prepared, c, n * sizeof *c);
+    assert_int_equal(elg_prepare(prepared, n), 0);
+    assert_int_equal(elg_decide(d, prepared, n, pol, ctx, &cc, out, ELG_MAX_PRODUCTS, &m), 0);
     return m;
 }
 
@@ -97,17 +102,17 @@ static void test_two_revisions(void **st)
     size_t n = decide(&d, c, 2, default_policy, NULL);
     const elg_answer *a = find(out, n, "fw");
     assert_non_null(a);
-    assert_true(a->has_best);
-    assert_string_equal(a->best.version, "2.0.0");
+    assert_non_null(a->best);
+    assert_string_equal(a->best->r.version, "2.0.0");
     assert_int_equal(a->status, ELG_UPDATE_AVAILABLE);
     assert_string_equal(a->installed, "1.0.0");
     assert_int_equal(a->n_rejected, 1);
-    assert_string_equal(a->rejected[0].release.version, "2.1.0");
+    assert_string_equal(a->rejected[0].release->r.version, "2.1.0");
     assert_string_equal(a->rejected[0].rule, "hardware");
     d = device(5, NULL, 0, pk, 1);
     n = decide(&d, c, 2, default_policy, NULL);
     a = find(out, n, "fw");
-    assert_string_equal(a->best.version, "2.1.0");
+    assert_string_equal(a->best->r.version, "2.1.0");
 }
 
 static void test_sensor_board(void **st)
@@ -119,13 +124,14 @@ static void test_sensor_board(void **st)
     ctr_device d = device(2, NULL, 0, pk, 1);
     size_t n = decide(&d, c, 2, default_policy, NULL);
     const elg_answer *a = find(out, n, "fw");
-    assert_string_equal(a->best.version, "2.0.0"); /* no LoRa board: 3.0.0 is rejected */
+    assert_string_equal(a->best->r.version, "2.0.0"); /* no LoRa board: 3.0.0 is rejected */
     assert_string_equal(a->rejected[0].rule, "hardware");
     d = device(2, lora, 1, pk, 1);
     n = decide(&d, c, 2, default_policy, NULL);
     a = find(out, n, "fw");
-    assert_string_equal(a->best.version, "3.0.0");
-    assert_string_equal(a->rejected[0].rule, "older");
+    assert_string_equal(a->best->r.version, "3.0.0");
+    assert_int_equal(a->n_rejected, 0); /* 2.0.0 is older than the answer: superseded */
+    assert_int_equal(a->n_superseded, 1);
 }
 
 static void test_dependency_plan(void **st)
@@ -140,12 +146,12 @@ static void test_dependency_plan(void **st)
     size_t n = decide(&d, c, 3, default_policy, NULL);
     const elg_answer *a = find(out, n, "app");
     assert_non_null(a);
-    assert_true(a->has_best);
-    assert_string_equal(a->best.version, "2.0.0");
+    assert_non_null(a->best);
+    assert_string_equal(a->best->r.version, "2.0.0");
     assert_int_equal(a->n_plan, 2);
-    assert_string_equal(a->plan[0].product, "libfoo"); /* libfoo first, the 2.x line */
-    assert_string_equal(a->plan[0].version, "2.1.0");
-    assert_string_equal(a->plan[1].product, "app");
+    assert_string_equal(a->plan[0]->r.product, "libfoo"); /* libfoo first, the 2.x line */
+    assert_string_equal(a->plan[0]->r.version, "2.1.0");
+    assert_string_equal(a->plan[1]->r.product, "app");
     assert_false(a->unsatisfiable);
 }
 
@@ -159,7 +165,7 @@ static void test_dependency_unsatisfiable_and_cycle(void **st)
     ctr_device d = device(1, NULL, 0, pk, 1);
     size_t n = decide(&d, c, 2, default_policy, NULL);
     const elg_answer *a = find(out, n, "app");
-    assert_false(a->has_best);
+    assert_null(a->best);
     assert_true(a->unsatisfiable);
     assert_non_null(strstr(a->unsat_reason, "libbar"));
     assert_int_equal(a->status, ELG_UP_TO_DATE);
@@ -185,24 +191,21 @@ static void test_revoked_running_is_urgent(void **st)
     size_t n = decide(&d, c, 2, default_policy, NULL);
     const elg_answer *a = find(out, n, "fw");
     assert_int_equal(a->status, ELG_URGENT);
-    assert_string_equal(a->best.version, "2.0.1");
+    assert_string_equal(a->best->r.version, "2.0.1");
     /* up to date: running the newest, not revoked */
     const ctr_package pk2[] = {{"fw", "2.0.1"}};
     d = device(1, NULL, 0, pk2, 1);
     n = decide(&d, c, 2, default_policy, NULL);
     a = find(out, n, "fw");
     assert_int_equal(a->status, ELG_UP_TO_DATE);
-    assert_false(a->has_best);
+    assert_null(a->best);
 }
 
 static bool eligible_with(const ctr_program *p, const char *id, const elg_candidate *c)
 {
     const ctr_package pk[] = {{"fw", "1.0.0"}};
     ctr_device d = {id, "sensor-v1", 1, NULL, 0, pk, 1, "eu", NULL, 0};
-    size_t m = 0;
-    ctr_context cc = {1700000000000ull, 10, 0};
-    assert_int_equal(elg_decide(&d, c, 1, contract_policy, (void *)p, &cc, out, ELG_MAX_PRODUCTS, &m), 0);
-    return m == 1 && out[0].has_best;
+    return decide(&d, c, 1, contract_policy, (void *)p) == 1 && out[0].best;
 }
 
 static void test_rollout_widens_monotonically(void **st)
@@ -242,10 +245,85 @@ static void test_bad_device_is_an_error(void **st)
     ctr_device d = device(1, NULL, 0, pk, 2);
     size_t m = 9;
     ctr_context cc = {0, 0, 0};
+    assert_int_equal(elg_prepare(c, 1), 0);
     int rc = elg_decide(&d, c, 1, default_policy, NULL, &cc, out, ELG_MAX_PRODUCTS, &m);
     assert_true(rc == CTR_EINVAL || rc == CTR_ETOOBIG);
     assert_int_equal(m, 0);
     assert_true(strlen(out[0].error_reason) > 0);
+}
+
+/* Candidates older than the answer are superseded (counted, not evaluated); a device that
+ * runs the newest release has every candidate refused, and the default policy's shortcut
+ * (not newer than installed: refused without evaluation past the reported ones) counts
+ * exactly what evaluating each under a contract of the same rules counts. */
+static void test_superseded_and_up_to_date(void **st)
+{
+    (void)st;
+    static char ver[12][16];
+    elg_candidate c[12];
+    for (int i = 0; i < 12; i++) {
+        snprintf(ver[i], sizeof ver[i], "%d.0.0", i + 1);
+        c[i] = cand(i, "fw", ver[i], (uint64_t)i + 1, hw_any, NULL, 0);
+    }
+    const ctr_package old[] = {{"fw", "1.0.0"}};
+    ctr_device d = device(1, NULL, 0, old, 1);
+    size_t n = decide(&d, c, 12, default_policy, NULL);
+    const elg_answer *a = find(out, n, "fw");
+    assert_string_equal(a->best->r.version, "12.0.0");
+    assert_int_equal(a->n_rejected_total, 0);
+    assert_int_equal(a->n_superseded, 11);
+
+    const ctr_package newest[] = {{"fw", "12.0.0"}};
+    d = device(1, NULL, 0, newest, 1);
+    static const char src[] = "rule base: defaults()\n";
+    char err[160];
+    ctr_program *p = NULL;
+    assert_int_equal(ctr_compile(src, strlen(src), &p, err, sizeof err), 0);
+    for (int k = 0; k < 2; k++) {
+        n = decide(&d, c, 12, k ? contract_policy : default_policy, p);
+        a = find(out, n, "fw");
+        assert_null(a->best);
+        assert_int_equal(a->status, ELG_UP_TO_DATE);
+        assert_int_equal(a->n_rejected, ELG_MAX_REJECTED);
+        assert_int_equal(a->n_rejected_total, 12);
+        assert_int_equal(a->n_superseded, 0);
+        assert_string_equal(a->rejected[0].release->r.version, "12.0.0");
+        assert_string_equal(a->rejected[0].rule, k ? "base" : "newer");
+        assert_string_equal(a->rejected[7].release->r.version, "5.0.0");
+    }
+    ctr_free(p);
+}
+
+/* The security version of an installed release comes from the ledger's record of it: a
+ * newer version with the same security version is not "newer". */
+static void test_installed_security_version(void **st)
+{
+    (void)st;
+    const ctr_package pk[] = {{"fw", "2.0.0"}};
+    elg_candidate c[] = {cand(0, "fw", "2.0.0", 5, hw_any, NULL, 0),
+                         cand(1, "fw", "2.1.0", 5, hw_any, NULL, 0)};
+    ctr_device d = device(1, NULL, 0, pk, 1);
+    size_t n = decide(&d, c, 2, default_policy, NULL);
+    const elg_answer *a = find(out, n, "fw");
+    assert_null(a->best);
+    assert_string_equal(a->rejected[0].rule, "newer");
+    assert_non_null(strstr(a->rejected[0].reason, "security version 5"));
+    c[1].r.security_version = 6;
+    n = decide(&d, c, 2, default_policy, NULL);
+    a = find(out, n, "fw");
+    assert_string_equal(a->best->r.version, "2.1.0");
+}
+
+/* Candidates not prepared by elg_prepare are refused, not misread. */
+static void test_unprepared_refused(void **st)
+{
+    (void)st;
+    elg_candidate c[] = {cand(0, "fw", "2.0.0", 2, hw_any, NULL, 0)};
+    ctr_device d = device(1, NULL, 0, NULL, 0);
+    size_t m = 9;
+    assert_int_equal(elg_decide(&d, c, 1, default_policy, NULL, NULL, out, ELG_MAX_PRODUCTS, &m),
+                     CTR_EINVAL);
+    assert_int_equal(m, 0);
 }
 
 int main(void)
@@ -258,6 +336,9 @@ int main(void)
         cmocka_unit_test(test_revoked_running_is_urgent),
         cmocka_unit_test(test_rollout_widens_monotonically),
         cmocka_unit_test(test_bad_device_is_an_error),
+        cmocka_unit_test(test_superseded_and_up_to_date),
+        cmocka_unit_test(test_installed_security_version),
+        cmocka_unit_test(test_unprepared_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
