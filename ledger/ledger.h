@@ -511,6 +511,15 @@ int ldg_store_binding(ldg_store *s, const char *product, const char *model,
 int ldg_store_tracker(ldg_store *s, uint32_t alg, const uint8_t *key, size_t len,
                       fwl_TrackerRecord *out);
 
+/* When what eligibility derives from the chain last changed, for caches of it: the height
+ * of the newest release listed for a hardware model (0: none; releases never change
+ * otherwise, except by revocation), and the heights of the last revocation and of the last
+ * contract deploy or (un)binding anywhere (0: none). A cache built at equal values is
+ * still exact. Outcome totals are not covered (read them with ldg_store_outcomes).
+ * Errors: LDG_ESTORE. */
+int ldg_store_model_height(ldg_store *s, const char *model, uint64_t *height);
+int ldg_store_change_heights(ldg_store *s, uint64_t *revoked_at, uint64_t *policy_at);
+
 /* The outcome totals of the release with this file hash: the sums of every report on it
  * (all zero when there is none, or no such release). Errors: LDG_ESTORE. */
 int ldg_store_outcomes(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t len,

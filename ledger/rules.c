@@ -39,6 +39,15 @@ static bool is_admin_tx(const ldg_genesis *g, const ldg_tx *tx)
     return admin_sigs(g, tx) >= (g->admin_threshold ? g->admin_threshold : 1);
 }
 
+/* Remember that eligibility's inputs changed at this height (meta "revoked_at" or
+ * "policy_at": see ldg_store_change_heights). The last write of its rule. */
+static int stamp(wctx *w, const char *key)
+{
+    uint8_t hb[8];
+    ldg_be64(hb, w->height);
+    return ldg__put(w, DB_META, key, strlen(key), hb, sizeof hb, 0);
+}
+
 static int apply_publish(wctx *w, const ldg_tx *tx, uint32_t index)
 {
     ldg_store *s = w->s;
@@ -128,7 +137,9 @@ static int apply_revoke(wctx *w, const ldg_tx *tx)
     rec->revoke_reason = r->reason;
     snprintf(rec->revoke_note, sizeof rec->revoke_note, "%s", r->note);
     rec->revoked_height = w->height;
-    return ldg__put_pb(w, DB_RELEASES, fk, fkl, fwl_ReleaseRecord_fields, rec);
+    if ((rc = ldg__put_pb(w, DB_RELEASES, fk, fkl, fwl_ReleaseRecord_fields, rec)))
+        return rc;
+    return stamp(w, "revoked_at");
 }
 
 static int apply_author(wctx *w, const ldg_tx *tx)
@@ -223,10 +234,11 @@ static int apply_contract(wctx *w, const ldg_tx *tx)
     rec->height = w->height;
     memcpy(rec->code_hash.bytes, h, hl);
     rec->code_hash.size = (pb_size_t)hl;
-    if ((rc = ldg__put_pb(w, DB_CONTRACTS, c->name, nl, fwl_ContractRecord_fields, rec)))
+    if ((rc = ldg__put_pb(w, DB_CONTRACTS, c->name, nl, fwl_ContractRecord_fields, rec)) ||
+        (rc = ldg__put_pb(w, DB_CONTRACT_VERS, k, version_key(k, c->name, version),
+                          fwl_ContractRecord_fields, rec)))
         return rc;
-    return ldg__put_pb(w, DB_CONTRACT_VERS, k, version_key(k, c->name, version),
-                       fwl_ContractRecord_fields, rec);
+    return stamp(w, "policy_at");
 }
 
 /* Bind: admin signatures and an existing contract; a binding of the same (product, model)
@@ -245,7 +257,7 @@ static int apply_bind(wctx *w, const ldg_tx *tx)
         rc = ldg__get(s, w->txn, DB_BINDINGS, k, kl, &v);
         if (rc)
             return rc == LDG_ENOTFOUND ? refuse(w, rc, "bind: no such binding to remove") : rc;
-        return ldg__del(w, DB_BINDINGS, k, kl);
+        return (rc = ldg__del(w, DB_BINDINGS, k, kl)) ? rc : stamp(w, "policy_at");
     }
     fwl_ContractRecord *c = &s->contract;
     rc = ldg__get(s, w->txn, DB_CONTRACTS, b->contract, strlen(b->contract), &v);
@@ -259,7 +271,9 @@ static int apply_bind(wctx *w, const ldg_tx *tx)
     snprintf(r.contract, sizeof r.contract, "%s", b->contract);
     r.contract_version = c->version;
     r.height = w->height;
-    return ldg__put_pb(w, DB_BINDINGS, k, kl, fwl_BindingRecord_fields, &r);
+    if ((rc = ldg__put_pb(w, DB_BINDINGS, k, kl, fwl_BindingRecord_fields, &r)))
+        return rc;
+    return stamp(w, "policy_at");
 }
 
 static int apply_tracker(wctx *w, const ldg_tx *tx)

@@ -7,7 +7,9 @@
  * aborts it, so a crash or an error at any point leaves the previous block's state whole.
  *
  * Tables (all keys big-endian where numeric, so that LMDB's order is chain order):
- *   meta        "genesis" -> genesis hash;  "tip" -> height(8) hash(32) time(8) releases(8)
+ *   meta        "genesis" -> genesis hash;  "tip" -> height(8) hash(32) time(8) releases(8);
+ *               "revoked_at", "policy_at" -> height(8) of the last revocation, and of the
+ *               last contract deploy or (un)binding (for caches of eligibility)
  *   blocks      height(8) -> encoded Block
  *   block_idx   block hash(32) -> height(8)
  *   txs         tx hash(32) -> height(8) index(4)

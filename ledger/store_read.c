@@ -307,3 +307,64 @@ int ldg_store_outcomes(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t
         memset(out, 0, sizeof *out);
     return rc == LDG_ENOTFOUND ? 0 : rc;
 }
+
+int ldg_store_model_height(ldg_store *s, const char *model, uint64_t *height)
+{
+    uint8_t k[IDX_KEY_MAX];
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    *height = 0;
+    if (!name_fits(model))
+        return 0;
+    /* The last by_hw key of the model: before the greatest key its prefix allows. */
+    size_t plen = strlen(model) + 1;
+    memcpy(k, model, plen);
+    memset(k + plen, 0xff, 12);
+    int rc = ldg__rbegin(s, &txn);
+    if (rc)
+        return rc;
+    if (mdb_cursor_open(txn, s->db[DB_BY_HW], &cur)) {
+        ldg__rend(s);
+        return LDG_ESTORE;
+    }
+    MDB_val kv = {plen + 12, k}, v;
+    int mrc = mdb_cursor_get(cur, &kv, &v, MDB_SET_RANGE);
+    if (mrc == 0 && kv.mv_size == plen + 12 && !memcmp(kv.mv_data, k, plen + 12))
+        mrc = 0; /* the greatest key itself (height and index all ones: never written) */
+    else
+        mrc = mdb_cursor_get(cur, &kv, &v, mrc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+    if (mrc == 0 && kv.mv_size == plen + 12 && !memcmp(kv.mv_data, k, plen))
+        *height = ldg_rd64((const uint8_t *)kv.mv_data + plen);
+    else if (mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = LDG_ESTORE;
+    mdb_cursor_close(cur);
+    ldg__rend(s);
+    return rc;
+}
+
+static int meta_height(ldg_store *s, MDB_txn *txn, const char *key, uint64_t *out)
+{
+    MDB_val v;
+    int rc = ldg__get(s, txn, DB_META, key, strlen(key), &v);
+    *out = 0;
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (!rc && v.mv_size != 8)
+        rc = LDG_ESTORE;
+    if (!rc)
+        *out = ldg_rd64(v.mv_data);
+    return rc;
+}
+
+int ldg_store_change_heights(ldg_store *s, uint64_t *revoked_at, uint64_t *policy_at)
+{
+    MDB_txn *txn;
+    int rc = ldg__rbegin(s, &txn);
+    if (rc)
+        return rc;
+    rc = meta_height(s, txn, "revoked_at", revoked_at);
+    if (!rc)
+        rc = meta_height(s, txn, "policy_at", policy_at);
+    ldg__rend(s);
+    return rc;
+}

@@ -84,8 +84,7 @@ typedef struct {
     const ctr_device *d;
     const elg_candidate *c;
     size_t n;
-    elg_policy_fn policy;
-    void *ctx;
+    const elg_source *src;
     const ctr_context *cc;
     /* dependencies already found unsatisfiable on the device as it is (each is tried once
      * per device, not once per candidate that needs it) */
@@ -151,26 +150,42 @@ static void fill_security(vdevice *v, const elg_candidate *c, size_t n)
     }
 }
 
+/* A verdict's error code that is not a verdict on the release: a bad device description
+ * (rule "input") or no memory; 0 for the others. */
+static int device_error(int rc, const ctr_verdict *v)
+{
+    if (rc == CTR_ENOMEM || ((rc == CTR_EINVAL || rc == CTR_ETOOBIG) && !strcmp(v->rule, "input")))
+        return rc;
+    return 0;
+}
+
 /* The verdict of policy prog (NULL: the default) on one candidate. A contract over its cost
  * limit, a run-time error in it or a bad input field is a rejection with that reason (the
- * verdict is always filled), not an error of the whole answer. */
+ * verdict is always filled), not an error of the whole answer. A contract sees the
+ * candidate's outcome totals as of the decision. */
 static int evaluate(const env *e, const ctr_program *prog, const ctr_device *d,
                     const elg_candidate *c, ctr_verdict *v)
 {
     v->eligible = false;
     v->rule[0] = v->reason[0] = '\0';
     v->cost = 0;
-    int rc = prog ? ctr_eval(prog, d, &c->r, e->cc, v) : ctr_eval_default(d, &c->r, e->cc, v);
-    if (rc == CTR_ENOMEM || ((rc == CTR_EINVAL || rc == CTR_ETOOBIG) && !strcmp(v->rule, "input")))
-        return rc; /* a bad device description (or no memory): not a verdict on the release */
-    return 0;
+    if (!prog)
+        return device_error(ctr_eval_default(d, &c->r, e->cc, v), v);
+    ctr_release r = c->r;
+    int rc = e->src->outcomes ? e->src->outcomes(e->src->ctx, c, &r.outcomes) : 0;
+    if (rc) {
+        snprintf(v->rule, sizeof v->rule, "policy");
+        snprintf(v->reason, sizeof v->reason, "outcome totals: %s", ldg_strerror(rc));
+        return rc;
+    }
+    return device_error(ctr_eval(prog, d, &r, e->cc, v), v);
 }
 
 /* The same with the policy of c's product looked up. */
 static int judge(const env *e, const ctr_device *d, const elg_candidate *c, ctr_verdict *v)
 {
     const ctr_program *prog = NULL;
-    int rc = e->policy(e->ctx, c->r.product, d->model, &prog);
+    int rc = e->src->policy(e->src->ctx, c->r.product, d->model, &prog);
     if (rc) {
         v->eligible = false;
         snprintf(v->rule, sizeof v->rule, "policy");
@@ -281,11 +296,6 @@ static void reject(elg_answer *a, const elg_candidate *c, const char *rule, cons
     snprintf(r->reason, sizeof r->reason, "%s", reason);
 }
 
-static bool same_version(const elg_candidate *c, const char *version, const ldg_semver *v)
-{
-    return v && c->v_ok ? !ldg_semver_cmp(&c->v, v) : !strcmp(c->r.version, version);
-}
-
 /* One product: its candidates g[i..end), newest first. */
 static void decide_product(env *e, size_t i, size_t end, elg_answer *a)
 {
@@ -296,11 +306,17 @@ static void decide_product(env *e, size_t i, size_t end, elg_answer *a)
     bool hv_ok = have && !ldg_semver_parse(have->version, &hv);
     a->product = g[i].r.product;
     a->installed = have ? have->version : "";
-    bool running_revoked = false;
-    for (size_t k = i; have && k < end && !running_revoked; k++)
-        running_revoked = g[k].r.revoked && same_version(&g[k], have->version, hv_ok ? &hv : NULL);
+    bool running_revoked = false; /* the candidate of the installed version is revoked */
+    if (hv_ok) {
+        const elg_candidate *m = find_version(g, i, end, &hv);
+        for (; m && m < g + end && m->v_ok && !ldg_semver_cmp(&m->v, &hv); m++)
+            running_revoked |= m->r.revoked;
+    } else {
+        for (size_t k = i; have && k < end && !running_revoked; k++)
+            running_revoked = g[k].r.revoked && !strcmp(g[k].r.version, have->version);
+    }
     const ctr_program *prog = NULL;
-    int prc = e->policy(e->ctx, a->product, d->model, &prog);
+    int prc = e->src->policy(e->src->ctx, a->product, d->model, &prog);
     for (; i < end && !a->best; i++) {
         const elg_candidate *c = &g[i];
         ctr_verdict v;
@@ -361,15 +377,15 @@ static void answer_init(elg_answer *a)
     a->error = 0;
 }
 
-int elg_decide(const ctr_device *d, const elg_candidate *c, size_t n, elg_policy_fn policy,
-               void *ctx, const ctr_context *cc, elg_answer *out, size_t cap, size_t *n_out)
+int elg_decide(const ctr_device *d, const elg_candidate *c, size_t n, const elg_source *src,
+               const ctr_context *cc, elg_answer *out, size_t cap, size_t *n_out)
 {
     *n_out = 0;
-    if (!d || !policy || (n && !c) || (cap && !out))
+    if (!d || !src || !src->policy || (n && !c) || (cap && !out))
         return CTR_EINVAL;
     if (n > ELG_MAX_CANDIDATES)
         return LDG_ETOOBIG;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i = c[i].group_end) /* per group, not per candidate */
         if (!c[i].prepared || c[i].group_end <= i || c[i].group_end > n)
             return CTR_EINVAL;
     vdevice base;
@@ -380,7 +396,7 @@ int elg_decide(const ctr_device *d, const elg_candidate *c, size_t n, elg_policy
         fill_security(&base, c, n);
         e.d = &base.d;
     }
-    e.c = c, e.n = n, e.policy = policy, e.ctx = ctx, e.cc = cc, e.n_memo = 0;
+    e.c = c, e.n = n, e.src = src, e.cc = cc, e.n_memo = 0;
     for (size_t i = 0; i < n && *n_out < cap; i = c[i].group_end) {
         elg_answer *a = &out[(*n_out)++];
         answer_init(a);

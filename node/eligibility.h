@@ -6,7 +6,7 @@
  * version), each rejected candidate with the rule that rejected it, the device's status,
  * and, when the best release needs packages the device lacks, an ordered update plan or
  * the reason it cannot be satisfied. Pure: no storage, no clock; the policy (the contract
- * bound to the product, or the built-in default) comes from a callback.
+ * bound to the product, or the built-in default) and outcome totals come from callbacks.
  */
 #ifndef FWL_NODE_ELIGIBILITY_H
 #define FWL_NODE_ELIGIBILITY_H
@@ -39,10 +39,17 @@ typedef struct {
  * Errors: LDG_ETOOBIG (more than ELG_MAX_CANDIDATES). */
 int elg_prepare(elg_candidate *c, size_t n);
 
-/* The policy for a product on a hardware model: *prog = the bound contract, or NULL for the
- * built-in default. Returns 0 or an error (the product is then answered with it). */
-typedef int (*elg_policy_fn)(void *ctx, const char *product, const char *model,
-                             const ctr_program **prog);
+/* Where a decision's policies and current outcome totals come from. */
+typedef struct {
+    /* The policy for a product on a hardware model: *prog = the bound contract, or NULL for
+     * the built-in default. Returns 0 or an error (the product is then answered with it). */
+    int (*policy)(void *ctx, const char *product, const char *model, const ctr_program **prog);
+    /* Optional: the outcome totals of c as of the decision, read only when a contract is
+     * about to evaluate c (the default policy does not read them). NULL: c->r.outcomes.
+     * Returns 0 or an error (the product is then answered with it). */
+    int (*outcomes)(void *ctx, const elg_candidate *c, ctr_outcomes *out);
+    void *ctx;
+} elg_source;
 
 typedef struct {
     const elg_candidate *release;
@@ -79,7 +86,7 @@ typedef struct {
  * description the policy refuses as input (a bad version, a package listed twice...) is an
  * error of the whole device: CTR_EINVAL or CTR_ETOOBIG, with the reason in
  * out[0].error_reason. Errors: also LDG_ETOOBIG (too many candidates), CTR_ENOMEM. */
-int elg_decide(const ctr_device *d, const elg_candidate *c, size_t n, elg_policy_fn policy,
-               void *ctx, const ctr_context *cc, elg_answer *out, size_t cap, size_t *n_out);
+int elg_decide(const ctr_device *d, const elg_candidate *c, size_t n, const elg_source *src,
+               const ctr_context *cc, elg_answer *out, size_t cap, size_t *n_out);
 
 #endif

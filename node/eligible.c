@@ -1,11 +1,14 @@
 /*
  * The Eligible and GetContract RPCs (the read path of issue 4).
  *
- * Per device: the candidate releases for its hardware model are read from the store (and
- * their outcome totals), the policy per product is the contract bound to (product, model)
- * or (product), compiled once per code hash and cached, else the built-in default;
- * elg_decide (eligibility.c) answers. All reads of one request are one LMDB read
- * transaction (ldg_store_snapshot_begin): the height and block hash in the answer.
+ * Per device: the candidate releases for its hardware model, read from the store and kept
+ * prepared (elg_prepare) per model until the store says they may have changed; the policy
+ * per product is the contract bound to (product, model) or (product), compiled once per
+ * code hash, else the built-in default, looked up once per product and model; outcome
+ * totals are read when a contract evaluates a candidate. elg_decide (eligibility.c)
+ * decides; the answers are written to the wire directly (below). All reads of one request
+ * are one LMDB read transaction (ldg_store_snapshot_begin): the height and block hash in
+ * the answer.
  */
 #include <openssl/sha.h>
 
@@ -74,12 +77,18 @@ typedef struct {
     char label[96];          /* "default" or "contract NAME vN"                   */
 } model_policy;
 
+/* What a model's cached view was built from (ldg_store_model_height and
+ * ldg_store_change_heights): while the store says the same, the view is exact. */
 typedef struct {
-    uint64_t height;         /* the tip they were read at                        */
+    uint64_t published, revoked, policy;
+} stamps;
+
+typedef struct {
+    stamps at;
     arena a;                 /* their strings                                    */
     elg_candidate *c;        /* prepared (elg_prepare)                           */
     size_t n;
-    int rc;                  /* a read error is cached too (until the next block) */
+    int rc;                  /* a read error is cached too (until the next change) */
     char model[65];
     model_policy *pol;       /* one per product, filled on first use             */
     size_t n_pol, cap_pol;
@@ -195,8 +204,17 @@ static int policy_cb(void *ctx, const char *product, const char *model, const ct
     return p ? p->rc : LDG_ENOMEM;
 }
 
+static int outcomes_cb(void *ctx, const elg_candidate *c, ctr_outcomes *out)
+{
+    policy_ctx *pc = ctx;
+    fwl_OutcomeTotals o;
+    int rc = ldg_store_outcomes(pc->s->store, c->hash_alg, c->r.file_hash, c->r.file_hash_len, &o);
+    *out = rc ? (ctr_outcomes){0, 0, 0} : (ctr_outcomes){o.succeeded, o.failed, o.rolled_back};
+    return rc;
+}
+
 /* Copy one release record into the candidate view (strings into the arena). */
-static int to_candidate(server *s, arena *a, const fwl_ReleaseRecord *rec, elg_candidate *c)
+static int to_candidate(arena *a, const fwl_ReleaseRecord *rec, elg_candidate *c)
 {
     const fwl_Release *r = &rec->release;
     memset(c, 0, sizeof *c);
@@ -237,15 +255,10 @@ static int to_candidate(server *s, arena *a, const fwl_ReleaseRecord *rec, elg_c
     c->r.revoke_reason = rec->revoke_reason;
     c->r.published_at = r->published_at;
     c->r.height = rec->height;
-    fwl_OutcomeTotals o;
-    if (!ldg_store_outcomes(s->store, r->file_hash.alg, r->file_hash.digest.bytes,
-                            r->file_hash.digest.size, &o))
-        c->r.outcomes = (ctr_outcomes){o.succeeded, o.failed, o.rolled_back};
-    return 0;
+    return 0; /* outcome totals change with every report: read when a contract needs them */
 }
 
 typedef struct {
-    server *s;
     arena *a;
     elg_candidate *c;
     size_t n, cap;
@@ -256,13 +269,13 @@ static int collect_cb(void *ctx, const fwl_ReleaseRecord *rec)
     collect *k = ctx;
     if (k->n == k->cap)
         return LDG_ETOOBIG;
-    return to_candidate(k->s, k->a, rec, &k->c[k->n++]);
+    return to_candidate(k->a, rec, &k->c[k->n++]);
 }
 
 /* Every release listed for model, up to ELG_MAX_CANDIDATES. */
 static int read_candidates(server *s, arena *a, const char *model, elg_candidate *out, size_t *n)
 {
-    collect k = {s, a, out, 0, ELG_MAX_CANDIDATES};
+    collect k = {a, out, 0, ELG_MAX_CANDIDATES};
     uint8_t cursor[LDG_CURSOR_MAX], next[LDG_CURSOR_MAX];
     size_t cl = 0, nl = 0;
     uint64_t at;
@@ -277,16 +290,19 @@ static int read_candidates(server *s, arena *a, const char *model, elg_candidate
     return rc;
 }
 
-/* The candidates of model at the current tip, prepared, with room for their products'
- * policies: from the cache, or read once per block. The cache holds what the store says at
- * one height, so answers are the same either way. The caller has made room in the cache
- * (entries are not evicted here: answers being built point into them). */
-static model_cands *candidates(server *s, const char *model, uint64_t height)
+/* The candidates of model in the current snapshot, prepared, with room for their products'
+ * policies: from the cache, or read again when the store says they may have changed (a
+ * release listed for the model, a revocation, a contract or binding since they were read:
+ * at = the change heights of the snapshot, published filled here). Answers are the same
+ * either way. The caller has made room in the cache (entries are not evicted here: answers
+ * being built point into them). */
+static model_cands *candidates(server *s, const char *model, stamps at)
 {
     uint8_t key[32];
+    int rc = ldg_store_model_height(s->store, model, &at.published);
     SHA256((const unsigned char *)model, strlen(model), key);
     model_cands *m = hmap_get(&s->models, key);
-    if (m && m->height == height)
+    if (m && !rc && !memcmp(&m->at, &at, sizeof at))
         return m;
     if (!m) {
         if (!(m = calloc(1, sizeof *m)) || hmap_put(&s->models, key, m)) {
@@ -299,10 +315,10 @@ static model_cands *candidates(server *s, const char *model, uint64_t height)
     free(m->pol);
     m->c = NULL, m->pol = NULL;
     m->n = m->n_pol = m->cap_pol = 0;
-    m->height = height;
+    m->at = at;
     snprintf(m->model, sizeof m->model, "%s", model);
-    m->c = malloc(ELG_MAX_CANDIDATES * sizeof *m->c);
-    m->rc = m->c ? read_candidates(s, &m->a, model, m->c, &m->n) : LDG_ENOMEM;
+    m->c = rc ? NULL : malloc(ELG_MAX_CANDIDATES * sizeof *m->c);
+    m->rc = rc ? rc : m->c ? read_candidates(s, &m->a, model, m->c, &m->n) : LDG_ENOMEM;
     if (!m->rc)
         m->rc = elg_prepare(m->c, m->n);
     for (size_t i = 0; !m->rc && i < m->n; i = m->c[i].group_end)
@@ -325,7 +341,8 @@ typedef struct {
 } dev_out;
 
 /* One device's decision into o. Its answers point into the request and the model cache. */
-static void decide_device(server *s, const fwl_Device *dev, const ctr_context *cc, dev_out *o)
+static void decide_device(server *s, const fwl_Device *dev, const ctr_context *cc, stamps at,
+                          dev_out *o)
 {
     const char *addons[16], *tags[16];
     ctr_package pk[16];
@@ -341,11 +358,12 @@ static void decide_device(server *s, const fwl_Device *dev, const ctr_context *c
         pk[i] = (ctr_package){dev->packages[i].name, dev->packages[i].version, 0};
     ctr_device d = {dev->id, dev->hardware_model, dev->hardware_rev, addons, dev->addons_count,
                     pk, dev->packages_count, dev->region, tags, dev->tags_count};
-    model_cands *m = candidates(s, dev->hardware_model, cc->height);
+    model_cands *m = candidates(s, dev->hardware_model, at);
     int rc = m ? m->rc : LDG_ENOMEM;
     policy_ctx pc = {s, m};
+    elg_source src = {policy_cb, outcomes_cb, &pc};
     if (!rc)
-        rc = elg_decide(&d, m->c, m->n, policy_cb, &pc, cc, o->ans, ELG_MAX_PRODUCTS, &o->n);
+        rc = elg_decide(&d, m->c, m->n, &src, cc, o->ans, ELG_MAX_PRODUCTS, &o->n);
     if (rc) {
         o->error = rc;
         o->n = 0;
@@ -597,8 +615,14 @@ void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r)
         hmap_each(&s->models, free_model, NULL);
     ldg_store_tip(s->store, &t); /* the committed tip: no commit runs during this turn */
     ctr_context cc = {t.time_ms, t.height, 0};
+    stamps at = {0, 0, 0};
+    if ((rc = ldg_store_change_heights(s->store, &at.revoked, &at.policy))) {
+        ldg_store_snapshot_end(s->store);
+        node__send_error(c, id, rc, "eligible: %s", ldg_strerror(rc));
+        return;
+    }
     for (pb_size_t i = 0; i < r->devices_count; i++)
-        decide_device(s, &r->devices[i], &cc, &o[i]);
+        decide_device(s, &r->devices[i], &cc, at, &o[i]);
     ldg_store_snapshot_end(s->store);
     send_answers(c, id, o, r->devices_count, &t);
 }

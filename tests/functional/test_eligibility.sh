@@ -41,6 +41,14 @@ expect dev-c sensor-fw "status=3 installed=2.0.0"
 expect dev-a sensor-fw "best=- "     # 2.0.0 revoked: nothing for revision 2 now
 expect dev-a sensor-fw "revoked@2.0.0"
 
+# A release published after a query is in the next answer (the node's per-model cache
+# follows the chain), and the installed release's security version counts.
+pub sensor-fw 3.1.0 5 "sensor-v1:1-3"
+"$BUILD/tests/functional/eligible_query" 127.0.0.1 "$port" >"$TMP/q1"
+expect dev-a sensor-fw "best=3.1.0 "
+expect dev-a sensor-fw "rejected= total=0 superseded=3"
+expect dev-c sensor-fw "status=3 installed=2.0.0 best=3.1.0 "
+
 # Determinism: the same request after a restart gives the same answers, byte for byte
 # (eligible_query prints the SHA-256 of the raw response frame).
 stop_node

@@ -872,6 +872,85 @@ static void test_atomic_apply(void **st)
                      LDG_ENOTFOUND);
 }
 
+/* The change heights caches of eligibility rely on: the newest release listed per model,
+ * the last revocation, the last contract deploy or (un)binding; refused txs leave them. */
+static void change_heights(uint64_t *revoked, uint64_t *policy)
+{
+    assert_int_equal(ldg_store_change_heights(S, revoked, policy), 0);
+}
+
+static uint64_t model_height(const char *model)
+{
+    uint64_t h = 99;
+    assert_int_equal(ldg_store_model_height(S, model, &h), 0);
+    return h;
+}
+
+static void test_change_heights(void **st)
+{
+    (void)st;
+    rawtx t;
+    uint64_t rv = 9, pol = 9;
+    change_heights(&rv, &pol);
+    assert_true(rv == 0 && pol == 0);
+    assert_int_equal(model_height("cam-v2"), 0);
+
+    publish_tx(&t, &author, 1, "cam-fw", "1.0.0", 1, 0x10, "cam-v2");
+    assert_int_equal(commit1(&t), 0);
+    uint64_t h1 = tip_height();
+    publish_tx(&t, &author, 2, "cam-fw", "1.0.0", 1, 0x11, "cam-v3");
+    assert_int_equal(commit1(&t), 0);
+    uint64_t h2 = tip_height();
+    assert_true(h2 > h1);
+    assert_int_equal(model_height("cam-v2"), h1);
+    assert_int_equal(model_height("cam-v3"), h2);
+    /* a prefix, an extension, a model after every other and one before: none */
+    assert_int_equal(model_height("cam-v"), 0);
+    assert_int_equal(model_height("cam-v2x"), 0);
+    assert_int_equal(model_height("zzz"), 0);
+    assert_int_equal(model_height("aaa"), 0);
+    char longname[200];
+    memset(longname, 'm', sizeof longname - 1), longname[sizeof longname - 1] = 0;
+    assert_int_equal(model_height(longname), 0);
+    change_heights(&rv, &pol);
+    assert_true(rv == 0 && pol == 0);
+
+    /* A refused revocation (not the author) stamps nothing, even proposed in a block. */
+    revoke_tx(&t, &other, 1, 0x10);
+    assert_int_equal(propose1(&t), LDG_EUNAUTHORIZED);
+    change_heights(&rv, &pol);
+    assert_int_equal(rv, 0);
+    revoke_tx(&t, &author, 3, 0x10);
+    assert_int_equal(commit1(&t), 0);
+    uint64_t h3 = tip_height();
+    change_heights(&rv, &pol);
+    assert_true(rv == h3 && pol == 0);
+    assert_int_equal(model_height("cam-v2"), h1); /* revocation is the global stamp */
+
+    contract_tx(&t, &admin, 1, "rollout", "rule ok: true");
+    assert_int_equal(commit1(&t), 0);
+    change_heights(&rv, &pol);
+    assert_true(rv == h3 && pol == tip_height());
+    bind_tx(&t, &admin, 2, "cam-fw", "cam-v2", "rollout", false);
+    assert_int_equal(commit1(&t), 0);
+    change_heights(&rv, &pol);
+    assert_int_equal(pol, tip_height());
+    bind_tx(&t, &admin, 3, "cam-fw", "cam-v2", "", true);
+    assert_int_equal(commit1(&t), 0);
+    uint64_t h4 = tip_height();
+    change_heights(&rv, &pol);
+    assert_int_equal(pol, h4);
+    bind_tx(&t, &admin, 4, "cam-fw", "cam-v2", "", true); /* nothing to unbind: refused */
+    assert_int_equal(propose1(&t), LDG_ENOTFOUND);
+    change_heights(&rv, &pol);
+    assert_int_equal(pol, h4);
+
+    restart();
+    change_heights(&rv, &pol);
+    assert_true(rv == h3 && pol == h4);
+    assert_int_equal(model_height("cam-v3"), h2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -886,6 +965,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_codec_limits, setup_hooked, teardown),
         cmocka_unit_test_setup_teardown(test_stateless_refusals, setup_hooked, teardown),
         cmocka_unit_test_setup_teardown(test_atomic_apply, setup_hooked, teardown),
+        cmocka_unit_test_setup_teardown(test_change_heights, setup_hooked, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,15 +78,19 @@ static elg_answer out[ELG_MAX_PRODUCTS];
 static elg_candidate prepared[16]; /* the answers point into it */
 
 /* Decide over a prepared copy of c[0..n). */
-static size_t decide(const ctr_device *d, const elg_candidate *c, size_t n, elg_policy_fn pol,
+typedef int (*policy_fn)(void *ctx, const char *product, const char *model,
+                         const ctr_program **prog);
+
+static size_t decide(const ctr_device *d, const elg_candidate *c, size_t n, policy_fn pol,
                      void *ctx)
 {
+    elg_source src = {pol, NULL, ctx};
     size_t m = 0;
     ctr_context cc = {1700000000000ull, 10, 0};
     assert_true(n <= 16);
     memcpy(prepared, c, n * sizeof *c);
     assert_int_equal(elg_prepare(prepared, n), 0);
-    assert_int_equal(elg_decide(d, prepared, n, pol, ctx, &cc, out, ELG_MAX_PRODUCTS, &m), 0);
+    assert_int_equal(elg_decide(d, prepared, n, &src, &cc, out, ELG_MAX_PRODUCTS, &m), 0);
     return m;
 }
 
@@ -246,7 +250,8 @@ static void test_bad_device_is_an_error(void **st)
     size_t m = 9;
     ctr_context cc = {0, 0, 0};
     assert_int_equal(elg_prepare(c, 1), 0);
-    int rc = elg_decide(&d, c, 1, default_policy, NULL, &cc, out, ELG_MAX_PRODUCTS, &m);
+    elg_source src = {default_policy, NULL, NULL};
+    int rc = elg_decide(&d, c, 1, &src, &cc, out, ELG_MAX_PRODUCTS, &m);
     assert_true(rc == CTR_EINVAL || rc == CTR_ETOOBIG);
     assert_int_equal(m, 0);
     assert_true(strlen(out[0].error_reason) > 0);
@@ -321,8 +326,8 @@ static void test_unprepared_refused(void **st)
     elg_candidate c[] = {cand(0, "fw", "2.0.0", 2, hw_any, NULL, 0)};
     ctr_device d = device(1, NULL, 0, NULL, 0);
     size_t m = 9;
-    assert_int_equal(elg_decide(&d, c, 1, default_policy, NULL, NULL, out, ELG_MAX_PRODUCTS, &m),
-                     CTR_EINVAL);
+    elg_source src = {default_policy, NULL, NULL};
+    assert_int_equal(elg_decide(&d, c, 1, &src, NULL, out, ELG_MAX_PRODUCTS, &m), CTR_EINVAL);
     assert_int_equal(m, 0);
 }
 
