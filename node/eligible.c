@@ -321,6 +321,9 @@ static model_cands *candidates(server *s, const char *model, stamps at)
     m->rc = rc ? rc : m->c ? read_candidates(s, &m->a, model, m->c, &m->n) : LDG_ENOMEM;
     if (!m->rc)
         m->rc = elg_prepare(m->c, m->n);
+    elg_candidate *fit = m->rc ? NULL : realloc(m->c, (m->n + 1) * sizeof *m->c);
+    if (fit) /* keep what was read, not room for ELG_MAX_CANDIDATES */
+        m->c = fit;
     for (size_t i = 0; !m->rc && i < m->n; i = m->c[i].group_end)
         m->cap_pol++;
     if (!m->rc && !(m->pol = calloc(m->cap_pol + 1, sizeof *m->pol)))
