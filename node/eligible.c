@@ -67,6 +67,9 @@ static void arena_free(arena *a)
 
 /* --- candidates per hardware model, cached until the next block --- */
 
+/* Bounds of the cache: models, and candidates over all models (the config's
+ * eligibility_cache; about 450 bytes each with their strings). A request starts with an
+ * empty cache when it could pass the first or the second is passed. */
 #define MODEL_CACHE_MAX 4096
 
 /* The policy of one product on the model, looked up once per block. */
@@ -96,8 +99,10 @@ typedef struct {
 
 static bool free_model(void *ctx, const uint8_t key[32], void **val)
 {
-    (void)ctx, (void)key;
+    (void)key;
+    server *s = ctx;
     model_cands *m = *val;
+    s->models_cands -= m->n;
     arena_free(&m->a);
     free(m->c);
     free(m->pol);
@@ -124,7 +129,7 @@ void node__contracts_free(server *s)
 {
     hmap_each(&s->programs, free_cached, NULL);
     hmap_free(&s->programs);
-    hmap_each(&s->models, free_model, NULL);
+    hmap_each(&s->models, free_model, s);
     hmap_free(&s->models);
     free(s->elg_scratch);
     s->elg_scratch = NULL;
@@ -314,11 +319,13 @@ static model_cands *candidates(server *s, const char *model, stamps at)
     free(m->c);
     free(m->pol);
     m->c = NULL, m->pol = NULL;
+    s->models_cands -= m->n;
     m->n = m->n_pol = m->cap_pol = 0;
     m->at = at;
     snprintf(m->model, sizeof m->model, "%s", model);
     m->c = rc ? NULL : malloc(ELG_MAX_CANDIDATES * sizeof *m->c);
     m->rc = rc ? rc : m->c ? read_candidates(s, &m->a, model, m->c, &m->n) : LDG_ENOMEM;
+    s->models_cands += m->n;
     if (!m->rc)
         m->rc = elg_prepare(m->c, m->n);
     elg_candidate *fit = m->rc ? NULL : realloc(m->c, (m->n + 1) * sizeof *m->c);
@@ -614,8 +621,9 @@ void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r)
         return;
     }
     /* answers point into the model cache: make room before, never evict while deciding */
-    if (s->models.live + r->devices_count > MODEL_CACHE_MAX)
-        hmap_each(&s->models, free_model, NULL);
+    if (s->models.live + r->devices_count > MODEL_CACHE_MAX ||
+        s->models_cands > s->cfg.eligibility_cache)
+        hmap_each(&s->models, free_model, s);
     ldg_store_tip(s->store, &t); /* the committed tip: no commit runs during this turn */
     ctr_context cc = {t.time_ms, t.height, 0};
     stamps at = {0, 0, 0};

@@ -94,7 +94,7 @@ int node_key_save(const char *path, const node_key *k);
  *   "timeout_propose_ms": 1000, "timeout_propose_delta_ms": 500,
  *   "timeout_prevote_ms": 500, "timeout_prevote_delta_ms": 250,
  *   "timeout_precommit_ms": 500, "timeout_precommit_delta_ms": 250,
- *   "sync_batch_blocks": 64 }
+ *   "sync_batch_blocks": 64, "eligibility_cache": 250000 }
  *
  * Every member is optional; absent ones take node_config_defaults' values. Relative paths
  * (data_dir, genesis, validator_key, identity_key) are resolved against the config file's
@@ -109,6 +109,9 @@ int node_key_save(const char *path, const node_key *k);
  *                  (NODE_TIMEOUT_MIN_MS..NODE_TIMEOUT_MAX_MS each).
  *   sync_batch_blocks  blocks fetched and applied per batch when catching up
  *                  (1..NODE_SYNC_BATCH_MAX).
+ *   eligibility_cache  candidate releases kept prepared for eligibility, over all hardware
+ *                  models (NODE_ELG_CACHE_MIN..NODE_ELG_CACHE_MAX; about 450 bytes each):
+ *                  past it, the cache starts over.
  * Rules that need the genesis and the key files as well: node_config_check.
  */
 #define NODE_MAX_PEERS 64
@@ -116,6 +119,8 @@ int node_key_save(const char *path, const node_key *k);
 #define NODE_TIMEOUT_MIN_MS 1
 #define NODE_TIMEOUT_MAX_MS 60000
 #define NODE_SYNC_BATCH_MAX 1024
+#define NODE_ELG_CACHE_MIN 1
+#define NODE_ELG_CACHE_MAX 10000000
 
 typedef struct {
     char host[NODE_HOST_MAX]; /* numeric IPv4 or IPv6 address (no brackets) */
@@ -133,6 +138,7 @@ typedef struct {
     uint32_t max_block_txs;
     uint32_t mempool_max;
     uint32_t max_clients;
+    uint32_t eligibility_cache;
     char identity_key[4096];   /* "": none */
     char p2p_host[NODE_HOST_MAX]; /* "" with p2p_port 0: no p2p */
     int p2p_port;

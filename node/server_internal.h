@@ -232,6 +232,7 @@ struct server {
 
     hmap programs;    /* compiled contracts by code hash (eligible.c)  */
     hmap models;      /* eligibility candidates per hardware model     */
+    size_t models_cands; /* candidates held in models                   */
     void *elg_scratch; /* eligible.c: the decisions of one request      */
     fwl_Request req;  /* scratch, decoded per frame                  */
     fwl_Response resp;

@@ -56,4 +56,18 @@ start_node "$TMP/chain" "$port"
 "$BUILD/tests/functional/eligible_query" 127.0.0.1 "$port" >"$TMP/q2"
 diff -u "$TMP/q1" "$TMP/q2" || fail "answers changed across a restart"
 stop_node
-echo "eligibility: revisions, sensor board, dependency plan, revocation (urgent), identical after restart"
+
+# A cache of one candidate starts over at every request (the model holds five): the same
+# answers, asked twice (the second request frees what the first one built).
+/usr/bin/python3 - "$TMP/chain/node.json" <<'PY'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p)); c["eligibility_cache"] = 1
+json.dump(c, open(p, "w"), indent=2)
+PY
+start_node "$TMP/chain" "$port"
+for k in 3 4; do
+    "$BUILD/tests/functional/eligible_query" 127.0.0.1 "$port" >"$TMP/q$k"
+    diff -u "$TMP/q1" "$TMP/q$k" || fail "answers changed with a cache of one candidate"
+done
+stop_node
+echo "eligibility: revisions, sensor board, dependency plan, revocation (urgent), identical after restart and without a cache"

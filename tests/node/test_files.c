@@ -913,6 +913,8 @@ static void test_config_refusals(void **state)
         {"\"timeout_precommit\": 500", "timeout_precommit: unknown key"},
         {"\"sync_batch_blocks\": 0", "sync_batch_blocks: must be between 1 and 1024, got 0"},
         {"\"sync_batch_blocks\": 1025", "sync_batch_blocks: must be between 1 and 1024"},
+        {"\"eligibility_cache\": 0", "eligibility_cache: must be between 1 and 10000000, got 0"},
+        {"\"eligibility_cache\": 10000001", "eligibility_cache: must be between 1 and"},
     };
     for (size_t i = 0; i < N(rows); i++) {
         node_config c;
@@ -955,6 +957,7 @@ static void fill_cluster_config(node_config *c, const char *dir)
     c->timeout_precommit_ms = 4;
     c->timeout_precommit_delta_ms = 5;
     c->sync_batch_blocks = NODE_SYNC_BATCH_MAX;
+    c->eligibility_cache = NODE_ELG_CACHE_MIN;
 }
 
 static void test_config_cluster_round_trip(void **state)
@@ -1002,6 +1005,7 @@ static void test_config_cluster_round_trip(void **state)
     assert_null(strstr((char *)text, "peers"));
     assert_non_null(strstr((char *)text, "\"timeout_precommit_delta_ms\": 250"));
     assert_non_null(strstr((char *)text, "\"sync_batch_blocks\": 64"));
+    assert_non_null(strstr((char *)text, "\"eligibility_cache\": 250000"));
     free(text);
 
     /* The saver refuses what would not load back the same, and writes nothing then. */
@@ -1040,6 +1044,9 @@ static void test_config_cluster_round_trip(void **state)
     fill_cluster_config(c, f->dir);
     c->sync_batch_blocks = NODE_SYNC_BATCH_MAX + 1;
     assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
+    fill_cluster_config(c, f->dir);
+    c->eligibility_cache = NODE_ELG_CACHE_MAX + 1;
+    assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
     assert_int_equal(access(bad, F_OK), -1);
     free(c);
     free(back);
@@ -1069,6 +1076,7 @@ static void test_config_cluster_defaults(void **state)
     assert_int_equal(c.timeout_precommit_ms, 500);
     assert_int_equal(c.timeout_precommit_delta_ms, 250);
     assert_int_equal(c.sync_batch_blocks, 64);
+    assert_int_equal(c.eligibility_cache, 250000);
 
     put_file(P(f, "node.json"),
              "{\"validator_key\": \"\", \"identity_key\": \"node.key\", \"p2p_listen\": "
