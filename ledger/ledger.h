@@ -371,6 +371,14 @@ int ldg_store_open(ldg_store **out, const char *dir, const ldg_genesis *g, size_
 void ldg_store_close(ldg_store *s);
 const ldg_genesis *ldg_store_genesis(const ldg_store *s);
 
+/* A second handle on an open store, for reading on another thread while the first one
+ * writes: its own read transaction and scratch, the same environment. The read queries,
+ * snapshots and ldg_store_tip (the tip of its open snapshot, else the latest committed)
+ * work on it; building, staging, committing, applying and checking give LDG_EINVALID.
+ * Each handle is used by one thread at a time; close readers (ldg_store_close) before the
+ * store. Errors: LDG_ENOMEM. */
+int ldg_store_reader(ldg_store *s, ldg_store **out);
+
 typedef struct {
     uint64_t height;                 /* 0: no block yet                                   */
     uint8_t hash[LDG_DIGEST_LEN];    /* zero when height is 0                             */

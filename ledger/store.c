@@ -274,6 +274,23 @@ fail:
     return rc;
 }
 
+int ldg_store_reader(ldg_store *s, ldg_store **out)
+{
+    ldg_store *r = malloc(sizeof *r);
+    if (!r)
+        return LDG_ENOMEM;
+    memcpy(r, s, sizeof *r); /* the environment, tables and genesis; scratch is its own */
+    r->rtxn = NULL;
+    r->rdepth = 0;
+    r->built = NULL;
+    r->lock_fd = -1;
+    r->contract_check = NULL;
+    r->fail_after = -1;
+    r->reader = true;
+    *out = r;
+    return 0;
+}
+
 void ldg_store_close(ldg_store *s)
 {
     if (!s)
@@ -282,6 +299,10 @@ void ldg_store_close(ldg_store *s)
         mdb_txn_abort(s->rtxn);
     if (s->built)
         mdb_txn_abort(s->built);
+    if (s->reader) { /* the environment belongs to the store */
+        free(s);
+        return;
+    }
     if (s->env)
         mdb_env_close(s->env);
     if (s->lock_fd >= 0)
@@ -293,8 +314,17 @@ const ldg_genesis *ldg_store_genesis(const ldg_store *s) { return &s->g; }
 
 int ldg_store_tip(ldg_store *s, ldg_tip *tip)
 {
-    *tip = s->tip;
-    return 0;
+    if (!s->reader) {
+        *tip = s->tip; /* kept by the commits of this handle */
+        return 0;
+    }
+    MDB_txn *txn;
+    int rc = ldg__rbegin(s, &txn);
+    if (rc)
+        return rc;
+    rc = ldg__read_tip(s, txn, tip);
+    ldg__rend(s);
+    return rc;
 }
 
 void ldg_store_fail_after(ldg_store *s, long k) { s->fail_after = k; }
@@ -360,6 +390,8 @@ int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t 
                           size_t n, uint64_t time_ms, const ldg_pubkey *proposer, int *results,
                           uint8_t *hdr, size_t *hdr_len, uint8_t hash[LDG_DIGEST_LEN])
 {
+    if (s->reader)
+        return LDG_EINVALID;
     ldg_store_abort_built(s);
     if (n > LDG_BLOCK_MAX_TXS || proposer->len > LDG_PUBKEY_MAX)
         return LDG_ETOOBIG;
@@ -456,6 +488,8 @@ static int finish_block(ldg_store *s, wctx *w, const uint8_t hash[LDG_DIGEST_LEN
 
 int ldg_store_commit_built(ldg_store *s, const uint8_t *block, size_t len)
 {
+    if (s->reader)
+        return LDG_EINVALID;
     if (!s->built)
         return LDG_EBLOCK;
     ldg_block b;
@@ -550,6 +584,8 @@ int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
 {
     wctx w;
     uint8_t hash[LDG_DIGEST_LEN];
+    if (s->reader)
+        return LDG_EINVALID;
     int rc = run_block(s, block, len, pre_verified, true, &w, hash);
     return rc ? rc : finish_block(s, &w, hash, block, len);
 }
@@ -557,6 +593,8 @@ int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
 int ldg_store_check_tx(ldg_store *s, const uint8_t *tx, size_t len, const char **why)
 {
     MDB_txn *txn;
+    if (s->reader)
+        return LDG_EINVALID;
     int rc = ldg__rbegin(s, &txn);
     if (rc)
         return rc;
@@ -575,6 +613,8 @@ int ldg_store_stage_block(ldg_store *s, const uint8_t *block, size_t len,
                           const bool *pre_verified, uint8_t hash[LDG_DIGEST_LEN])
 {
     wctx w;
+    if (s->reader)
+        return LDG_EINVALID;
     int rc = run_block(s, block, len, pre_verified, false, &w, hash);
     if (!rc)
         keep_built(s, &w, hash);

@@ -50,6 +50,7 @@ struct ldg_store {
      * single-threaded, and the message is read before the next call). */
     char contract_err[LDG_CONTRACT_ERR_MAX];
     fwl_ContractRecord contract; /* scratch (large) */
+    bool reader;                 /* a second handle (ldg_store_reader): reads only    */
 };
 
 /* A write in progress: the transaction, the block's height and time. */

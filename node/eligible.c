@@ -14,6 +14,7 @@
 
 #include "contracts/contracts.h"
 #include "node/eligibility.h"
+#include "node/elg_wire.h"
 #include "node/server_internal.h"
 
 #define ARENA_CHUNK (64u << 10)
@@ -125,16 +126,6 @@ static bool free_cached(void *ctx, const uint8_t key[32], void **val)
     return true;
 }
 
-void node__contracts_free(server *s)
-{
-    hmap_each(&s->programs, free_cached, NULL);
-    hmap_free(&s->programs);
-    hmap_each(&s->models, free_model, s);
-    hmap_free(&s->models);
-    free(s->elg_scratch);
-    s->elg_scratch = NULL;
-}
-
 /* The ledger's compile hook: deploys are refused unless they compile here. */
 int node__contract_check(void *ctx, const char *src, size_t len, char *err, size_t errlen)
 {
@@ -156,10 +147,10 @@ static int lookup_policy(server *s, const char *product, const char *model,
     static fwl_ContractRecord c;
     *prog = NULL;
     snprintf(label, label_len, "default");
-    int rc = ldg_store_binding(s->store, product, model, &b);
+    int rc = ldg_store_binding(s->elg_store, product, model, &b);
     if (rc == LDG_ENOTFOUND)
         return 0;
-    if (rc || (rc = ldg_store_contract(s->store, b.contract, &c)))
+    if (rc || (rc = ldg_store_contract(s->elg_store, b.contract, &c)))
         return rc;
     snprintf(label, label_len, "contract %s v%u", c.name, c.version);
     uint8_t key[32] = {0};
@@ -213,7 +204,7 @@ static int outcomes_cb(void *ctx, const elg_candidate *c, ctr_outcomes *out)
 {
     policy_ctx *pc = ctx;
     fwl_OutcomeTotals o;
-    int rc = ldg_store_outcomes(pc->s->store, c->hash_alg, c->r.file_hash, c->r.file_hash_len, &o);
+    int rc = ldg_store_outcomes(pc->s->elg_store, c->hash_alg, c->r.file_hash, c->r.file_hash_len, &o);
     *out = rc ? (ctr_outcomes){0, 0, 0} : (ctr_outcomes){o.succeeded, o.failed, o.rolled_back};
     return rc;
 }
@@ -286,7 +277,7 @@ static int read_candidates(server *s, arena *a, const char *model, elg_candidate
     uint64_t at;
     int rc;
     do {
-        rc = ldg_store_list_releases(s->store, "", model, 256, cursor, cl, collect_cb, &k, next,
+        rc = ldg_store_list_releases(s->elg_store, "", model, 256, cursor, cl, collect_cb, &k, next,
                                      &nl, &at);
         memcpy(cursor, next, nl);
         cl = nl;
@@ -304,7 +295,7 @@ static int read_candidates(server *s, arena *a, const char *model, elg_candidate
 static model_cands *candidates(server *s, const char *model, stamps at)
 {
     uint8_t key[32];
-    int rc = ldg_store_model_height(s->store, model, &at.published);
+    int rc = ldg_store_model_height(s->elg_store, model, &at.published);
     SHA256((const unsigned char *)model, strlen(model), key);
     model_cands *m = hmap_get(&s->models, key);
     if (m && !rc && !memcmp(&m->at, &at, sizeof at))
@@ -340,19 +331,9 @@ static model_cands *candidates(server *s, const char *model, stamps at)
 
 /* --- one device ------------------------------------------------------------------------- */
 
-typedef struct {
-    const char *id;
-    int error;
-    char message[256];
-    size_t n;                               /* products answered             */
-    elg_answer ans[ELG_MAX_PRODUCTS];
-    const char *policy[ELG_MAX_PRODUCTS];   /* label of each product's policy */
-    size_t body[ELG_MAX_PRODUCTS + 1];      /* encoded sizes (elg_wire)       */
-} dev_out;
-
 /* One device's decision into o. Its answers point into the request and the model cache. */
 static void decide_device(server *s, const fwl_Device *dev, const ctr_context *cc, stamps at,
-                          dev_out *o)
+                          elg_device_answer *o)
 {
     const char *addons[16], *tags[16];
     ctr_package pk[16];
@@ -390,217 +371,220 @@ static void decide_device(server *s, const fwl_Device *dev, const ctr_context *c
     }
 }
 
-/* --- the answer on the wire ------------------------------------------------------------- */
+/* --- the worker ------------------------------------------------------------------------ */
 /*
- * Response{id, eligible: EligibleResp} written straight from the decisions: sizes are
- * computed from the answers (once per message, bottom up), then the bytes in one pass. The
- * output is what nanopb would encode for the same values (proto3: zero scalars and empty
- * strings left out, fields in number order); strings are cut to the sizes the .options give
- * the decoding side.
+ * Eligible requests are decided off the loop thread, by one worker thread with the store's
+ * reader handle (s->elg_store: its own read snapshot per request), so a heavy contract never
+ * delays consensus or the other RPCs. The worker alone touches the model and program
+ * caches. The loop queues requests (a bounded number of devices) under elg_mu; the worker
+ * takes what is queued, decides one request after the other and hands each encoded answer
+ * back at once (elg_async), so the loop keeps reading and writing meanwhile.
  */
 
-#define SMAX(type, field) (sizeof ((type *)0)->field - 1)
-#define WT_VARINT 0u
-#define WT_LEN 2u
+#define QUEUE_DEVICES_MAX 4096 /* devices queued or being decided */
+#define SPARE_MAX 64           /* requests kept for reuse            */
+#define HANDBACK 16            /* answers handed back together, at most */
+#define REQ_DEVICES (sizeof ((fwl_EligibleReq *)0)->devices / sizeof(fwl_Device))
 
-static size_t vsz(uint64_t v)
+/* A request and its answer. Allocated for the most devices and reused (with the frame
+ * buffer), so a busy node does not map and unmap memory per request. */
+typedef struct elg_req {
+    struct elg_req *next;
+    reply_to to;
+    int rc;                    /* an error answer instead: code and message */
+    char err[160];
+    uint8_t *frame;            /* the encoded Response (cap bytes of room)  */
+    size_t len, cap;
+    size_t n;
+    fwl_Device dev[REQ_DEVICES];
+} elg_req;
+
+static void push(elg_req_list *l, elg_req *q)
 {
-    size_t n = 1;
-    while (v >= 0x80)
-        v >>= 7, n++;
-    return n;
+    q->next = NULL;
+    if (l->tail)
+        l->tail->next = q;
+    else
+        l->head = q;
+    l->tail = q;
 }
 
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
+static void free_reqs(elg_req *q)
 {
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
+    for (elg_req *next; q; q = next) {
+        next = q->next;
+        free(q->frame);
+        free(q);
     }
-    *p++ = (uint8_t)v;
-    return p;
 }
 
-static size_t sz_len(uint32_t field, size_t len)
+/* One request, on the worker: one read snapshot, every device, the encoded answer. */
+static void decide_request(server *s, elg_req *q)
 {
-    return vsz(field << 3 | WT_LEN) + vsz(len) + len;
-}
-
-static size_t sz_var(uint32_t field, uint64_t v)
-{
-    return v ? vsz(field << 3 | WT_VARINT) + vsz(v) : 0;
-}
-
-static size_t sz_str(uint32_t field, const char *s, size_t max)
-{
-    size_t n = strnlen(s, max);
-    return n ? sz_len(field, n) : 0;
-}
-
-static uint8_t *put_hdr(uint8_t *p, uint32_t field, size_t len)
-{
-    return put_varint(put_varint(p, field << 3 | WT_LEN), len);
-}
-
-static uint8_t *put_var(uint8_t *p, uint32_t field, uint64_t v)
-{
-    return v ? put_varint(put_varint(p, field << 3 | WT_VARINT), v) : p;
-}
-
-static uint8_t *put_bytes(uint8_t *p, uint32_t field, const void *b, size_t n)
-{
-    if (!n)
-        return p;
-    p = put_hdr(p, field, n);
-    memcpy(p, b, n);
-    return p + n;
-}
-
-static uint8_t *put_str(uint8_t *p, uint32_t field, const char *s, size_t max)
-{
-    return put_bytes(p, field, s, strnlen(s, max));
-}
-
-/* Hash{alg, digest} and ReleaseRef{product, version, file_hash}. */
-static size_t hash_body(const elg_candidate *c)
-{
-    return sz_var(fwl_Hash_alg_tag, c->hash_alg) +
-           (c->r.file_hash_len ? sz_len(fwl_Hash_digest_tag, c->r.file_hash_len) : 0);
-}
-
-static size_t ref_body(const elg_candidate *c)
-{
-    return sz_str(fwl_ReleaseRef_product_tag, c->r.product, SMAX(fwl_ReleaseRef, product)) +
-           sz_str(fwl_ReleaseRef_version_tag, c->r.version, SMAX(fwl_ReleaseRef, version)) +
-           sz_len(fwl_ReleaseRef_file_hash_tag, hash_body(c));
-}
-
-static uint8_t *put_ref(uint8_t *p, uint32_t field, const elg_candidate *c)
-{
-    p = put_hdr(p, field, ref_body(c));
-    p = put_str(p, fwl_ReleaseRef_product_tag, c->r.product, SMAX(fwl_ReleaseRef, product));
-    p = put_str(p, fwl_ReleaseRef_version_tag, c->r.version, SMAX(fwl_ReleaseRef, version));
-    p = put_hdr(p, fwl_ReleaseRef_file_hash_tag, hash_body(c));
-    p = put_var(p, fwl_Hash_alg_tag, c->hash_alg);
-    return put_bytes(p, fwl_Hash_digest_tag, c->r.file_hash, c->r.file_hash_len);
-}
-
-static size_t rejection_body(const elg_rejection *r)
-{
-    return sz_len(fwl_Rejection_release_tag, ref_body(r->release)) +
-           sz_str(fwl_Rejection_rule_tag, r->rule, SMAX(fwl_Rejection, rule)) +
-           sz_str(fwl_Rejection_reason_tag, r->reason, SMAX(fwl_Rejection, reason));
-}
-
-static uint32_t status_of(int status)
-{
-    return status == ELG_URGENT ? fwl_DeviceStatus_URGENT
-         : status == ELG_UPDATE_AVAILABLE ? fwl_DeviceStatus_UPDATE_AVAILABLE
-         : fwl_DeviceStatus_UP_TO_DATE;
-}
-
-static size_t product_body(const elg_answer *a, const char *policy)
-{
-    size_t n = sz_str(fwl_ProductAnswer_product_tag, a->product, SMAX(fwl_ProductAnswer, product)) +
-               sz_str(fwl_ProductAnswer_installed_tag, a->installed, SMAX(fwl_ProductAnswer, installed)) +
-               sz_var(fwl_ProductAnswer_status_tag, status_of(a->status)) +
-               (a->best ? sz_len(fwl_ProductAnswer_best_tag, ref_body(a->best)) : 0) +
-               sz_var(fwl_ProductAnswer_unsatisfiable_tag, a->unsatisfiable) +
-               sz_str(fwl_ProductAnswer_unsatisfiable_reason_tag, a->unsat_reason,
-                      SMAX(fwl_ProductAnswer, unsatisfiable_reason)) +
-               sz_var(fwl_ProductAnswer_rejected_total_tag, a->n_rejected_total) +
-               sz_str(fwl_ProductAnswer_policy_tag, policy, SMAX(fwl_ProductAnswer, policy)) +
-               sz_var(fwl_ProductAnswer_superseded_tag, a->n_superseded);
-    for (size_t i = 0; i < a->n_plan; i++)
-        n += sz_len(fwl_ProductAnswer_plan_tag, ref_body(a->plan[i]));
-    for (size_t i = 0; i < a->n_rejected; i++)
-        n += sz_len(fwl_ProductAnswer_rejected_tag, rejection_body(&a->rejected[i]));
-    return n;
-}
-
-static uint8_t *put_product(uint8_t *p, const elg_answer *a, const char *policy, size_t body)
-{
-    p = put_hdr(p, fwl_DeviceAnswer_products_tag, body);
-    p = put_str(p, fwl_ProductAnswer_product_tag, a->product, SMAX(fwl_ProductAnswer, product));
-    p = put_str(p, fwl_ProductAnswer_installed_tag, a->installed, SMAX(fwl_ProductAnswer, installed));
-    p = put_var(p, fwl_ProductAnswer_status_tag, status_of(a->status));
-    if (a->best)
-        p = put_ref(p, fwl_ProductAnswer_best_tag, a->best);
-    for (size_t i = 0; i < a->n_plan; i++)
-        p = put_ref(p, fwl_ProductAnswer_plan_tag, a->plan[i]);
-    p = put_var(p, fwl_ProductAnswer_unsatisfiable_tag, a->unsatisfiable);
-    p = put_str(p, fwl_ProductAnswer_unsatisfiable_reason_tag, a->unsat_reason,
-                SMAX(fwl_ProductAnswer, unsatisfiable_reason));
-    for (size_t i = 0; i < a->n_rejected; i++) {
-        const elg_rejection *r = &a->rejected[i];
-        p = put_hdr(p, fwl_ProductAnswer_rejected_tag, rejection_body(r));
-        p = put_ref(p, fwl_Rejection_release_tag, r->release);
-        p = put_str(p, fwl_Rejection_rule_tag, r->rule, SMAX(fwl_Rejection, rule));
-        p = put_str(p, fwl_Rejection_reason_tag, r->reason, SMAX(fwl_Rejection, reason));
-    }
-    p = put_var(p, fwl_ProductAnswer_rejected_total_tag, a->n_rejected_total);
-    p = put_str(p, fwl_ProductAnswer_policy_tag, policy, SMAX(fwl_ProductAnswer, policy));
-    return put_var(p, fwl_ProductAnswer_superseded_tag, a->n_superseded);
-}
-
-/* int32 error codes go on the wire sign-extended to 64 bits, as protobuf wants. */
-static size_t error_body(const dev_out *o)
-{
-    return sz_var(fwl_Error_code_tag, (uint64_t)(int64_t)o->error) +
-           sz_str(fwl_Error_message_tag, o->message, SMAX(fwl_Error, message));
-}
-
-/* A device's body size; the sizes of its products are kept in o->body. */
-static size_t device_body(dev_out *o)
-{
-    size_t n = sz_str(fwl_DeviceAnswer_device_id_tag, o->id, SMAX(fwl_DeviceAnswer, device_id));
-    for (size_t i = 0; i < o->n; i++)
-        n += sz_len(fwl_DeviceAnswer_products_tag,
-                    o->body[i] = product_body(&o->ans[i], o->policy[i]));
-    if (o->error)
-        n += sz_len(fwl_DeviceAnswer_error_tag, error_body(o));
-    return o->body[ELG_MAX_PRODUCTS] = n;
-}
-
-static uint8_t *put_device(uint8_t *p, const dev_out *o)
-{
-    p = put_hdr(p, fwl_EligibleResp_answers_tag, o->body[ELG_MAX_PRODUCTS]);
-    p = put_str(p, fwl_DeviceAnswer_device_id_tag, o->id, SMAX(fwl_DeviceAnswer, device_id));
-    for (size_t i = 0; i < o->n; i++)
-        p = put_product(p, &o->ans[i], o->policy[i], o->body[i]);
-    if (o->error) {
-        p = put_hdr(p, fwl_DeviceAnswer_error_tag, error_body(o));
-        p = put_var(p, fwl_Error_code_tag, (uint64_t)(int64_t)o->error);
-        p = put_str(p, fwl_Error_message_tag, o->message, SMAX(fwl_Error, message));
-    }
-    return p;
-}
-
-/* Response{id, eligible{answers, at_height, block_hash}} as one frame on c's output. */
-static void send_answers(client *c, uint64_t id, dev_out *o, size_t n, const ldg_tip *t)
-{
-    size_t body = sz_var(fwl_EligibleResp_at_height_tag, t->height) +
-                  sz_len(fwl_EligibleResp_block_hash_tag, LDG_DIGEST_LEN);
-    for (size_t i = 0; i < n; i++)
-        body += sz_len(fwl_EligibleResp_answers_tag, device_body(&o[i]));
-    size_t size = sz_var(fwl_Response_id_tag, id) + sz_len(fwl_Response_eligible_tag, body);
-    uint8_t *start = node__frame_begin(c, size), *p = start;
-    if (!p)
-        return;
-    p = put_var(p, fwl_Response_id_tag, id);
-    p = put_hdr(p, fwl_Response_eligible_tag, body);
-    for (size_t i = 0; i < n; i++)
-        p = put_device(p, &o[i]);
-    p = put_var(p, fwl_EligibleResp_at_height_tag, t->height);
-    p = put_bytes(p, fwl_EligibleResp_block_hash_tag, t->hash, LDG_DIGEST_LEN);
-    if ((size_t)(p - start) != size) { /* sizes and bytes disagree: a bug */
-        node__log("eligible: encoded %zu bytes, sized %zu", (size_t)(p - start), size);
-        if ((size_t)(p - start) > size)
-            abort(); /* past the reserved room: memory is no longer trustworthy */
-        node__close_client(c);
+    enum { MAX_DEV = sizeof ((fwl_EligibleReq *)0)->devices / sizeof(fwl_Device) };
+    elg_device_answer *o = s->elg_scratch ? s->elg_scratch
+                                          : (s->elg_scratch = malloc(MAX_DEV * sizeof *o));
+    ldg_tip t;
+    stamps at = {0, 0, 0};
+    int rc = o ? ldg_store_snapshot_begin(s->elg_store) : LDG_ENOMEM;
+    if (rc) {
+        q->rc = rc;
+        snprintf(q->err, sizeof q->err, "eligible: %s", ldg_strerror(rc));
         return;
     }
-    node__frame_end(c, size);
+    /* answers point into the model cache: make room before, never evict while deciding */
+    if (s->models.live + q->n > MODEL_CACHE_MAX || s->models_cands > s->cfg.eligibility_cache)
+        hmap_each(&s->models, free_model, s);
+    if (!(rc = ldg_store_tip(s->elg_store, &t))) /* the snapshot's */
+        rc = ldg_store_change_heights(s->elg_store, &at.revoked, &at.policy);
+    if (!rc) {
+        ctr_context cc = {t.time_ms, t.height, 0};
+        for (size_t i = 0; i < q->n; i++)
+            decide_device(s, &q->dev[i], &cc, at, &o[i]);
+    }
+    ldg_store_snapshot_end(s->elg_store);
+    if (rc) {
+        q->rc = rc;
+        snprintf(q->err, sizeof q->err, "eligible: %s", ldg_strerror(rc));
+        return;
+    }
+    size_t size = elg_wire_size(q->to.id, o, q->n, &t);
+    if (size > q->cap) {
+        uint8_t *f = realloc(q->frame, size);
+        if (!f) {
+            q->rc = LDG_ENOMEM;
+            snprintf(q->err, sizeof q->err, "eligible: %s", ldg_strerror(LDG_ENOMEM));
+            return;
+        }
+        q->frame = f;
+        q->cap = size;
+    }
+    q->len = elg_wire_write(q->frame, size, q->to.id, o, q->n, &t);
+    if (q->len != size) { /* sizes and bytes disagree: a bug, never sent */
+        node__log("eligible: encoded %zu bytes, sized %zu", q->len, size);
+        if (q->len > size)
+            abort(); /* past the buffer: memory is no longer trustworthy */
+        q->rc = NODE_EPROTO;
+        snprintf(q->err, sizeof q->err, "eligible: internal encoding error");
+    }
+}
+
+static void worker(void *arg)
+{
+    server *s = arg;
+    uv_mutex_lock(&s->elg_mu);
+    for (;;) {
+        while (!s->elg_in.head && !s->elg_quit)
+            uv_cond_wait(&s->elg_cv, &s->elg_mu);
+        if (s->elg_quit)
+            break;
+        elg_req *q = s->elg_in.head;
+        s->elg_in.head = s->elg_in.tail = NULL;
+        uv_mutex_unlock(&s->elg_mu);
+        /* Answers go back in groups (one wakeup and one write for several), at least
+         * every HANDBACK requests so that a long queue streams. */
+        size_t k = 0;
+        for (elg_req *next; q; q = next) {
+            next = q->next;
+            decide_request(s, q);
+            uv_mutex_lock(&s->elg_mu);
+            push(&s->elg_out, q);
+            uv_mutex_unlock(&s->elg_mu);
+            if (!next || ++k % HANDBACK == 0)
+                uv_async_send(&s->elg_async);
+        }
+        uv_mutex_lock(&s->elg_mu);
+    }
+    uv_mutex_unlock(&s->elg_mu);
+}
+
+/* On the loop: send the answers the worker has finished. */
+static void on_answers(uv_async_t *h)
+{
+    server *s = h->data;
+    uv_mutex_lock(&s->elg_mu);
+    elg_req *q = s->elg_out.head;
+    s->elg_out.head = s->elg_out.tail = NULL;
+    uv_mutex_unlock(&s->elg_mu);
+    for (elg_req *next; q; q = next) {
+        next = q->next;
+        client *c = node__client_of(s, q->to);
+        if (c && q->rc) {
+            node__send_error(c, q->to.id, q->rc, "%s", q->err);
+        } else if (c) {
+            uint8_t *p = node__frame_begin(c, q->len);
+            if (p) {
+                memcpy(p, q->frame, q->len);
+                node__frame_end(c, q->len);
+            }
+        }
+        s->elg_queued -= q->n;
+        if (s->elg_nspare < SPARE_MAX) { /* kept for the next request */
+            q->next = s->elg_spare;
+            s->elg_spare = q;
+            s->elg_nspare++;
+        } else {
+            q->next = NULL;
+            free_reqs(q);
+        }
+    }
+    node__flush_dirty(s);
+}
+
+int node__eligible_start(server *s)
+{
+    if (uv_mutex_init(&s->elg_mu))
+        return LDG_ENOMEM;
+    if (uv_cond_init(&s->elg_cv)) {
+        uv_mutex_destroy(&s->elg_mu);
+        return LDG_ENOMEM;
+    }
+    if (uv_async_init(&s->loop, &s->elg_async, on_answers) ||
+        uv_thread_create(&s->elg_thread, worker, s)) {
+        if (s->elg_async.loop)
+            uv_close((uv_handle_t *)&s->elg_async, NULL);
+        uv_cond_destroy(&s->elg_cv);
+        uv_mutex_destroy(&s->elg_mu);
+        return LDG_ENOMEM;
+    }
+    s->elg_async.data = s;
+    s->elg_started = true;
+    return 0;
+}
+
+/* Stopping: the worker finishes the request in hand and ends; what is left is freed with
+ * the rest (node__contracts_free). */
+void node__eligible_stop(server *s)
+{
+    if (!s->elg_started || s->elg_quit) /* not started, or stopped already */
+        return;
+    uv_mutex_lock(&s->elg_mu);
+    s->elg_quit = true;
+    uv_cond_signal(&s->elg_cv);
+    uv_mutex_unlock(&s->elg_mu);
+    uv_thread_join(&s->elg_thread);
+    uv_close((uv_handle_t *)&s->elg_async, NULL);
+}
+
+/* Everything of eligibility, once the loop has ended (no job runs). */
+void node__contracts_free(server *s)
+{
+    if (s->elg_started) { /* the worker has ended (node__eligible_stop) */
+        free_reqs(s->elg_in.head);
+        free_reqs(s->elg_out.head);
+        free_reqs(s->elg_spare);
+        uv_cond_destroy(&s->elg_cv);
+        uv_mutex_destroy(&s->elg_mu);
+        s->elg_started = false;
+    }
+    ldg_store_close(s->elg_store);
+    s->elg_store = NULL;
+    hmap_each(&s->programs, free_cached, NULL);
+    hmap_free(&s->programs);
+    hmap_each(&s->models, free_model, s);
+    hmap_free(&s->models);
+    free(s->elg_scratch);
+    s->elg_scratch = NULL;
 }
 
 /* --- the RPCs --------------------------------------------------------------------------- */
@@ -608,34 +592,36 @@ static void send_answers(client *c, uint64_t id, dev_out *o, size_t n, const ldg
 void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r)
 {
     server *s = c->s;
-    ldg_tip t;
     if (r->devices_count == 0) {
         node__send_error(c, id, LDG_EINVALID, "eligible: no device");
         return;
     }
-    enum { MAX_DEV = sizeof r->devices / sizeof r->devices[0] };
-    dev_out *o = s->elg_scratch ? s->elg_scratch : (s->elg_scratch = malloc(MAX_DEV * sizeof *o));
-    int rc = o ? ldg_store_snapshot_begin(s->store) : LDG_ENOMEM;
-    if (rc) {
-        node__send_error(c, id, rc, "eligible: %s", ldg_strerror(rc));
+    if (s->elg_queued + r->devices_count > QUEUE_DEVICES_MAX) {
+        node__send_error(c, id, NODE_EBUSY, "eligible: %zu devices queued, try again",
+                         s->elg_queued);
         return;
     }
-    /* answers point into the model cache: make room before, never evict while deciding */
-    if (s->models.live + r->devices_count > MODEL_CACHE_MAX ||
-        s->models_cands > s->cfg.eligibility_cache)
-        hmap_each(&s->models, free_model, s);
-    ldg_store_tip(s->store, &t); /* the committed tip: no commit runs during this turn */
-    ctr_context cc = {t.time_ms, t.height, 0};
-    stamps at = {0, 0, 0};
-    if ((rc = ldg_store_change_heights(s->store, &at.revoked, &at.policy))) {
-        ldg_store_snapshot_end(s->store);
-        node__send_error(c, id, rc, "eligible: %s", ldg_strerror(rc));
+    elg_req *q = s->elg_spare;
+    if (q) {
+        s->elg_spare = q->next;
+        s->elg_nspare--;
+    } else if ((q = malloc(sizeof *q))) {
+        q->frame = NULL;
+        q->cap = 0;
+    } else {
+        node__send_error(c, id, LDG_ENOMEM, "eligible: %s", ldg_strerror(LDG_ENOMEM));
         return;
     }
-    for (pb_size_t i = 0; i < r->devices_count; i++)
-        decide_device(s, &r->devices[i], &cc, at, &o[i]);
-    ldg_store_snapshot_end(s->store);
-    send_answers(c, id, o, r->devices_count, &t);
+    q->to = (reply_to){c->slot, c->gen, id};
+    q->rc = 0;
+    q->len = 0;
+    q->n = r->devices_count;
+    memcpy(q->dev, r->devices, q->n * sizeof *q->dev);
+    s->elg_queued += q->n;
+    uv_mutex_lock(&s->elg_mu);
+    push(&s->elg_in, q);
+    uv_cond_signal(&s->elg_cv);
+    uv_mutex_unlock(&s->elg_mu);
 }
 
 void node__handle_get_contract(client *c, uint64_t id, const fwl_GetContractReq *r)

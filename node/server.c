@@ -332,6 +332,7 @@ static void on_signal(uv_signal_t *sig, int signum)
         return;
     node__log("signal %d: stopping", signum);
     s->stopping = true;
+    node__eligible_stop(s);
     node__p2p_stop(s);
     close_handle((uv_handle_t *)&s->listener);
     close_handle((uv_handle_t *)&s->sweep_timer);
@@ -380,6 +381,10 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "data directory %s: %s", cfg->data_dir, ldg_strerror(rc));
     if (!rc) /* deploys are checked with the contract compiler, on every node alike */
         ldg_store_set_contract_check(s->store, node__contract_check, NULL);
+    if (!rc && (rc = ldg_store_reader(s->store, &s->elg_store))) { /* eligibility's */
+        snprintf(err, errlen, "out of memory");
+        ldg_store_close(s->store);
+    }
     if (rc) {
         OPENSSL_cleanse(&s->vkey, sizeof s->vkey);
         free(s);
@@ -410,11 +415,14 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
                  uv_strerror(rc));
         rc = NODE_ECONFIG;
     }
+    if (!rc && (rc = node__eligible_start(s)))
+        snprintf(err, errlen, "cannot start the eligibility worker: %s", node_strerror(rc));
     if (!rc)
         rc = node__chain_init(s, err, errlen);
     if (!rc)
         rc = node__p2p_start(s, err, errlen);
     if (rc) {
+        node__eligible_stop(s);
         node__p2p_stop(s);
         close_handle((uv_handle_t *)&s->listener);
         if (s->ch.timer.loop) {

@@ -196,6 +196,11 @@ typedef struct {
     p2p_seen *seen_tx;         /* raw hashes of txs seen (gossip de-duplication)        */
 } node_chain;
 
+/* eligible.c's queue of Eligible requests (the type is private to it). */
+typedef struct {
+    struct elg_req *head, *tail;
+} elg_req_list;
+
 struct server {
     uv_loop_t loop;
     uv_tcp_t listener;
@@ -230,10 +235,22 @@ struct server {
     size_t rej_next;
     hmap rejected_idx;
 
-    hmap programs;    /* compiled contracts by code hash (eligible.c)  */
+    /* eligible.c: the eligibility worker thread; requests in, answers out (elg_mu) ... */
+    uv_thread_t elg_thread;
+    uv_mutex_t elg_mu;
+    uv_cond_t elg_cv;
+    uv_async_t elg_async;  /* answers are ready                          */
+    elg_req_list elg_in, elg_out;
+    bool elg_quit, elg_started;
+    size_t elg_queued;   /* devices queued or being decided (loop only)  */
+    struct elg_req *elg_spare; /* reusable requests (loop only)           */
+    size_t elg_nspare;
+    /* ... and what only the worker touches */
+    ldg_store *elg_store; /* reader handle on store                      */
+    hmap programs;    /* compiled contracts by code hash               */
     hmap models;      /* eligibility candidates per hardware model     */
     size_t models_cands; /* candidates held in models                   */
-    void *elg_scratch; /* eligible.c: the decisions of one request      */
+    void *elg_scratch; /* the decisions of one request                  */
     fwl_Request req;  /* scratch, decoded per frame                  */
     fwl_Response resp;
     bool stopping;
@@ -327,6 +344,9 @@ void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r);
 void node__handle_get_contract(client *c, uint64_t id, const fwl_GetContractReq *r);
 int node__contract_check(void *ctx, const char *src, size_t len, char *err, size_t errlen);
 void node__contracts_free(server *s);
+/* The eligibility worker: started before the loop runs, stopped when the node stops. */
+int node__eligible_start(server *s);
+void node__eligible_stop(server *s);
 
 /* peers.c: the p2p transport */
 int node__p2p_start(server *s, char *err, size_t errlen);

@@ -951,6 +951,59 @@ static void test_change_heights(void **st)
     assert_int_equal(model_height("cam-v3"), h2);
 }
 
+/* A reader handle sees committed blocks, keeps its snapshot while the store commits, and
+ * refuses writes. */
+static void test_reader(void **st)
+{
+    (void)st;
+    rawtx t;
+    ldg_store *r = NULL;
+    ldg_tip tip;
+    uint64_t h = 0;
+    publish_tx(&t, &author, 1, "cam-fw", "1.0.0", 1, 0x10, "cam-v2");
+    assert_int_equal(commit1(&t), 0);
+    uint64_t h1 = tip_height();
+    assert_int_equal(ldg_store_reader(S, &r), 0);
+    assert_int_equal(ldg_store_tip(r, &tip), 0);
+    assert_int_equal(tip.height, h1);
+    assert_int_equal(ldg_store_model_height(r, "cam-v2", &h), 0);
+    assert_int_equal(h, h1);
+
+    /* A snapshot of the reader holds while the store commits the next block. */
+    assert_int_equal(ldg_store_snapshot_begin(r), 0);
+    publish_tx(&t, &author, 2, "cam-fw", "1.1.0", 2, 0x11, "cam-v2");
+    assert_int_equal(commit1(&t), 0);
+    uint64_t h2 = tip_height();
+    assert_true(h2 > h1);
+    assert_int_equal(ldg_store_tip(r, &tip), 0);
+    assert_int_equal(tip.height, h1);
+    assert_int_equal(ldg_store_model_height(r, "cam-v2", &h), 0);
+    assert_int_equal(h, h1);
+    ldg_store_snapshot_end(r);
+    assert_int_equal(ldg_store_tip(r, &tip), 0);
+    assert_int_equal(tip.height, h2);
+    fwl_ReleaseRecord *rec = malloc(sizeof *rec);
+    uint8_t fh[32];
+    memset(fh, 0x11, sizeof fh);
+    assert_int_equal(ldg_store_release(r, LDG_HASH_SHA256, fh, sizeof fh, rec, &h), 0);
+    assert_int_equal(h, h2);
+    assert_string_equal(rec->release.version, "1.1.0");
+    free(rec);
+
+    /* No writes through a reader. */
+    const char *why;
+    publish_tx(&t, &author, 3, "cam-fw", "1.2.0", 3, 0x12, "cam-v2");
+    assert_int_equal(ldg_store_check_tx(r, t.buf, t.len, &why), LDG_EINVALID);
+    static uint8_t blk[4096];
+    assert_int_equal(ldg_store_apply_block(r, blk, sizeof blk, NULL), LDG_EINVALID);
+    assert_int_equal(ldg_store_stage_block(r, blk, sizeof blk, NULL, fh), LDG_EINVALID);
+    assert_int_equal(ldg_store_commit_built(r, blk, sizeof blk), LDG_EINVALID);
+    ldg_store_close(r);
+    /* the store goes on */
+    assert_int_equal(commit1(&t), 0);
+    assert_int_equal(tip_height(), h2 + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -966,6 +1019,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stateless_refusals, setup_hooked, teardown),
         cmocka_unit_test_setup_teardown(test_atomic_apply, setup_hooked, teardown),
         cmocka_unit_test_setup_teardown(test_change_heights, setup_hooked, teardown),
+        cmocka_unit_test_setup_teardown(test_reader, setup_hooked, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
