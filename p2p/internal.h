@@ -160,6 +160,7 @@ struct p2p__conn {
     size_t unsent;        /* encrypted bytes in uv_write requests not completed              */
     uint64_t t_start, last_rx, last_tx;
     char addr[64];        /* the remote address, for logs                                    */
+    char ip[48];          /* inbound: the remote IP address alone (per-address limits)       */
 };
 
 struct p2p__peer {

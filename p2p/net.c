@@ -98,7 +98,9 @@ static int parse_addr(const char *host, int port, struct sockaddr_storage *sa)
     return P2P_EINVAL;
 }
 
-static void addr_name(const struct sockaddr_storage *sa, char *out, size_t len)
+/* "ip:port" ("[ip]:port" for IPv6) into out, the IP alone into ip (iplen bytes). */
+static void addr_name(const struct sockaddr_storage *sa, char *out, size_t len, char *ipout,
+                      size_t iplen)
 {
     char ip[64] = "?";
     int port = 0;
@@ -112,6 +114,8 @@ static void addr_name(const struct sockaddr_storage *sa, char *out, size_t len)
         port = ntohs(a->sin6_port);
     }
     snprintf(out, len, sa->ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
+    if (ipout)
+        snprintf(ipout, iplen, "%s", ip);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -202,7 +206,7 @@ static void on_redial(uv_timer_t *t)
     }
     p->conn = c;
     p->st.dials++;
-    addr_name(&p->sa, c->addr, sizeof c->addr);
+    addr_name(&p->sa, c->addr, sizeof c->addr, NULL, 0);
     int rc = uv_tcp_connect(&c->creq, &c->h, (const struct sockaddr *)&p->sa, on_connect);
     if (rc)
         p2p__conn_close(c, uv_strerror(rc));
@@ -272,11 +276,21 @@ static void on_connection(uv_stream_t *server, int status)
     struct sockaddr_storage sa;
     int len = sizeof sa;
     if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&sa, &len) == 0)
-        addr_name(&sa, c->addr, sizeof c->addr);
+        addr_name(&sa, c->addr, sizeof c->addr, c->ip, sizeof c->ip);
     if (net->st.pending >= net->lim.max_pending) {
         net->st.refused_pending++;
         p2p__log(net, "refused inbound %s: %u connections already authenticating", c->addr,
                  net->st.pending);
+        p2p__conn_close(c, NULL);
+        return;
+    }
+    uint32_t same = 0; /* pending from this address (an unknown one counts as one address) */
+    for (p2p__conn *o = net->conns; o; o = o->next)
+        same += o != c && o->pending && !strcmp(o->ip, c->ip);
+    if (same >= net->lim.max_pending_per_ip) {
+        net->st.refused_pending_ip++;
+        p2p__log(net, "refused inbound %s: %u connections from %s already authenticating",
+                 c->addr, same, c->ip);
         p2p__conn_close(c, NULL);
         return;
     }
@@ -461,6 +475,7 @@ static int check_config(const p2p_config *cfg, p2p_limits *lim, char *err, size_
     DEF_(ping_interval_ms, P2P_DEFAULT_PING_INTERVAL_MS);
     DEF_(idle_timeout_ms, P2P_DEFAULT_IDLE_TIMEOUT_MS);
     DEF_(max_pending, P2P_DEFAULT_MAX_PENDING);
+    DEF_(max_pending_per_ip, P2P_DEFAULT_MAX_PENDING_PER_IP);
 #undef DEF_
     if (lim->max_message > MAX_MESSAGE_LIMIT)
         return fail(err, errlen, P2P_EINVAL, "max_message over %u", MAX_MESSAGE_LIMIT);

@@ -79,6 +79,7 @@ const char *p2p_strerror(int err);
 #define P2P_DEFAULT_PING_INTERVAL_MS 5000
 #define P2P_DEFAULT_IDLE_TIMEOUT_MS 30000
 #define P2P_DEFAULT_MAX_PENDING 32
+#define P2P_DEFAULT_MAX_PENDING_PER_IP 8
 
 typedef struct {
     /* Largest payload of one message, in bytes, both ways: p2p_send refuses a longer one
@@ -99,6 +100,8 @@ typedef struct {
     uint32_t ping_interval_ms, idle_timeout_ms;
     /* Inbound connections not yet authenticated, at most; more are refused at accept. */
     uint32_t max_pending;
+    /* The same from one IP address, so that one host cannot take every pending slot. */
+    uint32_t max_pending_per_ip;
 } p2p_limits;
 
 typedef struct {
@@ -228,6 +231,7 @@ typedef struct {
 typedef struct {
     uint64_t refused_unknown;  /* inbound connections presenting a key pinned for no peer   */
     uint64_t refused_pending;  /* inbound connections over max_pending, closed at accept     */
+    uint64_t refused_pending_ip; /* the same over max_pending_per_ip from one address       */
     uint64_t handshake_failed; /* TLS handshakes that failed for other reasons              */
     uint64_t timeouts;         /* connections closed by handshake or idle timeout           */
     uint32_t pending;          /* inbound connections not yet authenticated now             */

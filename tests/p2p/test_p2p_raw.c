@@ -112,7 +112,8 @@ static bool pred_raw_connected(tfix *f, void *arg)
 }
 
 /* Connect to port; with ctx, run TLS as a client. */
-static void raw_open(tfix *f, raw *r, int port, SSL_CTX *ctx)
+/* Connect to port on 127.0.0.1, from src (a loopback address) when given. */
+static void raw_open_from(tfix *f, raw *r, int port, SSL_CTX *ctx, const char *src)
 {
     memset(r, 0, sizeof *r);
     uv_tcp_init(&f->loop, &r->h);
@@ -125,10 +126,19 @@ static void raw_open(tfix *f, raw *r, int port, SSL_CTX *ctx)
         SSL_set_connect_state(r->ssl);
     }
     struct sockaddr_in sa;
+    if (src) {
+        assert_int_equal(uv_ip4_addr(src, 0, &sa), 0);
+        assert_int_equal(uv_tcp_bind(&r->h, (struct sockaddr *)&sa, 0), 0);
+    }
     assert_int_equal(uv_ip4_addr("127.0.0.1", port, &sa), 0);
     assert_int_equal(uv_tcp_connect(&r->cr, &r->h, (struct sockaddr *)&sa, raw_connected), 0);
     assert_true(run_until(f, pred_raw_connected, r, DEADLINE_MS));
     assert_true(r->connected);
+}
+
+static void raw_open(tfix *f, raw *r, int port, SSL_CTX *ctx)
+{
+    raw_open_from(f, r, port, ctx, NULL);
 }
 
 static void raw_closed(uv_handle_t *h)
@@ -214,14 +224,21 @@ static SSL_CTX *client_ctx(const tnode *t, int max_version)
 }
 
 /* Node 1 listens and pins node 2's key (no address: node 2 is the one that dials). */
-static void start_target(tfix *f, uint32_t handshake_ms, uint32_t max_pending)
+static void start_target_ip(tfix *f, uint32_t handshake_ms, uint32_t max_pending,
+                            uint32_t per_ip)
 {
     node_key(&f->n[1], LDG_SIG_ED25519, 0xf1);
     node_key(&f->n[2], LDG_SIG_ED25519, 0xf2);
     f->n[1].lim.handshake_timeout_ms = handshake_ms;
     f->n[1].lim.max_pending = max_pending;
+    f->n[1].lim.max_pending_per_ip = per_ip;
     uint32_t p = 2;
     assert_int_equal(node_start(f, &f->n[1], &p, 1, false), 0);
+}
+
+static void start_target(tfix *f, uint32_t handshake_ms, uint32_t max_pending)
+{
+    start_target_ip(f, handshake_ms, max_pending, 0);
 }
 
 static bool pred_pending(tfix *f, void *arg)
@@ -424,12 +441,45 @@ static void test_bad_hello(void **state) { (void)state, run_misstep(BAD_HELLO); 
 static void test_no_hello(void **state) { (void)state, run_misstep(NO_HELLO); }
 static void test_big_after_hello(void **state) { (void)state, run_misstep(BIG_AFTER_HELLO); }
 
+/* One address cannot take every pending slot: past max_pending_per_ip its connections are
+ * refused at accept while another address still gets in. */
+static void test_max_pending_per_ip(void **state)
+{
+    (void)state;
+    tfix f;
+    fx_init(&f);
+    start_target_ip(&f, 60000, 8, 2);
+    raw r[4];
+    uint32_t n;
+    for (int i = 0; i < 2; i++) {
+        raw_open_from(&f, &r[i], f.n[1].port, NULL, "127.0.0.1");
+        n = (uint32_t)i + 1;
+        assert_true(run_until(&f, pred_pending, &n, DEADLINE_MS));
+    }
+    raw_open_from(&f, &r[2], f.n[1].port, NULL, "127.0.0.1");
+    assert_true(run_until(&f, pred_raw_eof, &r[2], DEADLINE_MS));
+    p2p_net_stats ns = net_stats(&f.n[1]);
+    assert_int_equal(ns.refused_pending_ip, 1);
+    assert_int_equal(ns.refused_pending, 0);
+    assert_int_equal(ns.pending, 2);
+    raw_open_from(&f, &r[3], f.n[1].port, NULL, "127.0.0.2"); /* another host */
+    n = 3;
+    assert_true(run_until(&f, pred_pending, &n, DEADLINE_MS));
+    run_for(&f, 50);
+    assert_false(r[0].eof || r[1].eof || r[3].eof);
+    assert_int_equal(net_stats(&f.n[1]).refused_pending_ip, 1);
+    for (int i = 0; i < 4; i++)
+        raw_close(&f, &r[i]);
+    fx_end(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_not_tls),
         cmocka_unit_test(test_silent),
         cmocka_unit_test(test_max_pending),
+        cmocka_unit_test(test_max_pending_per_ip),
         cmocka_unit_test(test_tls12),
         cmocka_unit_test(test_no_certificate),
         cmocka_unit_test(test_message_before_hello),
