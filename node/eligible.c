@@ -381,7 +381,8 @@ static void decide_device(server *s, const fwl_Device *dev, const ctr_context *c
  * back at once (elg_async), so the loop keeps reading and writing meanwhile.
  */
 
-#define QUEUE_DEVICES_MAX 4096 /* devices queued or being decided */
+#define QUEUE_DEVICES_MAX 4096 /* devices queued or being decided, in all ... */
+#define CLIENT_DEVICES_MAX 1024 /* ... and for one client                      */
 #define SPARE_MAX 64           /* requests kept for reuse            */
 #define HANDBACK 16            /* answers handed back together, at most */
 #define REQ_DEVICES (sizeof ((fwl_EligibleReq *)0)->devices / sizeof(fwl_Device))
@@ -509,6 +510,8 @@ static void on_answers(uv_async_t *h)
     for (elg_req *next; q; q = next) {
         next = q->next;
         client *c = node__client_of(s, q->to);
+        if (c)
+            c->elg_queued -= q->n;
         if (c && q->rc) {
             node__send_error(c, q->to.id, q->rc, "%s", q->err);
         } else if (c) {
@@ -596,9 +599,11 @@ void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r)
         node__send_error(c, id, LDG_EINVALID, "eligible: no device");
         return;
     }
-    if (s->elg_queued + r->devices_count > QUEUE_DEVICES_MAX) {
-        node__send_error(c, id, NODE_EBUSY, "eligible: %zu devices queued, try again",
-                         s->elg_queued);
+    if (s->elg_queued + r->devices_count > QUEUE_DEVICES_MAX ||
+        c->elg_queued + r->devices_count > CLIENT_DEVICES_MAX) {
+        node__send_error(c, id, NODE_EBUSY,
+                         "eligible: %zu devices of this connection and %zu in all queued, try again",
+                         c->elg_queued, s->elg_queued);
         return;
     }
     elg_req *q = s->elg_spare;
@@ -618,6 +623,7 @@ void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r)
     q->n = r->devices_count;
     memcpy(q->dev, r->devices, q->n * sizeof *q->dev);
     s->elg_queued += q->n;
+    c->elg_queued += q->n;
     uv_mutex_lock(&s->elg_mu);
     push(&s->elg_in, q);
     uv_cond_signal(&s->elg_cv);

@@ -60,6 +60,7 @@ typedef struct client {
     uint8_t *out;
     size_t out_len, out_cap;
     size_t unsent;      /* bytes handed to uv_write and not yet written */
+    size_t elg_queued;  /* devices of its Eligible requests not answered yet */
     bool dirty;         /* out has bytes to flush                      */
     bool reading;
     bool closing;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Eligibility is decided off the node's event loop: while a request under a deliberately
 # expensive contract is being decided (every candidate evaluated near the cost limit), the
-# node still answers Status at once, and the expensive answer is right when it comes.
+# node still answers Status at once, and the expensive answer is right when it comes. The
+# queue of requests is bounded: a connection flooding it gets NODE_EBUSY for the excess,
+# every request is answered one way or the other, and the node goes on serving.
 source "$(dirname "$0")/lib.sh"
 
 port=$(free_port)
@@ -13,6 +15,12 @@ for i in $(seq 1 64); do
     "$FWL" publish "${node[@]}" --key "$TMP/chain/author.key" --product heavy --provider Acme \
         --version "1.0.$i" --security-version "$i" --file "$TMP/fw-$i.bin" \
         --url "https://fw.example.com/$i.bin" --hardware "m1" >/dev/null
+done
+for i in 1 2; do # a lighter model for the flood: 2 candidates
+    echo "heavy m2 $i" >"$TMP/m2-$i.bin"
+    "$FWL" publish "${node[@]}" --key "$TMP/chain/author.key" --product heavy --provider Acme \
+        --version "1.0.$i" --security-version "$i" --file "$TMP/m2-$i.bin" \
+        --url "https://fw.example.com/m2-$i.bin" --hardware "m2" >/dev/null
 done
 # 16^4 comparisons per evaluation: every one stops at the cost limit (100,000 units).
 cat >"$TMP/heavy.ctr" <<'CTR'
@@ -53,5 +61,16 @@ p='d["answers"][15]["products"][0]'
 [ "$(json "$TMP/elg1.json" "${p}[\"best\"], ${p}[\"rejected_total\"], ${p}[\"rejected\"][0][\"rule\"], ${p}[\"rejected\"][0][\"reason\"], ${p}[\"policy\"]")" = \
   "(None, 64, 'heavy', 'cost limit exceeded', 'contract heavy v1')" ] ||
     fail "answer: $(cat "$TMP/elg1.json")"
+
+# 100 requests of 16 devices at once on one connection: at most 1,024 devices of one
+# connection wait, the rest are refused with NODE_EBUSY; all are answered.
+"$BUILD/tests/functional/eligible_flood" 127.0.0.1 "$port" m2 100 >"$TMP/flood" ||
+    fail "flood: $(cat "$TMP/flood")"
+read -r _ answered _ busy _ other <"$TMP/flood"
+[ "$other" = 0 ] && [ $((answered + busy)) = 100 ] && [ "$busy" -gt 0 ] && [ "$answered" -ge 64 ] ||
+    fail "flood: $(cat "$TMP/flood") (want 64 or more answered, the rest busy)"
+"$FWL" status "${node[@]}" >/dev/null || fail "no status after the flood"
+"$FWL" eligible "${node[@]}" --device "$TMP/dev-1.json" --json >"$TMP/after.json" ||
+    fail "no eligibility after the flood"
 stop_node
-echo "eligibility worker: Status answered while an expensive eligibility request was decided ($((elg_end - status_end)) ms before it)"
+echo "eligibility worker: Status answered while an expensive eligibility request was decided ($((elg_end - status_end)) ms before it); a flood of 100 requests: $answered answered, $busy refused busy"
