@@ -49,14 +49,16 @@ FUNC_PROGS := $(patsubst tests/functional/%.c,$(BUILD)/tests/functional/%,$(wild
 
 BINS := $(BUILD)/fwledgerd $(BUILD)/fwledger
 
-.PHONY: all check unit functional demo asan bench fuzz clean help deps
+.PHONY: all check unit functional demo asan tsan bench fuzz clean help deps
 all: $(BINS)
 
 help:
 	@echo "make            build $(BINS)"
-	@echo "make demo       run the demo (a local dev chain, publish, revoke, list)"
+	@echo "make demo       run the demo (4 validators and a replica: publish, eligibility, revoke)"
 	@echo "make check      run all tests (unit + functional)"
 	@echo "make asan       run all tests under AddressSanitizer + UBSan (build-asan/)"
+	@echo "make tsan       run the functional tests under ThreadSanitizer (build-tsan/)"
+	@echo "make check-long the consensus simulator over 100,000 seeds"
 	@echo "make bench      run the benchmarks (see docs/PERFORMANCE.md)"
 	@echo "make fuzz       build and briefly run the libFuzzer targets (clang)"
 
@@ -123,6 +125,12 @@ asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check
+
+# The functional tests (real node processes: the loop, the verification pool, the
+# eligibility worker) under ThreadSanitizer; a race stops the node (exit 66) and fails them.
+tsan:
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66 $${TSAN_OPTIONS:-}" $(MAKE) BUILD=build-tsan \
+	  OPT="-O1 -g" EXTRA_CFLAGS="-fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" functional
 
 bench: $(BINS) $(BUILD)/bench_client
 	$(Q)BUILD=$(BUILD) bash scripts/bench

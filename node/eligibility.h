@@ -17,7 +17,7 @@
 #define ELG_MAX_PRODUCTS 8    /* products answered per device                   */
 #define ELG_MAX_REJECTED 8    /* rejected candidates reported per product       */
 #define ELG_MAX_PLAN 8        /* steps of an update plan                        */
-#define ELG_MAX_CANDIDATES 1024
+#define ELG_MAX_CANDIDATES 4096 /* releases listed for one hardware model        */
 
 enum { ELG_UP_TO_DATE = 1, ELG_UPDATE_AVAILABLE = 2, ELG_URGENT = 3 };
 

@@ -10,8 +10,6 @@
  * are one LMDB read transaction (ldg_store_snapshot_begin): the height and block hash in
  * the answer.
  */
-#include <openssl/sha.h>
-
 #include "contracts/contracts.h"
 #include "node/eligibility.h"
 #include "node/elg_wire.h"
@@ -92,7 +90,7 @@ typedef struct {
     arena a;                 /* their strings                                    */
     elg_candidate *c;        /* prepared (elg_prepare)                           */
     size_t n;
-    int rc;                  /* a read error is cached too (until the next change) */
+    int rc;                  /* a read error (LDG_ETOOBIG is kept until a change)  */
     char model[65];
     model_policy *pol;       /* one per product, filled on first use             */
     size_t n_pol, cap_pol;
@@ -296,9 +294,14 @@ static model_cands *candidates(server *s, const char *model, stamps at)
 {
     uint8_t key[32];
     int rc = ldg_store_model_height(s->elg_store, model, &at.published);
-    SHA256((const unsigned char *)model, strlen(model), key);
+    const uint8_t *part = (const uint8_t *)model;
+    size_t len = strlen(model), kl;
+    if (ldg_hash(LDG_HASH_SHA256, &part, &len, 1, key, &kl)) /* the registry's fetched MD */
+        return NULL;
     model_cands *m = hmap_get(&s->models, key);
-    if (m && !rc && !memcmp(&m->at, &at, sizeof at))
+    /* a model with too many releases stays refused until it changes; other errors are
+     * tried again */
+    if (m && !rc && !memcmp(&m->at, &at, sizeof at) && (!m->rc || m->rc == LDG_ETOOBIG))
         return m;
     if (!m) {
         if (!(m = calloc(1, sizeof *m)) || hmap_put(&s->models, key, m)) {
