@@ -578,6 +578,7 @@ void node__contracts_free(server *s)
     if (s->elg_started) { /* the worker has ended (node__eligible_stop) */
         free_reqs(s->elg_in.head);
         free_reqs(s->elg_out.head);
+        free_reqs(s->elg_new.head);
         free_reqs(s->elg_spare);
         uv_cond_destroy(&s->elg_cv);
         uv_mutex_destroy(&s->elg_mu);
@@ -627,10 +628,22 @@ void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r)
     memcpy(q->dev, r->devices, q->n * sizeof *q->dev);
     s->elg_queued += q->n;
     c->elg_queued += q->n;
+    push(&s->elg_new, q); /* handed over at the end of the read (node__eligible_dispatch) */
+}
+
+void node__eligible_dispatch(server *s)
+{
+    if (!s->elg_new.head)
+        return;
     uv_mutex_lock(&s->elg_mu);
-    push(&s->elg_in, q);
+    if (s->elg_in.tail)
+        s->elg_in.tail->next = s->elg_new.head;
+    else
+        s->elg_in.head = s->elg_new.head;
+    s->elg_in.tail = s->elg_new.tail;
     uv_cond_signal(&s->elg_cv);
     uv_mutex_unlock(&s->elg_mu);
+    s->elg_new.head = s->elg_new.tail = NULL;
 }
 
 void node__handle_get_contract(client *c, uint64_t id, const fwl_GetContractReq *r)

@@ -239,6 +239,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         c->in_len -= off;
     }
     node__dispatch_batch(s);
+    node__eligible_dispatch(s);
     node__flush_dirty(s);
     if (c->close_after_flush && !c->closing && c->unsent == 0 && !c->dirty)
         node__close_client(c);

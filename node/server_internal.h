@@ -242,6 +242,7 @@ struct server {
     uv_cond_t elg_cv;
     uv_async_t elg_async;  /* answers are ready                          */
     elg_req_list elg_in, elg_out;
+    elg_req_list elg_new; /* read, not yet handed to the worker (loop only) */
     bool elg_quit, elg_started;
     size_t elg_queued;   /* devices queued or being decided (loop only)  */
     struct elg_req *elg_spare; /* reusable requests (loop only)           */
@@ -348,6 +349,8 @@ void node__contracts_free(server *s);
 /* The eligibility worker: started before the loop runs, stopped when the node stops. */
 int node__eligible_start(server *s);
 void node__eligible_stop(server *s);
+/* Hand the Eligible requests of this read to the worker (one wakeup for all of them). */
+void node__eligible_dispatch(server *s);
 
 /* peers.c: the p2p transport */
 int node__p2p_start(server *s, char *err, size_t errlen);
