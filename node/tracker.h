@@ -32,7 +32,8 @@ typedef void (*fwl_answer_cb)(void *ctx, const fwl_DeviceAnswer *answer);
 
 /* Ask about n devices (1..16). cb gets each answer (valid during the call). height and
  * block_hash (32 bytes; either may be NULL) receive the state the answers are based on.
- * Errors: the node's error code (negative) with its message in err; NODE_ETIMEOUT,
+ * Errors: the node's error code (negative) with its message in err, among them NODE_EBUSY
+ * when the node has too many devices waiting (ask again a little later); NODE_ETIMEOUT,
  * NODE_EPROTO, NODE_ECONNECT; LDG_EINVALID for n outside 1..16. */
 int fwl_tracker_eligible(fwl_tracker *t, const fwl_Device *devices, size_t n, fwl_answer_cb cb,
                          void *ctx, uint64_t *height, uint8_t *block_hash, char *err,
