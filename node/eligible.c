@@ -422,6 +422,12 @@ static void free_reqs(elg_req *q)
     }
 }
 
+/* The node is stopping: read by the worker between devices too, without the lock. */
+static bool quitting(server *s)
+{
+    return __atomic_load_n(&s->elg_quit, __ATOMIC_ACQUIRE);
+}
+
 /* One request, on the worker: one read snapshot, every device, the encoded answer. */
 static void decide_request(server *s, elg_req *q)
 {
@@ -443,8 +449,11 @@ static void decide_request(server *s, elg_req *q)
         rc = ldg_store_change_heights(s->elg_store, &at.revoked, &at.policy);
     if (!rc) {
         ctr_context cc = {t.time_ms, t.height, 0};
-        for (size_t i = 0; i < q->n; i++)
-            decide_device(s, &q->dev[i], &cc, at, &o[i]);
+        for (size_t i = 0; i < q->n && !rc; i++)
+            if (quitting(s)) /* the answer would not be sent: stop soon */
+                rc = NODE_ECONNECT;
+            else
+                decide_device(s, &q->dev[i], &cc, at, &o[i]);
     }
     ldg_store_snapshot_end(s->elg_store);
     if (rc) {
@@ -478,9 +487,9 @@ static void worker(void *arg)
     server *s = arg;
     uv_mutex_lock(&s->elg_mu);
     for (;;) {
-        while (!s->elg_in.head && !s->elg_quit)
+        while (!s->elg_in.head && !quitting(s))
             uv_cond_wait(&s->elg_cv, &s->elg_mu);
-        if (s->elg_quit)
+        if (quitting(s))
             break;
         elg_req *q = s->elg_in.head;
         s->elg_in.head = s->elg_in.tail = NULL;
@@ -562,10 +571,10 @@ int node__eligible_start(server *s)
  * the rest (node__contracts_free). */
 void node__eligible_stop(server *s)
 {
-    if (!s->elg_started || s->elg_quit) /* not started, or stopped already */
+    if (!s->elg_started || quitting(s)) /* not started, or stopped already */
         return;
     uv_mutex_lock(&s->elg_mu);
-    s->elg_quit = true;
+    __atomic_store_n(&s->elg_quit, true, __ATOMIC_RELEASE);
     uv_cond_signal(&s->elg_cv);
     uv_mutex_unlock(&s->elg_mu);
     uv_thread_join(&s->elg_thread);

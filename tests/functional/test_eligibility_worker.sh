@@ -3,7 +3,8 @@
 # expensive contract is being decided (every candidate evaluated near the cost limit), the
 # node still answers Status at once, and the expensive answer is right when it comes. The
 # queue of requests is bounded: a connection flooding it gets NODE_EBUSY for the excess,
-# every request is answered one way or the other, and the node goes on serving.
+# every request is answered one way or the other, and the node goes on serving. Stopping
+# the node does not wait for a long request to finish.
 source "$(dirname "$0")/lib.sh"
 
 port=$(free_port)
@@ -43,6 +44,7 @@ PY
 done
 
 now_ms() { date +%s%3N; }
+elg_start=$(now_ms)
 # An expensive request (16 devices x 64 candidates x the cost limit) in the background ...
 ( "$FWL" eligible "${node[@]}" "${devs[@]}" --json --timeout 60000 >"$TMP/elg1.json"
   now_ms >"$TMP/elg_end" ) &
@@ -72,5 +74,15 @@ read -r _ answered _ busy _ other <"$TMP/flood"
 "$FWL" status "${node[@]}" >/dev/null || fail "no status after the flood"
 "$FWL" eligible "${node[@]}" --device "$TMP/dev-1.json" --json >"$TMP/after.json" ||
     fail "no eligibility after the flood"
+
+# A stop in the middle of an expensive request does not wait for all of it: the worker
+# checks between devices (the node must exit within half the time the request took).
+( "$FWL" eligible "${node[@]}" "${devs[@]}" --json --timeout 60000 >/dev/null 2>&1 || true ) &
+PIDS+=("$!")
+sleep 0.1
+stop_start=$(now_ms)
 stop_node
-echo "eligibility worker: Status answered while an expensive eligibility request was decided ($((elg_end - status_end)) ms before it); a flood of 100 requests: $answered answered, $busy refused busy"
+stop_ms=$(( $(now_ms) - stop_start )) elg_ms=$((elg_end - elg_start))
+[ "$stop_ms" -lt $((elg_ms / 2)) ] ||
+    fail "stopping took $stop_ms ms during a request that takes $elg_ms ms"
+echo "eligibility worker: Status answered while an expensive eligibility request was decided ($((elg_end - status_end)) ms before it); a flood of 100 requests: $answered answered, $busy refused busy; stopped in $stop_ms ms during a $elg_ms ms request"
