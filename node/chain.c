@@ -19,6 +19,7 @@
 
 static void run(server *s, const cns_tm_actions *acts);
 static void build_maybe(server *s);
+static void replay_kept(server *s);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small stores: candidate blocks and votes of the current and the next height               */
@@ -194,6 +195,7 @@ static void start_height(server *s)
     ch->started = true;
     ch->height_started_ms = node__now_ms(s);
     run(s, &acts);
+    replay_kept(s);
     /* A proposal for this height that came before we started. */
     if (ch->next_prop_from >= 0 && ch->next_prop.height == ch->height) {
         fwl_ProposalMsg p = ch->next_prop;
@@ -452,20 +454,76 @@ static void fetch(server *s, const cns_tm_action *a)
     send_pb(s, -1, P2P_T_FETCH_VOTES, fwl_SyncRequestMsg_fields, &m);
 }
 
+/* A vote of ours into the WAL of st (a new height starts it over; full: the oldest goes). */
+static void wal_add(node_vote_state *st, const cns_msg *m)
+{
+    if (st->wal_h != m->height) {
+        st->wal_h = m->height;
+        st->n_wal = 0;
+    }
+    if (st->n_wal == NODE_WAL_MAX) {
+        memmove(st->wal, st->wal + 1, (NODE_WAL_MAX - 1) * sizeof *st->wal);
+        st->n_wal--;
+    }
+    st->wal[st->n_wal++] = *m;
+}
+
+/* The signed prevotes behind the lock a non-nil precommit takes (the action's signers), from
+ * the votes held. Only a new lock replaces the proof: the same precommit sent again after a
+ * restart lists only what the engine has seen since. */
+static void keep_pol(server *s, node_vote_state *st, const cns_tm_action *a)
+{
+    node_chain *ch = &s->ch;
+    if (st->pol_h == a->height && st->n_pol && st->pol[0].m.round == a->round &&
+        !memcmp(st->pol[0].m.value, a->msg.value, CNS_HASH_LEN))
+        return;
+    st->pol_h = a->height;
+    st->n_pol = 0;
+    for (uint32_t k = 0; k < a->n_signers && st->n_pol < NODE_POL_MAX; k++) {
+        vote_entry *e = vote_find(ch, a->height, a->round, CNS_PREVOTE, a->signers[k]);
+        if (!e || e->nil || memcmp(e->value, a->msg.value, CNS_HASH_LEN))
+            continue;
+        node_signed_vote *v = &st->pol[st->n_pol++];
+        memset(v, 0, sizeof *v);
+        v->m.height = e->height;
+        v->m.round = e->round;
+        v->m.step = CNS_PREVOTE;
+        memcpy(v->m.value, e->value, CNS_HASH_LEN);
+        v->m.valid_round = -1;
+        v->validator = e->validator;
+        v->sig_len = e->sig_len;
+        memcpy(v->sig, e->sig, e->sig_len);
+    }
+}
+
 static void run(server *s, const cns_tm_actions *acts)
 {
     /* The vote record only moves forward, so persisting the last record of this batch
      * covers every message the batch signs: one fsync instead of one per message (a
-     * proposer's proposal and prevote, or a lone validator's whole height). */
+     * proposer's proposal and prevote, or a lone validator's whole height). The batch's
+     * votes join the WAL and a new lock its proof in the same write. */
+    node_chain *ch = &s->ch;
     const cns_vote_record *last = NULL;
+    node_vote_state *next = &ch->vs_next;
     for (size_t i = 0; i < acts->n; i++)
-        if (acts->a[i].type == CNS_TM_PROPOSE || acts->a[i].type == CNS_TM_VOTE)
+        if (acts->a[i].type == CNS_TM_PROPOSE || acts->a[i].type == CNS_TM_VOTE) {
+            if (!last && ch->vlog)
+                *next = ch->vs;
             last = &acts->a[i].record;
-    if (last && !s->ch.vlog) {
-        s->ch.record_ok = true; /* a lone validator: nobody to equivocate to (chain_init) */
+            if (acts->a[i].type == CNS_TM_VOTE && ch->vlog) {
+                wal_add(next, &acts->a[i].msg);
+                if (acts->a[i].msg.step == CNS_PRECOMMIT && !acts->a[i].msg.nil)
+                    keep_pol(s, next, &acts->a[i]);
+            }
+        }
+    if (last && !ch->vlog) {
+        ch->record_ok = true; /* a lone validator: nobody to equivocate to (chain_init) */
     } else if (last) {
-        s->ch.record_ok = node_votelog_write(s->ch.vlog, last) == 0;
-        if (!s->ch.record_ok)
+        next->rec = *last;
+        ch->record_ok = node_votelog_write(ch->vlog, next) == 0;
+        if (ch->record_ok)
+            ch->vs = *next;
+        else
             node__log("cannot write the vote record: not signing");
     }
     for (size_t i = 0; i < acts->n && !s->stopping; i++) {
@@ -490,6 +548,64 @@ static bool validator_sig_ok(server *s, uint32_t v, const uint8_t d[LDG_DIGEST_L
     return v < s->g.n_validators &&
            ldg_verify(s->g.validators[v].alg, s->g.validators[v].key, s->g.validators[v].len, d,
                       sig, sig_len) == 0;
+}
+
+/* Back at the height of the WAL or of the proof-of-lock (after a restart, or after catching
+ * up to it): our earlier votes are signed again (the same content: not equivocation), kept
+ * and sent, and the engine counts them and the prevotes behind our lock again. */
+static void replay_kept(server *s)
+{
+    node_chain *ch = &s->ch;
+    static cns_msg wal[NODE_WAL_MAX];
+    static node_signed_vote pol[NODE_POL_MAX];
+    uint64_t h = ch->height;
+    size_t n_wal = 0, n_pol = 0;
+    if (ch->self < 0 || !ch->vlog)
+        return;
+    if (ch->vs.wal_h == h)
+        memcpy(wal, ch->vs.wal, (n_wal = ch->vs.n_wal) * sizeof *wal);
+    if (ch->vs.pol_h == h)
+        memcpy(pol, ch->vs.pol, (n_pol = ch->vs.n_pol) * sizeof *pol);
+    if (n_wal || n_pol)
+        node__log("height %" PRIu64 ": replaying %zu own votes and %zu prevotes behind the lock, "
+                  "kept from before", h, n_wal, n_pol);
+    for (size_t i = 0; i < n_wal && ch->started && ch->height == h && !s->stopping; i++) {
+        cns_tm_action a;
+        cns_tm_actions acts;
+        memset(&a, 0, sizeof a);
+        a.type = CNS_TM_VOTE;
+        a.height = wal[i].height;
+        a.round = wal[i].round;
+        a.msg = wal[i];
+        a.msg.valid_round = -1;
+        ch->record_ok = true; /* in the WAL: written with a record at or above it */
+        vote(s, &a);
+        if (!cns_tm_on_vote(&ch->tm, &a.msg, (uint32_t)ch->self, &acts))
+            run(s, &acts);
+    }
+    for (size_t i = 0; i < n_pol && ch->started && ch->height == h && !s->stopping; i++) {
+        const node_signed_vote *v = &pol[i];
+        uint8_t d[LDG_DIGEST_LEN];
+        fwl_VoteMsg m = fwl_VoteMsg_init_zero;
+        cns_tm_actions acts;
+        if (v->m.step != CNS_PREVOTE || v->m.nil || v->validator >= s->g.n_validators ||
+            ldg_vote_digest(&s->g, v->m.height, v->m.round, CNS_PREVOTE, v->m.value, d) ||
+            !validator_sig_ok(s, v->validator, d, v->sig, v->sig_len))
+            continue;
+        m.height = v->m.height;
+        m.round = v->m.round;
+        m.step = CNS_PREVOTE;
+        memcpy(m.value.bytes, v->m.value, LDG_DIGEST_LEN);
+        m.value.size = LDG_DIGEST_LEN;
+        m.validator = v->validator;
+        memcpy(m.sig.bytes, v->sig, v->sig_len);
+        m.sig.size = v->sig_len;
+        vote_store(ch, &m);
+        cns_msg cm = v->m;
+        cm.valid_round = -1;
+        if (!cns_tm_on_vote(&ch->tm, &cm, v->validator, &acts))
+            run(s, &acts);
+    }
 }
 
 void node__chain_on_proposal_block(server *s, const uint8_t *data, size_t len)
@@ -658,25 +774,25 @@ int node__chain_init(server *s, char *err, size_t errlen)
     c.prevote_delta_ms = s->cfg.timeout_prevote_delta_ms;
     c.precommit_ms = s->cfg.timeout_precommit_ms;
     c.precommit_delta_ms = s->cfg.timeout_precommit_delta_ms;
-    cns_vote_record rec;
-    cns_record_init(&rec);
+    node_vote_state_init(&ch->vs);
     /* A lone validator commits each block as soon as it signs it and has no peer to show a
      * conflicting vote to: it keeps no vote record (one fsync less per block). */
     if (ch->self >= 0 && s->g.n_validators > 1) {
         char path[4200];
         snprintf(path, sizeof path, "%s/votes", s->cfg.data_dir);
-        int rc = node_votelog_open(&ch->vlog, path, &rec);
+        int rc = node_votelog_open(&ch->vlog, path, &ch->vs);
         if (rc) {
             snprintf(err, errlen, "vote record %s: %s", path,
                      rc == NODE_ECONFIG ? "both copies are corrupt; refusing to sign" : node_strerror(rc));
             return rc;
         }
     }
-    if (cns_tm_init(&ch->tm, &c, ch->self, &rec)) {
+    if (cns_tm_init(&ch->tm, &c, ch->self, &ch->vs.rec)) {
         snprintf(err, errlen, "consensus: invalid validator set or timeouts");
         return NODE_ECONFIG;
     }
-    restore_last_vote(s, &rec);
+    if (ch->vs.wal_h != ch->height) /* else the WAL replay re-signs it with the others */
+        restore_last_vote(s, &ch->vs.rec);
     uv_timer_init(&s->loop, &ch->timer);
     uv_timer_init(&s->loop, &ch->build_timer);
     ch->timer.data = ch->build_timer.data = s;

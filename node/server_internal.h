@@ -168,6 +168,8 @@ typedef struct {
     uint64_t height;           /* tip + 1                                               */
     uint64_t height_started_ms, last_resend_ms;
     node_votelog *vlog;
+    node_vote_state vs;        /* what vlog holds: record, WAL, proof-of-lock           */
+    node_vote_state vs_next;   /* scratch: vs with the current action batch             */
     bool record_ok;            /* the vote record of the current action batch is durable */
     p2p_net *net;
     uint32_t self_id;

@@ -83,6 +83,16 @@ stalled=$(height 0)
 if publish 0 --wait-timeout 2000; then fail "a block was committed with only 2 of 4 validators"; fi
 [ "$(height 0)" = "$stalled" ] || fail "height moved with 2 of 4 validators"
 [ "$(height 1)" = "$stalled" ] || fail "validator 1 moved with 2 of 4 validators"
+# Validator 1 has voted at the stalled height; killed and restarted there, it takes its
+# votes up again from its vote log (WAL) instead of starting the height over.
+kill -9 "${NODE_PIDS[1]}"
+wait "${NODE_PIDS[1]}" 2>/dev/null || true
+start 1
+wait_up 1
+for _ in $(seq 50); do grep -q "height $((stalled + 1)): replaying [1-9][0-9]* own votes" \
+    "$TMP/c/node1/node.log" && break; sleep 0.1; done
+grep -q "height $((stalled + 1)): replaying [1-9][0-9]* own votes" "$TMP/c/node1/node.log" ||
+    fail "validator 1 did not replay its votes of height $((stalled + 1)): $(tail -5 "$TMP/c/node1/node.log")"
 
 # 5. Restarted, commits resume (the waiting tx goes in too).
 start 2
