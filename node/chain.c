@@ -454,20 +454,6 @@ static void fetch(server *s, const cns_tm_action *a)
     send_pb(s, -1, P2P_T_FETCH_VOTES, fwl_SyncRequestMsg_fields, &m);
 }
 
-/* A vote of ours into the WAL of st (a new height starts it over; full: the oldest goes). */
-static void wal_add(node_vote_state *st, const cns_msg *m)
-{
-    if (st->wal_h != m->height) {
-        st->wal_h = m->height;
-        st->n_wal = 0;
-    }
-    if (st->n_wal == NODE_WAL_MAX) {
-        memmove(st->wal, st->wal + 1, (NODE_WAL_MAX - 1) * sizeof *st->wal);
-        st->n_wal--;
-    }
-    st->wal[st->n_wal++] = *m;
-}
-
 /* The signed prevotes behind the lock a non-nil precommit takes (the action's signers), from
  * the votes held. Only a new lock replaces the proof: the same precommit sent again after a
  * restart lists only what the engine has seen since. */
@@ -511,7 +497,7 @@ static void run(server *s, const cns_tm_actions *acts)
                 *next = ch->vs;
             last = &acts->a[i].record;
             if (acts->a[i].type == CNS_TM_VOTE && ch->vlog) {
-                wal_add(next, &acts->a[i].msg);
+                node_vote_wal_add(next, &acts->a[i].msg);
                 if (acts->a[i].msg.step == CNS_PRECOMMIT && !acts->a[i].msg.nil)
                     keep_pol(s, next, &acts->a[i]);
             }

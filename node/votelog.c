@@ -175,6 +175,19 @@ void node_vote_state_init(node_vote_state *st)
     cns_record_init(&st->rec);
 }
 
+void node_vote_wal_add(node_vote_state *st, const cns_msg *m)
+{
+    if (st->wal_h != m->height) {
+        st->wal_h = m->height;
+        st->n_wal = 0;
+    }
+    if (st->n_wal == NODE_WAL_MAX) {
+        memmove(st->wal, st->wal + 1, (NODE_WAL_MAX - 1) * sizeof *st->wal);
+        st->n_wal--;
+    }
+    st->wal[st->n_wal++] = *m;
+}
+
 int node_votelog_open(node_votelog **out, const char *path, node_vote_state *st)
 {
     *out = NULL;

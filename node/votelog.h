@@ -52,6 +52,9 @@ typedef struct node_votelog node_votelog;
 
 /* An empty state (nothing signed). */
 void node_vote_state_init(node_vote_state *st);
+/* Add a vote of ours to the WAL of st: a vote of another height starts the WAL over at that
+ * height; a full WAL drops its oldest vote. */
+void node_vote_wal_add(node_vote_state *st, const cns_msg *m);
 /* Open (or create) the vote log at path and read the last state into st (an empty state for
  * a new file). Errors: LDG_EIO, NODE_ECONFIG (both slots corrupt), LDG_ENOMEM. */
 int node_votelog_open(node_votelog **out, const char *path, node_vote_state *st);

@@ -222,12 +222,33 @@ static void test_version_1_file(void **st_)
     node_votelog_close(v);
 }
 
+/* The WAL starts over at a new height and keeps the newest votes when full. */
+static void test_wal_add(void **st_)
+{
+    (void)st_;
+    node_vote_state_init(&st);
+    for (uint32_t r = 0; r < NODE_WAL_MAX + 5; r++) {
+        cns_msg m = rec_at(4, r, CNS_PREVOTE, (uint8_t)r).last;
+        node_vote_wal_add(&st, &m);
+    }
+    assert_int_equal(st.wal_h, 4);
+    assert_int_equal(st.n_wal, NODE_WAL_MAX);
+    assert_int_equal(st.wal[0].round, 5);
+    assert_int_equal(st.wal[NODE_WAL_MAX - 1].round, NODE_WAL_MAX + 4);
+    cns_msg m = rec_at(5, 0, CNS_PREVOTE, 9).last;
+    node_vote_wal_add(&st, &m);
+    assert_int_equal(st.wal_h, 5);
+    assert_int_equal(st.n_wal, 1);
+    assert_int_equal(st.wal[0].height, 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_new_file_is_empty_then_round_trips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_write_keeps_the_previous_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_1_file, setup, teardown),
+        cmocka_unit_test(test_wal_add),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
