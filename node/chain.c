@@ -570,27 +570,20 @@ static void replay_kept(server *s)
             run(s, &acts);
     }
     for (size_t i = 0; i < n_pol && ch->started && ch->height == h && !s->stopping; i++) {
-        const node_signed_vote *v = &pol[i];
-        uint8_t d[LDG_DIGEST_LEN];
+        const node_signed_vote *v = &pol[i]; /* as if received again: checked, kept, counted */
         fwl_VoteMsg m = fwl_VoteMsg_init_zero;
-        cns_tm_actions acts;
-        if (v->m.step != CNS_PREVOTE || v->m.nil || v->validator >= s->g.n_validators ||
-            ldg_vote_digest(&s->g, v->m.height, v->m.round, CNS_PREVOTE, v->m.value, d) ||
-            !validator_sig_ok(s, v->validator, d, v->sig, v->sig_len))
-            continue;
         m.height = v->m.height;
         m.round = v->m.round;
-        m.step = CNS_PREVOTE;
-        memcpy(m.value.bytes, v->m.value, LDG_DIGEST_LEN);
-        m.value.size = LDG_DIGEST_LEN;
+        m.step = v->m.step;
+        m.nil = v->m.nil;
+        if (!m.nil) {
+            memcpy(m.value.bytes, v->m.value, LDG_DIGEST_LEN);
+            m.value.size = LDG_DIGEST_LEN;
+        }
         m.validator = v->validator;
         memcpy(m.sig.bytes, v->sig, v->sig_len);
         m.sig.size = v->sig_len;
-        vote_store(ch, &m);
-        cns_msg cm = v->m;
-        cm.valid_round = -1;
-        if (!cns_tm_on_vote(&ch->tm, &cm, v->validator, &acts))
-            run(s, &acts);
+        node__chain_on_vote(s, &m);
     }
 }
 

@@ -157,7 +157,7 @@ static size_t error_body(const elg_device_answer *o)
 }
 
 /* A device's body size; the sizes of its products are kept in o->body. */
-static size_t device_body(elg_device_answer *o)
+static size_t device_body(elg_device_answer *o) /* keeps o->body[] */
 {
     size_t n = sz_str(fwl_DeviceAnswer_device_id_tag, o->id, SMAX(fwl_DeviceAnswer, device_id));
     for (size_t i = 0; i < o->n; i++)
@@ -182,30 +182,34 @@ static uint8_t *put_device(uint8_t *p, const elg_device_answer *o)
     return p;
 }
 
-static size_t eligible_body(elg_device_answer *a, size_t n, const ldg_tip *t)
-{
-    size_t body = sz_var(fwl_EligibleResp_at_height_tag, t->height) +
-                  sz_len(fwl_EligibleResp_block_hash_tag, LDG_DIGEST_LEN);
-    for (size_t i = 0; i < n; i++)
-        body += sz_len(fwl_EligibleResp_answers_tag, device_body(&a[i]));
-    return body;
-}
-
-size_t elg_wire_size(uint64_t id, elg_device_answer *a, size_t n, const ldg_tip *t)
-{
-    size_t body = eligible_body(a, n, t);
-    return sz_var(fwl_Response_id_tag, id) + sz_len(fwl_Response_eligible_tag, body);
-}
-
-size_t elg_wire_write(uint8_t *buf, size_t size, uint64_t id, const elg_device_answer *a,
-                      size_t n, const ldg_tip *t)
+/* EligibleResp's body size from the device sizes device_body kept. */
+static size_t eligible_body(const elg_device_answer *a, size_t n, const ldg_tip *t)
 {
     size_t body = sz_var(fwl_EligibleResp_at_height_tag, t->height) +
                   sz_len(fwl_EligibleResp_block_hash_tag, LDG_DIGEST_LEN);
     for (size_t i = 0; i < n; i++)
         body += sz_len(fwl_EligibleResp_answers_tag, a[i].body[ELG_MAX_PRODUCTS]);
+    return body;
+}
+
+static size_t response_size(uint64_t id, size_t body)
+{
+    return sz_var(fwl_Response_id_tag, id) + sz_len(fwl_Response_eligible_tag, body);
+}
+
+size_t elg_wire_size(uint64_t id, elg_device_answer *a, size_t n, const ldg_tip *t)
+{
+    for (size_t i = 0; i < n; i++)
+        device_body(&a[i]);
+    return response_size(id, eligible_body(a, n, t));
+}
+
+size_t elg_wire_write(uint8_t *buf, size_t size, uint64_t id, const elg_device_answer *a,
+                      size_t n, const ldg_tip *t)
+{
+    size_t body = eligible_body(a, n, t);
     uint8_t *p = buf;
-    if (sz_var(fwl_Response_id_tag, id) + sz_len(fwl_Response_eligible_tag, body) != size)
+    if (response_size(id, body) != size)
         return 0; /* not the size of these answers */
     p = put_var(p, fwl_Response_id_tag, id);
     p = put_hdr(p, fwl_Response_eligible_tag, body);

@@ -428,58 +428,55 @@ static bool quitting(server *s)
     return __atomic_load_n(&s->elg_quit, __ATOMIC_ACQUIRE);
 }
 
-/* One request, on the worker: one read snapshot, every device, the encoded answer. */
+/* One request's decisions into o (one read snapshot) and the tip they were made at. */
+static int decide_all(server *s, const elg_req *q, elg_device_answer *o, ldg_tip *t)
+{
+    stamps at = {0, 0, 0};
+    int rc = ldg_store_snapshot_begin(s->elg_store);
+    if (rc)
+        return rc;
+    /* answers point into the model cache: make room before, never evict while deciding */
+    if (s->models.live + q->n > MODEL_CACHE_MAX || s->models_cands > s->cfg.eligibility_cache)
+        hmap_each(&s->models, free_model, s);
+    if (!(rc = ldg_store_tip(s->elg_store, t))) /* the snapshot's */
+        rc = ldg_store_change_heights(s->elg_store, &at.revoked, &at.policy);
+    ctr_context cc = {t->time_ms, t->height, 0};
+    for (size_t i = 0; i < q->n && !rc; i++)
+        if (quitting(s)) /* the answer would not be sent: stop soon */
+            rc = NODE_ECONNECT;
+        else
+            decide_device(s, &q->dev[i], &cc, at, &o[i]);
+    ldg_store_snapshot_end(s->elg_store);
+    return rc;
+}
+
+/* One request, on the worker: the decisions and the encoded answer (or q->rc and q->err). */
 static void decide_request(server *s, elg_req *q)
 {
     enum { MAX_DEV = sizeof ((fwl_EligibleReq *)0)->devices / sizeof(fwl_Device) };
     elg_device_answer *o = s->elg_scratch ? s->elg_scratch
                                           : (s->elg_scratch = malloc(MAX_DEV * sizeof *o));
     ldg_tip t;
-    stamps at = {0, 0, 0};
-    int rc = o ? ldg_store_snapshot_begin(s->elg_store) : LDG_ENOMEM;
-    if (rc) {
-        q->rc = rc;
-        snprintf(q->err, sizeof q->err, "eligible: %s", ldg_strerror(rc));
-        return;
-    }
-    /* answers point into the model cache: make room before, never evict while deciding */
-    if (s->models.live + q->n > MODEL_CACHE_MAX || s->models_cands > s->cfg.eligibility_cache)
-        hmap_each(&s->models, free_model, s);
-    if (!(rc = ldg_store_tip(s->elg_store, &t))) /* the snapshot's */
-        rc = ldg_store_change_heights(s->elg_store, &at.revoked, &at.policy);
-    if (!rc) {
-        ctr_context cc = {t.time_ms, t.height, 0};
-        for (size_t i = 0; i < q->n && !rc; i++)
-            if (quitting(s)) /* the answer would not be sent: stop soon */
-                rc = NODE_ECONNECT;
-            else
-                decide_device(s, &q->dev[i], &cc, at, &o[i]);
-    }
-    ldg_store_snapshot_end(s->elg_store);
-    if (rc) {
-        q->rc = rc;
-        snprintf(q->err, sizeof q->err, "eligible: %s", ldg_strerror(rc));
-        return;
-    }
-    size_t size = elg_wire_size(q->to.id, o, q->n, &t);
-    if (size > q->cap) {
-        uint8_t *f = realloc(q->frame, size);
-        if (!f) {
-            q->rc = LDG_ENOMEM;
-            snprintf(q->err, sizeof q->err, "eligible: %s", ldg_strerror(LDG_ENOMEM));
-            return;
+    size_t size = 0;
+    uint8_t *f;
+    int rc = o ? decide_all(s, q, o, &t) : LDG_ENOMEM;
+    if (!rc && (size = elg_wire_size(q->to.id, o, q->n, &t)) > q->cap) {
+        if ((f = realloc(q->frame, size))) {
+            q->frame = f;
+            q->cap = size;
+        } else {
+            rc = LDG_ENOMEM;
         }
-        q->frame = f;
-        q->cap = size;
     }
-    q->len = elg_wire_write(q->frame, size, q->to.id, o, q->n, &t);
-    if (q->len != size) { /* sizes and bytes disagree: a bug, never sent */
-        node__log("eligible: encoded %zu bytes, sized %zu", q->len, size);
+    if (!rc && (q->len = elg_wire_write(q->frame, size, q->to.id, o, q->n, &t)) != size) {
+        node__log("eligible: encoded %zu bytes, sized %zu", q->len, size); /* a bug */
         if (q->len > size)
             abort(); /* past the buffer: memory is no longer trustworthy */
-        q->rc = NODE_EPROTO;
-        snprintf(q->err, sizeof q->err, "eligible: internal encoding error");
+        rc = NODE_EPROTO;
     }
+    q->rc = rc;
+    if (rc)
+        snprintf(q->err, sizeof q->err, "eligible: %s", node_strerror(rc));
 }
 
 static void worker(void *arg)

@@ -138,6 +138,9 @@ size_t tool_parse_hex(const char *opt, const char *s, uint8_t *out, size_t cap, 
 void tool_set_str(char *dst, size_t cap, const char *opt, const char *v);
 /* {"alg": name, "digest": hex} */
 json_t *tool_json_hash(const fwl_Hash *h);
+/* The one operand left after the options, "add" or "remove" (author and tracker); anything
+ * else is a usage error. */
+fwl_AuthorOp tool_add_remove_arg(int argc, char **argv);
 /* A public key given as a key file (when such a file exists) or as hex, which then needs
  * the algorithm name alg (from the option alg_opt); opt names the key's option. */
 void tool_pubkey_arg(const char *opt, const char *arg, const char *alg_opt, const char *alg,

@@ -721,14 +721,7 @@ int tracker_main(int argc, char **argv)
         default: tool_common_opt(&o, &t, c, argv);
         }
     }
-    if (optind + 1 != argc)
-        tool_usage_error("%s", optind == argc ? "expected add or remove" : "too many arguments");
-    if (!strcmp(argv[optind], "add"))
-        tr->op = fwl_AuthorOp_AUTHOR_ADD;
-    else if (!strcmp(argv[optind], "remove"))
-        tr->op = fwl_AuthorOp_AUTHOR_REMOVE;
-    else
-        tool_usage_error("expected add or remove, got '%s'", argv[optind]);
+    tr->op = tool_add_remove_arg(argc, argv);
     if (!key || t.n_keys == 0)
         tool_usage_error("--key and --tracker-key are required");
     tool_pubkey_arg("--tracker-key", key, "--tracker-alg", alg, &tr->key);

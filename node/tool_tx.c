@@ -456,14 +456,7 @@ int author_main(int argc, char **argv)
         default: tool_common_opt(&o, &t, c, argv);
         }
     }
-    if (optind + 1 != argc)
-        tool_usage_error("%s", optind == argc ? "expected add or remove" : "too many arguments");
-    if (!strcmp(argv[optind], "add"))
-        a->op = fwl_AuthorOp_AUTHOR_ADD;
-    else if (!strcmp(argv[optind], "remove"))
-        a->op = fwl_AuthorOp_AUTHOR_REMOVE;
-    else
-        tool_usage_error("expected add or remove, got '%s'", argv[optind]);
+    a->op = tool_add_remove_arg(argc, argv);
     if (!*a->product || !key || t.n_keys == 0)
         tool_usage_error("--key, --product and --author-key are required");
     tool_pubkey_arg("--author-key", key, "--author-alg", alg, &a->key);

@@ -455,6 +455,17 @@ void tool_set_str(char *dst, size_t cap, const char *opt, const char *v)
     memcpy(dst, v, strlen(v) + 1);
 }
 
+fwl_AuthorOp tool_add_remove_arg(int argc, char **argv)
+{
+    if (optind + 1 != argc)
+        tool_usage_error("%s", optind == argc ? "expected add or remove" : "too many arguments");
+    if (!strcmp(argv[optind], "add"))
+        return fwl_AuthorOp_AUTHOR_ADD;
+    if (strcmp(argv[optind], "remove"))
+        tool_usage_error("expected add or remove, got '%s'", argv[optind]);
+    return fwl_AuthorOp_AUTHOR_REMOVE;
+}
+
 void tool_pubkey_arg(const char *opt, const char *arg, const char *alg_opt, const char *alg,
                      fwl_PublicKey *out)
 {

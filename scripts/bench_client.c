@@ -91,6 +91,105 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Pipelined requests: total of them, at most window unanswered; next(req, i, ctx) fills the
+ * i-th (its id is set here). Latency of each (send to answer, sorted) into lat; returns the
+ * elapsed seconds and counts answers not of type want in *errors. */
+typedef void (*fill_fn)(fwl_Request *req, size_t i, void *ctx);
+
+static double pipelined(node_client *c, size_t total, size_t window, uint32_t want, fill_fn next,
+                        void *ctx, double *lat, size_t *errors)
+{
+    static fwl_Request req;
+    double *sent_at = calloc(total + 1, sizeof *sent_at);
+    size_t sent = 0, got = 0;
+    int rc;
+    if (!sent_at)
+        die("memory", LDG_ENOMEM);
+    *errors = 0;
+    double t0 = now_s();
+    while (got < total) {
+        while (sent < total && sent - got < window) {
+            next(&req, sent, ctx);
+            req.id = sent + 1;
+            if ((rc = node_client_send(c, &req)))
+                die("send", rc);
+            sent_at[++sent] = now_s();
+        }
+        uint64_t rid = 0;
+        if (!recv_id(c, want, &rid))
+            (*errors)++;
+        if (rid >= 1 && rid <= total)
+            lat[got] = now_s() - sent_at[rid];
+        got++;
+    }
+    double elapsed = now_s() - t0;
+    qsort(lat, total, sizeof *lat, cmp_double);
+    free(sent_at);
+    return elapsed;
+}
+
+typedef struct {
+    size_t batch;
+    const char *product;
+    uint64_t x; /* xorshift state */
+} elg_gen;
+
+/* A batch of devices on random models of the bench chain (product-hw-0 .. 999), running
+ * version 1.0.0 with libfoo 2.5.0. The request struct is large (16 fixed-size devices): it
+ * is cleared once, then only the changing fields are written, so that the load generator
+ * takes less of the CPU it shares with the node. */
+static void next_eligible(fwl_Request *req, size_t i, void *ctx)
+{
+    elg_gen *g = ctx;
+    fwl_EligibleReq *e = &req->req.eligible;
+    (void)i;
+    if (req->which_req != fwl_Request_eligible_tag) {
+        memset(req, 0, sizeof *req);
+        req->which_req = fwl_Request_eligible_tag;
+        for (size_t k = 0; k < g->batch; k++) {
+            fwl_Device *d = &e->devices[k];
+            d->hardware_rev = 1;
+            snprintf(d->packages[0].name, sizeof d->packages[0].name, "%s", g->product);
+            snprintf(d->packages[0].version, sizeof d->packages[0].version, "1.0.0");
+            /* the dependency every bench release has (libfoo >=2.1.0,<3) is met */
+            snprintf(d->packages[1].name, sizeof d->packages[1].name, "libfoo");
+            snprintf(d->packages[1].version, sizeof d->packages[1].version, "2.5.0");
+            d->packages_count = 2;
+        }
+        e->devices_count = (pb_size_t)g->batch;
+    }
+    for (size_t k = 0; k < g->batch; k++) {
+        fwl_Device *d = &e->devices[k];
+        uint64_t x = g->x;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        g->x = x;
+        snprintf(d->id, sizeof d->id, "device-%llu", (unsigned long long)(x % 1000000));
+        snprintf(d->hardware_model, sizeof d->hardware_model, "%s-hw-%llu", g->product,
+                 (unsigned long long)(x % 1000));
+    }
+}
+
+typedef struct {
+    const char *product;
+    size_t known;
+    uint64_t x;
+} get_gen;
+
+/* GetRelease of a random release published by `publish` (file hashes derived from the index). */
+static void next_get(fwl_Request *req, size_t i, void *ctx)
+{
+    get_gen *g = ctx;
+    (void)i;
+    memset(req, 0, sizeof *req);
+    req->which_req = fwl_Request_get_release_tag;
+    req->req.get_release.has_file_hash = true;
+    req->req.get_release.file_hash.alg = LDG_HASH_SHA256;
+    g->x ^= g->x << 13, g->x ^= g->x >> 7, g->x ^= g->x << 17;
+    file_hash_of(g->product, (size_t)(g->x % g->known), req->req.get_release.file_hash.digest.bytes);
+    req->req.get_release.file_hash.digest.size = 32;
+}
+
+
 /* --wait: every tx is followed by its WaitForTx; at most window txs are uncommitted at once.
  * Latency: from sending the tx to the answer that it is committed. window 1: light load. */
 static int publish_and_wait(node_client *c, uint8_t **txs, size_t *lens, size_t n, size_t window)
@@ -315,60 +414,18 @@ int main(int argc, char **argv)
     }
 
     if (!strcmp(mode, "eligible")) {
-        /* n decisions: window requests in flight, each a batch of `batch` devices on random
-         * models of the bench chain (product-hw-0 .. 999), running version 1.0.0. */
-        size_t batch = offset ? offset : 1, total = n / batch, sent = 0, got = 0, errors = 0;
-        double *lat = malloc((total + 1) * sizeof *lat), *sent_at = calloc(total + 1, sizeof *sent_at);
-        uint64_t x = 88172645463325252ull;
-        double t0 = now_s();
-        while (got < total) {
-            while (sent < total && sent - got < window) {
-                /* The request struct is large (16 fixed-size devices): cleared once, then
-                 * only the changing fields are written, so that the load generator takes
-                 * less of the CPU it shares with the node. */
-                fwl_EligibleReq *e = &req.req.eligible;
-                if (req.which_req != fwl_Request_eligible_tag) {
-                    memset(&req, 0, sizeof req);
-                    req.which_req = fwl_Request_eligible_tag;
-                    for (size_t k = 0; k < batch; k++) {
-                        fwl_Device *d = &e->devices[k];
-                        d->hardware_rev = 1;
-                        snprintf(d->packages[0].name, sizeof d->packages[0].name, "%s", product);
-                        snprintf(d->packages[0].version, sizeof d->packages[0].version, "1.0.0");
-                        /* the dependency every bench release has (libfoo >=2.1.0,<3) is met */
-                        snprintf(d->packages[1].name, sizeof d->packages[1].name, "libfoo");
-                        snprintf(d->packages[1].version, sizeof d->packages[1].version, "2.5.0");
-                        d->packages_count = 2;
-                    }
-                    e->devices_count = (pb_size_t)batch;
-                }
-                req.id = sent + 1;
-                for (size_t k = 0; k < batch; k++) {
-                    fwl_Device *d = &e->devices[k];
-                    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-                    snprintf(d->id, sizeof d->id, "device-%llu", (unsigned long long)(x % 1000000));
-                    snprintf(d->hardware_model, sizeof d->hardware_model, "%s-hw-%llu", product,
-                             (unsigned long long)(x % 1000));
-                }
-                if ((rc = node_client_send(c, &req)))
-                    die("send", rc);
-                sent_at[sent + 1] = now_s();
-                sent++;
-            }
-            uint64_t rid = 0;
-            if (!recv_id(c, fwl_Response_eligible_tag, &rid))
-                errors++;
-            if (rid >= 1 && rid <= total)
-                lat[got] = now_s() - sent_at[rid];
-            got++;
-        }
-        double t1 = now_s();
-        qsort(lat, total, sizeof *lat, cmp_double);
+        /* n decisions: window requests in flight, each a batch of `batch` devices */
+        size_t batch = offset ? offset : 1, total = n / batch, errors = 0;
+        double *lat = malloc((total + 1) * sizeof *lat);
+        elg_gen g = {batch, product, 88172645463325252ull};
+        if (!lat || batch > 16)
+            die("eligible: --offset (the batch) is 1..16", LDG_EINVALID);
+        double secs = pipelined(c, total, window, fwl_Response_eligible_tag, next_eligible, &g,
+                                lat, &errors);
         printf("eligible batch %zu requests %zu errors %zu decisions_per_s %.0f p50_us %.0f p99_us %.0f\n",
-               batch, total, errors, (double)(total * batch) / (t1 - t0), lat[total / 2] * 1e6,
+               batch, total, errors, (double)(total * batch) / secs, lat[total / 2] * 1e6,
                lat[total * 99 / 100] * 1e6);
         free(lat);
-        free(sent_at);
         node_client_close(c);
         return errors ? 1 : 0;
     }
@@ -382,38 +439,16 @@ int main(int argc, char **argv)
         known = resp.resp.status.releases;
         if (!known)
             die("no releases", LDG_ENOTFOUND);
-        double *lat = malloc(total * sizeof *lat), *sent_at = calloc(total + 1, sizeof *sent_at);
-        size_t sent = 0, got = 0, errors = 0;
-        uint64_t x = 88172645463325252ull;
-        double t0 = now_s();
-        while (got < total) {
-            while (sent < total && sent - got < window) {
-                memset(&req, 0, sizeof req);
-                req.id = sent + 1;
-                req.which_req = fwl_Request_get_release_tag;
-                req.req.get_release.has_file_hash = true;
-                req.req.get_release.file_hash.alg = LDG_HASH_SHA256;
-                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-                file_hash_of(product, (size_t)(x % known), req.req.get_release.file_hash.digest.bytes);
-                req.req.get_release.file_hash.digest.size = 32;
-                if ((rc = node_client_send(c, &req)))
-                    die("send", rc);
-                sent_at[sent + 1] = now_s();
-                sent++;
-            }
-            uint64_t rid = 0;
-            if (!recv_id(c, fwl_Response_get_release_tag, &rid))
-                errors++;
-            if (rid >= 1 && rid <= total)
-                lat[got] = now_s() - sent_at[rid];
-            got++;
-        }
-        double t1 = now_s();
-        qsort(lat, total, sizeof *lat, cmp_double);
+        double *lat = malloc((total + 1) * sizeof *lat);
+        size_t errors = 0;
+        get_gen g = {product, known, 88172645463325252ull};
+        if (!lat)
+            die("memory", LDG_ENOMEM);
+        double secs = pipelined(c, total, window, fwl_Response_get_release_tag, next_get, &g, lat,
+                                &errors);
         printf("gets %zu errors %zu per_s %.0f p50_us %.0f p99_us %.0f\n", total, errors,
-               (double)total / (t1 - t0), lat[total / 2] * 1e6, lat[total * 99 / 100] * 1e6);
+               (double)total / secs, lat[total / 2] * 1e6, lat[total * 99 / 100] * 1e6);
         free(lat);
-        free(sent_at);
         node_client_close(c);
         return errors ? 1 : 0;
     }

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -319,6 +320,57 @@ static void test_installed_security_version(void **st)
     assert_string_equal(a->best->r.version, "2.1.0");
 }
 
+/* The bounds: at most ELG_MAX_PRODUCTS products answered (the first by name), at most
+ * ELG_MAX_CANDIDATES candidates, plans at most ELG_MAX_PLAN deep. */
+static void test_bounds(void **st)
+{
+    (void)st;
+    static char names[10][8];
+    elg_candidate c[10];
+    for (int i = 0; i < 10; i++) {
+        snprintf(names[i], sizeof names[i], "p%d", 9 - i);
+        c[i] = cand(i, names[i], "1.0.0", 1, hw_any, NULL, 0);
+    }
+    ctr_device d = device(1, NULL, 0, NULL, 0);
+    size_t n = decide(&d, c, 10, default_policy, NULL);
+    assert_int_equal(n, ELG_MAX_PRODUCTS);
+    assert_string_equal(out[0].product, "p0");
+    assert_string_equal(out[ELG_MAX_PRODUCTS - 1].product, "p7");
+
+    elg_candidate *big = calloc(ELG_MAX_CANDIDATES + 1, sizeof *big);
+    assert_non_null(big);
+    assert_int_equal(elg_prepare(big, ELG_MAX_CANDIDATES + 1), LDG_ETOOBIG);
+    size_t m = 9;
+    elg_source src = {default_policy, NULL, NULL};
+    assert_int_equal(elg_decide(&d, big, ELG_MAX_CANDIDATES + 1, &src, NULL, out,
+                                ELG_MAX_PRODUCTS, &m), LDG_ETOOBIG);
+    assert_int_equal(m, 0);
+    free(big);
+
+    /* app needs d1, d1 needs d2, ... d9: a plan 10 deep is refused, not followed */
+    static char pk[10][8];
+    static ctr_dependency deps[10][1];
+    elg_candidate chain[10];
+    for (int i = 0; i < 10; i++) {
+        snprintf(pk[i], sizeof pk[i], i ? "d%d" : "app", i);
+        if (i < 9)
+            snprintf(names[i], sizeof names[i], "d%d", i + 1);
+        deps[i][0] = (ctr_dependency){names[i], ">=1"};
+        chain[i] = cand(i, pk[i], "1.0.0", 1, hw_any, deps[i], i < 9);
+    }
+    n = decide(&d, chain, 10, default_policy, NULL);
+    const elg_answer *a = find(out, n, "app");
+    assert_non_null(a);
+    assert_null(a->best);
+    assert_true(a->unsatisfiable);
+    assert_non_null(strstr(a->unsat_reason, "deeper than 8"));
+    a = find(out, n, "d7"); /* near the end of the chain: d9, d8, then d7 */
+    assert_non_null(a);
+    assert_non_null(a->best);
+    assert_int_equal(a->n_plan, 3);
+    assert_string_equal(a->plan[0]->r.product, "d9");
+}
+
 /* Candidates not prepared by elg_prepare are refused, not misread. */
 static void test_unprepared_refused(void **st)
 {
@@ -344,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_superseded_and_up_to_date),
         cmocka_unit_test(test_installed_security_version),
         cmocka_unit_test(test_unprepared_refused),
+        cmocka_unit_test(test_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
