@@ -325,7 +325,7 @@ static void test_installed_security_version(void **st)
 static void test_bounds(void **st)
 {
     (void)st;
-    static char names[10][8];
+    static char names[10][16];
     elg_candidate c[10];
     for (int i = 0; i < 10; i++) {
         snprintf(names[i], sizeof names[i], "p%d", 9 - i);
@@ -348,7 +348,7 @@ static void test_bounds(void **st)
     free(big);
 
     /* app needs d1, d1 needs d2, ... d9: a plan 10 deep is refused, not followed */
-    static char pk[10][8];
+    static char pk[10][16];
     static ctr_dependency deps[10][1];
     elg_candidate chain[10];
     for (int i = 0; i < 10; i++) {
