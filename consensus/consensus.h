@@ -264,4 +264,9 @@ int cns_tm_on_value(cns_tm *e, uint64_t height, uint32_t round,
  * vote only this node still has. */
 int cns_tm_holds(const cns_tm *e, const cns_msg *m, uint32_t sender);
 
+/* May the engine propose v again at its current height: is v its locked or its valid value?
+ * The node must keep such a block (never let it give way to newer candidates): a validator
+ * locked on a value whose block it lost can never propose anything acceptable to it. Pure. */
+bool cns_tm_needs_value(const cns_tm *e, const uint8_t v[CNS_HASH_LEN]);
+
 #endif

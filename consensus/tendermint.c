@@ -8,9 +8,10 @@
  *   recorded with cns_record_update before the action was emitted.
  * - valid_round >= locked_round, and both values are ones the node reported valid.
  * - A height is decided at most once; after COMMIT nothing more happens at that height.
- * - At most one StartRound per event, so one event emits at most 8 actions (StartRound 2,
- *   a prevote or a fetch 1, a precommit 1, two timeouts 2, a commit 1, and the re-send of
- *   the recorded vote on restart 1), within CNS_TM_MAX_ACTIONS.
+ * - At most one StartRound per event, so one event emits at most 11 actions (StartRound 2,
+ *   a prevote or a fetch 1 and its fallback timeout 1, a precommit 1 and its fallback 1,
+ *   two timeouts 2, a commit 1, the re-send of the recorded vote on restart 1 and its
+ *   fallback 1), within CNS_TM_MAX_ACTIONS.
  *
  * Deviations from the paper, all of them safe (safety rests only on the vote record, the
  * locks and the 2f+1 thresholds) and documented in docs/consensus.md:
@@ -414,6 +415,28 @@ static void schedule(cns_tm *e, cns_step step, cns_tm_actions *out)
     }
 }
 
+/* A fallback for a step that waits on others: after our prevote (precommit) of this round,
+ * its timeout fires after the round's three timeouts together even if 2f+1 prevotes
+ * (precommits) of any kind never arrive. The paper starts those timeouts only on 2f+1
+ * votes (lines 34 and 47), relying on every correct process relaying what it received; a
+ * validator that restarted has forgotten what it received, and a Byzantine one that sent
+ * a vote to some only can leave the others one vote short for good (the simulator's seed
+ * 18681: two validators waited in the precommit step while the third, restarted, waited in
+ * the next round). Leaving a round is always safe (safety rests on the record, the locks
+ * and the thresholds), and a decision of an earlier round is still taken (line 49 looks at
+ * every round kept). */
+static void schedule_fallback(cns_tm *e, cns_step step, cns_tm_actions *out)
+{
+    cns_tm_action *a = emit(e, out, CNS_TM_SCHEDULE);
+    if (a) {
+        uint64_t d = (uint64_t)cns_tm_timeout(&e->cfg, CNS_PROPOSE, e->round) +
+                     cns_tm_timeout(&e->cfg, CNS_PREVOTE, e->round) +
+                     cns_tm_timeout(&e->cfg, CNS_PRECOMMIT, e->round);
+        a->step = step;
+        a->delay_ms = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+    }
+}
+
 /* The validators whose votes of type t for v in round s count (first or alternate). */
 static void list_voters(const cns_tm *e, const cns_tm_round *s, int t, const uint8_t *v,
                         cns_tm_action *a)
@@ -494,6 +517,8 @@ static void cast_vote(cns_tm *e, cns_step step, const uint8_t *v, cns_tm_actions
     cns_tm_round *s = slot_get(e, e->round);
     if (s && store_vote(e, s, (uint32_t)e->self, &m) && step == CNS_PRECOMMIT && v)
         try_commit(e, e->round, v, out);
+    if (!e->decided)
+        schedule_fallback(e, step, out);
 }
 
 /* Broadcast our proposal for the current round; we receive it like any other. */
@@ -710,6 +735,7 @@ int cns_tm_start_height(cns_tm *e, uint64_t height, cns_tm_actions *out)
         cns_msg m = *last;
         e->step = (cns_step)m.step;
         if (sign(e, &m, out)) {
+            schedule_fallback(e, e->step, out);
             cns_tm_round *s = slot_get(e, e->round);
             if (s)
                 store_vote(e, s, (uint32_t)e->self, &m);
@@ -866,6 +892,14 @@ int cns_tm_on_value(cns_tm *e, uint64_t height, uint32_t round,
         cast_proposal(e, value, NONE, out);
     progress(e, out);
     return CNS_OK;
+}
+
+bool cns_tm_needs_value(const cns_tm *e, const uint8_t v[CNS_HASH_LEN])
+{
+    if (!e || !v || !e->started)
+        return false;
+    return (e->locked_round != NONE && !memcmp(e->locked_value, v, CNS_HASH_LEN)) ||
+           (e->valid_round != NONE && !memcmp(e->valid_value, v, CNS_HASH_LEN));
 }
 
 int cns_tm_holds(const cns_tm *e, const cns_msg *m, uint32_t sender)

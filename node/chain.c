@@ -20,6 +20,7 @@
 static void run(server *s, const cns_tm_actions *acts);
 static void build_maybe(server *s);
 static void replay_kept(server *s);
+static void load_kept_blocks(server *s);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small stores: candidate blocks and votes of the current and the next height               */
@@ -32,8 +33,18 @@ static cand_block *cand_find(node_chain *ch, const uint8_t hash[LDG_DIGEST_LEN])
     return NULL;
 }
 
+/* A candidate that must not give way: the engine's locked or valid value (it may have to
+ * propose it again, and a locked validator that lost its block can never propose anything
+ * the others accept: issue 8's stall), or the block of our durable lock. */
+static bool cand_pinned(const node_chain *ch, const cand_block *c)
+{
+    return c->bytes && (cns_tm_needs_value(&ch->tm, c->hash) ||
+                        (ch->has_kept[0] && !memcmp(c->hash, ch->kept[0], LDG_DIGEST_LEN)) ||
+                        (ch->has_kept[1] && !memcmp(c->hash, ch->kept[1], LDG_DIGEST_LEN)));
+}
+
 /* Keep a copy of an encoded block (without certificate) under its hash; the oldest
- * candidate makes room. */
+ * candidate that is not pinned makes room. */
 static cand_block *cand_add(node_chain *ch, uint64_t height, const uint8_t hash[LDG_DIGEST_LEN],
                             const uint8_t *bytes, size_t len, uint32_t proposer_alg,
                             const uint8_t *proposer_key, size_t proposer_len)
@@ -41,8 +52,14 @@ static cand_block *cand_add(node_chain *ch, uint64_t height, const uint8_t hash[
     cand_block *c = cand_find(ch, hash);
     if (c)
         return c;
-    c = &ch->cand[ch->cand_next];
-    ch->cand_next = (ch->cand_next + 1) % CAND_MAX;
+    for (size_t k = 0; k < CAND_MAX; k++) {
+        c = &ch->cand[ch->cand_next];
+        ch->cand_next = (ch->cand_next + 1) % CAND_MAX;
+        if (!cand_pinned(ch, c))
+            break;
+    }
+    if (cand_pinned(ch, c))
+        return NULL; /* cannot happen: at most three pinned of CAND_MAX */
     free(c->bytes);
     memset(c, 0, sizeof *c);
     if (!(c->bytes = malloc(len ? len : 1)))
@@ -155,21 +172,65 @@ void node__send_status(server *s, int64_t peer)
 
 /* Our own proposal and votes of the current height, to one peer or all: heals messages lost
  * to a dropped connection or a full queue. */
+/* Ask peers for a candidate block we lack: one peer (the one whose proposal named it) or
+ * all; at most one request per 200 ms. */
+static void request_block(server *s, int64_t peer, const uint8_t hash[LDG_DIGEST_LEN])
+{
+    node_chain *ch = &s->ch;
+    uint64_t now = node__now_ms(s);
+    if (!ch->net || (ch->blk_req_ms && now < ch->blk_req_ms + 200))
+        return;
+    ch->blk_req_ms = now;
+    if (peer >= 0)
+        p2p_send(ch->net, (uint32_t)peer, P2P_T_GET_BLOCK, hash, LDG_DIGEST_LEN);
+    else
+        p2p_broadcast(ch->net, P2P_T_GET_BLOCK, hash, LDG_DIGEST_LEN);
+}
+
+/* The prevotes we hold for value in round vr of height h: the proof a re-proposal rests on. */
+static void send_prevotes(server *s, int64_t peer, uint64_t h, uint32_t vr, const uint8_t *value)
+{
+    node_chain *ch = &s->ch;
+    for (size_t i = 0; i < VOTES_MAX; i++) {
+        vote_entry *e = &ch->votes[i];
+        if (e->used && e->height == h && e->round == vr && e->step == CNS_PREVOTE &&
+            (!value || (!e->nil && !memcmp(e->value, value, LDG_DIGEST_LEN)))) {
+            fwl_VoteMsg m;
+            vote_to_msg(e, &m);
+            send_pb(s, peer, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+        }
+    }
+}
+
+/* Our proposal with its block (and, for a re-proposal, the prevotes it rests on); without
+ * the block, ask the peers for it: the proposal goes out when it arrives. */
+static void send_own_proposal(server *s, int64_t peer)
+{
+    node_chain *ch = &s->ch;
+    const fwl_ProposalMsg *p = &ch->own_prop;
+    cand_block *c = cand_find(ch, p->block_hash.bytes);
+    if (!c) {
+        request_block(s, -1, p->block_hash.bytes);
+        return;
+    }
+    if (peer >= 0)
+        p2p_send(ch->net, (uint32_t)peer, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
+    else
+        p2p_broadcast(ch->net, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
+    send_pb(s, peer, P2P_T_PROPOSAL, fwl_ProposalMsg_fields, p);
+    if (p->valid_round >= 0)
+        send_prevotes(s, peer, p->height, (uint32_t)p->valid_round, p->block_hash.bytes);
+    if (peer < 0)
+        ch->own_prop_sent = true;
+}
+
 static void resend_own(server *s, int64_t peer)
 {
     node_chain *ch = &s->ch;
     if (ch->self < 0)
         return;
-    if (ch->own_prop.height == ch->height) {
-        cand_block *c = cand_find(ch, ch->own_prop.block_hash.bytes);
-        if (c) {
-            if (peer >= 0)
-                p2p_send(ch->net, (uint32_t)peer, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
-            else
-                p2p_broadcast(ch->net, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
-            send_pb(s, peer, P2P_T_PROPOSAL, fwl_ProposalMsg_fields, &ch->own_prop);
-        }
-    }
+    if (ch->own_prop.height == ch->height)
+        send_own_proposal(s, peer);
     for (size_t i = 0; i < VOTES_MAX; i++) {
         vote_entry *e = &ch->votes[i];
         if (e->used && e->height == ch->height && e->validator == (uint32_t)ch->self) {
@@ -190,6 +251,8 @@ static void start_height(server *s)
     cns_tm_actions acts;
     if (ch->self < 0 || ch->started || ch->syncing)
         return;
+    if (ch->vs.rec.locked_round >= 0 && !cand_find(ch, ch->vs.rec.locked_value))
+        load_kept_blocks(s);
     if (cns_tm_start_height(&ch->tm, ch->height, &acts))
         return;
     ch->started = true;
@@ -300,11 +363,10 @@ static bool sign_digest(server *s, const uint8_t d[LDG_DIGEST_LEN], uint8_t *sig
 static void propose(server *s, const cns_tm_action *a)
 {
     node_chain *ch = &s->ch;
-    cand_block *c = cand_find(ch, a->msg.value);
     fwl_ProposalMsg p = fwl_ProposalMsg_init_zero;
     uint8_t d[LDG_DIGEST_LEN];
-    if (!c || ldg_proposal_digest(&s->g, a->msg.height, a->msg.round, a->msg.valid_round,
-                                  a->msg.value, d))
+    if (ldg_proposal_digest(&s->g, a->msg.height, a->msg.round, a->msg.valid_round,
+                            a->msg.value, d))
         return;
     p.height = a->msg.height;
     p.round = a->msg.round;
@@ -315,19 +377,8 @@ static void propose(server *s, const cns_tm_action *a)
     if (!sign_digest(s, d, p.sig.bytes, &p.sig.size))
         return;
     ch->own_prop = p;
-    p2p_broadcast(ch->net, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
-    send_pb(s, -1, P2P_T_PROPOSAL, fwl_ProposalMsg_fields, &p);
-    /* A re-proposal relies on prevotes of valid_round: send the ones we hold. */
-    if (a->msg.valid_round >= 0)
-        for (size_t i = 0; i < VOTES_MAX; i++) {
-            vote_entry *e = &ch->votes[i];
-            if (e->used && e->height == p.height && e->round == (uint32_t)a->msg.valid_round &&
-                e->step == CNS_PREVOTE) {
-                fwl_VoteMsg m;
-                vote_to_msg(e, &m);
-                send_pb(s, -1, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
-            }
-        }
+    ch->own_prop_sent = false;
+    send_own_proposal(s, -1); /* a re-proposal sends the prevotes of valid_round with it */
 }
 
 static void vote(server *s, const cns_tm_action *a)
@@ -446,12 +497,78 @@ static void on_timer(uv_timer_t *t)
     node__flush_dirty(s);
 }
 
+static void feed_held(server *s, uint64_t h, uint32_t r);
+
 static void fetch(server *s, const cns_tm_action *a)
 {
+    feed_held(s, a->height, a->round); /* the engine may have dropped some we hold */
     fwl_SyncRequestMsg m = fwl_SyncRequestMsg_init_zero; /* (height, round) of the prevotes */
     m.from_height = a->height;
     m.count = a->round;
     send_pb(s, -1, P2P_T_FETCH_VOTES, fwl_SyncRequestMsg_fields, &m);
+}
+
+/* Blocks we may have to propose again after a restart: the block of our lock, and of our
+ * last proposal (the engine sends a proposal of the record's round again; its block was
+ * built here and may be nowhere else). Each is written to data_dir/<name> before the
+ * signature that needs it, as a new file renamed over the old one (a torn write is never
+ * read). Not synced: it survives a crash of the process; after a power loss the block is
+ * fetched from a peer (GET_BLOCK) like any candidate we lack. */
+enum { KEPT_LOCK, KEPT_PROP };
+static const char *const kept_name[2] = {"lockblock", "propblock"};
+
+static void keep_block(server *s, int which, const uint8_t hash[LDG_DIGEST_LEN])
+{
+    node_chain *ch = &s->ch;
+    cand_block *c = cand_find(ch, hash);
+    char path[4200], tmp[4210];
+    if (!c || (ch->has_kept[which] && !memcmp(ch->kept[which], hash, LDG_DIGEST_LEN)))
+        return;
+    snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, kept_name[which]);
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(c->bytes, 1, c->len, f) == c->len;
+    if (f && fclose(f))
+        ok = false;
+    if (!ok || rename(tmp, path)) {
+        node__log("cannot keep a block in %s", path);
+        remove(tmp);
+        return;
+    }
+    ch->has_kept[which] = true;
+    memcpy(ch->kept[which], hash, LDG_DIGEST_LEN);
+}
+
+/* Back at the height of our vote record (a restart, or catching up to it): the blocks kept
+ * on disk are candidates again (a block of another height is ignored). */
+static void load_kept_blocks(server *s)
+{
+    node_chain *ch = &s->ch;
+    if (!ch->vlog || ch->vs.rec.last.height != ch->height)
+        return;
+    for (int which = 0; which < 2; which++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, kept_name[which]);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        FILE *f = fopen(path, "rb");
+        if (f && !fseek(f, 0, SEEK_END)) {
+            long n = ftell(f);
+            if (n > 0 && n <= (long)LDG_BLOCK_MAX_BYTES && !fseek(f, 0, SEEK_SET) &&
+                (buf = malloc((size_t)n)) && fread(buf, 1, (size_t)n, f) == (size_t)n)
+                len = (size_t)n;
+        }
+        if (f)
+            fclose(f);
+        if (len)
+            node__chain_on_proposal_block(s, buf, len);
+        free(buf);
+    }
+    if (ch->vs.rec.locked_round >= 0 && cand_find(ch, ch->vs.rec.locked_value)) {
+        ch->has_kept[KEPT_LOCK] = true;
+        memcpy(ch->kept[KEPT_LOCK], ch->vs.rec.locked_value, LDG_DIGEST_LEN);
+        node__log("height %" PRIu64 ": the block of our lock is back", ch->height);
+    }
 }
 
 /* The signed prevotes behind the lock a non-nil precommit takes (the action's signers), from
@@ -465,6 +582,7 @@ static void keep_pol(server *s, node_vote_state *st, const cns_tm_action *a)
         return;
     st->pol_h = a->height;
     st->n_pol = 0;
+    keep_block(s, KEPT_LOCK, a->msg.value);
     for (uint32_t k = 0; k < a->n_signers && st->n_pol < NODE_POL_MAX; k++) {
         vote_entry *e = vote_find(ch, a->height, a->round, CNS_PREVOTE, a->signers[k]);
         if (!e || e->nil || memcmp(e->value, a->msg.value, CNS_HASH_LEN))
@@ -496,6 +614,8 @@ static void run(server *s, const cns_tm_actions *acts)
             if (!last && ch->vlog)
                 *next = ch->vs;
             last = &acts->a[i].record;
+            if (acts->a[i].type == CNS_TM_PROPOSE && ch->vlog)
+                keep_block(s, KEPT_PROP, acts->a[i].msg.value);
             if (acts->a[i].type == CNS_TM_VOTE && ch->vlog) {
                 node_vote_wal_add(next, &acts->a[i].msg);
                 if (acts->a[i].msg.step == CNS_PRECOMMIT && !acts->a[i].msg.nil)
@@ -594,18 +714,22 @@ void node__chain_on_proposal_block(server *s, const uint8_t *data, size_t len)
     uint8_t hash[LDG_DIGEST_LEN];
     if (ldg_block_decode(data, len, &b))
         return;
-    if ((b.hdr.height == ch->height || b.hdr.height == ch->height + 1) &&
-        !ldg_block_hash(&s->g, b.hdr_raw, b.hdr_len, hash))
+    bool got = (b.hdr.height == ch->height || b.hdr.height == ch->height + 1) &&
+               !ldg_block_hash(&s->g, b.hdr_raw, b.hdr_len, hash);
+    if (got)
         cand_add(ch, b.hdr.height, hash, data, len, b.hdr.proposer.alg,
                  b.hdr.proposer.key.bytes, b.hdr.proposer.key.size);
     ldg_block_free(&b);
+    /* Our proposal waited for this block (we re-propose a value whose block we had lost). */
+    if (got && ch->self >= 0 && !ch->own_prop_sent && ch->own_prop.height == ch->height &&
+        !memcmp(ch->own_prop.block_hash.bytes, hash, LDG_DIGEST_LEN))
+        send_own_proposal(s, -1);
 }
 
 void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
 {
     node_chain *ch = &s->ch;
     uint8_t d[LDG_DIGEST_LEN];
-    (void)from;
     if (ch->self < 0 || p->block_hash.size != LDG_DIGEST_LEN || p->proposer >= s->g.n_validators)
         return;
     if (p->height == ch->height + 1 || (p->height == ch->height && ch->syncing)) {
@@ -618,9 +742,13 @@ void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
         !validator_sig_ok(s, p->proposer, d, p->sig.bytes, p->sig.size))
         return;
     cand_block *c = cand_find(ch, p->block_hash.bytes);
-    if (!c)
-        return; /* the block comes first on the proposer's connection; without it, wait for
-                   the proposer's next resend */
+    if (!c) {
+        /* The block comes first on the proposer's connection; without it (lost, or the
+         * proposer re-proposes a locked value it had from another node), ask the sender:
+         * the proposer sends the proposal again every second. */
+        request_block(s, from, p->block_hash.bytes);
+        return;
+    }
     if (!ch->started)
         start_height(s);
     if (!ch->started)
@@ -644,6 +772,43 @@ void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
         run(s, &acts);
 }
 
+static void entry_msg(const vote_entry *e, cns_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->height = e->height;
+    m->round = e->round;
+    m->step = e->step;
+    m->nil = e->nil;
+    if (!e->nil)
+        memcpy(m->value, e->value, LDG_DIGEST_LEN);
+    m->valid_round = -1;
+}
+
+/* Hand the engine a checked vote it does not hold (it keeps a window of rounds, and drops
+ * messages of rounds too far ahead: a vote the node stored may be gone from the engine). */
+static void feed(server *s, const cns_msg *m, uint32_t validator)
+{
+    node_chain *ch = &s->ch;
+    cns_tm_actions acts;
+    if (ch->started && m->height == ch->height && !cns_tm_holds(&ch->tm, m, validator) &&
+        !cns_tm_on_vote(&ch->tm, m, validator, &acts))
+        run(s, &acts);
+}
+
+/* The prevotes of (h, r) we hold, to the engine: before asking peers for them (FETCH). */
+static void feed_held(server *s, uint64_t h, uint32_t r)
+{
+    node_chain *ch = &s->ch;
+    for (size_t i = 0; i < VOTES_MAX && ch->started && ch->height == h; i++) {
+        vote_entry *e = &ch->votes[i];
+        if (e->used && e->height == h && e->round == r && e->step == CNS_PREVOTE) {
+            cns_msg m;
+            entry_msg(e, &m);
+            feed(s, &m, e->validator);
+        }
+    }
+}
+
 void node__chain_on_vote(server *s, const fwl_VoteMsg *v)
 {
     node_chain *ch = &s->ch;
@@ -653,14 +818,6 @@ void node__chain_on_vote(server *s, const fwl_VoteMsg *v)
         v->validator >= s->g.n_validators ||
         (v->height != ch->height && v->height != ch->height + 1))
         return;
-    if (vote_find(ch, v->height, v->round, (uint8_t)v->step, v->validator))
-        return; /* seen (or a conflicting second vote: one is enough for the certificate) */
-    if (ldg_vote_digest(&s->g, v->height, v->round, (uint8_t)v->step, v->nil ? zero : v->value.bytes, d) ||
-        !validator_sig_ok(s, v->validator, d, v->sig.bytes, v->sig.size))
-        return;
-    vote_store(ch, v);
-    if (v->height == ch->height && !ch->started)
-        start_height(s);
     cns_msg m;
     memset(&m, 0, sizeof m);
     m.height = v->height;
@@ -670,9 +827,50 @@ void node__chain_on_vote(server *s, const fwl_VoteMsg *v)
     if (!v->nil)
         memcpy(m.value, v->value.bytes, LDG_DIGEST_LEN);
     m.valid_round = -1;
+    vote_entry *seen = vote_find(ch, v->height, v->round, (uint8_t)v->step, v->validator);
+    if (seen) {
+        /* The same vote again: its signature was checked when it was stored, but the engine
+         * may have dropped it since (issue 8: a proof-of-lock that never counted again). A
+         * conflicting second vote is not kept (the first serves the certificate). */
+        cns_msg first;
+        entry_msg(seen, &first);
+        if (first.nil == m.nil && (m.nil || !memcmp(first.value, m.value, LDG_DIGEST_LEN)))
+            feed(s, &m, v->validator);
+        return;
+    }
+    if (ldg_vote_digest(&s->g, v->height, v->round, (uint8_t)v->step, v->nil ? zero : v->value.bytes, d) ||
+        !validator_sig_ok(s, v->validator, d, v->sig.bytes, v->sig.size))
+        return;
+    vote_store(ch, v);
+    if (v->height == ch->height && !ch->started)
+        start_height(s);
     cns_tm_actions acts;
     if (ch->started && !cns_tm_on_vote(&ch->tm, &m, v->validator, &acts))
         run(s, &acts);
+}
+
+void node__chain_on_get_block(server *s, uint32_t from, const uint8_t hash[LDG_DIGEST_LEN])
+{
+    node_chain *ch = &s->ch;
+    cand_block *c = cand_find(ch, hash);
+    uint64_t now = node__now_ms(s);
+    size_t slot = 0;
+    if (!c)
+        return;
+    /* At most one answer per peer each 200 ms: a block can be large. */
+    for (size_t i = 0; i < sizeof ch->blk_ans / sizeof *ch->blk_ans; i++) {
+        if (ch->blk_ans[i].peer == from && ch->blk_ans[i].at_ms) {
+            if (now < ch->blk_ans[i].at_ms + 200)
+                return;
+            slot = i;
+            break;
+        }
+        if (ch->blk_ans[i].at_ms < ch->blk_ans[slot].at_ms)
+            slot = i;
+    }
+    ch->blk_ans[slot].peer = from;
+    ch->blk_ans[slot].at_ms = now;
+    p2p_send(ch->net, from, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
 }
 
 void node__chain_on_fetch(server *s, uint32_t from, const fwl_SyncRequestMsg *q)
@@ -772,6 +970,7 @@ int node__chain_init(server *s, char *err, size_t errlen)
     }
     if (ch->vs.wal_h != ch->height) /* else the WAL replay re-signs it with the others */
         restore_last_vote(s, &ch->vs.rec);
+    load_kept_blocks(s);
     uv_timer_init(&s->loop, &ch->timer);
     uv_timer_init(&s->loop, &ch->build_timer);
     ch->timer.data = ch->build_timer.data = s;

@@ -59,6 +59,10 @@ static void on_message(void *ctx, uint32_t peer, uint8_t type, const uint8_t *da
         break;
     }
     case P2P_T_SYNC_BLOCK: node__sync_on_block(s, peer, data, len); break;
+    case P2P_T_GET_BLOCK:
+        if (len == LDG_DIGEST_LEN)
+            node__chain_on_get_block(s, peer, data);
+        break;
     case P2P_T_FETCH_VOTES: {
         fwl_SyncRequestMsg m = fwl_SyncRequestMsg_init_zero;
         if (pb_decode(&st, fwl_SyncRequestMsg_fields, &m))

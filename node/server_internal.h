@@ -47,6 +47,8 @@ enum {
     P2P_T_SYNC_REQUEST = 6,   /* fwl.SyncRequestMsg                                      */
     P2P_T_SYNC_BLOCK = 7,     /* an encoded Block with its commit certificate            */
     P2P_T_FETCH_VOTES = 8,    /* fwl.SyncRequestMsg: (height, round) of prevotes wanted   */
+    P2P_T_GET_BLOCK = 9,      /* 32 bytes: the hash of a candidate block wanted; answered
+                                 with P2P_T_PROPOSAL_BLOCK when held                      */
 };
 
 typedef struct server server;
@@ -177,6 +179,11 @@ typedef struct {
     size_t cand_next;
     vote_entry votes[VOTES_MAX];
     fwl_ProposalMsg own_prop;  /* our last proposal (resent while undecided)            */
+    bool own_prop_sent;        /* own_prop went out with its block                      */
+    uint64_t blk_req_ms;       /* last GET_BLOCK sent                                   */
+    struct { uint32_t peer; uint64_t at_ms; } blk_ans[8]; /* GET_BLOCK answers, rate    */
+    bool has_kept[2];          /* data_dir/lockblock, propblock hold the block of our   */
+    uint8_t kept[2][LDG_DIGEST_LEN]; /* lock, of our last proposal (chain.c KEPT_*)     */
     fwl_ProposalMsg next_prop; /* a proposal that came before its height started       */
     int32_t next_prop_from;
     tm_timer timers[TIMERS_MAX];
@@ -329,6 +336,8 @@ void node__chain_on_proposal_block(server *s, const uint8_t *data, size_t len);
 void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p);
 void node__chain_on_vote(server *s, const fwl_VoteMsg *v);
 void node__chain_on_fetch(server *s, uint32_t from, const fwl_SyncRequestMsg *q);
+/* A peer asks for a candidate block by hash (P2P_T_GET_BLOCK). */
+void node__chain_on_get_block(server *s, uint32_t from, const uint8_t hash[LDG_DIGEST_LEN]);
 void node__chain_on_peer_up(server *s, uint32_t peer);
 void node__send_status(server *s, int64_t peer);
 /* Fill the consensus, peer and sync fields of a Status answer. */

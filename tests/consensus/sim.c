@@ -49,6 +49,8 @@
 #define TARGET_HEIGHTS 3     /* heights every honest node must commit after GST            */
 #define LIVE_MS 30000        /* ... within this much simulated time                        */
 #define MAX_EVENTS 3000000
+#define CAND_N 8             /* candidate blocks a node keeps (node/chain.c CAND_MAX)       */
+#define SEEN_ROUNDS 64       /* legacy node: rounds whose votes its de-duplication remembers */
 
 /* ---------------------------------------------------------------------------------------- */
 /* PRNG: splitmix64 seeds xoshiro256**                                                      */
@@ -96,10 +98,12 @@ static bool rng_chance(rng_t *r, double p)
 /* ---------------------------------------------------------------------------------------- */
 /* Messages, events                                                                          */
 
-enum { M_PROPOSAL, M_VOTE, M_DECISION, M_FETCH, M_STATUS };
+enum { M_PROPOSAL, M_VOTE, M_DECISION, M_FETCH, M_STATUS, M_BLOCKREQ, M_BLOCK };
 
 typedef struct {
     uint8_t kind, from, signer; /* from: the network sender; signer: who signed m           */
+    bool block;                 /* M_PROPOSAL: its block travels with it (the node sends the
+                                   block first on the same connection)                      */
     uint32_t signers;           /* M_DECISION: the precommits (m.round, m.value) it claims  */
     cns_msg m;                  /* M_FETCH: the round wanted; M_STATUS: where the sender is */
 } smsg;
@@ -235,6 +239,12 @@ typedef struct {
 } commit_rec;
 
 typedef struct {
+    bool used;
+    uint64_t height;
+    uint8_t value[CNS_HASH_LEN];
+} cand_t;
+
+typedef struct {
     bool byz, up, applying;
     uint32_t epoch;
     cns_tm eng;
@@ -258,6 +268,20 @@ typedef struct {
     uint32_t rnd_r[MAXN];
     uint64_t fet_t[MAXN];
     uint32_t fet_r[MAXN];
+    /* Blocks: a node can propose, and judge a proposal of, only a block it holds. */
+    cand_t cand[CAND_N];       /* lost in a crash                                         */
+    size_t cand_next;
+    bool lock_blk;             /* durable (fixed node): the block of the lock at lock_blk_h */
+    uint64_t lock_blk_h;
+    uint8_t lock_blk_v[CNS_HASH_LEN];
+    bool prop_blk;             /* durable (fixed node): the block of our last proposal     */
+    uint64_t prop_blk_h;
+    uint8_t prop_blk_v[CNS_HASH_LEN];
+    uint64_t blk_t[MAXN];      /* last block request answered, per peer                   */
+    uint64_t req_t;            /* last block request sent                                 */
+    /* Legacy node: votes already stored are not handed to the engine again. */
+    uint16_t seen[2][SEEN_ROUNDS][2]; /* by height parity: the current and the next one */
+    uint64_t seen_h[2];
 } node_t;
 
 typedef struct {
@@ -287,7 +311,7 @@ typedef struct {
     /* network faults */
     bool after_gst;
     uint64_t gst;
-    double p_drop, p_dup, p_tail, p_crash_mid, p_byz;
+    double p_drop, p_dup, p_tail, p_crash_mid, p_crash_prop, p_byz;
     uint32_t delay_max, tail_max;
     uint32_t part_mask; /* nodes on side 1; 0: no partition */
 
@@ -307,6 +331,9 @@ typedef struct {
 
 static void trace(sim_t *S, int node, const char *code, uint64_t h, uint32_t r, int64_t a,
                   const uint8_t *v);
+
+static bool cand_has(const node_t *N, const uint8_t *v);
+static void request_block(sim_t *S, uint32_t me, int to, uint64_t h, const uint8_t *v);
 
 static void sim_fail(sim_t *S, const char *fmt, ...)
 {
@@ -545,8 +572,11 @@ static void send_round(sim_t *S, uint32_t me, uint32_t peer, uint32_t r, bool pr
     store_round *s = store_at(N, r, false);
     if (!s)
         return;
-    if (s->has_prop && !prevotes_only)
-        send(S, me, peer, &s->prop);
+    if (s->has_prop && !prevotes_only) {
+        smsg p = s->prop;
+        p.block = cand_has(N, p.m.value);
+        send(S, me, peer, &p);
+    }
     for (int a = 0; a < 2; a++)
         for (int t = 0; t < (prevotes_only ? 1 : 2); t++)
             for (uint32_t i = 0; i < S->n; i++)
@@ -562,8 +592,15 @@ static void send_own(sim_t *S, uint32_t me, int to)
     if (!s)
         return;
     const smsg *m[3] = {NULL, NULL, NULL};
-    if (s->has_prop && s->prop.signer == me)
-        m[0] = &s->prop;
+    smsg prop;
+    if (s->has_prop && s->prop.signer == me) {
+        prop = s->prop;
+        prop.block = cand_has(N, prop.m.value);
+        if (prop.block)
+            m[0] = &prop;
+        else
+            request_block(S, me, -1, prop.m.height, prop.m.value);
+    }
     for (int t = 0; t < 2; t++)
         if (s->has[0][t][me])
             m[1 + t] = &s->vote[0][t][me];
@@ -575,6 +612,92 @@ static void send_own(sim_t *S, uint32_t me, int to)
         else
             send(S, me, (uint32_t)to, m[i]);
     }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Candidate blocks (node/chain.c's cand store)                                             */
+
+static bool cand_has(const node_t *N, const uint8_t *v)
+{
+    for (size_t i = 0; i < CAND_N; i++)
+        if (N->cand[i].used && !memcmp(N->cand[i].value, v, CNS_HASH_LEN))
+            return true;
+    return false;
+}
+
+/* A block the node must not lose: the engine's locked or valid value (it may have to
+ * propose it again), or the block of the durable lock. The legacy node pinned nothing. */
+static bool cand_pinned(const sim_t *S, const node_t *N, const cand_t *c)
+{
+    if (S->opt.legacy_node || !c->used)
+        return false;
+    return cns_tm_needs_value(&N->eng, c->value) ||
+           (N->lock_blk && !memcmp(c->value, N->lock_blk_v, CNS_HASH_LEN)) ||
+           (N->prop_blk && !memcmp(c->value, N->prop_blk_v, CNS_HASH_LEN));
+}
+
+/* Keep a block of height h (the current or the next one); the oldest unpinned one makes
+ * room, as in the node. */
+static void cand_add(sim_t *S, node_t *N, uint64_t h, const uint8_t *v)
+{
+    if (cand_has(N, v) || h < N->eng.height || h > N->eng.height + 1)
+        return;
+    for (size_t k = 0; k < CAND_N; k++) {
+        cand_t *c = &N->cand[N->cand_next];
+        N->cand_next = (N->cand_next + 1) % CAND_N;
+        if (cand_pinned(S, N, c))
+            continue;
+        c->used = true;
+        c->height = h;
+        memcpy(c->value, v, CNS_HASH_LEN);
+        return;
+    }
+}
+
+static void cand_forget_below(node_t *N, uint64_t h)
+{
+    for (size_t i = 0; i < CAND_N; i++)
+        if (N->cand[i].height < h)
+            N->cand[i].used = false;
+}
+
+/* Ask for a block we lack (the fixed node): from one peer, or all (to < 0); at most one
+ * request per REPLY_MS. */
+static void request_block(sim_t *S, uint32_t me, int to, uint64_t h, const uint8_t *v)
+{
+    node_t *N = &S->node[me];
+    if (S->opt.legacy_node || (N->req_t && S->now < N->req_t + REPLY_MS))
+        return;
+    N->req_t = S->now;
+    S->res->blocks_fetched++;
+    smsg q;
+    memset(&q, 0, sizeof q);
+    q.kind = M_BLOCKREQ;
+    q.signer = (uint8_t)me;
+    q.m.height = h;
+    memcpy(q.m.value, v, CNS_HASH_LEN);
+    trace(S, (int)me, "BRQ", h, 0, to, v);
+    if (to < 0)
+        broadcast(S, me, &q);
+    else
+        send(S, me, (uint32_t)to, &q);
+}
+
+/* Legacy node: has a vote with this (round, step, signer) been stored at this height? Marks
+ * it. Rounds past SEEN_ROUNDS are never de-duplicated. */
+static bool legacy_seen(node_t *N, const cns_msg *m, uint32_t signer)
+{
+    if (m->round >= SEEN_ROUNDS || m->step == CNS_PROPOSE)
+        return false;
+    int x = (int)(m->height & 1);
+    if (N->seen_h[x] != m->height) {
+        memset(N->seen[x], 0, sizeof N->seen[x]);
+        N->seen_h[x] = m->height;
+    }
+    uint16_t *w = &N->seen[x][m->round][m->step - 1], bit = (uint16_t)(1u << signer);
+    bool was = (*w & bit) != 0;
+    *w |= bit;
+    return was;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -719,11 +842,26 @@ static void run_actions(sim_t *S, uint32_t me, const cns_tm_actions *out)
                 N->n_wal--;
             }
             N->wal[N->n_wal++] = m;
-            if (m.kind == M_VOTE && m.m.step == CNS_PRECOMMIT && !m.m.nil)
+            if (m.kind == M_VOTE && m.m.step == CNS_PRECOMMIT && !m.m.nil) {
                 keep_pol(N, a);
-            if (!S->after_gst && !N->byz && rng_chance(&S->rng, S->p_crash_mid)) {
+                if (!S->opt.legacy_node) { /* the block of the lock, kept with the proof */
+                    N->lock_blk = true;
+                    N->lock_blk_h = a->height;
+                    memcpy(N->lock_blk_v, a->msg.value, CNS_HASH_LEN);
+                }
+            }
+            m.block = m.kind == M_PROPOSAL && (N->byz || cand_has(N, m.m.value));
+            if (m.block && !S->opt.legacy_node) { /* the block of our proposal, on disk */
+                N->prop_blk = true;
+                N->prop_blk_h = a->height;
+                memcpy(N->prop_blk_v, m.m.value, CNS_HASH_LEN);
+            }
+            if (!S->after_gst && !N->byz &&
+                rng_chance(&S->rng, m.kind == M_PROPOSAL ? S->p_crash_prop : S->p_crash_mid)) {
                 trace(S, (int)me, "CR!", a->height, a->round, a->msg.step, NULL);
                 crash(S, me);
+                if (S->res->lock_heavy) /* kill -9 and restart, as an operator's watchdog */
+                    push_node_ev(S, EV_RESTART, me, 50 + rng_below(&S->rng, 1000), 0, 0, 0);
                 return;
             }
             trace(S, (int)me, a->type == CNS_TM_PROPOSE ? "PRO" : a->msg.step == CNS_PREVOTE ? "PV" : "PC",
@@ -733,6 +871,11 @@ static void run_actions(sim_t *S, uint32_t me, const cns_tm_actions *out)
             remember(S, &m);
             if (N->byz) {
                 byz_send(S, me, &m);
+            } else if (m.kind == M_PROPOSAL && !m.block) {
+                /* The node cannot send a proposal without its block; the fixed node asks
+                 * its peers for it and sends the proposal with its next re-send. */
+                trace(S, (int)me, "NOB", a->height, a->round, 0, m.m.value);
+                request_block(S, me, -1, a->height, m.m.value);
             } else {
                 broadcast(S, me, &m);
                 if (m.kind == M_PROPOSAL && m.m.valid_round >= 0)
@@ -794,6 +937,19 @@ static void start_height(sim_t *S, uint32_t me, uint64_t h)
     node_t *N = &S->node[me];
     cns_tm_actions out;
     store_clear(N);
+    cand_forget_below(N, h);
+    /* Back at the height of the blocks the fixed node keeps on disk: candidates again. */
+    const bool kept[2] = {N->lock_blk && N->lock_blk_h == h, N->prop_blk && N->prop_blk_h == h};
+    const uint8_t *kv[2] = {N->lock_blk_v, N->prop_blk_v};
+    for (int k = 0; k < 2; k++)
+        if (kept[k] && !cand_has(N, kv[k]))
+            for (size_t i = 0; i < CAND_N; i++)
+                if (!N->cand[i].used) {
+                    N->cand[i].used = true;
+                    N->cand[i].height = h;
+                    memcpy(N->cand[i].value, kv[k], CNS_HASH_LEN);
+                    break;
+                }
     N->applying = false;
     int rc = cns_tm_start_height(&N->eng, h, &out);
     if (rc) {
@@ -811,15 +967,19 @@ static void start_height(sim_t *S, uint32_t me, uint64_t h)
         smsg wal[WAL_MAX];
         size_t n = N->n_wal;
         memcpy(wal, N->wal, n * sizeof *wal);
-        for (size_t i = 0; i < n && N->up && !S->failed && N->eng.height == h; i++)
+        for (size_t i = 0; i < n && N->up && !S->failed && N->eng.height == h; i++) {
+            if (wal[i].kind == M_VOTE)
+                legacy_seen(N, &wal[i].m, me);
             engine_msg(S, me, &wal[i]);
+        }
     }
     if (N->pol_h == h) {
         smsg pol[2 * MAXN];
         size_t n = N->n_pol;
         memcpy(pol, N->pol, n * sizeof *pol);
         for (size_t i = 0; i < n && N->up && !S->failed && N->eng.height == h; i++)
-            engine_msg(S, me, &pol[i]);
+            if (!(S->opt.legacy_node && legacy_seen(N, &pol[i].m, pol[i].signer)))
+                engine_msg(S, me, &pol[i]);
     }
     trace(S, (int)me, "HGT", h, N->eng.round, N->eng.step, NULL);
     run_actions(S, me, &out);
@@ -829,7 +989,7 @@ static void start_height(sim_t *S, uint32_t me, uint64_t h)
     memcpy(keep, N->future, sizeof keep);
     N->n_future = 0;
     for (size_t i = 0; i < n && N->up && !S->failed; i++)
-        if (keep[i].m.height == h && N->eng.height == h)
+        if (keep[i].m.height == h && N->eng.height == h && cand_has(N, keep[i].m.value))
             engine_msg(S, me, &keep[i]);
 }
 
@@ -844,6 +1004,9 @@ static void crash(sim_t *S, uint32_t me)
     N->up = false;
     N->epoch++;
     S->res->crashes++;
+    memset(N->cand, 0, sizeof N->cand);
+    memset(N->seen, 0, sizeof N->seen);
+    memset(N->seen_h, 0, sizeof N->seen_h);
     trace(S, (int)me, "DWN", N->tip, 0, 0, NULL);
 }
 
@@ -887,6 +1050,8 @@ static void restart(sim_t *S, uint32_t me)
     memset(N->dec_t, 0, sizeof N->dec_t);
     memset(N->rnd_t, 0, sizeof N->rnd_t);
     memset(N->fet_t, 0, sizeof N->fet_t);
+    memset(N->blk_t, 0, sizeof N->blk_t);
+    N->req_t = 0;
     trace(S, (int)me, "UP", N->tip + 1, rec.last.round, rec.last.step, NULL);
     start_height(S, me, N->tip + 1);
 }
@@ -919,9 +1084,11 @@ static void byz_value(sim_t *S, cns_msg *m)
 
 static void byz_sign_send(sim_t *S, uint32_t me, uint32_t to, const smsg *m)
 {
-    sign_msg(S, me, &m->m);
-    remember(S, m);
-    send(S, me, to, m);
+    smsg x = *m;
+    x.block = x.kind == M_PROPOSAL; /* it can always send some block for its proposal */
+    sign_msg(S, me, &x.m);
+    remember(S, &x);
+    send(S, me, to, &x);
 }
 
 /* What a Byzantine validator does with a message its engine wants to send: to each peer the
@@ -1046,14 +1213,41 @@ static void receive(sim_t *S, uint32_t me, const smsg *m)
     case M_PROPOSAL:
     case M_VOTE: {
         uint64_t h = m->m.height;
+        if (m->kind == M_PROPOSAL && m->block)
+            cand_add(S, N, h, m->m.value);
         if (m->kind == M_PROPOSAL && h == N->eng.height + 1) {
             N->future[N->n_future < FUTURE_PROPS ? N->n_future++ : rng_below(&S->rng, FUTURE_PROPS)] = *m;
             return;
         }
-        if (h == N->eng.height || h == N->eng.height + 1)
-            engine_msg(S, me, m);
+        if (h != N->eng.height && h != N->eng.height + 1)
+            break;
+        if (m->kind == M_PROPOSAL && !cand_has(N, m->m.value)) {
+            /* Without its block a proposal cannot be judged: the fixed node asks the
+             * sender for it (the proposal comes again with the proposer's re-send). */
+            if (!N->byz)
+                request_block(S, me, (int)from, h, m->m.value);
+            break;
+        }
+        if (m->kind == M_VOTE && S->opt.legacy_node && legacy_seen(N, &m->m, m->signer))
+            break; /* stored before: the legacy node did not hand it to the engine again */
+        engine_msg(S, me, m);
         break;
     }
+    case M_BLOCKREQ:
+        if (N->byz || !cand_has(N, m->m.value) ||
+            (N->blk_t[from] && S->now < N->blk_t[from] + REPLY_MS))
+            return;
+        N->blk_t[from] = S->now;
+        {
+            smsg b = *m;
+            b.kind = M_BLOCK;
+            b.signer = (uint8_t)me;
+            send(S, me, from, &b);
+        }
+        break;
+    case M_BLOCK:
+        cand_add(S, N, m->m.height, m->m.value);
+        break;
     case M_DECISION: {
         uint64_t h = m->m.height;
         if (h > N->tip + 1 + (N->applying ? 1 : 0) && h <= N->tip + DECISIONS && h < HMAX) {
@@ -1176,6 +1370,18 @@ static void setup(sim_t *S)
     S->tail_max = 1 + (uint32_t)rng_below(R, 800);
     S->p_crash_mid = rng_chance(R, 0.5) ? 0 : 0.02 * (double)rng_below(R, 1000) / 1000;
     S->p_byz = 0.2 + 0.8 * (double)rng_below(R, 1000) / 1000;
+    S->p_crash_prop = S->p_crash_mid;
+    /* Lock-heavy schedules: a long, lossy time before GST in which proposers often crash
+     * right after proposing (the block goes down with them) and others right after
+     * locking, so that heights run many rounds, past the engine's window of rounds, with
+     * validators locked on values others never saw (issue 8: a cluster stalled so). */
+    if (rng_chance(R, 0.25)) {
+        S->res->lock_heavy = true;
+        S->gst = 3000 + rng_below(R, 9000);
+        S->p_drop = 0.15 + 0.45 * (double)rng_below(R, 1000) / 1000;
+        S->p_crash_mid = 0.01 + 0.04 * (double)rng_below(R, 1000) / 1000;
+        S->p_crash_prop = 0.1 + 0.5 * (double)rng_below(R, 1000) / 1000;
+    }
     S->after_gst = S->gst == 0;
 
     for (uint32_t i = 0; i < S->n; i++) {
@@ -1189,7 +1395,7 @@ static void setup(sim_t *S)
     }
 
     /* Faults before GST: crashes of honest nodes, partitions. */
-    uint64_t n_crash = S->gst ? rng_below(R, S->opt.forced_fault ? 12 : 5) : 0;
+    uint64_t n_crash = S->gst ? rng_below(R, S->opt.forced_fault || S->res->lock_heavy ? 12 : 5) : 0;
     for (uint64_t k = 0; k < n_crash; k++) {
         uint32_t who = (uint32_t)rng_below(R, S->n);
         if (S->node[who].byz)
@@ -1275,6 +1481,7 @@ static void step(sim_t *S, const event *ev)
             break;
         uint8_t v[CNS_HASH_LEN];
         make_value(S, 0x01, v);
+        cand_add(S, N, ev->height, v);
         if (cns_tm_on_value(&N->eng, ev->height, ev->round, v, &out))
             sim_fail(S, "node %u: value refused", ev->node);
         else

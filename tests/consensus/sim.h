@@ -26,6 +26,10 @@ typedef struct {
     bool forget_record; /* restart with an empty vote record                              */
     bool forget_lock;   /* restart with the record's last vote but without its lock       */
     bool forced_fault;  /* with forget_*: force crashes and Byzantine validators           */
+    /* The node as fwledgerd was before the stall fix (issue 8): candidate blocks in a ring
+     * that may drop the block of the lock, none kept across a crash, no fetch of a missing
+     * block, and a vote the node already stored never handed to the engine again. */
+    bool legacy_node;
 } sim_options;
 
 typedef struct {
@@ -40,6 +44,8 @@ typedef struct {
     uint64_t crashes, equivocations, refused, max_round, fake_decisions_refused;
     uint64_t live_ms;          /* GST to liveness target reached                        */
     uint64_t max_actions;      /* most actions out of one engine event                  */
+    bool lock_heavy;           /* the run drew the lock-heavy schedule                  */
+    uint64_t blocks_fetched;   /* candidate blocks a node had to ask a peer for         */
 } sim_result;
 
 /* Run one seed. Returns true when no check failed; on failure, unless o->quiet, prints the

@@ -325,16 +325,21 @@ static void test_single_validator_commits_at_once(void **st)
     assert_int_equal(cns_tm_on_value(&e, 7, 1, v, &o), CNS_OK); /* another round: ignored */
     assert_int_equal(o.n, 0);
     assert_int_equal(cns_tm_on_value(&e, 7, 0, v, &o), CNS_OK);
-    assert_int_equal(o.n, 4);
+    assert_int_equal(o.n, 5);
     assert_int_equal(o.a[0].type, CNS_TM_PROPOSE);
     assert_true(votes_for(&o.a[1], 9) && o.a[1].msg.step == CNS_PREVOTE);
-    assert_true(votes_for(&o.a[2], 9) && o.a[2].msg.step == CNS_PRECOMMIT);
-    assert_int_equal(o.a[3].type, CNS_TM_COMMIT);
-    assert_int_equal(o.a[3].n_signers, 1);
-    assert_memory_equal(o.a[3].value, v, CNS_HASH_LEN);
+    /* the prevote's fallback timeout (none for the precommit: the height is decided) */
+    assert_int_equal(o.a[2].type, CNS_TM_SCHEDULE);
+    assert_int_equal(o.a[2].step, CNS_PREVOTE);
+    assert_int_equal(o.a[2].delay_ms, cns_tm_timeout(&c, CNS_PROPOSE, 0) +
+                     cns_tm_timeout(&c, CNS_PREVOTE, 0) + cns_tm_timeout(&c, CNS_PRECOMMIT, 0));
+    assert_true(votes_for(&o.a[3], 9) && o.a[3].msg.step == CNS_PRECOMMIT);
+    assert_int_equal(o.a[4].type, CNS_TM_COMMIT);
+    assert_int_equal(o.a[4].n_signers, 1);
+    assert_memory_equal(o.a[4].value, v, CNS_HASH_LEN);
     /* Each signing action carries the record to persist first. */
-    assert_int_equal(o.a[2].record.last.step, CNS_PRECOMMIT);
-    assert_int_equal(o.a[2].record.locked_round, 0);
+    assert_int_equal(o.a[3].record.last.step, CNS_PRECOMMIT);
+    assert_int_equal(o.a[3].record.locked_round, 0);
     assert_int_equal(cns_tm_start_height(&e, 8, &o), CNS_OK);
     assert_int_equal(o.a[0].type, CNS_TM_BUILD);
 }
@@ -976,25 +981,50 @@ static void test_simulator_catches_a_forgotten_record(void **st)
     assert_true(caught);
 }
 
-/* Why the lock is in the durable record: with it forgotten on restart, seed 91417 (powers
- * 3, 2, 1 Byzantine, 9) forks. At height 2 validator 0 commits value A in round 0 with the
- * precommits of 0, 1 and 3; validators 1 and 3, locked on A, crash, come back without their
- * locks and in round 1 prevote, precommit and commit a fresh value B. If the simulator's
- * random stream changes, find a new seed with
- * `test_tendermint --sim-only --forget-lock --seeds 200000 --jobs 2` (about 1 in 100,000). */
+/* Why the lock is in the durable record: with it forgotten on restart, seed 20527 (seven
+ * validators of power 1, one Byzantine, a lock-heavy schedule) forks at height 1: validators
+ * locked on one value crash, come back without their locks and help decide another one.
+ * (Earlier versions of the simulator forked on seeds 91417, 32839 and 25339 so.) If the
+ * simulator's random stream changes, find a new seed with
+ * `test_tendermint --sim-only --forget-lock --seeds 200000 --jobs 2` and look for FORK. */
 static void test_simulator_catches_a_forgotten_lock(void **st)
 {
     (void)st;
     sim_options o;
     sim_result r;
     memset(&o, 0, sizeof o);
-    o.seed = 91417;
+    o.seed = 20527;
     o.quiet = true;
     o.forget_lock = true;
     o.forced_fault = true;
     assert_false(sim_run(&o, &r));
     assert_non_null(strstr(r.what, "FORK"));
     o.forget_lock = false; /* the same run with the lock kept is fine */
+    assert_true(sim_run(&o, &r));
+}
+
+/* The stall of issue 8, reproduced: with the node as it was (candidate blocks in a ring
+ * that lets the block of a lock go, none kept across a crash, no fetch of a missing block,
+ * a vote stored once never handed to the engine again), seed 15 (four validators of power
+ * 1, one Byzantine) never decides height 5, the shape the fault schedule found on a real
+ * cluster: validators 0 and 2 are locked on a value of round 4 and propose it again in every
+ * round they lead, citing round 4; validator 1 FETCHes the prevotes of round 4 in vain and
+ * prevotes nil, 41 rounds on. The node as it is now decides. If the random stream changes,
+ * find a new seed with `test_tendermint --sim-only --legacy-node --seeds 200` (about one
+ * seed in twelve stalls). */
+static void test_simulator_finds_the_stall_of_the_legacy_node(void **st)
+{
+    (void)st;
+    sim_options o;
+    sim_result r;
+    memset(&o, 0, sizeof o);
+    o.seed = 15;
+    o.quiet = true;
+    o.legacy_node = true;
+    assert_false(sim_run(&o, &r));
+    assert_non_null(strstr(r.what, "LIVENESS"));
+    assert_true(r.max_round > CNS_TM_ROUND_SLOTS); /* past the engine's window of rounds */
+    o.legacy_node = false;
     assert_true(sim_run(&o, &r));
 }
 
@@ -1022,9 +1052,11 @@ static int sim_main(int argc, char **argv)
             fault_opts.forget_lock = fault_opts.forced_fault = true;
         else if (!strcmp(argv[i], "--forget-record"))
             fault_opts.forget_record = fault_opts.forced_fault = true;
+        else if (!strcmp(argv[i], "--legacy-node"))
+            fault_opts.legacy_node = true;
         else if (strcmp(argv[i], "--sim-only")) {
             fprintf(stderr, "usage: %s [--seed N [--verbose]] [--sim-only [--seeds N] "
-                    "[--first N] [--jobs J]] [--forget-lock | --forget-record]\n", argv[0]);
+                    "[--first N] [--jobs J]] [--forget-lock | --forget-record | --legacy-node]\n", argv[0]);
             return 2;
         }
     }
@@ -1074,6 +1106,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_replica_follows_without_signing),
         cmocka_unit_test(test_simulator_catches_a_forgotten_record),
         cmocka_unit_test(test_simulator_catches_a_forgotten_lock),
+        cmocka_unit_test(test_simulator_finds_the_stall_of_the_legacy_node),
         cmocka_unit_test(test_simulator_seeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
