@@ -344,7 +344,7 @@ int ldg_proposal_digest(const ldg_genesis *g, uint64_t height, uint32_t round,
  * accept a proposed block whose header says time_ms? A pure function; the node passes its
  * clock in now_ms, read when the proposal arrived.
  *   time_ms       the proposed block's header time
- *   prev_time_ms  the time of the block before it (the tip's; genesis_time_ms at height 1)
+ *   prev_time_ms  the time of the block before it (ldg_store_tip's; 0 before the first)
  *   now_ms        this validator's clock
  *   drift_ms      how far a fresh block's time may be from now_ms, either way
  *   valid_round   the proposal's valid round: -1 for a fresh proposal, >= 0 for a

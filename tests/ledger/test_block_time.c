@@ -66,7 +66,7 @@ static void test_previous_block_time(void **state)
      * others decide without us; a re-proposal of an earlier round's value still does. */
     assert_int_equal(check(now + d + 1, now + d + 1, now, d, FRESH), LDG_ETIME);
     assert_int_equal(check(now + d + 1, now + d + 1, now, d, 0), LDG_OK);
-    /* The first block: prev is the genesis time, 0 in the examples. */
+    /* The first block: prev is 0 (the store's tip time before any block). */
     assert_int_equal(check(now, 0, now, d, FRESH), LDG_OK);
     assert_int_equal(check(0, 0, 0, 0, FRESH), LDG_OK);
 }
