@@ -47,6 +47,22 @@ int ldg_proposal_digest(const ldg_genesis *g, uint64_t height, uint32_t round,
                               LDG_DIGEST_LEN, out);
 }
 
+int ldg_block_time_check(uint64_t time_ms, uint64_t prev_time_ms, uint64_t now_ms,
+                         uint64_t drift_ms, int32_t valid_round)
+{
+    if (valid_round < -1)
+        return LDG_EINVALID;
+    if (time_ms < prev_time_ms)
+        return LDG_EBLOCK;
+    if (valid_round >= 0)
+        return LDG_OK; /* a re-proposal: found timely when it was fresh (ledger.h) */
+    /* The window [now - drift, now + drift], clamped to the range of uint64_t rather than
+     * wrapped: a clock near either end must not turn the window inside out. */
+    uint64_t lo = now_ms > drift_ms ? now_ms - drift_ms : 0;
+    uint64_t hi = now_ms > UINT64_MAX - drift_ms ? UINT64_MAX : now_ms + drift_ms;
+    return time_ms < lo || time_ms > hi ? LDG_ETIME : LDG_OK;
+}
+
 int ldg_commit_verify(const ldg_genesis *g, uint64_t height, uint32_t round,
                       const uint8_t block_hash[LDG_DIGEST_LEN], const fwl_Signature *commit,
                       size_t n_commit)

@@ -48,7 +48,8 @@
     X(LDG_ELOCKED, -20, "data directory is in use by another process")                  \
     X(LDG_EBLOCK, -21, "invalid block")                                                 \
     X(LDG_EGENESIS, -22, "genesis does not match the data directory")                 \
-    X(LDG_ECONTRACT, -23, "contract does not compile")
+    X(LDG_ECONTRACT, -23, "contract does not compile")                                \
+    X(LDG_ETIME, -24, "block time too far from this node's clock")
 
 enum ldg_err {
 #define LDG_ENUM_(name, val, msg) name = (val),
@@ -338,6 +339,29 @@ int ldg_commit_digest(const ldg_genesis *g, uint64_t height, uint32_t round, uin
 int ldg_proposal_digest(const ldg_genesis *g, uint64_t height, uint32_t round,
                         int32_t valid_round, const uint8_t block_hash[LDG_DIGEST_LEN],
                         uint8_t out[LDG_DIGEST_LEN]);
+
+/* Block time (proposer-based timestamps, CometBFT's "timely" check): may this validator
+ * accept a proposed block whose header says time_ms? A pure function; the node passes its
+ * clock in now_ms, read when the proposal arrived.
+ *   time_ms       the proposed block's header time
+ *   prev_time_ms  the time of the block before it (ldg_store_tip's; 0 before the first)
+ *   now_ms        this validator's clock
+ *   drift_ms      how far a fresh block's time may be from now_ms, either way
+ *   valid_round   the proposal's valid round: -1 for a fresh proposal, >= 0 for a
+ *                 re-proposal of a value that had 2f+1 prevotes in that earlier round
+ * A fresh proposal passes when prev_time_ms <= time_ms and now_ms - drift_ms <= time_ms <=
+ * now_ms + drift_ms (both ends inclusive, saturating at 0 and UINT64_MAX). A re-proposal is
+ * NOT checked against the clock, only against prev_time_ms: its 2f+1 prevotes go back to a
+ * round where the value was fresh and more than 2/3 of the power (so at least one honest
+ * validator) found it timely, and its time is older by the rounds since; refusing a value
+ * that honest validators are locked on would stall the height for good. (The consensus
+ * engine acts on a re-proposal only with those 2f+1 prevotes in hand, so claiming a valid
+ * round does not let a block skip the check.) Block time never goes backwards; the store
+ * refuses such a block too (ldg_store_stage_block, ldg_store_apply_block).
+ * Errors, in this order: LDG_EINVALID (valid_round < -1), LDG_EBLOCK (time_ms <
+ * prev_time_ms), LDG_ETIME (a fresh proposal outside the window). */
+int ldg_block_time_check(uint64_t time_ms, uint64_t prev_time_ms, uint64_t now_ms,
+                         uint64_t drift_ms, int32_t valid_round);
 
 /* Encode a Block from its header bytes, n tx envelopes and the commit certificate (the
  * precommit signatures of round commit_round; none for a proposal). *out malloc'd.

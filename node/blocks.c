@@ -8,7 +8,12 @@
 #include "node/server_internal.h"
 
 /* Run the mempool head through the rules at the next height (ldg_store_build_block), drop
- * what they refuse (answering waiters) and encode the block of the rest. */
+ * what they refuse (answering waiters) and encode the block of the rest. The block's time is
+ * our clock, never ahead of it, except that the store raises it to the previous block's time
+ * when our clock is behind that (block time never goes backwards): a time the other
+ * validators found timely already. When our clock is behind it by more than the drift, the
+ * others judge the block by their clocks, and we log it: our clock needs fixing (we refuse
+ * their fresh proposals meanwhile, see proposal_timely in chain.c). */
 int node__build_block(server *s, uint64_t height, uint8_t **blk, size_t *len,
                               uint8_t hash[LDG_DIGEST_LEN])
 {
@@ -21,10 +26,17 @@ int node__build_block(server *s, uint64_t height, uint8_t **blk, size_t *len,
     size_t hdr_len;
     int rc = e && raw && lens && res ? 0 : LDG_ENOMEM;
     size_t n = rc ? 0 : node__mempool_head(s, max, e);
+    uint64_t now = node__now_ms(s);
+    ldg_tip t;
     for (size_t i = 0; i < n; i++)
         raw[i] = e[i]->raw, lens[i] = e[i]->len;
+    if (!rc && !ldg_store_tip(s->store, &t) && t.time_ms > now &&
+        t.time_ms - now > s->cfg.block_time_drift_ms)
+        node__log("building block %" PRIu64 ": the previous block's time is %" PRIu64
+                  " ms ahead of our clock (drift %" PRIu32 " ms): this block takes that time; "
+                  "check this node's clock", height, t.time_ms - now, s->cfg.block_time_drift_ms);
     if (!rc)
-        rc = ldg_store_build_block(s->store, raw, lens, n, node__now_ms(s), &s->vkey.pub, res, hdr,
+        rc = ldg_store_build_block(s->store, raw, lens, n, now, &s->vkey.pub, res, hdr,
                                    &hdr_len, hash);
     size_t m = 0;
     for (size_t i = 0; !rc && i < n; i++) {

@@ -716,14 +716,45 @@ void node__chain_on_proposal_block(server *s, const uint8_t *data, size_t len)
         return;
     bool got = (b.hdr.height == ch->height || b.hdr.height == ch->height + 1) &&
                !ldg_block_hash(&s->g, b.hdr_raw, b.hdr_len, hash);
-    if (got)
-        cand_add(ch, b.hdr.height, hash, data, len, b.hdr.proposer.alg,
-                 b.hdr.proposer.key.bytes, b.hdr.proposer.key.size);
+    if (got) {
+        cand_block *c = cand_add(ch, b.hdr.height, hash, data, len, b.hdr.proposer.alg,
+                                 b.hdr.proposer.key.bytes, b.hdr.proposer.key.size);
+        if (c)
+            c->time_ms = b.hdr.time_ms;
+    }
     ldg_block_free(&b);
     /* Our proposal waited for this block (we re-propose a value whose block we had lost). */
     if (got && ch->self >= 0 && !ch->own_prop_sent && ch->own_prop.height == ch->height &&
         !memcmp(ch->own_prop.block_hash.bytes, hash, LDG_DIGEST_LEN))
         send_own_proposal(s, -1);
+}
+
+/* Proposer-based timestamps: a fresh proposal's block time must be within the drift of our
+ * clock, a re-proposal is exempt (ldg_block_time_check). false: judge the block invalid, so
+ * that we prevote nil on it; the refusal is logged once per block. */
+static bool proposal_timely(server *s, const fwl_ProposalMsg *p, cand_block *c)
+{
+    ldg_tip t;
+    uint64_t now = node__now_ms(s), drift = s->cfg.block_time_drift_ms;
+    if (ldg_store_tip(s->store, &t))
+        return false;
+    int rc = ldg_block_time_check(c->time_ms, t.time_ms, now, drift, p->valid_round);
+    if (rc && !c->time_logged) {
+        c->time_logged = true;
+        if (rc == LDG_ETIME)
+            node__log("height %" PRIu64 " round %" PRIu32 ": proposal time %" PRIu64
+                      " ms %s our clock (drift %" PRIu64 " ms): prevoting nil",
+                      p->height, p->round, c->time_ms > now ? c->time_ms - now : now - c->time_ms,
+                      c->time_ms > now ? "ahead of" : "behind", drift);
+        else if (rc == LDG_EBLOCK)
+            node__log("height %" PRIu64 " round %" PRIu32 ": proposal time %" PRIu64
+                      " ms before the previous block's: prevoting nil",
+                      p->height, p->round, t.time_ms - c->time_ms);
+        else
+            node__log("height %" PRIu64 " round %" PRIu32 ": proposal time: %s", p->height,
+                      p->round, ldg_strerror(rc));
+    }
+    return rc == 0;
 }
 
 void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
@@ -753,10 +784,10 @@ void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
         start_height(s);
     if (!ch->started)
         return;
-    /* Valid: built by its proposer (the header says so) and passes every rule here. */
+    /* Valid: built by its proposer (the header says so), timely, and passes every rule here. */
     const ldg_pubkey *pk = &s->g.validators[p->proposer];
     bool valid = c->proposer.alg == pk->alg && c->proposer.len == pk->len &&
-                 !memcmp(c->proposer.key, pk->key, pk->len);
+                 !memcmp(c->proposer.key, pk->key, pk->len) && proposal_timely(s, p, c);
     uint8_t staged[LDG_DIGEST_LEN];
     if (valid && (ldg_store_built(s->store, staged) || memcmp(staged, c->hash, LDG_DIGEST_LEN)))
         valid = node__stage_block(s, c->bytes, c->len) == 0;

@@ -343,6 +343,7 @@ static int config_from_json(const json_t *root, node_config *c, node__errbuf *e)
         "timeout_precommit_delta_ms",
         "sync_batch_blocks",
         "eligibility_cache",
+        "block_time_drift_ms",
         NULL,
     };
     static const struct {
@@ -386,7 +387,9 @@ static int config_from_json(const json_t *root, node_config *c, node__errbuf *e)
     if ((rc = get_u32(root, "sync_batch_blocks", 1, NODE_SYNC_BATCH_MAX, &c->sync_batch_blocks,
                       e)) ||
         (rc = get_u32(root, "eligibility_cache", NODE_ELG_CACHE_MIN, NODE_ELG_CACHE_MAX,
-                      &c->eligibility_cache, e)))
+                      &c->eligibility_cache, e)) ||
+        (rc = get_u32(root, "block_time_drift_ms", NODE_DRIFT_MIN_MS, NODE_DRIFT_MAX_MS,
+                      &c->block_time_drift_ms, e)))
         return rc;
 
     /* p2p is on exactly when p2p_listen is given: what only makes sense with it is refused
@@ -424,6 +427,9 @@ void node_config_defaults(node_config *c)
     c->timeout_precommit_ms = 500;
     c->timeout_precommit_delta_ms = 250;
     c->sync_batch_blocks = 64;
+    /* Well above NTP-level skew plus a proposal's trip (loopback or LAN: milliseconds; a
+     * loaded or sanitised node: a fraction of a second), and a tight bound next to an hour. */
+    c->block_time_drift_ms = 5000;
 }
 
 /* Make a relative path relative to dir instead ("" dir or "" path: leave it as it is). */
@@ -502,7 +508,8 @@ static bool config_same(const node_config *a, const node_config *b)
         a->timeout_precommit_ms != b->timeout_precommit_ms ||
         a->timeout_precommit_delta_ms != b->timeout_precommit_delta_ms ||
         a->sync_batch_blocks != b->sync_batch_blocks ||
-        a->eligibility_cache != b->eligibility_cache)
+        a->eligibility_cache != b->eligibility_cache ||
+        a->block_time_drift_ms != b->block_time_drift_ms)
         return false;
     for (size_t i = 0; i < a->n_peers; i++)
         if (strcmp(a->peers[i].host, b->peers[i].host) || a->peers[i].port != b->peers[i].port ||
@@ -574,6 +581,7 @@ static int config_to_json(const node_config *c, json_t **out)
               &ok);
     node__put(root, "sync_batch_blocks", json_integer(c->sync_batch_blocks), &ok);
     node__put(root, "eligibility_cache", json_integer(c->eligibility_cache), &ok);
+    node__put(root, "block_time_drift_ms", json_integer(c->block_time_drift_ms), &ok);
     if (!ok) {
         json_decref(root);
         return LDG_EINVALID; /* invalid UTF-8 in a path, or out of memory */

@@ -132,6 +132,10 @@ typedef struct {
     uint8_t *bytes;                         /* encoded Block without certificate           */
     size_t len;
     ldg_pubkey proposer;                    /* from its header                             */
+    uint64_t time_ms;                       /* from its header, for a peer's block (our own
+                                               blocks leave it 0: the engine never takes our
+                                               own proposal back from the node)             */
+    bool time_logged;                       /* a refusal of its time was logged            */
 } cand_block;
 
 typedef struct {

@@ -37,7 +37,7 @@
 /* Every error code ledger.h declares. */
 static inline int fz_ldg_err_known(int rc)
 {
-    return rc <= 0 && rc >= LDG_ECONTRACT;
+    return rc <= 0 && rc >= LDG_ETIME;
 }
 
 /* --- keys and genesis ------------------------------------------------------------------- */

@@ -915,6 +915,12 @@ static void test_config_refusals(void **state)
         {"\"sync_batch_blocks\": 1025", "sync_batch_blocks: must be between 1 and 1024"},
         {"\"eligibility_cache\": 0", "eligibility_cache: must be between 1 and 10000000, got 0"},
         {"\"eligibility_cache\": 10000001", "eligibility_cache: must be between 1 and"},
+        /* block time drift */
+        {"\"block_time_drift_ms\": 99", "block_time_drift_ms: must be between 100 and 600000, got 99"},
+        {"\"block_time_drift_ms\": 0", "block_time_drift_ms: must be between 100 and 600000"},
+        {"\"block_time_drift_ms\": 600001", "block_time_drift_ms: must be between 100 and 600000"},
+        {"\"block_time_drift_ms\": -5000", "block_time_drift_ms: must be between"},
+        {"\"block_time_drift_ms\": \"5s\"", "block_time_drift_ms: must be an integer"},
     };
     for (size_t i = 0; i < N(rows); i++) {
         node_config c;
@@ -958,6 +964,7 @@ static void fill_cluster_config(node_config *c, const char *dir)
     c->timeout_precommit_delta_ms = 5;
     c->sync_batch_blocks = NODE_SYNC_BATCH_MAX;
     c->eligibility_cache = NODE_ELG_CACHE_MIN;
+    c->block_time_drift_ms = NODE_DRIFT_MAX_MS;
 }
 
 static void test_config_cluster_round_trip(void **state)
@@ -1006,6 +1013,7 @@ static void test_config_cluster_round_trip(void **state)
     assert_non_null(strstr((char *)text, "\"timeout_precommit_delta_ms\": 250"));
     assert_non_null(strstr((char *)text, "\"sync_batch_blocks\": 64"));
     assert_non_null(strstr((char *)text, "\"eligibility_cache\": 250000"));
+    assert_non_null(strstr((char *)text, "\"block_time_drift_ms\": 5000"));
     free(text);
 
     /* The saver refuses what would not load back the same, and writes nothing then. */
@@ -1047,6 +1055,9 @@ static void test_config_cluster_round_trip(void **state)
     fill_cluster_config(c, f->dir);
     c->eligibility_cache = NODE_ELG_CACHE_MAX + 1;
     assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
+    fill_cluster_config(c, f->dir);
+    c->block_time_drift_ms = NODE_DRIFT_MIN_MS - 1;
+    assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
     assert_int_equal(access(bad, F_OK), -1);
     free(c);
     free(back);
@@ -1077,6 +1088,7 @@ static void test_config_cluster_defaults(void **state)
     assert_int_equal(c.timeout_precommit_delta_ms, 250);
     assert_int_equal(c.sync_batch_blocks, 64);
     assert_int_equal(c.eligibility_cache, 250000);
+    assert_int_equal(c.block_time_drift_ms, 5000);
 
     put_file(P(f, "node.json"),
              "{\"validator_key\": \"\", \"identity_key\": \"node.key\", \"p2p_listen\": "
