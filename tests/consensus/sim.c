@@ -960,6 +960,13 @@ static void start_height(sim_t *S, uint32_t me, uint64_t h)
         if (N->next_votes[i].m.height == h)
             store_msg(N, &N->next_votes[i]);
     N->n_next_votes = 0;
+    /* The engine's own actions first (as the node does): they carry the vote record as it
+     * was before the replays below, which may sign newer messages; run after them, they
+     * would write an older record over a newer one (seed 45964 double-signed so). */
+    trace(S, (int)me, "HGT", h, N->eng.round, N->eng.step, NULL);
+    run_actions(S, me, &out);
+    if (!N->up || S->failed || N->eng.height != h)
+        return;
     /* Back at the height of the WAL (after a restart, or after catching up to it): the
      * engine counts its own earlier messages and the proof-of-lock again, and the store has
      * them to serve. */
@@ -981,8 +988,6 @@ static void start_height(sim_t *S, uint32_t me, uint64_t h)
             if (!(S->opt.legacy_node && legacy_seen(N, &pol[i].m, pol[i].signer)))
                 engine_msg(S, me, &pol[i]);
     }
-    trace(S, (int)me, "HGT", h, N->eng.round, N->eng.step, NULL);
-    run_actions(S, me, &out);
     /* Proposals that came early. */
     smsg keep[FUTURE_PROPS];
     size_t n = N->n_future;
