@@ -343,6 +343,7 @@ static int config_from_json(const json_t *root, node_config *c, node__errbuf *e)
         "timeout_precommit_delta_ms",
         "sync_batch_blocks",
         "eligibility_cache",
+        "map_size_mib",
         NULL,
     };
     static const struct {
@@ -386,7 +387,9 @@ static int config_from_json(const json_t *root, node_config *c, node__errbuf *e)
     if ((rc = get_u32(root, "sync_batch_blocks", 1, NODE_SYNC_BATCH_MAX, &c->sync_batch_blocks,
                       e)) ||
         (rc = get_u32(root, "eligibility_cache", NODE_ELG_CACHE_MIN, NODE_ELG_CACHE_MAX,
-                      &c->eligibility_cache, e)))
+                      &c->eligibility_cache, e)) ||
+        (rc = get_u32(root, "map_size_mib", NODE_MAP_SIZE_MIN_MIB, NODE_MAP_SIZE_MAX_MIB,
+                      &c->map_size_mib, e)))
         return rc;
 
     /* p2p is on exactly when p2p_listen is given: what only makes sense with it is refused
@@ -417,6 +420,7 @@ void node_config_defaults(node_config *c)
     c->mempool_max = 50000;
     c->max_clients = 1024;
     c->eligibility_cache = 250000;
+    c->map_size_mib = 8192;
     c->timeout_propose_ms = 1000;
     c->timeout_propose_delta_ms = 500;
     c->timeout_prevote_ms = 500;
@@ -502,7 +506,7 @@ static bool config_same(const node_config *a, const node_config *b)
         a->timeout_precommit_ms != b->timeout_precommit_ms ||
         a->timeout_precommit_delta_ms != b->timeout_precommit_delta_ms ||
         a->sync_batch_blocks != b->sync_batch_blocks ||
-        a->eligibility_cache != b->eligibility_cache)
+        a->eligibility_cache != b->eligibility_cache || a->map_size_mib != b->map_size_mib)
         return false;
     for (size_t i = 0; i < a->n_peers; i++)
         if (strcmp(a->peers[i].host, b->peers[i].host) || a->peers[i].port != b->peers[i].port ||
@@ -574,6 +578,7 @@ static int config_to_json(const node_config *c, json_t **out)
               &ok);
     node__put(root, "sync_batch_blocks", json_integer(c->sync_batch_blocks), &ok);
     node__put(root, "eligibility_cache", json_integer(c->eligibility_cache), &ok);
+    node__put(root, "map_size_mib", json_integer(c->map_size_mib), &ok);
     if (!ok) {
         json_decref(root);
         return LDG_EINVALID; /* invalid UTF-8 in a path, or out of memory */

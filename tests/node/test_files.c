@@ -915,6 +915,8 @@ static void test_config_refusals(void **state)
         {"\"sync_batch_blocks\": 1025", "sync_batch_blocks: must be between 1 and 1024"},
         {"\"eligibility_cache\": 0", "eligibility_cache: must be between 1 and 10000000, got 0"},
         {"\"eligibility_cache\": 10000001", "eligibility_cache: must be between 1 and"},
+        {"\"map_size_mib\": 0", "map_size_mib: must be between 1 and 4194304, got 0"},
+        {"\"map_size_mib\": 4194305", "map_size_mib: must be between 1 and 4194304"},
     };
     for (size_t i = 0; i < N(rows); i++) {
         node_config c;
@@ -958,6 +960,7 @@ static void fill_cluster_config(node_config *c, const char *dir)
     c->timeout_precommit_delta_ms = 5;
     c->sync_batch_blocks = NODE_SYNC_BATCH_MAX;
     c->eligibility_cache = NODE_ELG_CACHE_MIN;
+    c->map_size_mib = NODE_MAP_SIZE_MAX_MIB;
 }
 
 static void test_config_cluster_round_trip(void **state)
@@ -1006,6 +1009,7 @@ static void test_config_cluster_round_trip(void **state)
     assert_non_null(strstr((char *)text, "\"timeout_precommit_delta_ms\": 250"));
     assert_non_null(strstr((char *)text, "\"sync_batch_blocks\": 64"));
     assert_non_null(strstr((char *)text, "\"eligibility_cache\": 250000"));
+    assert_non_null(strstr((char *)text, "\"map_size_mib\": 8192"));
     free(text);
 
     /* The saver refuses what would not load back the same, and writes nothing then. */
@@ -1046,6 +1050,9 @@ static void test_config_cluster_round_trip(void **state)
     assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
     fill_cluster_config(c, f->dir);
     c->eligibility_cache = NODE_ELG_CACHE_MAX + 1;
+    assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
+    fill_cluster_config(c, f->dir);
+    c->map_size_mib = 0;
     assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
     assert_int_equal(access(bad, F_OK), -1);
     free(c);
