@@ -461,6 +461,7 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
 out:
     node__write_state_free(s);
     node__sync_free(s);
+    node__stall_free(s);
     node__chain_free(s);
     node__contracts_free(s);
     p2p_seen_free(s->ch.seen_tx);
