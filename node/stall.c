@@ -113,17 +113,25 @@ void node__stall_tick(server *s)
         return;
     st->retry_ms = now + NODE_STALL_RETRY_MS;
     st->retries++;
+    /* Taken out while it is written: on success the chain moves on at once, and the next
+     * block may be decided, fail and be kept in the same call. */
+    uint8_t *blk = st->blk;
+    bool *pre = st->pre;
+    size_t len = st->len;
     uint64_t h = st->height;
-    /* On success the chain moves on and node__stall_committed drops the block. */
-    int rc = node__apply_certified(s, st->blk, st->len, st->pre);
-    if (rc && !ldg_is_disk_error(rc)) {
-        /* Not the disk's doing (the block no longer fits the tip: it came in otherwise):
-         * stop retrying it; sync fetches what is missing. */
-        node__log("height %" PRIu64 ": kept block dropped: %s", h, node_strerror(rc));
-        drop_kept(st);
-    } else if (rc) {
+    st->blk = NULL;
+    st->pre = NULL;
+    int rc = node__apply_certified(s, blk, len, pre);
+    if (ldg_is_disk_error(rc)) {
         node__stall_failed(s, rc, h, "committing");
+        node__stall_keep(s, blk, len, h, pre);
+        st->retry_ms = now + NODE_STALL_RETRY_MS;
+        return;
     }
+    if (rc) /* not the disk's doing: stop retrying it; sync fetches what is missing */
+        node__log("height %" PRIu64 ": kept block dropped: %s", h, node_strerror(rc));
+    free(blk);
+    free(pre);
 }
 
 void node__stall_votes(server *s, int rc)

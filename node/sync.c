@@ -170,7 +170,7 @@ static void apply_ready(server *s)
         free(j);
     }
     uint64_t now = node__now_ms(s);
-    if (ch->syncing && now - ch->sync_log_ms >= 2000 && now > ch->sync_t0_ms) {
+    if (ch->syncing && now - ch->sync_log_ms >= 2000 && now > ch->sync_t0_ms && !s->stall.rc) {
         uint32_t id;
         ch->sync_log_ms = now;
         ch->sync_rate = ch->sync_blocks * 1000 / (now - ch->sync_t0_ms);
