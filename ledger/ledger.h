@@ -24,6 +24,9 @@
 /* ---------------------------------------------------------------------------------------- */
 /* Errors                                                                                    */
 
+/* -30..-39: the disk. A write that fails for want of room (or on an I/O error, LDG_EIO) leaves
+ * nothing half-written; the same write may succeed once there is room again
+ * (ldg_is_disk_error). */
 #define LDG_ERRORS(X)                                                                   \
     X(LDG_OK, 0, "ok")                                                                  \
     X(LDG_ENOMEM, -1, "out of memory")                                                  \
@@ -49,7 +52,10 @@
     X(LDG_EBLOCK, -21, "invalid block")                                                 \
     X(LDG_EGENESIS, -22, "genesis does not match the data directory")                 \
     X(LDG_ECONTRACT, -23, "contract does not compile")                                \
-    X(LDG_ETIME, -24, "block time too far from this node's clock")
+    X(LDG_ETIME, -24, "block time too far from this node's clock")                           \
+    X(LDG_ENOSPC, -30, "disk full (ENOSPC)")                                            \
+    X(LDG_EDQUOT, -31, "disk quota exceeded (EDQUOT)")                                  \
+    X(LDG_EMAPFULL, -32, "LMDB map full: raise map_size")
 
 enum ldg_err {
 #define LDG_ENUM_(name, val, msg) name = (val),
@@ -59,6 +65,15 @@ enum ldg_err {
 
 /* The message for an LDG_E* code; never NULL ("unknown error" for foreign codes). */
 const char *ldg_strerror(int err);
+
+/* The LDG_E* code for an errno value left by a failed write, sync or allocation of room in a
+ * file: ENOSPC, EDQUOT and ENOMEM have their own codes, everything else is LDG_EIO. */
+int ldg_errno_code(int errnum);
+
+/* True for the codes of a write that the disk refused (LDG_ENOSPC, LDG_EDQUOT, LDG_EMAPFULL,
+ * LDG_EIO, and LDG_ESTORE for any other failure of the store): the data was not at fault,
+ * nothing was written, and the same write may succeed later. */
+bool ldg_is_disk_error(int err);
 
 /* Classify a nanopb decode error message: a field over its bound is LDG_ETOOBIG, anything
  * else LDG_EMALFORMED. */
@@ -390,9 +405,19 @@ typedef struct ldg_store ldg_store;
 /* Open (or create) the store in dir, bound to genesis g (refused with LDG_EGENESIS if the
  * directory holds another chain). On first open, writes the genesis state (admins, initial
  * authors). map_size: 0 for the default (8 GiB). Takes an exclusive lock on dir/LOCK: a
- * second process gets LDG_ELOCKED. Errors: LDG_ELOCKED, LDG_EGENESIS, LDG_ESTORE, LDG_EIO. */
+ * second process gets LDG_ELOCKED. Errors: LDG_ELOCKED, LDG_EGENESIS, a disk error
+ * (ldg_is_disk_error: LDG_ENOSPC, LDG_EDQUOT, LDG_EMAPFULL, LDG_EIO, LDG_ESTORE).
+ *
+ * Disk errors of the writes below: LMDB's MDB_MAP_FULL is LDG_EMAPFULL (the map is full:
+ * reopen with a larger map_size); ENOSPC, EDQUOT and EIO from the filesystem are
+ * LDG_ENOSPC, LDG_EDQUOT and LDG_EIO (an EIO while the filesystem has less than 1 MiB free
+ * is LDG_ENOSPC: LMDB reports a write cut short by a full disk as EIO); any other LMDB
+ * failure is LDG_ESTORE. After any of them the write transaction is aborted: the store
+ * holds the previous block, whole, and the same block can be written again. */
 int ldg_store_open(ldg_store **out, const char *dir, const ldg_genesis *g, size_t map_size);
 void ldg_store_close(ldg_store *s);
+/* The size of the store's map in bytes (what LDG_EMAPFULL ran into). */
+size_t ldg_store_map_size(ldg_store *s);
 const ldg_genesis *ldg_store_genesis(const ldg_store *s);
 
 /* A second handle on an open store, for reading on another thread while the first one
@@ -421,7 +446,8 @@ int ldg_store_tip(ldg_store *s, ldg_tip *tip);
  * collects commit signatures over ldg_commit_digest, encodes the block (ldg_block_encode)
  * and calls ldg_store_commit_built, or drops it with ldg_store_abort_built. Another build or
  * an apply drops it too. Nothing is visible to readers until the commit.
- * Errors: LDG_ESTORE, LDG_ENOMEM, LDG_ETOOBIG (nothing is kept open then). */
+ * Errors: a disk error (LDG_EMAPFULL, ...), LDG_ENOMEM, LDG_ETOOBIG (nothing is kept open
+ * then; no tx is refused for it). */
 int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t *tx_lens,
                           size_t n, uint64_t time_ms,
                           const ldg_pubkey *proposer, int *results, uint8_t *hdr,
@@ -430,7 +456,8 @@ int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t 
 /* Commit the block built by the last ldg_store_build_block: block must be that block (same
  * header hash) with a valid commit certificate. Writes the block, its index and the tip in
  * the same write transaction as its state, and syncs. Errors: LDG_EBLOCK (nothing built,
- * another block, or a bad certificate: the build is dropped), LDG_EBADSIG, LDG_ESTORE. */
+ * another block, or a bad certificate: the build is dropped), LDG_EBADSIG, a disk error
+ * (the build is dropped and nothing is written: apply the block to try again). */
 int ldg_store_commit_built(ldg_store *s, const uint8_t *block, size_t len);
 void ldg_store_abort_built(ldg_store *s);
 
@@ -438,7 +465,7 @@ void ldg_store_abort_built(ldg_store *s);
  * stateless and stateful; signatures unless pre_verified says a tx was verified already)
  * must pass, then state, indexes and the block are written in ONE LMDB write transaction
  * and synced. On any error nothing is written. pre_verified: NULL or n_txs flags.
- * Errors: LDG_EBLOCK and any tx error, LDG_ESTORE. */
+ * Errors: LDG_EBLOCK and any tx error, a disk error. */
 int ldg_store_apply_block(ldg_store *s, const uint8_t *block, size_t len,
                           const bool *pre_verified);
 

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "ledger/store_internal.h"
@@ -46,6 +47,30 @@ static const char *const db_names[DB_COUNT] = {
     "meta", "blocks", "block_idx", "txs", "releases", "by_product", "by_hw",
     "all_rel", "lines", "authors", "nonces", "contracts", "contract_versions", "bindings",
     "trackers", "outcomes"};
+
+/* Less than this free in the data directory's filesystem: it is full (see lmdb_err). */
+#define NEARLY_FULL (1u << 20)
+
+/* The LDG_E* code for a failed LMDB call, so that the log and the operator see the cause.
+ * LMDB returns system errors as errno values, except a short write: mdb_page_flush turns
+ * one into EIO ("short write, filesystem full?"), which is what a filesystem that fills in
+ * the middle of a commit gives. So an EIO while the filesystem has (almost) no room left is
+ * reported as ENOSPC. */
+static int lmdb_err(const ldg_store *s, int rc)
+{
+    struct statvfs st;
+    switch (rc) {
+    case 0: return 0;
+    case MDB_MAP_FULL: return LDG_EMAPFULL;
+    case ENOSPC: case EDQUOT: case ENOMEM: return ldg_errno_code(rc);
+    case EIO:
+        if (s->lock_fd >= 0 && !fstatvfs(s->lock_fd, &st) &&
+            (uint64_t)st.f_bavail * st.f_frsize < NEARLY_FULL)
+            return LDG_ENOSPC;
+        return LDG_EIO;
+    default: return LDG_ESTORE;
+    }
+}
 
 /* The test hook (ldg_store_fail_after): true when this write is the one to fail. */
 static bool injected_failure(ldg_store *s)
@@ -67,8 +92,7 @@ int ldg__put(wctx *w, int db, const void *k, size_t kl, const void *v, size_t vl
     if (injected_failure(w->s))
         return LDG_ESTORE;
     MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
-    int rc = mdb_put(w->txn, w->s->db[db], &key, &val, flags);
-    return rc ? LDG_ESTORE : 0;
+    return lmdb_err(w->s, mdb_put(w->txn, w->s->db[db], &key, &val, flags));
 }
 
 int ldg__del(wctx *w, int db, const void *k, size_t kl)
@@ -78,15 +102,15 @@ int ldg__del(wctx *w, int db, const void *k, size_t kl)
     if (injected_failure(w->s))
         return LDG_ESTORE;
     MDB_val key = {kl, (void *)k};
-    return mdb_del(w->txn, w->s->db[db], &key, NULL) ? LDG_ESTORE : 0;
+    return lmdb_err(w->s, mdb_del(w->txn, w->s->db[db], &key, NULL));
 }
 
-/* 0 and *v set when found, LDG_ENOTFOUND when not, LDG_ESTORE on failure. */
+/* 0 and *v set when found, LDG_ENOTFOUND when not, a disk error on failure. */
 int ldg__get(ldg_store *s, MDB_txn *txn, int db, const void *k, size_t kl, MDB_val *v)
 {
     MDB_val key = {kl, (void *)k};
     int rc = mdb_get(txn, s->db[db], &key, v);
-    return rc == MDB_NOTFOUND ? LDG_ENOTFOUND : rc ? LDG_ESTORE : 0;
+    return rc == MDB_NOTFOUND ? LDG_ENOTFOUND : lmdb_err(s, rc);
 }
 
 size_t ldg__file_key(uint8_t *out, const fwl_Hash *h)
@@ -160,7 +184,7 @@ int ldg__rbegin(ldg_store *s, MDB_txn **txn)
         if (s->rtxn)
             mdb_txn_abort(s->rtxn);
         s->rtxn = NULL;
-        return LDG_ESTORE;
+        return lmdb_err(s, rc);
     }
     s->rdepth = 1;
     *txn = s->rtxn;
@@ -215,7 +239,7 @@ int ldg_store_open(ldg_store **out, const char *dir, const ldg_genesis *g, size_
     int rc;
     *out = NULL;
     if (mkdir(dir, 0700) && errno != EEXIST)
-        return LDG_EIO;
+        return ldg_errno_code(errno);
     ldg_store *s = calloc(1, sizeof *s);
     if (!s)
         return LDG_ENOMEM;
@@ -231,23 +255,27 @@ int ldg_store_open(ldg_store **out, const char *dir, const ldg_genesis *g, size_
     snprintf(path, sizeof path, "%s/LOCK", dir);
     s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (s->lock_fd < 0) {
-        rc = LDG_EIO;
+        rc = ldg_errno_code(errno);
         goto fail;
     }
     if (flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
         rc = LDG_ELOCKED;
         goto fail;
     }
-    rc = LDG_ESTORE;
-    if (mdb_env_create(&s->env) || mdb_env_set_maxdbs(s->env, DB_COUNT) ||
-        mdb_env_set_mapsize(s->env, map_size ? map_size : (size_t)8 << 30) ||
-        mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600))
+    if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, DB_COUNT)) ||
+        (rc = mdb_env_set_mapsize(s->env, map_size ? map_size : (size_t)8 << 30)) ||
+        (rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600))) {
+        rc = lmdb_err(s, rc);
         goto fail;
+    }
     MDB_txn *txn;
-    if (mdb_txn_begin(s->env, NULL, 0, &txn))
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn))) {
+        rc = lmdb_err(s, rc);
         goto fail;
+    }
     for (int i = 0; i < DB_COUNT; i++)
-        if (mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->db[i])) {
+        if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->db[i]))) {
+            rc = lmdb_err(s, rc);
             mdb_txn_abort(txn);
             goto fail;
         }
@@ -260,11 +288,15 @@ int ldg_store_open(ldg_store **out, const char *dir, const ldg_genesis *g, size_
         }
     } else if (grc || v.mv_size != LDG_DIGEST_LEN || memcmp(v.mv_data, s->genesis_hash, LDG_DIGEST_LEN)) {
         mdb_txn_abort(txn);
-        rc = grc ? LDG_ESTORE : LDG_EGENESIS;
+        rc = grc ? grc : LDG_EGENESIS;
         goto fail;
     }
-    if ((rc = ldg__read_tip(s, txn, &s->tip)) || mdb_txn_commit(txn)) {
-        rc = rc ? rc : LDG_ESTORE;
+    if ((rc = ldg__read_tip(s, txn, &s->tip))) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    if ((rc = mdb_txn_commit(txn))) {
+        rc = lmdb_err(s, rc);
         goto fail;
     }
     *out = s;
@@ -311,6 +343,12 @@ void ldg_store_close(ldg_store *s)
 }
 
 const ldg_genesis *ldg_store_genesis(const ldg_store *s) { return &s->g; }
+
+size_t ldg_store_map_size(ldg_store *s)
+{
+    MDB_envinfo info;
+    return mdb_env_info(s->env, &info) ? 0 : info.me_mapsize;
+}
 
 int ldg_store_tip(ldg_store *s, ldg_tip *tip)
 {
@@ -366,7 +404,9 @@ static const uint8_t *prev_hash(const ldg_store *s)
     return s->tip.height ? s->tip.hash : s->genesis_hash;
 }
 
-static bool fatal(int rc) { return rc == LDG_ESTORE || rc == LDG_ENOMEM; }
+/* An error that is not the transaction's fault: the whole build stops (the write
+ * transaction may be poisoned, e.g. by MDB_MAP_FULL, and is aborted). */
+static bool fatal(int rc) { return ldg_is_disk_error(rc) || rc == LDG_ENOMEM; }
 
 /* Keep w's open write transaction as the block built or staged, until commit or abort. */
 static void keep_built(ldg_store *s, const wctx *w, const uint8_t hash[LDG_DIGEST_LEN])
@@ -397,12 +437,13 @@ int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t 
         return LDG_ETOOBIG;
     wctx w = {s, NULL, s->tip.height + 1, time_ms < s->tip.time_ms ? s->tip.time_ms : time_ms,
               s->tip.releases};
-    if (mdb_txn_begin(s->env, NULL, 0, &w.txn))
-        return LDG_ESTORE;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &w.txn);
+    if (rc)
+        return lmdb_err(s, rc);
     const uint8_t **raw = malloc((n ? n : 1) * sizeof *raw);
     size_t *lens = malloc((n ? n : 1) * sizeof *lens);
     size_t m = 0, body = 0;
-    int rc = (raw && lens) ? 0 : LDG_ENOMEM;
+    rc = (raw && lens) ? 0 : LDG_ENOMEM;
     long fail_saved = s->fail_after; /* the test hook is for ldg_store_apply_block */
     s->fail_after = -1;
     for (size_t i = 0; !rc && i < n; i++) {
@@ -477,8 +518,10 @@ static int finish_block(ldg_store *s, wctx *w, const uint8_t hash[LDG_DIGEST_LEN
         mdb_txn_abort(w->txn);
         return rc;
     }
-    if (mdb_txn_commit(w->txn))
-        return LDG_ESTORE;
+    /* A failed commit (a full disk: ENOSPC, or EIO from a short write) frees the
+     * transaction and leaves the previous block's state as it was. */
+    if ((rc = mdb_txn_commit(w->txn)))
+        return lmdb_err(s, rc);
     s->tip.height = w->height;
     memcpy(s->tip.hash, hash, LDG_DIGEST_LEN);
     s->tip.time_ms = w->time_ms;
@@ -561,9 +604,9 @@ static int run_block(ldg_store *s, const uint8_t *block, size_t len, const bool 
     }
     ldg_store_abort_built(s);
     *w = (wctx){s, NULL, b.hdr.height, b.hdr.time_ms, s->tip.releases};
-    if (mdb_txn_begin(s->env, NULL, 0, &w->txn)) {
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &w->txn))) {
         ldg_block_free(&b);
-        return LDG_ESTORE;
+        return lmdb_err(s, rc);
     }
     ldg_tx *tx = &s->scratch_tx;
     for (size_t i = 0; !rc && i < b.n_txs; i++) {

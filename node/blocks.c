@@ -2,6 +2,7 @@
  * Blocks in the node: building a proposal from the mempool, staging a peer's proposal,
  * committing a decided block with its certificate, and applying a block from sync. Each
  * commit then takes the block's transactions out of the mempool and answers their waiters.
+ * A decided block that the disk refuses is kept and written again (stall.c).
  */
 #include <openssl/sha.h>
 
@@ -51,7 +52,10 @@ int node__build_block(server *s, uint64_t height, uint8_t **blk, size_t *len,
         rc = ldg_block_encode(hdr, hdr_len, raw, lens, m, NULL, 0, 0, blk, len);
     if (rc) {
         ldg_store_abort_built(s->store);
-        node__log("building block %" PRIu64 " failed: %s", height, ldg_strerror(rc));
+        if (ldg_is_disk_error(rc))
+            node__stall_failed(s, rc, height, "building");
+        else
+            node__log("building block %" PRIu64 " failed: %s", height, ldg_strerror(rc));
     }
     free(e), free(raw), free(lens), free(res);
     return rc;
@@ -85,6 +89,8 @@ int node__stage_block(server *s, const uint8_t *blk, size_t len)
     bool *pre = known_txs(s, &b);
     rc = ldg_store_stage_block(s->store, blk, len, pre, hash);
     free(pre);
+    if (ldg_is_disk_error(rc))
+        node__stall_failed(s, rc, b.hdr.height, "staging");
     ldg_block_free(&b);
     return rc;
 }
@@ -104,6 +110,7 @@ static void applied(server *s, const ldg_block *b)
         node__mempool_compact(s);
     s->committed_txs += b->n_txs;
     node__answer_parked(s);
+    node__stall_committed(s, b->hdr.height);
     node__chain_committed(s, b->hdr.height);
 }
 
@@ -127,7 +134,26 @@ int node__commit_block(server *s, const uint8_t *blk, size_t len, const fwl_Sign
         rc = ldg_store_apply_block(s->store, full, flen, pre);
         free(pre);
     }
+    if (ldg_is_disk_error(rc)) {
+        /* Decided, certified, and not written: keep it and write it again (stall.c). */
+        node__stall_failed(s, rc, b.hdr.height, "committing");
+        node__stall_keep(s, full, flen, b.hdr.height, known_txs(s, &b));
+        full = NULL;
+    }
     free(full);
+    if (!rc)
+        applied(s, &b);
+    ldg_block_free(&b);
+    return rc;
+}
+
+int node__apply_certified(server *s, const uint8_t *blk, size_t len, const bool *pre)
+{
+    ldg_block b;
+    int rc = ldg_block_decode(blk, len, &b);
+    if (rc)
+        return rc;
+    rc = ldg_store_apply_block(s->store, blk, len, pre);
     if (!rc)
         applied(s, &b);
     ldg_block_free(&b);
@@ -144,9 +170,19 @@ int node__apply_synced(server *s, const uint8_t *blk, size_t len, bool sigs_veri
     if (sigs_verified && (pre = malloc(b.n_txs + 1)))
         memset(pre, 1, b.n_txs + 1);
     rc = ldg_store_apply_block(s->store, blk, len, pre);
-    free(pre);
-    if (!rc)
+    if (!rc) {
         applied(s, &b);
+    } else if (ldg_is_disk_error(rc)) {
+        /* Certified and verified, not written: keep it and write it again (stall.c). */
+        uint8_t *copy = malloc(len ? len : 1);
+        node__stall_failed(s, rc, b.hdr.height, "applying synced");
+        if (copy) {
+            memcpy(copy, blk, len);
+            node__stall_keep(s, copy, len, b.hdr.height, pre);
+            pre = NULL;
+        }
+    }
+    free(pre);
     ldg_block_free(&b);
     return rc;
 }

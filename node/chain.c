@@ -432,7 +432,7 @@ static void commit(server *s, const cns_tm_action *a)
         return;
     }
     int rc = node__commit_block(s, c->bytes, c->len, cert, n, a->round);
-    if (rc) {
+    if (rc && !ldg_is_disk_error(rc)) { /* (the disk's refusals: kept and retried, stall.c) */
         node__log("committing height %" PRIu64 " failed: %s", a->height, node_strerror(rc));
         node__sync_request(s);
     }
@@ -626,11 +626,11 @@ static void run(server *s, const cns_tm_actions *acts)
         ch->record_ok = true; /* a lone validator: nobody to equivocate to (chain_init) */
     } else if (last) {
         next->rec = *last;
-        ch->record_ok = node_votelog_write(ch->vlog, next) == 0;
+        int rc = node_votelog_write(ch->vlog, next);
+        ch->record_ok = rc == 0;
         if (ch->record_ok)
             ch->vs = *next;
-        else
-            node__log("cannot write the vote record: not signing");
+        node__stall_votes(s, rc); /* logged when it fails, and when it works again */
     }
     for (size_t i = 0; i < acts->n && !s->stopping; i++) {
         const cns_tm_action *a = &acts->a[i];

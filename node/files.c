@@ -344,6 +344,7 @@ static int config_from_json(const json_t *root, node_config *c, node__errbuf *e)
         "sync_batch_blocks",
         "eligibility_cache",
         "block_time_drift_ms",
+        "map_size_mib",
         NULL,
     };
     static const struct {
@@ -389,7 +390,9 @@ static int config_from_json(const json_t *root, node_config *c, node__errbuf *e)
         (rc = get_u32(root, "eligibility_cache", NODE_ELG_CACHE_MIN, NODE_ELG_CACHE_MAX,
                       &c->eligibility_cache, e)) ||
         (rc = get_u32(root, "block_time_drift_ms", NODE_DRIFT_MIN_MS, NODE_DRIFT_MAX_MS,
-                      &c->block_time_drift_ms, e)))
+                      &c->block_time_drift_ms, e)) ||
+        (rc = get_u32(root, "map_size_mib", NODE_MAP_SIZE_MIN_MIB, NODE_MAP_SIZE_MAX_MIB,
+                      &c->map_size_mib, e)))
         return rc;
 
     /* p2p is on exactly when p2p_listen is given: what only makes sense with it is refused
@@ -420,6 +423,7 @@ void node_config_defaults(node_config *c)
     c->mempool_max = 50000;
     c->max_clients = 1024;
     c->eligibility_cache = 250000;
+    c->map_size_mib = 8192;
     c->timeout_propose_ms = 1000;
     c->timeout_propose_delta_ms = 500;
     c->timeout_prevote_ms = 500;
@@ -509,7 +513,7 @@ static bool config_same(const node_config *a, const node_config *b)
         a->timeout_precommit_delta_ms != b->timeout_precommit_delta_ms ||
         a->sync_batch_blocks != b->sync_batch_blocks ||
         a->eligibility_cache != b->eligibility_cache ||
-        a->block_time_drift_ms != b->block_time_drift_ms)
+        a->block_time_drift_ms != b->block_time_drift_ms || a->map_size_mib != b->map_size_mib)
         return false;
     for (size_t i = 0; i < a->n_peers; i++)
         if (strcmp(a->peers[i].host, b->peers[i].host) || a->peers[i].port != b->peers[i].port ||
@@ -582,6 +586,7 @@ static int config_to_json(const node_config *c, json_t **out)
     node__put(root, "sync_batch_blocks", json_integer(c->sync_batch_blocks), &ok);
     node__put(root, "eligibility_cache", json_integer(c->eligibility_cache), &ok);
     node__put(root, "block_time_drift_ms", json_integer(c->block_time_drift_ms), &ok);
+    node__put(root, "map_size_mib", json_integer(c->map_size_mib), &ok);
     if (!ok) {
         json_decref(root);
         return LDG_EINVALID; /* invalid UTF-8 in a path, or out of memory */

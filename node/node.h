@@ -94,7 +94,8 @@ int node_key_save(const char *path, const node_key *k);
  *   "timeout_propose_ms": 1000, "timeout_propose_delta_ms": 500,
  *   "timeout_prevote_ms": 500, "timeout_prevote_delta_ms": 250,
  *   "timeout_precommit_ms": 500, "timeout_precommit_delta_ms": 250,
- *   "sync_batch_blocks": 64, "eligibility_cache": 250000, "block_time_drift_ms": 5000 }
+ *   "sync_batch_blocks": 64, "eligibility_cache": 250000, "block_time_drift_ms": 5000,
+ *   "map_size_mib": 8192 }
  *
  * Every member is optional; absent ones take node_config_defaults' values. Relative paths
  * (data_dir, genesis, validator_key, identity_key) are resolved against the config file's
@@ -115,6 +116,9 @@ int node_key_save(const char *path, const node_key *k);
  *   block_time_drift_ms  a fresh proposal whose block time is further than this from our
  *                  clock, either way, gets our nil prevote (ldg_block_time_check)
  *                  (NODE_DRIFT_MIN_MS..NODE_DRIFT_MAX_MS).
+ *   map_size_mib   the most the store (LMDB's map) may hold, in MiB
+ *                  (NODE_MAP_SIZE_MIN_MIB..NODE_MAP_SIZE_MAX_MIB); reaching it stops
+ *                  commits with LDG_EMAPFULL until the node restarts with a larger one.
  * Rules that need the genesis and the key files as well: node_config_check.
  */
 #define NODE_MAX_PEERS 64
@@ -128,6 +132,8 @@ int node_key_save(const char *path, const node_key *k);
  * honest proposals fail; above 10 minutes the bound on the chain's time means little. */
 #define NODE_DRIFT_MIN_MS 100
 #define NODE_DRIFT_MAX_MS 600000
+#define NODE_MAP_SIZE_MIN_MIB 1
+#define NODE_MAP_SIZE_MAX_MIB (1u << 22) /* 4 TiB */
 
 typedef struct {
     char host[NODE_HOST_MAX]; /* numeric IPv4 or IPv6 address (no brackets) */
@@ -156,6 +162,7 @@ typedef struct {
     uint32_t timeout_precommit_ms, timeout_precommit_delta_ms;
     uint32_t sync_batch_blocks;
     uint32_t block_time_drift_ms;
+    uint32_t map_size_mib;
 } node_config;
 /* All defaults: the example above without identity_key, p2p_listen and peers, with RPC on
  * 127.0.0.1:7400. Unused bytes (past strings, peers past n_peers) are zero. */

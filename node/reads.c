@@ -169,6 +169,7 @@ void node__handle_status(client *c, uint64_t id)
     st->releases = t.releases;
     snprintf(st->version, sizeof st->version, "%s", FWL_VERSION);
     node__chain_status(s, st);
+    node__stall_status(s, st);
     node__send_resp(c, resp);
 }
 

@@ -378,7 +378,8 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     int rc = node_genesis_load(cfg->genesis, &s->g, err, errlen);
     if (!rc)
         rc = load_validator_key(s, err, errlen);
-    if (!rc && (rc = ldg_store_open(&s->store, cfg->data_dir, &s->g, 0)))
+    if (!rc && (rc = ldg_store_open(&s->store, cfg->data_dir, &s->g,
+                                    (size_t)cfg->map_size_mib << 20)))
         snprintf(err, errlen, "data directory %s: %s", cfg->data_dir, ldg_strerror(rc));
     if (!rc) /* deploys are checked with the contract compiler, on every node alike */
         ldg_store_set_contract_check(s->store, node__contract_check, NULL);
@@ -460,6 +461,7 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
 out:
     node__write_state_free(s);
     node__sync_free(s);
+    node__stall_free(s);
     node__chain_free(s);
     node__contracts_free(s);
     p2p_seen_free(s->ch.seen_tx);

@@ -210,6 +210,20 @@ typedef struct {
     p2p_seen *seen_tx;         /* raw hashes of txs seen (gossip de-duplication)        */
 } node_chain;
 
+/* stall.c: a commit the disk refused (full, quota, LMDB map full, I/O error). */
+#define NODE_STALL_RETRY_MS 1000
+typedef struct {
+    int rc;                /* the disk error of the last failed write of a block; 0: none    */
+    char reason[256];      /* rc explained, with the file: logged once, shown by Status      */
+    uint64_t since_ms, retries;
+    uint8_t *blk;          /* the decided block (with its certificate) not written yet       */
+    size_t len;
+    uint64_t height;
+    bool *pre;             /* its txs whose signatures were verified already (NULL: none)    */
+    uint64_t retry_ms;     /* when to write it again                                         */
+    int votes_rc;          /* the vote record's last write error; 0: none                    */
+} node_stall;
+
 /* eligible.c's queue of Eligible requests (the type is private to it). */
 typedef struct {
     struct elg_req *head, *tail;
@@ -227,6 +241,7 @@ struct server {
     node_key ikey;    /* p2p identity                                */
     ldg_store *store;
     node_chain ch;
+    node_stall stall;
 
     client **clients; /* by slot */
     uint32_t *gens;
@@ -329,6 +344,9 @@ int node__commit_block(server *s, const uint8_t *blk, size_t len, const fwl_Sign
                        size_t n_cert, uint32_t round);
 /* A block with its certificate from sync; pre: its txs' signatures were verified. */
 int node__apply_synced(server *s, const uint8_t *blk, size_t len, bool sigs_verified);
+/* A block with its certificate, pre (NULL or one flag per tx) naming the txs whose
+ * signatures were verified already; on success the chain moves on as after any commit. */
+int node__apply_certified(server *s, const uint8_t *blk, size_t len, const bool *pre);
 
 /* chain.c: the consensus driver */
 int node__chain_init(server *s, char *err, size_t errlen);
@@ -355,6 +373,24 @@ void node__sync_on_block(server *s, uint32_t from, const uint8_t *data, size_t l
 void node__sync_request(server *s);
 void node__sync_tick(server *s);
 void node__sync_free(server *s);
+
+/* stall.c: blocks the disk refused */
+/* Writing the block of height failed with the disk error rc while `doing` ("building",
+ * "staging", "committing", "applying synced"): logged when the cause changes, shown by
+ * Status until a block commits. */
+void node__stall_failed(server *s, int rc, uint64_t height, const char *doing);
+/* Keep a decided block (encoded with its certificate; malloc'd, taken over, as is pre) that
+ * could not be written, and write it again every NODE_STALL_RETRY_MS. */
+void node__stall_keep(server *s, uint8_t *blk, size_t len, uint64_t height, bool *pre);
+/* Is the block of height kept for writing again? */
+bool node__stall_holds(const server *s, uint64_t height);
+/* A block was committed at height: writing works (logged if it did not). */
+void node__stall_committed(server *s, uint64_t height);
+void node__stall_tick(server *s);
+/* The vote record's write result (0: written): a change is logged. */
+void node__stall_votes(server *s, int rc);
+void node__stall_status(server *s, fwl_StatusResp *st);
+void node__stall_free(server *s);
 
 /* eligible.c: the Eligible and GetContract RPCs, the contract compile hook */
 void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r);

@@ -65,7 +65,8 @@ void node__sync_request(server *s)
     uint32_t id = 0;
     ldg_store_tip(s->store, &t);
     uint64_t top = best_peer(ch, &id);
-    uint64_t from = t.height + 1 + ch->n_jobs; /* after what is already being verified */
+    /* after what is already being verified, and a block kept to be written again */
+    uint64_t from = t.height + 1 + ch->n_jobs + node__stall_holds(s, t.height + 1);
     ch->sync_in_flight = false;
     if (top < from || ch->n_jobs >= SYNC_MAX_JOBS)
         return;
@@ -156,18 +157,20 @@ static void apply_ready(server *s)
             break;
         *pp = j->next;
         ch->n_jobs--;
-        if (!j->rc && j->height == t.height + 1) {
+        /* (A block the disk refused is kept by stall.c and written again from there; the
+         * blocks after it wait here.) */
+        if (!j->rc && j->height == t.height + 1 && !node__stall_holds(s, j->height)) {
             int rc = node__apply_synced(s, j->bytes, j->len, true);
-            if (rc)
+            if (rc && !ldg_is_disk_error(rc))
                 node__log("synced block %" PRIu64 " refused: %s", j->height, node_strerror(rc));
-            else
+            else if (!rc)
                 ch->sync_blocks++;
         }
         free(j->bytes);
         free(j);
     }
     uint64_t now = node__now_ms(s);
-    if (ch->syncing && now - ch->sync_log_ms >= 2000 && now > ch->sync_t0_ms) {
+    if (ch->syncing && now - ch->sync_log_ms >= 2000 && now > ch->sync_t0_ms && !s->stall.rc) {
         uint32_t id;
         ch->sync_log_ms = now;
         ch->sync_rate = ch->sync_blocks * 1000 / (now - ch->sync_t0_ms);
@@ -221,6 +224,8 @@ void node__sync_tick(server *s)
     node_chain *ch = &s->ch;
     if (ch->sync_in_flight && node__now_ms(s) >= ch->sync_deadline_ms)
         ch->sync_in_flight = false; /* the peer went quiet: ask again, maybe another */
+    if (ch->jobs)
+        apply_ready(s); /* blocks that waited for an earlier one the disk refused */
     node__sync_request(s);
 }
 

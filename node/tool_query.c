@@ -593,8 +593,10 @@ static const char status_usage[] =
     "usage: fwledger status [options]\n"
     "\n"
     "Show the node's chain id, height, tip, mempool size and release count, its role\n"
-    "(validator or replica), peers up, the height and round being decided, and block-sync\n"
-    "progress (syncing, target height, blocks/s).\n"
+    "(validator or replica), peers up, the height and round being decided, block-sync\n"
+    "progress (syncing, target height, blocks/s), and whether it cannot write blocks\n"
+    "(commit_stalled: a full disk or LMDB map, an I/O error; commit_stalled_reason says\n"
+    "which and where).\n"
     "\n" TOOL_USAGE_NODE
     "  --json            print {\"chain_id\", \"height\", \"tip_hash\", ...}\n";
 
@@ -633,6 +635,8 @@ int status_main(int argc, char **argv)
     json_object_set_new(res, "syncing", json_boolean(st.syncing));
     json_object_set_new(res, "sync_target", int_json(st.sync_target));
     json_object_set_new(res, "sync_blocks_per_s", int_json(st.sync_blocks_per_s));
+    json_object_set_new(res, "commit_stalled", json_boolean(st.commit_stalled));
+    json_object_set_new(res, "commit_stalled_reason", tool_json_str(st.commit_stalled_reason));
     tool_output(&o, res);
     return TOOL_EXIT_OK;
 }

@@ -1,5 +1,7 @@
 /* The durable vote state (see votelog.h for the format and why it has two slots). */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -163,6 +165,14 @@ static int decode_v1(const uint8_t *slot, uint64_t *seq, node_vote_state *st)
     return 0;
 }
 
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
 /* The newer of two slots: 0 or 1, -1 if neither is valid. */
 static int newer(const int ok[2], const uint64_t seq[2])
 {
@@ -203,8 +213,8 @@ int node_votelog_open(node_votelog **out, const char *path, node_vote_state *st)
     v->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     ssize_t n = v->fd < 0 ? -1 : pread(v->fd, buf, 2 * SLOT, 0);
     if (n < 0) {
-        rc = LDG_EIO;
-    } else if (n > 0) {
+        rc = ldg_errno_code(errno);
+    } else if (n > 0 && !all_zero(buf, (size_t)n)) { /* all zero: allocated, never written */
         uint64_t seq[2] = {0, 0};
         int ok[2] = {-1, -1};
         for (int i = 0; i < 2; i++)
@@ -227,6 +237,12 @@ int node_votelog_open(node_votelog **out, const char *path, node_vote_state *st)
     }
     free(buf);
     free(s2);
+    /* Both slots get their room now, so that a later full disk cannot stop this validator
+     * from voting: every write rewrites blocks the file already has (on filesystems that
+     * overwrite in place; a copy-on-write one can still say ENOSPC). */
+    int err = rc ? 0 : posix_fallocate(v->fd, 0, 2 * SLOT);
+    if (err && err != EOPNOTSUPP && err != EINVAL)
+        rc = ldg_errno_code(err);
     if (rc) {
         node_vote_state_init(st);
         node_votelog_close(v);
@@ -245,12 +261,17 @@ int node_votelog_write(node_votelog *v, const node_vote_state *st)
             return LDG_EINVALID;
     uint8_t *slot = malloc(SLOT);
     if (!slot)
-        return LDG_EIO;
+        return LDG_ENOMEM;
     uint64_t seq = v->seq + 1;
     encode(slot, seq, st);
-    /* The slot for seq is the one not holding the newest state. */
-    int rc = pwrite(v->fd, slot, SLOT, (off_t)(seq % 2) * SLOT) != (ssize_t)SLOT || fdatasync(v->fd)
-                 ? LDG_EIO : 0;
+    /* The slot for seq is the one not holding the newest state. A short write (the disk
+     * filled in the middle) is ENOSPC. */
+    int rc = 0;
+    ssize_t n = pwrite(v->fd, slot, SLOT, (off_t)(seq % 2) * SLOT);
+    if (n != (ssize_t)SLOT)
+        rc = n < 0 ? ldg_errno_code(errno) : LDG_ENOSPC;
+    else if (fdatasync(v->fd))
+        rc = ldg_errno_code(errno);
     free(slot);
     if (!rc)
         v->seq = seq;

@@ -20,6 +20,10 @@
  * is refused (signing with a forgotten record could equivocate). A version 1 file (two
  * 128-byte slots holding the record alone) is read, and its first version 2 write goes to
  * the second slot, which does not overlap it.
+ *
+ * Opening allocates both slots on the disk (a file of zeros, allocated and never written, is
+ * a new file), so that a full disk later cannot stop the validator from voting: every write
+ * overwrites blocks the file already has (a copy-on-write filesystem can still refuse one).
  */
 #ifndef FWL_NODE_VOTELOG_H
 #define FWL_NODE_VOTELOG_H
@@ -55,11 +59,13 @@ void node_vote_state_init(node_vote_state *st);
 /* Add a vote of ours to the WAL of st: a vote of another height starts the WAL over at that
  * height; a full WAL drops its oldest vote. */
 void node_vote_wal_add(node_vote_state *st, const cns_msg *m);
-/* Open (or create) the vote log at path and read the last state into st (an empty state for
- * a new file). Errors: LDG_EIO, NODE_ECONFIG (both slots corrupt), LDG_ENOMEM. */
+/* Open (or create) the vote log at path, allocate its two slots on the disk, and read the last
+ * state into st (an empty state for a new file). Errors: LDG_EIO, LDG_ENOSPC, LDG_EDQUOT (no
+ * room for the slots), NODE_ECONFIG (both slots corrupt), LDG_ENOMEM. */
 int node_votelog_open(node_votelog **out, const char *path, node_vote_state *st);
-/* Write st durably (fdatasync) before returning. Errors: LDG_EIO, LDG_EINVALID (counts
- * over the bounds). */
+/* Write st durably (fdatasync) before returning. Errors: LDG_ENOSPC, LDG_EDQUOT, LDG_EIO (the
+ * write or the sync failed: the previous state is still the one on disk), LDG_ENOMEM,
+ * LDG_EINVALID (counts over the bounds). */
 int node_votelog_write(node_votelog *v, const node_vote_state *st);
 void node_votelog_close(node_votelog *v);
 

@@ -310,6 +310,7 @@ void node__on_sweep(uv_timer_t *t)
     server *s = t->data;
     node__chain_tick(s);
     node__sync_tick(s);
+    node__stall_tick(s);
     sweep_ctx x = {s, node__now_ms(s)};
     hmap_each(&s->pending, sweep_pending, &x);
     hmap_each(&s->waiting, sweep_parked, &x);

@@ -2,6 +2,8 @@
  * The stateful rules and the store: every rule accepted and refused, block checks, and
  * atomicity (a failure while applying a block leaves the previous state whole).
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -585,6 +587,126 @@ static void test_snapshot(void **st)
     assert_int_equal(release_exists(0xc0, NULL), 0); /* a fresh read sees the commit */
 }
 
+/* The disk errors: distinct codes, messages that name the cause, and which ones the caller
+ * may retry. */
+static void test_disk_error_codes(void **st)
+{
+    (void)st;
+    assert_int_equal(ldg_errno_code(ENOSPC), LDG_ENOSPC);
+    assert_int_equal(ldg_errno_code(EDQUOT), LDG_EDQUOT);
+    assert_int_equal(ldg_errno_code(EIO), LDG_EIO);
+    assert_int_equal(ldg_errno_code(ENOMEM), LDG_ENOMEM);
+    assert_int_equal(ldg_errno_code(EROFS), LDG_EIO);
+    assert_string_equal(ldg_strerror(LDG_ENOSPC), "disk full (ENOSPC)");
+    assert_string_equal(ldg_strerror(LDG_EDQUOT), "disk quota exceeded (EDQUOT)");
+    assert_string_equal(ldg_strerror(LDG_EMAPFULL), "LMDB map full: raise map_size");
+    const int disk[] = {LDG_ENOSPC, LDG_EDQUOT, LDG_EMAPFULL, LDG_EIO, LDG_ESTORE};
+    for (size_t i = 0; i < sizeof disk / sizeof *disk; i++)
+        assert_true(ldg_is_disk_error(disk[i]));
+    const int not_disk[] = {LDG_OK, LDG_ENOMEM, LDG_EBLOCK, LDG_EVERSION, LDG_ENOTFOUND};
+    for (size_t i = 0; i < sizeof not_disk / sizeof *not_disk; i++)
+        assert_false(ldg_is_disk_error(not_disk[i]));
+}
+
+/* The n-th release of a series (from 0): nonce n + 1, file hash n, version 1.0.n. */
+static void numbered_publish(rawtx *t, uint64_t n)
+{
+    publish_tx(t, &author, n + 1, "cam-fw", "1.0.0", n + 1, 0, "cam-v2");
+    memset(body.payload.publish.release.file_hash.digest.bytes, 0, 32);
+    memcpy(body.payload.publish.release.file_hash.digest.bytes, &n, sizeof n);
+    snprintf(body.payload.publish.release.version, sizeof body.payload.publish.release.version,
+             "1.0.%" PRIu64, n);
+    const key *ks[] = {&author};
+    sign_with(t, ks, 1);
+}
+
+/* A store whose map fills (MDB_MAP_FULL) says so (LDG_EMAPFULL), refuses no transaction for
+ * it, keeps the previous block whole, and takes the same block once reopened with a larger
+ * map. A twin store with a large map builds the blocks, so that they can be made while the
+ * small one is full. */
+static void test_map_full(void **st)
+{
+    (void)st;
+    char big_dir[64];
+    ldg_store *small = NULL, *big = NULL;
+    snprintf(big_dir, sizeof big_dir, "/tmp/fwl-store-XXXXXX");
+    assert_non_null(mkdtemp(big_dir));
+    ldg_store_close(S);
+    S = NULL;
+    assert_int_equal(ldg_store_open(&small, dir, &G, 256 << 10), 0);
+    assert_int_equal(ldg_store_map_size(small), 256 << 10);
+    assert_int_equal(ldg_store_open(&big, big_dir, &G, 1 << 26), 0);
+
+    rawtx t;
+    int res[1], rc = 0;
+    uint8_t *blk = NULL;
+    size_t len = 0;
+    uint64_t n = 0;
+    while (n < 2000) {
+        numbered_publish(&t, n);
+        S = big;
+        rawtx *txs[] = {&t};
+        make_block(txs, 1, res, &blk, &len);
+        assert_int_equal(res[0], 0);
+        assert_int_equal(ldg_store_apply_block(big, blk, len, NULL), 0);
+        S = NULL;
+        if ((rc = ldg_store_apply_block(small, blk, len, NULL)))
+            break;
+        free(blk);
+        blk = NULL;
+        n++;
+    }
+    assert_int_equal(rc, LDG_EMAPFULL);
+    assert_true(n > 0);
+    ldg_tip tip;
+    ldg_store_tip(small, &tip);
+    assert_int_equal(tip.height, n); /* the block that did not fit left nothing behind */
+    uint64_t nonce;
+    assert_int_equal(ldg_store_nonce(small, author.pub.alg, author.pub.key, author.pub.len, &nonce), 0);
+    assert_int_equal(nonce, n);
+    uint8_t d[32] = {0};
+    static fwl_ReleaseRecord rec;
+    uint64_t at;
+    memcpy(d, &n, sizeof n);
+    assert_int_equal(ldg_store_release(small, LDG_HASH_SHA256, d, 32, &rec, &at), LDG_ENOTFOUND);
+
+    /* Building on the full store, 64 releases (more than fit): the build stops at the map
+     * error and says so; no transaction is refused for it (each would be a good one dropped)
+     * and nothing is kept open. */
+    static rawtx more[64];
+    const uint8_t *raw[64];
+    size_t lens[64];
+    int res64[64] = {0};
+    for (size_t i = 0; i < 64; i++) {
+        numbered_publish(&more[i], n + i);
+        raw[i] = more[i].buf, lens[i] = more[i].len;
+    }
+    uint8_t hdr[LDG_HEADER_MAX], hash[LDG_DIGEST_LEN];
+    size_t hl;
+    rc = ldg_store_build_block(small, raw, lens, 64, 1000, &validator.pub, res64, hdr, &hl, hash);
+    assert_int_equal(rc, LDG_EMAPFULL);
+    assert_true(ldg_is_disk_error(rc));
+    for (size_t i = 0; i < 64; i++) /* included so far, or the one that hit the map error */
+        assert_true(res64[i] == 0 || res64[i] == LDG_EMAPFULL);
+    assert_int_equal(ldg_store_built(small, hash), LDG_ENOTFOUND);
+    ldg_store_tip(small, &tip);
+    assert_int_equal(tip.height, n);
+
+    /* Reopened with a larger map, the same block goes in. */
+    ldg_store_close(small);
+    assert_int_equal(ldg_store_open(&small, dir, &G, 1 << 26), 0);
+    assert_int_equal(ldg_store_apply_block(small, blk, len, NULL), 0);
+    ldg_store_tip(small, &tip);
+    assert_int_equal(tip.height, n + 1);
+    assert_int_equal(ldg_store_release(small, LDG_HASH_SHA256, d, 32, &rec, &at), 0);
+    free(blk);
+    ldg_store_close(small);
+    ldg_store_close(big);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", big_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_lock_and_genesis_binding(void **st)
 {
     (void)st;
@@ -619,6 +741,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_tx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_and_genesis_binding, setup, teardown),
+        cmocka_unit_test(test_disk_error_codes),
+        cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

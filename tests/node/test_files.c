@@ -921,6 +921,8 @@ static void test_config_refusals(void **state)
         {"\"block_time_drift_ms\": 600001", "block_time_drift_ms: must be between 100 and 600000"},
         {"\"block_time_drift_ms\": -5000", "block_time_drift_ms: must be between"},
         {"\"block_time_drift_ms\": \"5s\"", "block_time_drift_ms: must be an integer"},
+        {"\"map_size_mib\": 0", "map_size_mib: must be between 1 and 4194304, got 0"},
+        {"\"map_size_mib\": 4194305", "map_size_mib: must be between 1 and 4194304"},
     };
     for (size_t i = 0; i < N(rows); i++) {
         node_config c;
@@ -965,6 +967,7 @@ static void fill_cluster_config(node_config *c, const char *dir)
     c->sync_batch_blocks = NODE_SYNC_BATCH_MAX;
     c->eligibility_cache = NODE_ELG_CACHE_MIN;
     c->block_time_drift_ms = NODE_DRIFT_MAX_MS;
+    c->map_size_mib = NODE_MAP_SIZE_MAX_MIB;
 }
 
 static void test_config_cluster_round_trip(void **state)
@@ -1014,6 +1017,7 @@ static void test_config_cluster_round_trip(void **state)
     assert_non_null(strstr((char *)text, "\"sync_batch_blocks\": 64"));
     assert_non_null(strstr((char *)text, "\"eligibility_cache\": 250000"));
     assert_non_null(strstr((char *)text, "\"block_time_drift_ms\": 5000"));
+    assert_non_null(strstr((char *)text, "\"map_size_mib\": 8192"));
     free(text);
 
     /* The saver refuses what would not load back the same, and writes nothing then. */
@@ -1057,6 +1061,7 @@ static void test_config_cluster_round_trip(void **state)
     assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
     fill_cluster_config(c, f->dir);
     c->block_time_drift_ms = NODE_DRIFT_MIN_MS - 1;
+    c->map_size_mib = 0;
     assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
     assert_int_equal(access(bad, F_OK), -1);
     free(c);

@@ -1,5 +1,5 @@
 /* The durable vote state: round trips (record, WAL, proof-of-lock), restart, a torn write,
- * corruption, bounds, and reading a version 1 file. */
+ * corruption, bounds, reading a version 1 file, slots allocated at open, a full disk. */
 #include <fcntl.h>
 #include <openssl/sha.h>
 #include <setjmp.h>
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -166,6 +167,71 @@ static void test_torn_write_keeps_the_previous_record(void **st_)
     open_state(&v, NODE_ECONFIG);
 }
 
+/* The file descriptor the vote log holds on path (found in /proc/self/fd), -1 if none. */
+static int fd_of_path(void)
+{
+    char link[64], target[256];
+    for (int fd = 3; fd < 1024; fd++) {
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n > 0) {
+            target[n] = 0;
+            if (!strcmp(target, path))
+                return fd;
+        }
+    }
+    return -1;
+}
+
+/* Both slots are allocated when the file is created, so that writes need no new room on
+ * the disk; such a file, never written, opens as a new one. */
+static void test_slots_allocated_at_open(void **st_)
+{
+    (void)st_;
+    node_votelog *v;
+    struct stat sb;
+    open_state(&v, 0);
+    node_votelog_close(v);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, 2 * SLOT);
+    assert_true(sb.st_blocks * 512 >= 2 * SLOT);
+    open_state(&v, 0); /* zeros: nothing signed yet */
+    assert_int_equal(got.rec.last.height, 0);
+    assert_int_equal(got.n_wal + got.n_pol, 0);
+    node_votelog_close(v);
+}
+
+/* A full disk: the write fails with LDG_ENOSPC and leaves the previous state on disk; once
+ * writing works again, the next write goes through. The log's descriptor is pointed at
+ * /dev/full (every write: ENOSPC) and back. */
+static void test_full_disk(void **st_)
+{
+    (void)st_;
+    node_votelog *v;
+    open_state(&v, 0);
+    node_vote_state_init(&st);
+    st.rec = rec_at(4, 0, CNS_PREVOTE, 1);
+    assert_int_equal(node_votelog_write(v, &st), 0);
+    int fd = fd_of_path(), full = open("/dev/full", O_WRONLY), real = dup(fd);
+    assert_true(fd >= 0 && full >= 0 && real >= 0);
+    assert_int_equal(dup2(full, fd), fd);
+    st.rec = rec_at(4, 0, CNS_PRECOMMIT, 1);
+    assert_int_equal(node_votelog_write(v, &st), LDG_ENOSPC);
+    assert_string_equal(node_strerror(LDG_ENOSPC), "disk full (ENOSPC)");
+    node_votelog *other;
+    assert_int_equal(node_votelog_open(&other, path, &got), 0);
+    assert_int_equal(got.rec.last.step, CNS_PREVOTE); /* the previous state, whole */
+    node_votelog_close(other);
+    assert_int_equal(dup2(real, fd), fd); /* room again */
+    assert_int_equal(node_votelog_write(v, &st), 0);
+    node_votelog_close(v);
+    close(full);
+    close(real);
+    open_state(&v, 0);
+    assert_int_equal(got.rec.last.step, CNS_PRECOMMIT);
+    node_votelog_close(v);
+}
+
 /* A version 1 file (two 128-byte slots, the record alone) is read; the first version 2 write
  * goes past it, so that a crash during that write still leaves the version 1 record. */
 static void write_v1_slot(int fd, int slot, uint64_t seq, const cns_vote_record *r)
@@ -248,6 +314,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_file_is_empty_then_round_trips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_write_keeps_the_previous_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_1_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slots_allocated_at_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_disk, setup, teardown),
         cmocka_unit_test(test_wal_add),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
