@@ -13,6 +13,7 @@
  * not load back, so save-then-load always gives back the same struct (paths in a config:
  * see node_config_load). Other errors: LDG_ENOMEM, LDG_EIO.
  */
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,9 +282,21 @@ static int get_u32(const json_t *root, const char *name, uint32_t min, uint32_t 
     return rc;
 }
 
+/* A peer's name: what logs and status call it, so a plain word. */
+static bool peer_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n >= NODE_PEER_NAME_MAX)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+            return false;
+    return true;
+}
+
 static int config_peers(const json_t *root, node_config *c, node__errbuf *e)
 {
-    static const char *const keys[] = {"address", "identity", NULL};
+    static const char *const keys[] = {"address", "identity", "name", NULL};
     const json_t *arr;
     const char *s;
     char p[32];
@@ -305,8 +318,14 @@ static int config_peers(const json_t *root, node_config *c, node__errbuf *e)
         if (unspecified_addr(peer->host))
             return node__bad(e, NODE_ECONFIG, p, "address", "%s is not an address to connect to",
                              peer->host);
-        if ((rc = node__get_identity(o, p, "identity", &peer->identity, e)))
+        if ((rc = node__get_identity(o, p, "identity", &peer->identity, e)) ||
+            (rc = node__get_string(o, p, "name", false, &s, e)))
             return rc;
+        if (s && !peer_name_ok(s))
+            return node__bad(e, NODE_ECONFIG, p, "name",
+                             "must be 1 to %d of A-Z a-z 0-9 . _ -", NODE_PEER_NAME_MAX - 1);
+        if (s)
+            strcpy(peer->name, s);
         /* One identity, one peer: the transport tells peers apart by their keys. */
         for (size_t j = 0; j < i; j++) {
             if (node__same_key(&c->peers[j].identity, &peer->identity))
@@ -314,6 +333,8 @@ static int config_peers(const json_t *root, node_config *c, node__errbuf *e)
                                  j);
             if (same_addr(&c->peers[j], peer))
                 return node__bad(e, NODE_ECONFIG, p, "address", "same address as peers[%zu]", j);
+            if (peer->name[0] && !strcmp(c->peers[j].name, peer->name))
+                return node__bad(e, NODE_ECONFIG, p, "name", "same name as peers[%zu]", j);
         }
         c->n_peers = i + 1;
     }
@@ -345,6 +366,7 @@ static int config_from_json(const json_t *root, node_config *c, node__errbuf *e)
         "eligibility_cache",
         "block_time_drift_ms",
         "map_size_mib",
+        "peer_timeout_ms",
         NULL,
     };
     static const struct {
@@ -392,7 +414,9 @@ static int config_from_json(const json_t *root, node_config *c, node__errbuf *e)
         (rc = get_u32(root, "block_time_drift_ms", NODE_DRIFT_MIN_MS, NODE_DRIFT_MAX_MS,
                       &c->block_time_drift_ms, e)) ||
         (rc = get_u32(root, "map_size_mib", NODE_MAP_SIZE_MIN_MIB, NODE_MAP_SIZE_MAX_MIB,
-                      &c->map_size_mib, e)))
+                      &c->map_size_mib, e)) ||
+        (rc = get_u32(root, "peer_timeout_ms", NODE_PEER_TIMEOUT_MIN_MS,
+                      NODE_PEER_TIMEOUT_MAX_MS, &c->peer_timeout_ms, e)))
         return rc;
 
     /* p2p is on exactly when p2p_listen is given: what only makes sense with it is refused
@@ -434,6 +458,7 @@ void node_config_defaults(node_config *c)
     /* Well above NTP-level skew plus a proposal's trip (loopback or LAN: milliseconds; a
      * loaded or sanitised node: a fraction of a second), and a tight bound next to an hour. */
     c->block_time_drift_ms = 5000;
+    c->peer_timeout_ms = 4000;
 }
 
 /* Make a relative path relative to dir instead ("" dir or "" path: leave it as it is). */
@@ -513,11 +538,13 @@ static bool config_same(const node_config *a, const node_config *b)
         a->timeout_precommit_delta_ms != b->timeout_precommit_delta_ms ||
         a->sync_batch_blocks != b->sync_batch_blocks ||
         a->eligibility_cache != b->eligibility_cache ||
-        a->block_time_drift_ms != b->block_time_drift_ms || a->map_size_mib != b->map_size_mib)
+        a->block_time_drift_ms != b->block_time_drift_ms || a->map_size_mib != b->map_size_mib ||
+        a->peer_timeout_ms != b->peer_timeout_ms)
         return false;
     for (size_t i = 0; i < a->n_peers; i++)
         if (strcmp(a->peers[i].host, b->peers[i].host) || a->peers[i].port != b->peers[i].port ||
-            !node__same_key(&a->peers[i].identity, &b->peers[i].identity))
+            !node__same_key(&a->peers[i].identity, &b->peers[i].identity) ||
+            strcmp(a->peers[i].name, b->peers[i].name))
             return false;
     return true;
 }
@@ -538,7 +565,8 @@ static int config_to_json(const node_config *c, json_t **out)
         !node__str_fits(c->p2p_host, sizeof c->p2p_host) || c->n_peers > NODE_MAX_PEERS)
         return LDG_EINVALID;
     for (size_t i = 0; i < c->n_peers; i++)
-        if (!node__str_fits(c->peers[i].host, sizeof c->peers[i].host))
+        if (!node__str_fits(c->peers[i].host, sizeof c->peers[i].host) ||
+            !node__str_fits(c->peers[i].name, sizeof c->peers[i].name))
             return LDG_EINVALID;
     if (!(root = json_object()))
         return LDG_ENOMEM;
@@ -573,6 +601,8 @@ static int config_to_json(const node_config *c, json_t **out)
             format_addr(c->peers[i].host, c->peers[i].port, addr, sizeof addr);
             node__put(o, "address", json_string(addr), &ok);
             node__put(o, "identity", id, &ok);
+            if (c->peers[i].name[0])
+                node__put(o, "name", json_string(c->peers[i].name), &ok);
             ok = !json_array_append_new(arr, o) && ok;
         }
     }
@@ -587,6 +617,7 @@ static int config_to_json(const node_config *c, json_t **out)
     node__put(root, "eligibility_cache", json_integer(c->eligibility_cache), &ok);
     node__put(root, "block_time_drift_ms", json_integer(c->block_time_drift_ms), &ok);
     node__put(root, "map_size_mib", json_integer(c->map_size_mib), &ok);
+    node__put(root, "peer_timeout_ms", json_integer(c->peer_timeout_ms), &ok);
     if (!ok) {
         json_decref(root);
         return LDG_EINVALID; /* invalid UTF-8 in a path, or out of memory */

@@ -90,7 +90,8 @@ int node_key_save(const char *path, const node_key *k);
  *   "validator_key": "validator.key", "block_interval_ms": 50, "max_block_txs": 4096,
  *   "mempool_max": 50000, "max_clients": 1024,
  *   "identity_key": "node.key", "p2p_listen": "127.0.0.1:7401",
- *   "peers": [ {"address": "127.0.0.1:7403", "identity": {"alg": "ed25519", "key": "<hex>"}} ],
+ *   "peers": [ {"address": "127.0.0.1:7403", "identity": {"alg": "ed25519", "key": "<hex>"},
+ *               "name": "node1"} ], "peer_timeout_ms": 4000,
  *   "timeout_propose_ms": 1000, "timeout_propose_delta_ms": 500,
  *   "timeout_prevote_ms": 500, "timeout_prevote_delta_ms": 250,
  *   "timeout_precommit_ms": 500, "timeout_precommit_delta_ms": 250,
@@ -106,6 +107,12 @@ int node_key_save(const char *path, const node_key *k);
  *   identity_key   this node's identity key file (node_identity_alg_ok); absent: "".
  *   peers          the nodes to connect to (at most NODE_MAX_PEERS, only with p2p_listen),
  *                  each with its pinned identity key; identities and addresses unique.
+ *                  name (optional): what logs and status call it, 1..NODE_PEER_NAME_MAX - 1
+ *                  of A-Z a-z 0-9 . _ -, unique; absent: "validator-<index>" for a validator
+ *                  of the genesis, its key ("ed25519:<first 8 bytes>..") for any other node.
+ *   peer_timeout_ms  a peer from which nothing arrived for this long is down and its
+ *                  connection closed (then redialled); it is pinged after a quarter of it
+ *                  (at most 1 s) of silence (NODE_PEER_TIMEOUT_MIN_MS..NODE_PEER_TIMEOUT_MAX_MS).
  *   timeout_*_ms   consensus round timeouts: round r waits base + r * delta ms
  *                  (NODE_TIMEOUT_MIN_MS..NODE_TIMEOUT_MAX_MS each).
  *   sync_batch_blocks  blocks fetched and applied per batch when catching up
@@ -123,6 +130,9 @@ int node_key_save(const char *path, const node_key *k);
  */
 #define NODE_MAX_PEERS 64
 #define NODE_HOST_MAX 64 /* a numeric IPv4 or IPv6 address and its NUL */
+#define NODE_PEER_NAME_MAX 32 /* a peer's name and its NUL (p2p's P2P_NAME_MAX) */
+#define NODE_PEER_TIMEOUT_MIN_MS 1000
+#define NODE_PEER_TIMEOUT_MAX_MS 300000
 #define NODE_TIMEOUT_MIN_MS 1
 #define NODE_TIMEOUT_MAX_MS 60000
 #define NODE_SYNC_BATCH_MAX 1024
@@ -139,6 +149,7 @@ typedef struct {
     char host[NODE_HOST_MAX]; /* numeric IPv4 or IPv6 address (no brackets) */
     int port;                 /* 1..65535 */
     ldg_pubkey identity;      /* pinned: the only key this peer may authenticate with */
+    char name[NODE_PEER_NAME_MAX]; /* "": none configured (see peers above) */
 } node_peer;
 
 typedef struct {
@@ -163,6 +174,7 @@ typedef struct {
     uint32_t sync_batch_blocks;
     uint32_t block_time_drift_ms;
     uint32_t map_size_mib;
+    uint32_t peer_timeout_ms;
 } node_config;
 /* All defaults: the example above without identity_key, p2p_listen and peers, with RPC on
  * 127.0.0.1:7400. Unused bytes (past strings, peers past n_peers) are zero. */

@@ -4,7 +4,9 @@
  *
  * Peer ids (local labels, never on the wire): a validator's id is its index in genesis (its
  * identity key is listed there); any other node (a replica) gets 1000 + the first two bytes
- * of SHA-256 of its identity key (a collision in one config is refused at start).
+ * of SHA-256 of its identity key (a collision in one config is refused at start). Ids are
+ * never shown: logs and status name a peer by its name (the config's, else
+ * "validator-<index>", else p2p's key form), since a replica's id looks like a port number.
  */
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -12,6 +14,8 @@
 #include "node/server_internal.h"
 
 #define SEEN_TXS (1u << 18)
+
+_Static_assert(NODE_PEER_NAME_MAX == P2P_NAME_MAX, "a configured name must fit p2p's");
 
 static uint32_t peer_id_of(const ldg_genesis *g, const ldg_pubkey *k)
 {
@@ -77,14 +81,14 @@ static void on_message(void *ctx, uint32_t peer, uint8_t type, const uint8_t *da
 static void on_peer_up(void *ctx, uint32_t peer)
 {
     server *s = ctx;
-    node__log("peer %u up", peer);
+    node__log("peer %s up", p2p_peer_name(s->ch.net, peer));
     node__chain_on_peer_up(s, peer);
 }
 
 static void on_peer_down(void *ctx, uint32_t peer)
 {
-    (void)ctx;
-    node__log("peer %u down", peer);
+    server *s = ctx;
+    node__log("peer %s down", p2p_peer_name(s->ch.net, peer));
 }
 
 static void on_log(void *ctx, const char *line)
@@ -119,6 +123,10 @@ int node__p2p_start(server *s, char *err, size_t errlen)
         memset(&peers[i], 0, sizeof peers[i]);
         peers[i].id = peer_id_of(&s->g, &c->peers[i].identity);
         peers[i].key = c->peers[i].identity;
+        if (c->peers[i].name[0])
+            memcpy(peers[i].name, c->peers[i].name, sizeof peers[i].name);
+        else if (peers[i].id < s->g.n_validators)
+            snprintf(peers[i].name, sizeof peers[i].name, "validator-%u", peers[i].id);
         snprintf(peers[i].host, sizeof peers[i].host, "%s", c->peers[i].host);
         peers[i].port = c->peers[i].port;
         for (size_t j = 0; j < i; j++)
@@ -131,13 +139,21 @@ int node__p2p_start(server *s, char *err, size_t errlen)
     pc.n_peers = c->n_peers;
     snprintf(pc.network, sizeof pc.network, "%s", s->g.chain_id);
     RAND_bytes((uint8_t *)&pc.seed, sizeof pc.seed);
+    /* Liveness: down after peer_timeout_ms of silence, pinged after a quarter of it. */
+    pc.limits.idle_timeout_ms = c->peer_timeout_ms;
+    pc.limits.ping_interval_ms = c->peer_timeout_ms / 4 < 1000 ? c->peer_timeout_ms / 4 : 1000;
     p2p_callbacks cb = {on_message, on_peer_up, on_peer_down, on_log};
     rc = p2p_start(&s->ch.net, &s->loop, &pc, &cb, s, err, errlen);
     OPENSSL_cleanse(&pc, sizeof pc);
     if (rc)
         return rc;
-    node__log("p2p on %s:%d as peer %u with %zu peers", c->p2p_host, c->p2p_port, s->ch.self_id,
-              c->n_peers);
+    char self[24];
+    if (s->ch.self_id < s->g.n_validators)
+        snprintf(self, sizeof self, "validator-%u", s->ch.self_id);
+    else
+        snprintf(self, sizeof self, "a replica");
+    node__log("p2p on %s:%d as %s with %zu peers (down after %u ms of silence)", c->p2p_host,
+              c->p2p_port, self, c->n_peers, c->peer_timeout_ms);
     return 0;
 }
 

@@ -9,6 +9,10 @@
 #include "node/server_internal.h"
 
 #define SYNC_TIMEOUT_MS 5000
+
+_Static_assert(sizeof(((fwl_StatusResp *)0)->peer_info) / sizeof(fwl_PeerInfo) >= NODE_MAX_PEERS,
+               "StatusResp.peer_info holds every configured peer (fwledger.options)");
+_Static_assert(sizeof(((fwl_PeerInfo *)0)->name) == P2P_NAME_MAX, "PeerInfo.name is p2p's");
 #define SYNC_MAX_JOBS 256
 
 static size_t peer_slot(node_chain *ch, uint32_t id)
@@ -255,8 +259,19 @@ void node__chain_status(server *s, fwl_StatusResp *st)
         size_t n = 0;
         if (!p2p_stats(ch->net, ps, NODE_MAX_PEERS, &n, NULL)) {
             st->peers = (uint32_t)n;
-            for (size_t i = 0; i < n && i < NODE_MAX_PEERS; i++)
+            /* Up means heard within peer_timeout_ms: p2p closes a silent peer's connection. */
+            for (size_t i = 0; i < n && i < NODE_MAX_PEERS; i++) {
+                fwl_PeerInfo *pi = &st->peer_info[st->peer_info_count++];
                 st->peers_up += ps[i].connected;
+                memcpy(pi->name, ps[i].name, sizeof pi->name);
+                pi->up = ps[i].connected;
+                pi->heard = ps[i].last_heard_ms != UINT64_MAX;
+                pi->last_heard_ms_ago = pi->heard ? ps[i].last_heard_ms : 0;
+                pi->validator_index = ps[i].id < s->g.n_validators ? (int32_t)ps[i].id : -1;
+                for (size_t k = 0; k < ch->n_peers; k++)
+                    if (ch->peer_id[k] == ps[i].id)
+                        pi->height = ch->peer_height[k];
+            }
         }
     }
 }

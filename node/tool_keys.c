@@ -426,6 +426,7 @@ static void cluster_config(const cluster_ctx *c, size_t k, node_config *cfg)
         snprintf(p->host, sizeof p->host, "127.0.0.1");
         p->port = c->x->port + 2 * (int)j + 1;
         p->identity = c->ids[j].pub;
+        snprintf(p->name, sizeof p->name, "node%zu", j); /* as its directory */
     }
 }
 

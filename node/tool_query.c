@@ -596,9 +596,11 @@ static const char status_usage[] =
     "(validator or replica), peers up, the height and round being decided, block-sync\n"
     "progress (syncing, target height, blocks/s), and whether it cannot write blocks\n"
     "(commit_stalled: a full disk or LMDB map, an I/O error; commit_stalled_reason says\n"
-    "which and where).\n"
+    "which and where), and each configured peer: its name, up or\n"
+    "down, how long ago anything arrived from it, and the height it announced.\n"
     "\n" TOOL_USAGE_NODE
-    "  --json            print {\"chain_id\", \"height\", \"tip_hash\", ...}\n";
+    "  --json            print {\"chain_id\", \"height\", \"tip_hash\", ..., \"peer_info\":\n"
+    "                    [{\"name\", \"up\", \"last_heard_ms_ago\", \"height\", ...}]}\n";
 
 int status_main(int argc, char **argv)
 {
@@ -637,6 +639,36 @@ int status_main(int argc, char **argv)
     json_object_set_new(res, "sync_blocks_per_s", int_json(st.sync_blocks_per_s));
     json_object_set_new(res, "commit_stalled", json_boolean(st.commit_stalled));
     json_object_set_new(res, "commit_stalled_reason", tool_json_str(st.commit_stalled_reason));
+    if (o.json) {
+        json_t *arr = json_array();
+        for (pb_size_t i = 0; arr && i < st.peer_info_count; i++) {
+            const fwl_PeerInfo *p = &st.peer_info[i];
+            json_t *po = json_object();
+            json_object_set_new(po, "name", tool_json_str(p->name));
+            json_object_set_new(po, "up", json_boolean(p->up));
+            /* null: nothing ever heard from it */
+            json_object_set_new(po, "last_heard_ms_ago",
+                                p->heard ? int_json(p->last_heard_ms_ago) : json_null());
+            json_object_set_new(po, "height", int_json(p->height));
+            json_object_set_new(po, "validator_index", json_integer(p->validator_index));
+            json_array_append_new(arr, po);
+        }
+        json_object_set_new(res, "peer_info", arr);
+        tool_output(&o, res);
+        return TOOL_EXIT_OK;
+    }
     tool_output(&o, res);
+    /* One line per peer: "peer  node1  up    heard 120 ms ago  height 42". */
+    for (pb_size_t i = 0; i < st.peer_info_count; i++) {
+        const fwl_PeerInfo *p = &st.peer_info[i];
+        char name[sizeof p->name], heard[48];
+        snprintf(name, sizeof name, "%s", p->name);
+        if (p->heard)
+            snprintf(heard, sizeof heard, "heard %" PRIu64 " ms ago", p->last_heard_ms_ago);
+        else
+            snprintf(heard, sizeof heard, "never heard");
+        printf("%-16s %-24s %-4s  %-24s height %" PRIu64 "\n", "peer", tool_clean(name),
+               p->up ? "up" : "down", heard, p->height);
+    }
     return TOOL_EXIT_OK;
 }

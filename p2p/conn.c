@@ -55,6 +55,11 @@ void p2p__msg_unref(p2p__msg *m)
 
 static bool is_control(const p2p__msg *m) { return m->bytes[4] == 0; }
 
+static bool is_ctl(const p2p__msg *m, uint8_t subtype)
+{
+    return is_control(m) && m->len > P2P_FRAME_HDR && m->bytes[P2P_FRAME_HDR] == subtype;
+}
+
 /* Pop the head entry once all its bytes went to TLS. */
 static void pop_head(p2p__conn *c, bool sent)
 {
@@ -63,6 +68,10 @@ static void pop_head(p2p__conn *c, bool sent)
     if (!c->q_head)
         c->q_tail = NULL;
     c->q_off = 0;
+    if (is_ctl(e->msg, P2P_CTL_PING))
+        c->ping_queued = false;
+    if (is_ctl(e->msg, P2P_CTL_PONG))
+        c->pong_queued = false;
     if (!is_control(e->msg)) {
         c->q_msgs--;
         if (sent && c->peer)
@@ -86,11 +95,22 @@ int p2p__conn_enqueue(p2p__conn *c, p2p__msg *m, bool control)
     e->next = NULL;
     e->msg = m;
     m->refs++;
-    if (c->q_tail)
-        c->q_tail->next = e;
-    else
-        c->q_head = e;
-    c->q_tail = e;
+    if (control && c->q_head) {
+        /* p2p's own frames go ahead of the caller's (behind a message partly handed to TLS,
+         * whose bytes must stay contiguous): a pong waits for at most one message, however
+         * long the queue. */
+        p2p__qent **at = c->q_off ? &c->q_head->next : &c->q_head;
+        e->next = *at;
+        *at = e;
+        if (!e->next)
+            c->q_tail = e;
+    } else {
+        if (c->q_tail)
+            c->q_tail->next = e;
+        else
+            c->q_head = e;
+        c->q_tail = e;
+    }
     c->q_bytes += m->len;
     if (!control)
         c->q_msgs++;
@@ -181,7 +201,6 @@ static int flush_out(p2p__conn *c)
         p2p__conn_close(c, uv_strerror(rc));
         return 1;
     }
-    c->last_tx = p2p__now(c->net);
     if (c->unsent > P2P_RD_STOP && !c->out_blocked) {
         c->out_blocked = true;
         p2p__conn_update_reading(c);
@@ -272,9 +291,27 @@ static int on_control(p2p__conn *c, const uint8_t *p, size_t len)
         }
         if (p2p__on_hello(c, p + 1, len - 1))
             return 1;
+    } else if (p[0] == P2P_CTL_PING && c->state == P2P_C_UP) {
+        /* Answered at once, ahead of queued messages. A peer has one ping unanswered at a
+         * time; one that sends more while our pong is still queued gets that one pong, so
+         * pings never grow the queue. */
+        if (!c->pong_queued) {
+            static const uint8_t pong[1] = {P2P_CTL_PONG};
+            p2p__msg *m = p2p__msg_new(0, pong, sizeof pong);
+            int rc = m ? p2p__conn_enqueue(c, m, true) : P2P_ENOMEM;
+            p2p__msg_unref(m);
+            if (rc) {
+                p2p__conn_close(c, p2p_strerror(rc));
+                return 1;
+            }
+            c->pong_queued = true;
+            c->peer->st.pongs_out++;
+        }
+    } else if (p[0] == P2P_CTL_PONG) {
+        c->ping_out = false;
     }
-    /* P2P_CTL_PING only proves liveness (last_rx); unknown subtypes are ignored so that later
-     * versions can add control messages. */
+    /* Any frame proves liveness (on_read noted the bytes); unknown subtypes are ignored so
+     * that later versions can add control messages. */
     return input_stopped(c);
 }
 
@@ -364,8 +401,16 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         return;
     }
     c->last_rx = p2p__now(c->net);
-    if (c->peer && c->peer->conn == c)
+    if (c->peer && c->peer->conn == c) {
         c->peer->st.bytes_in += (uint64_t)n;
+        /* Bytes, not whole frames, are what is heard: a 16 MiB block on a slow link is
+         * progress long before its frame is complete. Once the peer is authenticated:
+         * before, the bytes could be anyone's. */
+        if (c->state != P2P_C_HANDSHAKE) {
+            c->peer->heard_at = c->last_rx;
+            c->peer->heard = true;
+        }
+    }
     if (p2p__tls_feed(&c->tls, c->rd, (size_t)n)) {
         p2p__conn_close(c, "out of memory");
         return;
@@ -409,7 +454,7 @@ p2p__conn *p2p__conn_new(p2p_net *net, bool outbound, p2p__peer *peer)
     c->outbound = outbound;
     c->state = outbound ? P2P_C_CONNECTING : P2P_C_HANDSHAKE;
     p2p__frame_init(&c->fr, P2P_PRE_HELLO_MAX);
-    c->t_start = c->last_rx = c->last_tx = p2p__now(net);
+    c->t_start = c->last_rx = p2p__now(net);
     c->next = net->conns;
     if (net->conns)
         net->conns->prev = c;
@@ -462,7 +507,7 @@ void p2p__conn_close(p2p__conn *c, const char *why)
     bool was_up = c->state == P2P_C_UP;
     if (why && !net->stopping) {
         if (p)
-            p2p__log(net, "connection to peer %u (%s) closed: %s", p->cfg.id, c->addr, why);
+            p2p__log(net, "connection to peer %s (%s) closed: %s", p->cfg.name, c->addr, why);
         else
             p2p__log(net, "connection %s closed: %s", c->addr, why);
     }

@@ -106,8 +106,9 @@ void p2p__tls_describe(const p2p__tls *t, char *out, size_t len);
 /* Largest frame accepted before the peer's hello (control frames only). */
 #define P2P_PRE_HELLO_MAX 256
 
-/* Type 0 frames: p2p's own. The first payload byte says which. */
-enum { P2P_CTL_HELLO = 1, P2P_CTL_PING = 2 };
+/* Type 0 frames: p2p's own. The first payload byte says which. A ping asks the peer for a
+ * pong; both are one byte and only prove liveness. */
+enum { P2P_CTL_HELLO = 1, P2P_CTL_PING = 2, P2P_CTL_PONG = 3 };
 #define P2P_HELLO_VERSION 1
 
 /* One message body in wire form (header + payload), shared by every queue holding it. */
@@ -146,6 +147,9 @@ struct p2p__conn {
     bool dirty;           /* on the net's dirty list (pump or resume input processing)       */
     bool drive;           /* input processing must resume (after a pause)                    */
     bool refused;         /* p2p__authorize refused the peer's key (already logged, counted) */
+    bool ping_out;        /* our ping has not been answered yet (at most one at a time)      */
+    bool ping_queued;     /* our ping is still in the queue                                  */
+    bool pong_queued;     /* our pong is in the queue (at most one at a time)                */
     p2p__conn *next_dirty;
     p2p__conn *prev, *next; /* the net's list of connections                                 */
     p2p__tls tls;
@@ -158,13 +162,15 @@ struct p2p__conn {
     size_t q_bytes;       /* queued plaintext not yet handed to TLS                          */
     size_t q_msgs;
     size_t unsent;        /* encrypted bytes in uv_write requests not completed              */
-    uint64_t t_start, last_rx, last_tx;
+    uint64_t t_start;
+    uint64_t last_rx;     /* the last bytes read, or when reading (re)started: idle timeout  */
+    uint64_t ping_at;     /* when our last ping was queued                                   */
     char addr[64];        /* the remote address, for logs                                    */
     char ip[48];          /* inbound: the remote IP address alone (per-address limits)       */
 };
 
 struct p2p__peer {
-    p2p_peer_config cfg;
+    p2p_peer_config cfg;  /* cfg.name: the configured name, or the key form when it was ""   */
     struct sockaddr_storage sa; /* parsed cfg.host:cfg.port when has_addr                  */
     bool has_addr;
     p2p_net *net;
@@ -173,6 +179,8 @@ struct p2p__peer {
     bool paused;
     uv_timer_t redial;
     unsigned attempt;     /* failed attempts since the last up                               */
+    uint64_t heard_at;    /* loop time of the last bytes from this peer; valid when heard    */
+    bool heard;
     p2p_peer_stats st;
 };
 
@@ -187,6 +195,7 @@ struct p2p_net {
     bool listening;
     int port;
     uv_timer_t tick;
+    uint64_t tick_ms, last_tick; /* the tick's period; when it last ran                      */
     uv_prepare_t prep;
     p2p__peer *peers;
     size_t n_peers;

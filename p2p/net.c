@@ -8,6 +8,7 @@
  * connection. net->open counts them; p2p_stop closes them all and the last close callback
  * frees the net.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,17 +75,18 @@ bool p2p__dials(const p2p_net *net, const p2p__peer *p)
            (key_cmp(&net->cfg.key_public, &p->cfg.key) < 0 || !net->cfg.listen_host[0]);
 }
 
-/* A short printable form of a key for logs: algorithm and the first 8 bytes in hex. */
-static void key_fp(const ldg_pubkey *k, char out[40])
+/* A short printable form of a key for logs (and the name of a peer configured without
+ * one): algorithm and the first 8 bytes in hex, at most 26 characters. */
+static void key_fp(const ldg_pubkey *k, char out[P2P_NAME_MAX])
 {
     if (!k) {
-        snprintf(out, 40, "(no usable key)");
+        snprintf(out, P2P_NAME_MAX, "(no usable key)");
         return;
     }
-    int n = snprintf(out, 40, "%s:", k->alg == LDG_SIG_ED25519 ? "ed25519" : "p256");
+    int n = snprintf(out, P2P_NAME_MAX, "%s:", k->alg == LDG_SIG_ED25519 ? "ed25519" : "p256");
     for (size_t i = 0; i < 8 && i < k->len; i++)
-        n += snprintf(out + n, 40 - (size_t)n, "%02x", k->key[i]);
-    snprintf(out + n, 40 - (size_t)n, "..");
+        n += snprintf(out + n, P2P_NAME_MAX - (size_t)n, "%02x", k->key[i]);
+    snprintf(out + n, P2P_NAME_MAX - (size_t)n, "..");
 }
 
 static int parse_addr(const char *host, int port, struct sockaddr_storage *sa)
@@ -222,7 +224,7 @@ void p2p__on_conn_lost(p2p__conn *c, bool was_up)
         uv_timer_start(&p->redial, on_redial, next_delay(net, p), 0);
     }
     if (was_up) {
-        p2p__log(net, "peer %u down", p->cfg.id);
+        p2p__log(net, "peer %s down", p->cfg.name);
         if (net->cb.on_peer_down)
             net->cb.on_peer_down(net->ctx, p->cfg.id);
     }
@@ -304,7 +306,7 @@ int p2p__authorize(void *app, const ldg_pubkey *key)
 {
     p2p__conn *c = app;
     p2p_net *net = c->net;
-    char fp[40];
+    char fp[P2P_NAME_MAX];
     if (c->state == P2P_C_CLOSING || net->stopping)
         return -1;
     key_fp(key, fp);
@@ -316,8 +318,8 @@ int p2p__authorize(void *app, const ldg_pubkey *key)
             return 0;
         }
         p->st.refused++;
-        p2p__log(net, "refused peer %u at %s: it presented key %s, not the one pinned for it",
-                 p->cfg.id, c->addr, fp);
+        p2p__log(net, "refused peer %s at %s: it presented key %s, not the one pinned for it",
+                 p->cfg.name, c->addr, fp);
         return -1;
     }
     p2p__peer *p = NULL;
@@ -331,8 +333,8 @@ int p2p__authorize(void *app, const ldg_pubkey *key)
     }
     if (p2p__dials(net, p)) {
         p->st.refused++;
-        p2p__log(net, "refused inbound %s from peer %u: this node dials it (the lower key dials)",
-                 c->addr, p->cfg.id);
+        p2p__log(net, "refused inbound %s from peer %s: this node dials it (the lower key dials)",
+                 c->addr, p->cfg.name);
         return -1;
     }
     c->refused = false;
@@ -386,7 +388,7 @@ int p2p__on_hello(p2p__conn *c, const uint8_t *h, size_t len)
         bad = "it belongs to another network";
     if (bad) {
         p->st.refused++;
-        p2p__log(net, "refused peer %u (%s): %s", p->cfg.id, c->addr, bad);
+        p2p__log(net, "refused peer %s (%s): %s", p->cfg.name, c->addr, bad);
         p2p__conn_close(c, NULL);
         return 1;
     }
@@ -394,11 +396,13 @@ int p2p__on_hello(p2p__conn *c, const uint8_t *h, size_t len)
     c->fr.max = net->lim.max_message;
     p->up = true;
     p->attempt = 0;
+    p->heard = true;
+    p->heard_at = p2p__now(net);
     if (p->st.ups++)
         p->st.reconnects++;
     char tls[64];
     p2p__tls_describe(&c->tls, tls, sizeof tls);
-    p2p__log(net, "peer %u up (%s, %s, %s)", p->cfg.id, c->addr,
+    p2p__log(net, "peer %s up (%s, %s, %s)", p->cfg.name, c->addr,
              c->outbound ? "dialled" : "accepted", tls);
     p2p__conn_update_reading(c);
     if (net->cb.on_peer_up)
@@ -409,30 +413,53 @@ int p2p__on_hello(p2p__conn *c, const uint8_t *h, size_t len)
 /* ---------------------------------------------------------------------------------------- */
 /* The tick: timeouts and keepalives                                                         */
 
+/* Every up connection: closed when nothing arrived for idle_timeout_ms while reading (a
+ * paused peer, or one we stopped reading because our output backed up, is not timed: its
+ * silence would be ours), pinged when nothing arrived for ping_interval_ms and no ping of
+ * ours is unanswered. While not reading we cannot hear the pong, so a ping goes out every
+ * ping_interval_ms instead, for the peer's sake (it times us out otherwise); never a second
+ * one while the first is still queued. The tick runs every quarter of the smaller interval,
+ * so a silent peer is down within idle_timeout_ms plus a quarter of ping_interval_ms.
+ *
+ * A tick that comes much later than its period means this loop itself stood still (a stopped
+ * process, a long blocking call): what the peers sent meanwhile is still unread in the
+ * sockets (libuv runs timers before it polls), so such a tick times nobody out and the next
+ * one decides, after reading. */
 static void on_tick(uv_timer_t *t)
 {
     p2p_net *net = t->data;
     uint64_t now = p2p__now(net);
     static const uint8_t ping[1] = {P2P_CTL_PING};
+    bool late = now - net->last_tick > 2 * net->tick_ms + net->lim.ping_interval_ms;
+    net->last_tick = now;
     for (p2p__conn *c = net->conns; c && !net->stopping; c = c->next) {
         if (c->state == P2P_C_CLOSING)
             continue;
         if (c->state != P2P_C_UP) {
-            if (now - c->t_start >= net->lim.handshake_timeout_ms) {
+            if (!late && now - c->t_start >= net->lim.handshake_timeout_ms) {
                 net->st.timeouts++;
                 p2p__conn_close(c, "handshake timed out");
             }
             continue;
         }
-        if (c->reading && now - c->last_rx >= net->lim.idle_timeout_ms) {
+        uint64_t quiet = now - c->last_rx;
+        if (c->reading && !late && quiet >= net->lim.idle_timeout_ms) {
+            char why[80];
+            snprintf(why, sizeof why, "nothing heard for %" PRIu64 " ms", quiet);
             net->st.timeouts++;
-            p2p__conn_close(c, "nothing received within the idle timeout");
+            c->peer->st.timeouts++;
+            p2p__conn_close(c, why);
             continue;
         }
-        if (!c->q_head && now - c->last_tx >= net->lim.ping_interval_ms) {
+        bool deaf = !c->reading && !c->ping_queued &&
+                    now - c->ping_at >= net->lim.ping_interval_ms;
+        if ((!c->ping_out || deaf) && quiet >= net->lim.ping_interval_ms) {
             p2p__msg *m = p2p__msg_new(0, ping, sizeof ping);
-            if (m)
-                (void)p2p__conn_enqueue(c, m, true);
+            if (m && p2p__conn_enqueue(c, m, true) == 0) {
+                c->ping_out = c->ping_queued = true;
+                c->ping_at = now;
+                c->peer->st.pings_out++;
+            }
             p2p__msg_unref(m);
         }
     }
@@ -458,6 +485,16 @@ static bool key_ok(const ldg_pubkey *k)
 {
     return (k->alg == LDG_SIG_ED25519 && k->len == 32) ||
            (k->alg == LDG_SIG_P256_ECDSA && k->len == 33);
+}
+
+static bool name_ok(const char *name)
+{
+    if (!memchr(name, 0, P2P_NAME_MAX))
+        return false;
+    for (const char *q = name; *q; q++)
+        if (*q < 0x20 || *q > 0x7e)
+            return false;
+    return true;
 }
 
 /* Fill lim from cfg->limits, defaults for zeros, and check everything else in cfg. */
@@ -505,6 +542,10 @@ static int check_config(const p2p_config *cfg, p2p_limits *lim, char *err, size_
         for (size_t j = 0; j < i; j++)
             if (cfg->peers[j].id == p->id || key_eq(&cfg->peers[j].key, &p->key))
                 return fail(err, errlen, P2P_EINVAL, "peer %u: duplicate id or key", p->id);
+        if (!name_ok(p->name))
+            return fail(err, errlen, P2P_EINVAL,
+                        "peer %u: name not printable ASCII of at most %d bytes", p->id,
+                        P2P_NAME_MAX - 1);
         if (!memchr(p->host, 0, sizeof p->host) ||
             (p->host[0] && (p->port < 1 || parse_addr(p->host, p->port, &sa))))
             return fail(err, errlen, P2P_EINVAL, "peer %u: address is not a numeric host:port",
@@ -552,6 +593,8 @@ int p2p_start(p2p_net **out, uv_loop_t *loop, const p2p_config *cfg, const p2p_c
         p->cfg = cfg->peers[i];
         p->net = net;
         p->st.id = p->cfg.id;
+        if (!p->cfg.name[0])
+            key_fp(&p->cfg.key, p->cfg.name);
         p->has_addr = p->cfg.host[0] && parse_addr(p->cfg.host, p->cfg.port, &p->sa) == 0;
     }
     rc = p2p__tls_ctx_new(&net->ssl, cfg->key_alg, cfg->key_secret, &cfg->key_public, err,
@@ -591,6 +634,8 @@ int p2p_start(p2p_net **out, uv_loop_t *loop, const p2p_config *cfg, const p2p_c
     tick = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
     uv_timer_init(loop, &net->tick);
     net->tick.data = net;
+    net->tick_ms = tick;
+    net->last_tick = uv_now(loop);
     net->open++;
     uv_timer_start(&net->tick, on_tick, tick, tick);
     uv_prepare_init(loop, &net->prep);
@@ -639,6 +684,14 @@ int p2p_pause(p2p_net *net, uint32_t peer, bool paused)
     return 0;
 }
 
+const char *p2p_peer_name(const p2p_net *net, uint32_t peer)
+{
+    for (size_t i = 0; net && i < net->n_peers; i++)
+        if (net->peers[i].cfg.id == peer)
+            return net->peers[i].cfg.name;
+    return NULL;
+}
+
 int p2p_stats(const p2p_net *net, p2p_peer_stats *peers, size_t cap, size_t *n,
               p2p_net_stats *net_stats)
 {
@@ -650,7 +703,9 @@ int p2p_stats(const p2p_net *net, p2p_peer_stats *peers, size_t cap, size_t *n,
         const p2p__peer *p = &net->peers[i];
         peers[i] = p->st;
         peers[i].id = p->cfg.id;
+        memcpy(peers[i].name, p->cfg.name, sizeof peers[i].name);
         peers[i].connected = p->up;
+        peers[i].last_heard_ms = p->heard ? p2p__now(net) - p->heard_at : UINT64_MAX;
         peers[i].paused = p->paused;
         peers[i].queued_bytes = p->conn ? p->conn->q_bytes + p->conn->unsent : 0;
         peers[i].queued_msgs = p->conn ? p->conn->q_msgs : 0;

@@ -5,7 +5,12 @@
  * gossip layer uses to drop duplicates cheaply.
  *
  * What it does not know: what a message means. Types 1..255 belong to the caller (consensus,
- * gossip, block sync); type 0 is p2p's own (hello, keepalive) and never reaches the caller.
+ * gossip, block sync); type 0 is p2p's own (hello, ping, pong) and never reaches the caller.
+ *
+ * Liveness: TCP does not notice a peer that went silent (a stopped process, a partition), so
+ * p2p pings a peer it has not heard from for a while and closes the connection when nothing
+ * arrives within a bound (p2p_limits.idle_timeout_ms); the peer is then down (on_peer_down)
+ * and the dialing side redials.
  *
  * Threading: everything runs on the libuv loop thread the net was started on; no function
  * here may be called from another thread. Callbacks run on that thread, never from inside a
@@ -69,6 +74,7 @@ const char *p2p_strerror(int err);
 #define P2P_MAX_PEERS 256
 #define P2P_HOST_MAX 64     /* a numeric IPv4 or IPv6 address and its NUL              */
 #define P2P_NETWORK_MAX 64  /* network name (e.g. the chain id), checked in the hello   */
+#define P2P_NAME_MAX 32     /* a peer's name for logs and stats, and its NUL            */
 
 /* Defaults, used for every limit left 0. */
 #define P2P_DEFAULT_MAX_MESSAGE ((16u << 20) + 1024u) /* a full block and its envelope */
@@ -76,8 +82,8 @@ const char *p2p_strerror(int err);
 #define P2P_DEFAULT_BACKOFF_MIN_MS 100
 #define P2P_DEFAULT_BACKOFF_MAX_MS 5000
 #define P2P_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
-#define P2P_DEFAULT_PING_INTERVAL_MS 5000
-#define P2P_DEFAULT_IDLE_TIMEOUT_MS 30000
+#define P2P_DEFAULT_PING_INTERVAL_MS 1000
+#define P2P_DEFAULT_IDLE_TIMEOUT_MS 4000
 #define P2P_DEFAULT_MAX_PENDING 32
 #define P2P_DEFAULT_MAX_PENDING_PER_IP 8
 
@@ -95,8 +101,12 @@ typedef struct {
     /* A connection that is not up (TCP connect, TLS handshake and hello) within this time is
      * closed. */
     uint32_t handshake_timeout_ms;
-    /* A keepalive goes out after ping_interval_ms without sending; a connection on which
-     * nothing arrived for idle_timeout_ms while reading is closed. */
+    /* Liveness: when nothing has arrived from a peer for ping_interval_ms, a ping goes out
+     * (at most one unanswered per connection) and the peer answers it with a pong; a
+     * connection on which nothing at all arrived for idle_timeout_ms while reading is closed
+     * and its peer is down (then the dialing side redials with its backoff). Anything counts
+     * as heard, not only pongs, so a busy connection sends no pings. idle_timeout_ms must
+     * exceed ping_interval_ms; the defaults (1 s, 4 s) leave a live peer 3 s to answer. */
     uint32_t ping_interval_ms, idle_timeout_ms;
     /* Inbound connections not yet authenticated, at most; more are refused at accept. */
     uint32_t max_pending;
@@ -106,6 +116,9 @@ typedef struct {
 
 typedef struct {
     uint32_t id;                 /* the caller's label for this peer, unique in the config */
+    /* Its name in logs and stats (printable ASCII, NUL terminated); "": p2p names it by its
+     * key, "ed25519:" or "p256:" and the key's first 8 bytes in hex. */
+    char name[P2P_NAME_MAX];
     ldg_pubkey key;              /* its pinned identity key (alg ED25519 or P256_ECDSA)    */
     char host[P2P_HOST_MAX];     /* numeric address to dial, "" if it is never dialled     */
     int port;                    /* 1..65535 when host is set                              */
@@ -145,7 +158,8 @@ typedef struct {
      * (counted in drops_down). Not called for connections closed by p2p_stop. */
     void (*on_peer_down)(void *ctx, uint32_t peer);
     /* One line of log (refusals, disconnects and their reasons), without a newline. NULL:
-     * written to stderr with the prefix "p2p: ". Never contains secrets. */
+     * written to stderr with the prefix "p2p: ". Never contains secrets. A configured peer
+     * is named by its name (p2p_peer_config.name), any other key by its prefix. */
     void (*on_log)(void *ctx, const char *line);
 } p2p_callbacks;
 
@@ -196,6 +210,10 @@ int p2p_set_peer_addr(p2p_net *net, uint32_t peer, const char *host, int port);
  */
 int p2p_send(p2p_net *net, uint32_t peer, uint8_t type, const uint8_t *data, size_t len);
 
+/* The name of a configured peer (its p2p_peer_config.name, or the key form when that was
+ * ""), valid until p2p_stop; NULL when net is NULL or no peer has this id. */
+const char *p2p_peer_name(const p2p_net *net, uint32_t peer);
+
 /* p2p_send to every peer that is up, sharing one copy of data. Returns how many peers it
  * was queued to (>= 0; peers that are down or full are counted in their stats), or
  * P2P_EINVAL, P2P_ETOOBIG, P2P_ENOMEM, P2P_ESTOPPING. */
@@ -212,7 +230,9 @@ int p2p_pause(p2p_net *net, uint32_t peer, bool paused);
 
 typedef struct {
     uint32_t id;
-    bool connected;          /* up: authenticated both ways                                   */
+    char name[P2P_NAME_MAX]; /* as p2p_peer_name                                             */
+    bool connected;          /* up: authenticated both ways (a silent peer stops being up
+                                after idle_timeout_ms)                                        */
     bool paused;
     uint64_t msgs_in, msgs_out;   /* caller messages delivered / written to TLS                */
     uint64_t bytes_in, bytes_out; /* encrypted bytes read from / written to the socket         */
@@ -226,6 +246,12 @@ typedef struct {
     uint64_t refused;        /* connections refused: wrong key on dial, inbound against the
                                 dialing rule, another network or version in the hello        */
     uint64_t proto_errors;   /* connections closed for a bad or oversize frame                */
+    uint64_t timeouts;       /* connections closed because nothing arrived for idle_timeout_ms */
+    uint64_t pings_out;      /* pings sent (after ping_interval_ms without hearing the peer)  */
+    uint64_t pongs_out;      /* pings of the peer answered                                    */
+    /* Milliseconds since anything (any bytes of any frame) last arrived from this peer, on
+     * the loop's clock; UINT64_MAX when nothing ever did since p2p_start. */
+    uint64_t last_heard_ms;
 } p2p_peer_stats;
 
 typedef struct {
@@ -233,7 +259,8 @@ typedef struct {
     uint64_t refused_pending;  /* inbound connections over max_pending, closed at accept     */
     uint64_t refused_pending_ip; /* the same over max_pending_per_ip from one address       */
     uint64_t handshake_failed; /* TLS handshakes that failed for other reasons              */
-    uint64_t timeouts;         /* connections closed by handshake or idle timeout           */
+    uint64_t timeouts;         /* connections closed by handshake or idle timeout (the idle
+                                  ones also in their peer's timeouts)                        */
     uint32_t pending;          /* inbound connections not yet authenticated now             */
 } p2p_net_stats;
 

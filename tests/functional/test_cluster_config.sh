@@ -112,7 +112,8 @@ for k in range(nv + nr):
         "p2p_listen": "127.0.0.1:%d" % (base + 2 * k + 1),
         "validator_key": "validator.key" if k < nv else "",
         "identity_key": "node.key",
-        "peers": [{"address": "127.0.0.1:%d" % (base + 2 * j + 1), "identity": ids[j]}
+        "peers": [{"address": "127.0.0.1:%d" % (base + 2 * j + 1), "identity": ids[j],
+                   "name": "node%d" % j}
                   for j in range(nv + nr) if j != k],
     }
     for key, val in want.items():

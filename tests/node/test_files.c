@@ -829,6 +829,9 @@ static void test_config_paths(void **state)
 #define P2P "\"identity_key\": \"n.key\", \"p2p_listen\": \"127.0.0.1:7500\""
 #define PEER(addr, alg, key)                                                                 \
     "{\"address\": \"" addr "\", \"identity\": {\"alg\": \"" alg "\", \"key\": \"" key "\"}}"
+#define NAMED(addr, key, name)                                                               \
+    "{\"address\": \"" addr "\", \"identity\": {\"alg\": \"ed25519\", \"key\": \"" key          \
+    "\"}, \"name\": " name "}"
 
 static void test_config_refusals(void **state)
 {
@@ -903,6 +906,22 @@ static void test_config_refusals(void **state)
         {P2P ", \"peers\": [" PEER("[::1]:7501", ED_ALG, ID1) ", " PEER("[0:0::1]:7501", ED_ALG,
                                                                        ID2) "]",
          "peers[1].address: same address as peers[0]"},
+        {P2P ", \"peers\": [" NAMED("127.0.0.1:7501", ID1, "\"\"") "]",
+         "peers[0].name: must be 1 to 31 of A-Z a-z 0-9 . _ -"},
+        {P2P ", \"peers\": [" NAMED("127.0.0.1:7501", ID1, "\"node 1\"") "]",
+         "peers[0].name: must be 1 to 31"},
+        {P2P ", \"peers\": [" NAMED("127.0.0.1:7501", ID1, "\"n\\u00e9\"") "]",
+         "peers[0].name: must be 1 to 31"},
+        {P2P ", \"peers\": [" NAMED("127.0.0.1:7501", ID1,
+                                    "\"abcdefghijklmnopqrstuvwxyz0123456\"") "]",
+         "peers[0].name: must be 1 to 31"},
+        {P2P ", \"peers\": [" NAMED("127.0.0.1:7501", ID1, "7") "]",
+         "peers[0].name: must be a string"},
+        {P2P ", \"peers\": [" NAMED("127.0.0.1:7501", ID1, "\"a\"") ", " NAMED(
+             "127.0.0.1:7502", ID2, "\"a\"") "]",
+         "peers[1].name: same name as peers[0]"},
+        {"\"peer_timeout_ms\": 999", "peer_timeout_ms: must be between 1000 and 300000, got 999"},
+        {"\"peer_timeout_ms\": 300001", "peer_timeout_ms: must be between 1000 and 300000"},
         /* consensus timeouts and sync */
         {"\"timeout_propose_ms\": 0", "timeout_propose_ms: must be between 1 and 60000, got 0"},
         {"\"timeout_propose_delta_ms\": 60001", "timeout_propose_delta_ms: must be between 1"},
@@ -956,8 +975,14 @@ static void fill_cluster_config(node_config *c, const char *dir)
             snprintf(p->host, sizeof p->host, "fd00::%zx", i + 1);
         p->port = (int)(7000 + i);
         fill_key(&p->identity, i % 3 ? LDG_SIG_ED25519 : LDG_SIG_P256_ECDSA, (uint8_t)(i + 1));
+        if (i % 4 == 0) { /* the longest, or none */
+            snprintf(p->name, sizeof p->name, "peer.%02zu_", i);
+            size_t l = strlen(p->name);
+            memset(p->name + l, 'x', NODE_PEER_NAME_MAX - 1 - l);
+        }
     }
     c->n_peers = NODE_MAX_PEERS;
+    c->peer_timeout_ms = NODE_PEER_TIMEOUT_MAX_MS;
     c->timeout_propose_ms = NODE_TIMEOUT_MAX_MS;
     c->timeout_propose_delta_ms = NODE_TIMEOUT_MIN_MS;
     c->timeout_prevote_ms = 2;
@@ -990,6 +1015,8 @@ static void test_config_cluster_round_trip(void **state)
     assert_non_null(strstr((char *)text, "\"address\": \"[fd00::1]:7000\""));
     assert_non_null(strstr((char *)text, "\"address\": \"10.0.0.1:7001\""));
     assert_non_null(strstr((char *)text, "\"timeout_propose_ms\": 60000"));
+    assert_non_null(strstr((char *)text, "\"name\": \"peer.04_xxxxxxxxxxxxxxxxxxxxxxx\""));
+    assert_non_null(strstr((char *)text, "\"peer_timeout_ms\": 300000"));
     free(text);
 
     /* A replica: validator_key "" is written and comes back "", not the default. (Set over
@@ -1061,7 +1088,21 @@ static void test_config_cluster_round_trip(void **state)
     assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
     fill_cluster_config(c, f->dir);
     c->block_time_drift_ms = NODE_DRIFT_MIN_MS - 1;
+    assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
+    fill_cluster_config(c, f->dir);
     c->map_size_mib = 0;
+    assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
+    fill_cluster_config(c, f->dir);
+    c->peer_timeout_ms = NODE_PEER_TIMEOUT_MIN_MS - 1;
+    assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
+    fill_cluster_config(c, f->dir);
+    strcpy(c->peers[8].name, "a b");
+    assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
+    fill_cluster_config(c, f->dir);
+    strcpy(c->peers[8].name, c->peers[4].name);
+    assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
+    fill_cluster_config(c, f->dir);
+    memset(c->peers[8].name, 'a', sizeof c->peers[8].name); /* no NUL */
     assert_int_equal(node_config_save(bad, c), LDG_EINVALID);
     assert_int_equal(access(bad, F_OK), -1);
     free(c);
@@ -1094,6 +1135,7 @@ static void test_config_cluster_defaults(void **state)
     assert_int_equal(c.sync_batch_blocks, 64);
     assert_int_equal(c.eligibility_cache, 250000);
     assert_int_equal(c.block_time_drift_ms, 5000);
+    assert_int_equal(c.peer_timeout_ms, 4000);
 
     put_file(P(f, "node.json"),
              "{\"validator_key\": \"\", \"identity_key\": \"node.key\", \"p2p_listen\": "

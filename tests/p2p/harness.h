@@ -6,6 +6,10 @@
  *
  * Every test ends with fx_end: stop every node, run the loop until every close callback ran,
  * and assert uv_loop_close == 0 (no handle left behind).
+ *
+ * A frozen node: a node started on the second loop (tnode.loop2, after fx_use_loop2) runs
+ * only while f->frozen is false. Freezing it is SIGSTOP in one process: its sockets stay
+ * open and the kernel keeps acknowledging, but it reads, writes and ticks nothing.
  */
 #ifndef FWL_TESTS_P2P_HARNESS_H
 #define FWL_TESTS_P2P_HARNESS_H
@@ -35,6 +39,8 @@ typedef struct tnode {
     p2p_limits lim;
     char network[P2P_NETWORK_MAX];
     bool no_listen;
+    bool loop2;             /* runs on f->loop2 (see fx_use_loop2)                        */
+    const char *name;       /* its name in the other nodes' configs (NULL: "", the key)   */
     p2p_net *net;
     int port;               /* listen port, kept across restarts                         */
     int stops;              /* p2p_stop calls on a started net                           */
@@ -57,6 +63,8 @@ typedef struct tnode {
 typedef struct {
     uv_loop_t loop;
     uv_timer_t hb;          /* a heartbeat so that UV_RUN_ONCE always returns             */
+    uv_loop_t loop2;        /* the frozen-node loop, when has_loop2                       */
+    bool has_loop2, frozen;
     tnode n[MAXN + 1];      /* n[id]                                                     */
 } tfix;
 
@@ -192,6 +200,22 @@ static inline void node_key(tnode *t, uint32_t alg, uint8_t seed_byte)
 
 typedef bool (*pred_fn)(tfix *f, void *arg);
 
+/* A second loop for nodes with loop2 set, run along with the first unless f->frozen. */
+static inline void fx_use_loop2(tfix *f)
+{
+    assert_int_equal(uv_loop_init(&f->loop2), 0);
+    f->has_loop2 = true;
+}
+
+/* One iteration: the main loop (waits at most for the 10 ms heartbeat), then the second
+ * one without waiting. */
+static inline void run_once(tfix *f)
+{
+    uv_run(&f->loop, UV_RUN_ONCE);
+    if (f->has_loop2 && !f->frozen)
+        uv_run(&f->loop2, UV_RUN_NOWAIT);
+}
+
 /* Run the loop until pred holds or the deadline passes; returns pred's last value. */
 static inline bool run_until(tfix *f, pred_fn pred, void *arg, uint64_t timeout_ms)
 {
@@ -199,7 +223,7 @@ static inline bool run_until(tfix *f, pred_fn pred, void *arg, uint64_t timeout_
     uint64_t deadline = uv_now(&f->loop) + timeout_ms;
     bool ok;
     while (!(ok = pred(f, arg)) && uv_now(&f->loop) < deadline)
-        uv_run(&f->loop, UV_RUN_ONCE);
+        run_once(f);
     return ok;
 }
 
@@ -232,6 +256,8 @@ static inline int node_start(tfix *f, tnode *t, const uint32_t *ids, size_t n, b
         tnode *p = &f->n[ids[i]];
         pc[i].id = p->id;
         pc[i].key = p->pub;
+        if (p->name)
+            snprintf(pc[i].name, sizeof pc[i].name, "%s", p->name);
         if (with_addr && p->port > 0) {
             snprintf(pc[i].host, sizeof pc[i].host, "127.0.0.1");
             pc[i].port = p->port;
@@ -243,7 +269,8 @@ static inline int node_start(tfix *f, tnode *t, const uint32_t *ids, size_t n, b
     c.seed = 0x5eed0000u + t->id;
     c.limits = t->lim;
     char err[256];
-    int rc = p2p_start(&t->net, &f->loop, &c, &test_cbs, t, err, sizeof err);
+    int rc = p2p_start(&t->net, t->loop2 ? &f->loop2 : &f->loop, &c, &test_cbs, t, err,
+                       sizeof err);
     memset(&c, 0, sizeof c);
     if (rc == 0 && !t->no_listen) {
         t->port = p2p_listen_port(t->net);
@@ -343,8 +370,9 @@ static inline void node_stop(tfix *f, tnode *t)
         t->stops++;
         t->net = NULL;
     }
+    f->frozen = false;
     while (t->closed < t->stops)
-        uv_run(&f->loop, UV_RUN_ONCE);
+        run_once(f);
     assert_int_equal(t->closed, t->stops);
 }
 
@@ -359,6 +387,10 @@ static inline void fx_end(tfix *f)
     }
     uv_close((uv_handle_t *)&f->hb, NULL);
     uv_run(&f->loop, UV_RUN_DEFAULT);
+    if (f->has_loop2) {
+        uv_run(&f->loop2, UV_RUN_DEFAULT);
+        assert_int_equal(uv_loop_close(&f->loop2), 0);
+    }
     for (uint32_t i = 1; i <= MAXN; i++)
         assert_int_equal(f->n[i].closed, f->n[i].stops);
     assert_int_equal(uv_loop_close(&f->loop), 0);

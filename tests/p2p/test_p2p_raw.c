@@ -3,7 +3,8 @@
  * silence, too many unauthenticated connections, TLS 1.2, and an authenticated client that
  * breaks the framing rules (a message before its hello, an oversize frame before and after
  * the hello, a malformed hello, no hello at all). Each is refused or disconnected, counted,
- * and leaves the node serving.
+ * and leaves the node serving. And an authenticated client that goes silent (down within the
+ * idle bound, pinged once) or floods pings (answered, one pong at a time).
  */
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -24,6 +25,8 @@ typedef struct {
     SSL *ssl;
     bool hs_done, hs_failed;
     size_t got; /* plaintext (or raw) bytes received */
+    uint8_t pt[4096]; /* the first plaintext bytes received, for count_ctl */
+    size_t pt_len;
 } raw;
 
 static void raw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
@@ -69,8 +72,12 @@ static void raw_drive(raw *r)
     if (r->hs_done) {
         uint8_t buf[16384];
         int n;
-        while ((n = SSL_read(r->ssl, buf, sizeof buf)) > 0)
+        while ((n = SSL_read(r->ssl, buf, sizeof buf)) > 0) {
             r->got += (size_t)n;
+            size_t k = (size_t)n < sizeof r->pt - r->pt_len ? (size_t)n : sizeof r->pt - r->pt_len;
+            memcpy(r->pt + r->pt_len, buf, k);
+            r->pt_len += k;
+        }
     }
     ERR_clear_error();
     raw_flush(r);
@@ -194,6 +201,21 @@ static void raw_hello(raw *r, const char *network)
     h[2] = (uint8_t)nl;
     memcpy(h + 3, network, nl);
     raw_frame(r, 0, h, 3 + nl);
+}
+
+/* Complete type-0 frames of this subtype among the plaintext received. */
+static int count_ctl(const raw *r, uint8_t subtype)
+{
+    int n = 0;
+    for (size_t at = 0; at + P2P_FRAME_HDR <= r->pt_len;) {
+        const uint8_t *h = r->pt + at;
+        size_t l = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+        if (at + 4 + l > r->pt_len)
+            break;
+        n += h[4] == 0 && l >= 2 && h[5] == subtype;
+        at += 4 + l;
+    }
+    return n;
 }
 
 /* A TLS client context for t's Ed25519 identity, speaking at most max_version. */
@@ -473,6 +495,95 @@ static void test_max_pending_per_ip(void **state)
     fx_end(&f);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Liveness against an authenticated client                                                  */
+
+/* Node 1 with pings after 100 ms of silence and the idle bound at 400 ms; r is node 2's
+ * key over TLS 1.3, up (its hello sent and node 1's received). */
+static SSL_CTX *raw_up(tfix *f, raw *r)
+{
+    f->n[1].lim.ping_interval_ms = 100;
+    f->n[1].lim.idle_timeout_ms = 400;
+    start_target(f, 0, 0);
+    SSL_CTX *ctx = client_ctx(&f->n[2], TLS1_3_VERSION);
+    raw_open(f, r, f->n[1].port, ctx);
+    assert_true(run_until(f, pred_raw_hs, r, DEADLINE_MS));
+    assert_true(r->hs_done);
+    raw_hello(r, "fwl-test");
+    uint32_t up[] = {1, 2, 1};
+    assert_true(run_until(f, pred_ups, up, DEADLINE_MS));
+    return ctx;
+}
+
+/* A peer that completes its hello and then says nothing (it still reads): pinged once, never
+ * more while the ping is unanswered, and disconnected within the bound, the log naming it by
+ * its key (it has no configured name). */
+static void test_silent_peer(void **state)
+{
+    (void)state;
+    tfix f;
+    fx_init(&f);
+    f.n[1].watch = "nothing heard for";
+    raw r;
+    SSL_CTX *ctx = raw_up(&f, &r);
+    uv_update_time(&f.loop);
+    uint64_t t0 = uv_now(&f.loop);
+    assert_true(run_until(&f, pred_raw_eof, &r, DEADLINE_MS));
+    uint64_t took = uv_now(&f.loop) - t0;
+    assert_true(took >= 400 && took <= 1000);
+    assert_int_equal(f.n[1].downs[2], 1);
+    assert_int_equal(count_ctl(&r, P2P_CTL_PING), 1);
+    p2p_peer_stats ps = peer_stats(&f.n[1], 2);
+    assert_false(ps.connected);
+    assert_int_equal(ps.pings_out, 1);
+    assert_int_equal(ps.timeouts, 1);
+    assert_int_equal(net_stats(&f.n[1]).timeouts, 1);
+    assert_int_equal(f.n[1].watched, 1);
+    char name[64];
+    snprintf(name, sizeof name, "peer ed25519:%02x%02x", f.n[2].pub.key[0], f.n[2].pub.key[1]);
+    assert_non_null(strstr(f.n[1].last_log, name)); /* "peer ed25519:....... down" */
+    raw_close(&f, &r);
+    SSL_CTX_free(ctx);
+    fx_end(&f);
+}
+
+/* A peer that floods pings: each burst gets one pong (one is queued at a time), the caller
+ * never sees them, and a ping is all it takes to stay up. */
+static void test_ping_flood(void **state)
+{
+    (void)state;
+    tfix f;
+    fx_init(&f);
+    raw r;
+    SSL_CTX *ctx = raw_up(&f, &r);
+    uint8_t burst[100 * 6];
+    for (int i = 0; i < 100; i++) {
+        p2p__frame_header(burst + 6 * i, 0, 1);
+        burst[6 * i + 5] = P2P_CTL_PING;
+    }
+    assert_int_equal(SSL_write(r.ssl, burst, sizeof burst), (int)sizeof burst);
+    raw_flush(&r);
+    for (int round = 0; round < 8; round++) { /* 0.8 s: twice the idle bound */
+        run_for(&f, 100);
+        const uint8_t ping[1] = {P2P_CTL_PING};
+        raw_frame(&r, 0, ping, 1); /* and one now and then: stays up */
+    }
+    run_for(&f, 50);
+    p2p_peer_stats ps = peer_stats(&f.n[1], 2);
+    assert_true(ps.connected);
+    assert_false(r.eof);
+    assert_int_equal(f.n[1].downs[2], 0);
+    /* 100 pings in one record: one pong (two if the record came in two reads); then one per
+     * later ping. */
+    assert_true(ps.pongs_out >= 1 + 8 && ps.pongs_out <= 2 + 8);
+    assert_int_equal(count_ctl(&r, P2P_CTL_PONG), (int)ps.pongs_out);
+    assert_int_equal(ps.msgs_in, 0);
+    assert_int_equal(f.n[1].got[2] + (uint64_t)f.n[1].bad, 0);
+    raw_close(&f, &r);
+    SSL_CTX_free(ctx);
+    fx_end(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +598,8 @@ int main(void)
         cmocka_unit_test(test_bad_hello),
         cmocka_unit_test(test_no_hello),
         cmocka_unit_test(test_big_after_hello),
+        cmocka_unit_test(test_silent_peer),
+        cmocka_unit_test(test_ping_flood),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
