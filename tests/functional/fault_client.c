@@ -24,6 +24,17 @@
  *       "missing FILE_HASH HEIGHT" or "height FILE_HASH WANT GOT", then "checked N bad M".
  *       Exit 1 when M > 0 or on a connection error.
  *
+ *   fault_client monitor --nodes H:P[,H:P...] --state FILE --log FILE [--interval-ms MS]
+ *                        [--t0-ms T]
+ *       Until SIGTERM: every MS (default 100) asks each node for its Status (200 ms at most
+ *       per node, a broken connection is opened again on the next round) and replaces FILE
+ *       (write and rename) with one line
+ *           T_MS H0 R0 UP0 H1 R1 UP1 ...
+ *       T_MS the wall-clock time in ms, then per node its height, consensus round and peers
+ *       up ("- - -" when it did not answer). The same line is appended to the log when
+ *       anything but the time changed, at most every 250 ms: a timeline of the run, its
+ *       first field the seconds since T (wall-clock ms; default: when it started).
+ *
  * Timeouts: every receive waits at most 1 s at a time, so that a stop signal is seen
  * within a second even while a node is paused (SIGSTOP) or cut off.
  */
@@ -570,10 +581,110 @@ broken:
     return 1;
 }
 
+/* --- monitor ----------------------------------------------------------------------------- */
+
+static int monitor_main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"nodes", required_argument, NULL, 'n'},
+                                         {"state", required_argument, NULL, 's'},
+                                         {"log", required_argument, NULL, 'l'},
+                                         {"interval-ms", required_argument, NULL, 'i'},
+                                         {"t0-ms", required_argument, NULL, 't'},
+                                         {NULL, 0, NULL, 0}};
+    static node_list nl;
+    long long t0_ms = 0;
+    static node_client *cs[MAX_NODES];
+    const char *nodes = NULL, *state = NULL, *logf = NULL;
+    long interval_ms = 100;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'n': nodes = optarg; break;
+        case 's': state = optarg; break;
+        case 'l': logf = optarg; break;
+        case 'i': interval_ms = atol(optarg); break;
+        case 't': t0_ms = atoll(optarg); break;
+        default: return 2;
+        }
+    }
+    if (!nodes || !state || !logf || interval_ms < 10)
+        return 2;
+    char *list = strdup(nodes);
+    for (char *save = NULL, *t = strtok_r(list, ",", &save); t && nl.n < MAX_NODES;
+         t = strtok_r(NULL, ",", &save)) {
+        if (parse_addr(t, nl.host[nl.n], sizeof nl.host[0], &nl.port[nl.n]))
+            return 2;
+        nl.n++;
+    }
+    free(list);
+    FILE *log = fopen(logf, "a");
+    if (!log) {
+        perror(logf);
+        return 1;
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    char tmp[4096], line[2048], last[2048] = "";
+    snprintf(tmp, sizeof tmp, "%s.tmp", state);
+    double last_log = 0;
+    while (!stopping) {
+        double t0 = now_s();
+        size_t off = 0;
+        for (size_t k = 0; k < nl.n; k++) {
+            char err[128];
+            int rc = 0;
+            if (!cs[k] && node_client_connect(&cs[k], nl.host[k], nl.port[k], 200))
+                cs[k] = NULL, rc = NODE_ECONNECT;
+            if (cs[k]) {
+                node_client_set_timeout(cs[k], 200);
+                memset(&req, 0, sizeof req);
+                req.which_req = fwl_Request_status_tag;
+                rc = node_call(cs[k], &req, &resp, err, sizeof err);
+            }
+            if (rc) {
+                node_client_close(cs[k]);
+                cs[k] = NULL;
+                off += (size_t)snprintf(line + off, sizeof line - off, " - - -");
+            } else {
+                const fwl_StatusResp *st = &resp.resp.status;
+                off += (size_t)snprintf(line + off, sizeof line - off, " %llu %u %u",
+                                        (unsigned long long)st->height, st->consensus_round,
+                                        st->peers_up);
+            }
+        }
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        long long ms = (long long)rt.tv_sec * 1000 + rt.tv_nsec / 1000000;
+        if (!t0_ms)
+            t0_ms = ms;
+        FILE *f = fopen(tmp, "w");
+        if (f) {
+            fprintf(f, "%lld%s\n", ms, line);
+            if (fclose(f) == 0)
+                rename(tmp, state);
+        }
+        if (strcmp(line, last) && t0 - last_log >= 0.25) {
+            fprintf(log, "%7.1f%s\n", (double)(ms - t0_ms) / 1e3, line);
+            fflush(log);
+            snprintf(last, sizeof last, "%s", line);
+            last_log = t0;
+        }
+        double left = interval_ms / 1e3 - (now_s() - t0);
+        if (left > 0)
+            usleep((useconds_t)(left * 1e6));
+    }
+    for (size_t k = 0; k < nl.n; k++)
+        node_client_close(cs[k]);
+    fclose(log);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: fault_client load|blocks|acks [options] (see the source)\n");
+        fprintf(stderr, "usage: fault_client load|blocks|acks|monitor [options] (see the source)\n");
         return 2;
     }
     const char *mode = argv[1];
@@ -584,6 +695,8 @@ int main(int argc, char **argv)
         return blocks_main(argc, argv);
     if (!strcmp(mode, "acks"))
         return acks_main(argc, argv);
+    if (!strcmp(mode, "monitor"))
+        return monitor_main(argc, argv);
     fprintf(stderr, "fault_client: unknown mode %s\n", mode);
     return 2;
 }
