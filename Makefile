@@ -58,7 +58,7 @@ help:
 	@echo "make check      run all tests (unit + functional)"
 	@echo "make asan       run all tests under AddressSanitizer + UBSan (build-asan/)"
 	@echo "make tsan       run the functional tests under ThreadSanitizer (build-tsan/)"
-	@echo "make check-long the consensus simulator over 100,000 seeds"
+	@echo "make check-long the consensus simulator over 100,000 seeds, then the full fault suite"
 	@echo "make bench      run the benchmarks (see docs/PERFORMANCE.md)"
 	@echo "make fuzz       build and briefly run the libFuzzer targets (clang)"
 
@@ -113,10 +113,14 @@ functional: $(BINS) $(FUNC_PROGS)
 check: unit functional
 
 # The consensus simulator over 100,000 seeds on both cores (see docs/consensus.md);
-# SIM_SEEDS, SIM_FIRST and SIM_JOBS override.
+# SIM_SEEDS, SIM_FIRST and SIM_JOBS override. Then the full fault suite (docs/testing.md):
+# a real cluster through every fault kind for FAULTS_DURATION seconds (default 240), with
+# the seed FAULTS_SEED (default: drawn and printed); FAULTS_ARGS adds options.
 .PHONY: check-long
-check-long: $(BUILD)/tests/consensus/test_tendermint
+check-long: $(BUILD)/tests/consensus/test_tendermint $(BINS) $(BUILD)/tests/functional/fault_client
 	$(Q)SIM_SEEDS=$${SIM_SEEDS:-100000} SIM_JOBS=$${SIM_JOBS:-2} $< --sim-only
+	$(Q)BUILD=$(BUILD) nice -n 5 bash scripts/faults $${FAULTS_SEED:+--seed $$FAULTS_SEED} \
+	  --duration $${FAULTS_DURATION:-240} $${FAULTS_ARGS:-}
 
 demo: $(BINS)
 	$(Q)BUILD=$(BUILD) bash scripts/demo
