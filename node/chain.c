@@ -15,11 +15,22 @@
  * (VOTE); every node announces its tip (STATUS) on connect and after each commit; a node
  * behind its peers fetches blocks with their certificates (sync.c).
  */
+#include <errno.h>
+
 #include "node/server_internal.h"
 
 static void run(server *s, const cns_tm_actions *acts);
 static void build_maybe(server *s);
-static void replay_kept(server *s);
+/* Our votes of a height (WAL) and the prevotes behind our lock, as kept on disk when the
+ * height started: what a restart brings back. */
+typedef struct {
+    uint64_t h;
+    size_t n_wal, n_pol;
+    cns_msg wal[NODE_WAL_MAX];
+    node_signed_vote pol[NODE_POL_MAX];
+} kept_votes;
+static void kept_take(server *s, kept_votes *k);
+static void replay_kept(server *s, const kept_votes *k);
 static void load_kept_blocks(server *s);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -253,12 +264,14 @@ static void start_height(server *s)
         return;
     if (ch->vs.rec.locked_round >= 0 && !cand_find(ch, ch->vs.rec.locked_value))
         load_kept_blocks(s);
+    static kept_votes kept; /* taken before the first actions add to the WAL */
     if (cns_tm_start_height(&ch->tm, ch->height, &acts))
         return;
+    kept_take(s, &kept);
     ch->started = true;
     ch->height_started_ms = node__now_ms(s);
     run(s, &acts);
-    replay_kept(s);
+    replay_kept(s, &kept);
     /* A proposal for this height that came before we started. */
     if (ch->next_prop_from >= 0 && ch->next_prop.height == ch->height) {
         fwl_ProposalMsg p = ch->next_prop;
@@ -526,12 +539,14 @@ static void keep_block(server *s, int which, const uint8_t hash[LDG_DIGEST_LEN])
         return;
     snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, kept_name[which]);
     snprintf(tmp, sizeof tmp, "%s.new", path);
+    errno = 0;
     FILE *f = fopen(tmp, "wb");
     bool ok = f && fwrite(c->bytes, 1, c->len, f) == c->len;
     if (f && fclose(f))
         ok = false;
     if (!ok || rename(tmp, path)) {
-        node__log("cannot keep a block in %s", path);
+        /* Not fatal: a peer still has the block (P2P_T_GET_BLOCK); but say why. */
+        node__log("cannot keep a block in %s: %s", path, errno ? strerror(errno) : "write failed");
         remove(tmp);
         return;
     }
@@ -659,19 +674,28 @@ static bool validator_sig_ok(server *s, uint32_t v, const uint8_t d[LDG_DIGEST_L
 /* Back at the height of the WAL or of the proof-of-lock (after a restart, or after catching
  * up to it): our earlier votes are signed again (the same content: not equivocation), kept
  * and sent, and the engine counts them and the prevotes behind our lock again. */
-static void replay_kept(server *s)
+static void kept_take(server *s, kept_votes *k)
 {
     node_chain *ch = &s->ch;
-    static cns_msg wal[NODE_WAL_MAX];
-    static node_signed_vote pol[NODE_POL_MAX];
-    uint64_t h = ch->height;
-    size_t n_wal = 0, n_pol = 0;
+    k->h = ch->height;
+    k->n_wal = k->n_pol = 0;
     if (ch->self < 0 || !ch->vlog)
         return;
-    if (ch->vs.wal_h == h)
-        memcpy(wal, ch->vs.wal, (n_wal = ch->vs.n_wal) * sizeof *wal);
-    if (ch->vs.pol_h == h)
-        memcpy(pol, ch->vs.pol, (n_pol = ch->vs.n_pol) * sizeof *pol);
+    if (ch->vs.wal_h == k->h)
+        memcpy(k->wal, ch->vs.wal, (k->n_wal = ch->vs.n_wal) * sizeof *k->wal);
+    if (ch->vs.pol_h == k->h)
+        memcpy(k->pol, ch->vs.pol, (k->n_pol = ch->vs.n_pol) * sizeof *k->pol);
+}
+
+static void replay_kept(server *s, const kept_votes *k)
+{
+    node_chain *ch = &s->ch;
+    const cns_msg *wal = k->wal;
+    const node_signed_vote *pol = k->pol;
+    uint64_t h = k->h;
+    size_t n_wal = k->n_wal, n_pol = k->n_pol;
+    if (ch->height != h)
+        return;
     if (n_wal || n_pol)
         node__log("height %" PRIu64 ": replaying %zu own votes and %zu prevotes behind the lock, "
                   "kept from before", h, n_wal, n_pol);
@@ -757,6 +781,26 @@ static bool proposal_timely(server *s, const fwl_ProposalMsg *p, cand_block *c)
     return rc == 0;
 }
 
+static bool key_is(const ldg_pubkey *pk, const cand_block *c)
+{
+    return c->proposer.alg == pk->alg && c->proposer.len == pk->len &&
+           !memcmp(c->proposer.key, pk->key, pk->len);
+}
+
+/* A fresh proposal's block is built by its proposer (the header says so). A re-proposal
+ * (valid_round >= 0) carries the block of an earlier round, built by that round's proposer:
+ * any validator. Requiring the re-proposer there made every re-proposal of another
+ * validator's block invalid: two validators locked on it and two not stalled for good. */
+static bool block_builder_ok(server *s, const fwl_ProposalMsg *p, const cand_block *c)
+{
+    if (p->valid_round < 0)
+        return key_is(&s->g.validators[p->proposer], c);
+    for (size_t v = 0; v < s->g.n_validators; v++)
+        if (key_is(&s->g.validators[v], c))
+            return true;
+    return false;
+}
+
 void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
 {
     node_chain *ch = &s->ch;
@@ -784,10 +828,9 @@ void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
         start_height(s);
     if (!ch->started)
         return;
-    /* Valid: built by its proposer (the header says so), timely, and passes every rule here. */
-    const ldg_pubkey *pk = &s->g.validators[p->proposer];
-    bool valid = c->proposer.alg == pk->alg && c->proposer.len == pk->len &&
-                 !memcmp(c->proposer.key, pk->key, pk->len) && proposal_timely(s, p, c);
+    /* Valid: built by the right validator (block_builder_ok), timely, and passes every rule
+     * here. */
+    bool valid = block_builder_ok(s, p, c) && proposal_timely(s, p, c);
     uint8_t staged[LDG_DIGEST_LEN];
     if (valid && (ldg_store_built(s->store, staged) || memcmp(staged, c->hash, LDG_DIGEST_LEN)))
         valid = node__stage_block(s, c->bytes, c->len) == 0;

@@ -51,6 +51,8 @@
 #define MAX_EVENTS 3000000
 #define CAND_N 8             /* candidate blocks a node keeps (node/chain.c CAND_MAX)       */
 #define SEEN_ROUNDS 64       /* legacy node: rounds whose votes its de-duplication remembers */
+#define DRIFT_MS 400         /* block_time_drift_ms: a fresh proposal's time vs. our clock   */
+#define FAST_CLOCK_MS 3600000 /* a Byzantine validator's clock an hour ahead (issue 8)      */
 
 /* ---------------------------------------------------------------------------------------- */
 /* PRNG: splitmix64 seeds xoshiro256**                                                      */
@@ -246,6 +248,7 @@ typedef struct {
 
 typedef struct {
     bool byz, up, applying;
+    uint64_t clock_ahead_ms;   /* a Byzantine validator's clock: 0 or FAST_CLOCK_MS        */
     uint32_t epoch;
     cns_tm eng;
     cns_vote_record durable;   /* survives crashes, like the fsync'ed file               */
@@ -382,19 +385,53 @@ static void print_trace(const sim_t *S, size_t lines)
 
 /* Values: byte 0 says what the node's validation would find. Honest blocks 0x01, a
  * Byzantine proposer's alternative valid block 0x03, an invalid block 0xEE, a hash nobody
- * proposed 0x02 (votes for unknown blocks). */
+ * proposed 0x02 (votes for unknown blocks). Byte 1 is the validator that built the block
+ * (its header's proposer), bytes 2-9 its block time (the builder's clock). */
 static bool value_valid(const uint8_t *v)
 {
     return v[0] == 0x01 || v[0] == 0x03;
 }
 
-static void make_value(sim_t *S, uint8_t kind, uint8_t *v)
+static uint32_t value_builder(const uint8_t *v)
+{
+    return v[1];
+}
+
+static uint64_t value_time(const uint8_t *v)
+{
+    uint64_t t;
+    memcpy(&t, v + 2, 8);
+    return t;
+}
+
+static void make_value(sim_t *S, uint8_t kind, uint32_t builder, uint8_t *v)
 {
     for (int i = 0; i < CNS_HASH_LEN; i += 8) {
         uint64_t x = rng_next(&S->rng);
         memcpy(v + i, &x, 8);
     }
     v[0] = kind;
+    v[1] = (uint8_t)builder;
+    uint64_t t = S->now + S->node[builder].clock_ahead_ms;
+    memcpy(v + 2, &t, 8);
+}
+
+/* What an honest node finds of a proposal (node/chain.c: block_builder_ok, proposal_timely,
+ * staging). A fresh one (valid_round -1): built by its proposer, its time within DRIFT_MS of
+ * our clock. A re-proposal: built by any validator, its time already found timely. The
+ * legacy node required the re-proposer to be the builder, and did not look at the time. */
+static bool proposal_valid(const sim_t *S, const cns_msg *m, uint32_t proposer)
+{
+    const uint8_t *v = m->value;
+    if (!value_valid(v))
+        return false;
+    bool builder_ok = m->valid_round < 0 || S->opt.legacy_node || S->opt.legacy_builder
+                          ? value_builder(v) == proposer
+                          : value_builder(v) < S->n;
+    if (m->valid_round >= 0 || S->opt.legacy_node || S->opt.no_time_check)
+        return builder_ok;
+    uint64_t t = value_time(v);
+    return builder_ok && t + DRIFT_MS >= S->now && t <= S->now + DRIFT_MS;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -749,6 +786,10 @@ static void do_commit(sim_t *S, uint32_t me, uint64_t h, uint32_t round, const u
             sim_fail(S, "node %u committed height %" PRIu64 " without 2f+1 precommits", me, h);
         if (!value_valid(v))
             sim_fail(S, "node %u committed an invalid value at height %" PRIu64, me, h);
+        if (value_time(v) > S->now + DRIFT_MS)
+            sim_fail(S, "TIME: node %u committed height %" PRIu64 " with a block time %" PRIu64
+                     " ms ahead of real time (built by validator %u)", me, h,
+                     value_time(v) - S->now, value_builder(v));
         if (S->decided[h] && memcmp(S->decision[h], v, CNS_HASH_LEN))
             sim_fail(S, "FORK: node %u committed %08x at height %" PRIu64 ", another honest node %08x",
                  me, val32(v), h, val32(S->decision[h]));
@@ -916,7 +957,8 @@ static void engine_msg(sim_t *S, uint32_t me, const smsg *m)
     cns_tm_actions out;
     int rc;
     if (m->kind == M_PROPOSAL)
-        rc = cns_tm_on_proposal(&N->eng, &m->m, m->signer, value_valid(m->m.value), &out);
+        rc = cns_tm_on_proposal(&N->eng, &m->m, m->signer, proposal_valid(S, &m->m, m->signer),
+                                &out);
     else
         rc = cns_tm_on_vote(&N->eng, &m->m, m->signer, &out);
     if (rc) {
@@ -1066,13 +1108,13 @@ static void restart(sim_t *S, uint32_t me)
 
 /* A value for a Byzantine message: nil, the honest one, another valid one, an invalid one,
  * or a hash nobody proposed. */
-static void byz_value(sim_t *S, cns_msg *m)
+static void byz_value(sim_t *S, uint32_t me, cns_msg *m)
 {
     switch (rng_below(&S->rng, 5)) {
     case 0: m->nil = m->step != CNS_PROPOSE; break;
-    case 1: make_value(S, 0x03, m->value); m->nil = false; break;
-    case 2: make_value(S, 0xEE, m->value); m->nil = false; break;
-    case 3: make_value(S, 0x02, m->value); m->nil = false; break;
+    case 1: make_value(S, 0x03, me, m->value); m->nil = false; break;
+    case 2: make_value(S, 0xEE, me, m->value); m->nil = false; break;
+    case 3: make_value(S, 0x02, me, m->value); m->nil = false; break;
     default: { /* a value seen recently */
         if (!S->n_replay)
             break;
@@ -1116,7 +1158,7 @@ static void byz_send(sim_t *S, uint32_t me, const smsg *m)
             if (x.kind == M_PROPOSAL && rng_chance(&S->rng, 0.3))
                 x.m.valid_round = (int32_t)rng_below(&S->rng, x.m.round + 1) - 1;
             else
-                byz_value(S, &x.m);
+                byz_value(S, me, &x.m);
             byz_sign_send(S, me, to, &x);
         }
     }
@@ -1139,7 +1181,7 @@ static void byz_tick(sim_t *S, uint32_t me)
     case 0: case 1: /* a vote for anything */
         x.kind = M_VOTE;
         x.m.step = (uint8_t)(1 + rng_below(&S->rng, 2));
-        byz_value(S, &x.m);
+        byz_value(S, me, &x.m);
         for (uint32_t i = 0; i < S->n; i++)
             if (rng_chance(&S->rng, 0.5))
                 byz_sign_send(S, me, i, &x);
@@ -1148,10 +1190,10 @@ static void byz_tick(sim_t *S, uint32_t me)
         x.kind = M_PROPOSAL;
         x.m.step = CNS_PROPOSE;
         x.m.valid_round = -1;
-        byz_value(S, &x.m);
+        byz_value(S, me, &x.m);
         if (x.m.nil) {
             x.m.nil = false;
-            make_value(S, 0x03, x.m.value);
+            make_value(S, 0x03, me, x.m.value);
         }
         byz_sign_send(S, me, to, &x);
         break;
@@ -1164,7 +1206,7 @@ static void byz_tick(sim_t *S, uint32_t me)
     case 4: { /* a forged decision: our precommit plus honest names that never signed it */
         x.kind = M_DECISION;
         x.m.step = CNS_PRECOMMIT;
-        make_value(S, rng_chance(&S->rng, 0.5) ? 0x03 : 0x02, x.m.value);
+        make_value(S, rng_chance(&S->rng, 0.5) ? 0x03 : 0x02, me, x.m.value);
         x.signers = S->byz_mask | (uint32_t)rng_next(&S->rng);
         x.signers &= (1u << S->n) - 1;
         for (uint32_t i = 0; i < S->n; i++)
@@ -1180,7 +1222,7 @@ static void byz_tick(sim_t *S, uint32_t me)
         x.m.step = (uint8_t)(1 + rng_below(&S->rng, 2));
         x.m.height += rng_below(&S->rng, 3);
         x.m.round += (uint32_t)rng_below(&S->rng, 40);
-        byz_value(S, &x.m);
+        byz_value(S, me, &x.m);
         byz_sign_send(S, me, to, &x);
         break;
     }
@@ -1393,6 +1435,10 @@ static void setup(sim_t *S)
         node_t *N = &S->node[i];
         memset(N, 0, sizeof *N);
         N->byz = S->byz_mask >> i & 1;
+        /* Half the Byzantine validators run a clock an hour ahead; drawn off the main
+         * stream so that the schedules of the seeds stay what they were. */
+        uint64_t x = S->opt.seed * 31 + i;
+        N->clock_ahead_ms = N->byz && (splitmix64(&x) & 1) ? FAST_CLOCK_MS : 0;
         N->up = true;
         cns_record_init(&N->durable);
         if (cns_tm_init(&N->eng, &S->cfg, (int32_t)i, NULL))
@@ -1485,7 +1531,7 @@ static void step(sim_t *S, const event *ev)
         if (!N->up || ev->epoch != N->epoch)
             break;
         uint8_t v[CNS_HASH_LEN];
-        make_value(S, 0x01, v);
+        make_value(S, 0x01, ev->node, v);
         cand_add(S, N, ev->height, v);
         if (cns_tm_on_value(&N->eng, ev->height, ev->round, v, &out))
             sim_fail(S, "node %u: value refused", ev->node);

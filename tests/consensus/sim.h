@@ -30,6 +30,12 @@ typedef struct {
      * that may drop the block of the lock, none kept across a crash, no fetch of a missing
      * block, and a vote the node already stored never handed to the engine again. */
     bool legacy_node;
+    /* Two defects of the node's proposal check, one at a time (legacy_node has both): a
+     * re-proposal judged invalid unless the re-proposer built the block (a permanent stall
+     * found by the fault suite), and no check of a fresh proposal's block time against our
+     * clock (a proposer with a clock an hour ahead moves the chain's time). */
+    bool legacy_builder;
+    bool no_time_check;
 } sim_options;
 
 typedef struct {

@@ -1028,6 +1028,54 @@ static void test_simulator_finds_the_stall_of_the_legacy_node(void **st)
     assert_true(sim_run(&o, &r));
 }
 
+/* The permanent stall the fault suite found on a real cluster after the fix above (CI, height
+ * 129): a re-proposal judged invalid unless its proposer built the block. Seed 38, four
+ * validators of power 1, none Byzantine, crashes and a lossy network before GST: validators 0
+ * and 3 lock on validator 2's block of round 0 at height 11; 0 and 3 propose it again citing
+ * round 0 and the other two prevote nil (not its builder); 1 and 2 propose fresh blocks and
+ * the locked two prevote nil; 60 rounds on, nothing is decided. The node now accepts a
+ * re-proposal built by any validator (node/chain.c block_builder_ok) and decides. Another
+ * seed: `test_tendermint --sim-only --legacy-builder --seeds 200` (more than one seed in
+ * ten stalls). */
+static void test_simulator_finds_the_stall_of_the_builder_check(void **st)
+{
+    (void)st;
+    sim_options o;
+    sim_result r;
+    memset(&o, 0, sizeof o);
+    o.seed = 38;
+    o.quiet = true;
+    o.legacy_builder = true;
+    assert_false(sim_run(&o, &r));
+    assert_non_null(strstr(r.what, "LIVENESS"));
+    assert_int_equal(r.n, 4);
+    assert_int_equal(r.n_byz, 0);
+    o.legacy_builder = false;
+    assert_true(sim_run(&o, &r));
+}
+
+/* One fast clock moves the chain's time (issue 8, item 2), in the simulator: seed 34, four
+ * validators, validator 1 Byzantine with a clock an hour ahead. Without the check of a fresh
+ * proposal's time against our clock, its block of height 2 is committed an hour in the
+ * future; with it (block_time_drift_ms, here 400 ms) the honest validators prevote nil on
+ * its fresh proposals and every committed block time is within the drift of real time.
+ * Another seed: `test_tendermint --sim-only --no-time-check --seeds 200`. */
+static void test_simulator_finds_a_fast_clock_without_the_time_check(void **st)
+{
+    (void)st;
+    sim_options o;
+    sim_result r;
+    memset(&o, 0, sizeof o);
+    o.seed = 34;
+    o.quiet = true;
+    o.no_time_check = true;
+    assert_false(sim_run(&o, &r));
+    assert_non_null(strstr(r.what, "TIME"));
+    assert_int_equal(r.n_byz, 1);
+    o.no_time_check = false;
+    assert_true(sim_run(&o, &r));
+}
+
 /* ---------------------------------------------------------------------------------------- */
 
 static int sim_main(int argc, char **argv)
@@ -1054,9 +1102,13 @@ static int sim_main(int argc, char **argv)
             fault_opts.forget_record = fault_opts.forced_fault = true;
         else if (!strcmp(argv[i], "--legacy-node"))
             fault_opts.legacy_node = true;
+        else if (!strcmp(argv[i], "--legacy-builder"))
+            fault_opts.legacy_builder = true;
+        else if (!strcmp(argv[i], "--no-time-check"))
+            fault_opts.no_time_check = true;
         else if (strcmp(argv[i], "--sim-only")) {
             fprintf(stderr, "usage: %s [--seed N [--verbose]] [--sim-only [--seeds N] "
-                    "[--first N] [--jobs J]] [--forget-lock | --forget-record | --legacy-node]\n", argv[0]);
+                    "[--first N] [--jobs J]] [--forget-lock | --forget-record | --legacy-node | --legacy-builder | --no-time-check]\n", argv[0]);
             return 2;
         }
     }
@@ -1107,6 +1159,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_simulator_catches_a_forgotten_record),
         cmocka_unit_test(test_simulator_catches_a_forgotten_lock),
         cmocka_unit_test(test_simulator_finds_the_stall_of_the_legacy_node),
+        cmocka_unit_test(test_simulator_finds_the_stall_of_the_builder_check),
+        cmocka_unit_test(test_simulator_finds_a_fast_clock_without_the_time_check),
         cmocka_unit_test(test_simulator_seeds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
