@@ -47,6 +47,24 @@ int ldg_proposal_digest(const ldg_genesis *g, uint64_t height, uint32_t round,
                               LDG_DIGEST_LEN, out);
 }
 
+static bool same_key(const ldg_pubkey *a, const ldg_pubkey *b)
+{
+    return a->alg == b->alg && a->len == b->len && !memcmp(a->key, b->key, a->len);
+}
+
+int ldg_block_builder_check(const ldg_genesis *g, uint32_t proposer, int32_t valid_round,
+                            const ldg_pubkey *builder)
+{
+    if (valid_round < -1 || proposer >= g->n_validators)
+        return LDG_EINVALID;
+    if (valid_round == -1)
+        return same_key(&g->validators[proposer], builder) ? LDG_OK : LDG_EBLOCK;
+    for (size_t v = 0; v < g->n_validators; v++)
+        if (same_key(&g->validators[v], builder))
+            return LDG_OK;
+    return LDG_EBLOCK;
+}
+
 int ldg_block_time_check(uint64_t time_ms, uint64_t prev_time_ms, uint64_t now_ms,
                          uint64_t drift_ms, int32_t valid_round)
 {

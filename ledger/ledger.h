@@ -355,6 +355,17 @@ int ldg_proposal_digest(const ldg_genesis *g, uint64_t height, uint32_t round,
                         int32_t valid_round, const uint8_t block_hash[LDG_DIGEST_LEN],
                         uint8_t out[LDG_DIGEST_LEN]);
 
+/* Who may have built a proposed block: its header names the builder. A fresh proposal
+ * (valid_round -1) must be built by its proposer, validator index `proposer` of g. A
+ * re-proposal (valid_round >= 0) carries the block of an earlier round, built by that
+ * round's proposer: any validator of g will do. (Requiring the re-proposer to be the builder
+ * made every re-proposal of another validator's block invalid, and a cluster with validators
+ * locked on such a block stalled for good: issue 8.) A pure function.
+ * Errors: LDG_EINVALID (valid_round < -1, proposer out of range), LDG_EBLOCK (built by
+ * another validator than a fresh proposal's proposer, or by no validator). */
+int ldg_block_builder_check(const ldg_genesis *g, uint32_t proposer, int32_t valid_round,
+                            const ldg_pubkey *builder);
+
 /* Block time (proposer-based timestamps, CometBFT's "timely" check): may this validator
  * accept a proposed block whose header says time_ms? A pure function; the node passes its
  * clock in now_ms, read when the proposal arrived.

@@ -781,26 +781,6 @@ static bool proposal_timely(server *s, const fwl_ProposalMsg *p, cand_block *c)
     return rc == 0;
 }
 
-static bool key_is(const ldg_pubkey *pk, const cand_block *c)
-{
-    return c->proposer.alg == pk->alg && c->proposer.len == pk->len &&
-           !memcmp(c->proposer.key, pk->key, pk->len);
-}
-
-/* A fresh proposal's block is built by its proposer (the header says so). A re-proposal
- * (valid_round >= 0) carries the block of an earlier round, built by that round's proposer:
- * any validator. Requiring the re-proposer there made every re-proposal of another
- * validator's block invalid: two validators locked on it and two not stalled for good. */
-static bool block_builder_ok(server *s, const fwl_ProposalMsg *p, const cand_block *c)
-{
-    if (p->valid_round < 0)
-        return key_is(&s->g.validators[p->proposer], c);
-    for (size_t v = 0; v < s->g.n_validators; v++)
-        if (key_is(&s->g.validators[v], c))
-            return true;
-    return false;
-}
-
 void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
 {
     node_chain *ch = &s->ch;
@@ -828,9 +808,10 @@ void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
         start_height(s);
     if (!ch->started)
         return;
-    /* Valid: built by the right validator (block_builder_ok), timely, and passes every rule
-     * here. */
-    bool valid = block_builder_ok(s, p, c) && proposal_timely(s, p, c);
+    /* Valid: built by the right validator (a fresh proposal by its proposer, a re-proposal
+     * by any: ldg_block_builder_check), timely, and passes every rule here. */
+    bool valid = !ldg_block_builder_check(&s->g, p->proposer, p->valid_round, &c->proposer) &&
+                 proposal_timely(s, p, c);
     uint8_t staged[LDG_DIGEST_LEN];
     if (valid && (ldg_store_built(s->store, staged) || memcmp(staged, c->hash, LDG_DIGEST_LEN)))
         valid = node__stage_block(s, c->bytes, c->len) == 0;

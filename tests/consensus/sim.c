@@ -416,7 +416,7 @@ static void make_value(sim_t *S, uint8_t kind, uint32_t builder, uint8_t *v)
     memcpy(v + 2, &t, 8);
 }
 
-/* What an honest node finds of a proposal (node/chain.c: block_builder_ok, proposal_timely,
+/* What an honest node finds of a proposal (ldg_block_builder_check, ldg_block_time_check,
  * staging). A fresh one (valid_round -1): built by its proposer, its time within DRIFT_MS of
  * our clock. A re-proposal: built by any validator, its time already found timely. The
  * legacy node required the re-proposer to be the builder, and did not look at the time. */

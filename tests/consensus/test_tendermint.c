@@ -1034,7 +1034,7 @@ static void test_simulator_finds_the_stall_of_the_legacy_node(void **st)
  * and 3 lock on validator 2's block of round 0 at height 11; 0 and 3 propose it again citing
  * round 0 and the other two prevote nil (not its builder); 1 and 2 propose fresh blocks and
  * the locked two prevote nil; 60 rounds on, nothing is decided. The node now accepts a
- * re-proposal built by any validator (node/chain.c block_builder_ok) and decides. Another
+ * re-proposal built by any validator (ldg_block_builder_check) and decides. Another
  * seed: `test_tendermint --sim-only --legacy-builder --seeds 200` (more than one seed in
  * ten stalls). */
 static void test_simulator_finds_the_stall_of_the_builder_check(void **st)

@@ -3,7 +3,8 @@
  * within the drift of this validator's clock, a re-proposal's is not checked against the
  * clock, and no block goes back in time. Each bound is tried at, one inside and one outside;
  * the window's arithmetic near 0 and UINT64_MAX must saturate, never wrap; and a sweep
- * compares the function with the definition computed in 128-bit arithmetic.
+ * compares the function with the definition computed in 128-bit arithmetic. Then
+ * ldg_block_builder_check: who may have built a fresh proposal's block, and a re-proposal's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -197,6 +198,68 @@ static void test_sweep(void **state)
     }
 }
 
+/* ldg_block_builder_check: three validators with distinct keys, and a key of none. */
+static void keys(ldg_genesis *g, ldg_pubkey *stranger)
+{
+    memset(g, 0, sizeof *g);
+    g->n_validators = 3;
+    for (size_t v = 0; v < 4; v++) {
+        ldg_pubkey *k = v < 3 ? &g->validators[v] : stranger;
+        memset(k, 0, sizeof *k);
+        k->alg = 1;
+        k->len = 33;
+        memset(k->key, 0x10 + (int)v, k->len);
+    }
+}
+
+/* A fresh proposal's block is built by its proposer, by no other validator. */
+static void test_builder_fresh(void **state)
+{
+    (void)state;
+    ldg_genesis g;
+    ldg_pubkey stranger;
+    keys(&g, &stranger);
+    for (uint32_t p = 0; p < 3; p++)
+        for (uint32_t b = 0; b < 3; b++)
+            assert_int_equal(ldg_block_builder_check(&g, p, FRESH, &g.validators[b]),
+                             p == b ? LDG_OK : LDG_EBLOCK);
+    assert_int_equal(ldg_block_builder_check(&g, 0, FRESH, &stranger), LDG_EBLOCK);
+}
+
+/* A re-proposal carries an earlier round's block: any validator may have built it (issue 8:
+ * requiring the re-proposer stalled a cluster for good), but not a stranger. The same key
+ * under another algorithm, or a prefix of a validator's key, is a stranger. */
+static void test_builder_reproposal(void **state)
+{
+    (void)state;
+    ldg_genesis g;
+    ldg_pubkey stranger;
+    keys(&g, &stranger);
+    for (int32_t vr = 0; vr < 3; vr++)
+        for (uint32_t p = 0; p < 3; p++)
+            for (uint32_t b = 0; b < 3; b++)
+                assert_int_equal(ldg_block_builder_check(&g, p, vr, &g.validators[b]), LDG_OK);
+    assert_int_equal(ldg_block_builder_check(&g, 1, 0, &stranger), LDG_EBLOCK);
+    ldg_pubkey k = g.validators[2];
+    k.alg = 2;
+    assert_int_equal(ldg_block_builder_check(&g, 1, 0, &k), LDG_EBLOCK);
+    k = g.validators[2];
+    k.len = 32;
+    assert_int_equal(ldg_block_builder_check(&g, 1, 0, &k), LDG_EBLOCK);
+    assert_int_equal(ldg_block_builder_check(&g, 2, FRESH, &k), LDG_EBLOCK);
+}
+
+static void test_builder_bad_arguments(void **state)
+{
+    (void)state;
+    ldg_genesis g;
+    ldg_pubkey stranger;
+    keys(&g, &stranger);
+    assert_int_equal(ldg_block_builder_check(&g, 0, -2, &g.validators[0]), LDG_EINVALID);
+    assert_int_equal(ldg_block_builder_check(&g, 3, FRESH, &g.validators[0]), LDG_EINVALID);
+    assert_int_equal(ldg_block_builder_check(&g, 3, 0, &g.validators[0]), LDG_EINVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +269,9 @@ int main(void)
         cmocka_unit_test(test_bad_valid_round),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_sweep),
+        cmocka_unit_test(test_builder_fresh),
+        cmocka_unit_test(test_builder_reproposal),
+        cmocka_unit_test(test_builder_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
