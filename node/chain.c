@@ -792,7 +792,17 @@ void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
         ch->next_prop_from = (int32_t)from;
         return;
     }
-    if (p->height != ch->height ||
+    cns_msg m;
+    memset(&m, 0, sizeof m);
+    m.height = p->height;
+    m.round = p->round;
+    m.step = CNS_PROPOSE;
+    m.valid_round = p->valid_round;
+    memcpy(m.value, p->block_hash.bytes, LDG_DIGEST_LEN);
+    /* A proposal the engine holds already (the proposer repeats it every second): nothing
+     * new. Judging it again would find a fresh proposal's time stale and log a refusal of a
+     * proposal we accepted. */
+    if (p->height != ch->height || (ch->started && cns_tm_holds(&ch->tm, &m, p->proposer)) ||
         ldg_proposal_digest(&s->g, p->height, p->round, p->valid_round, p->block_hash.bytes, d) ||
         !validator_sig_ok(s, p->proposer, d, p->sig.bytes, p->sig.size))
         return;
@@ -815,13 +825,6 @@ void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
     uint8_t staged[LDG_DIGEST_LEN];
     if (valid && (ldg_store_built(s->store, staged) || memcmp(staged, c->hash, LDG_DIGEST_LEN)))
         valid = node__stage_block(s, c->bytes, c->len) == 0;
-    cns_msg m;
-    memset(&m, 0, sizeof m);
-    m.height = p->height;
-    m.round = p->round;
-    m.step = CNS_PROPOSE;
-    m.valid_round = p->valid_round;
-    memcpy(m.value, p->block_hash.bytes, LDG_DIGEST_LEN);
     cns_tm_actions acts;
     if (!cns_tm_on_proposal(&ch->tm, &m, p->proposer, valid, &acts))
         run(s, &acts);
