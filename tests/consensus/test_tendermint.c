@@ -6,6 +6,8 @@
  *   test_tendermint --seed N [--verbose]   replay one seed (also SIM_SEED=N)
  *   test_tendermint --sim-only [--seeds N] [--first N] [--jobs J]   only the simulator
  *   ... --forget-lock | --forget-record   with a deliberate fault (failures expected)
+ *   ... --legacy-node | --legacy-builder | --no-time-check   the node's old defects (issue 8;
+ *                                      failures expected)
  */
 #include <setjmp.h>
 #include <stdarg.h>
