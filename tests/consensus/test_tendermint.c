@@ -1005,6 +1005,25 @@ static void test_simulator_catches_a_forgotten_lock(void **st)
     assert_true(sim_run(&o, &r));
 }
 
+/* Seed `seed` fails with one of the node's old defects turned on (the sim_options flag at
+ * offset `defect`), with a violation that names `what`, and passes with it off. r: the
+ * failing run, for the caller's further checks. */
+static void fails_only_with_defect(uint64_t seed, size_t defect, const char *what,
+                                   sim_result *r)
+{
+    sim_options o;
+    sim_result ok;
+    memset(&o, 0, sizeof o);
+    o.seed = seed;
+    o.quiet = true;
+    bool *flag = (bool *)((char *)&o + defect);
+    *flag = true;
+    assert_false(sim_run(&o, r));
+    assert_non_null(strstr(r->what, what));
+    *flag = false;
+    assert_true(sim_run(&o, &ok));
+}
+
 /* The stall of issue 8, reproduced: with the node as it was (candidate blocks in a ring
  * that lets the block of a lock go, none kept across a crash, no fetch of a missing block,
  * a vote stored once never handed to the engine again), seed 15 (four validators of power
@@ -1017,17 +1036,9 @@ static void test_simulator_catches_a_forgotten_lock(void **st)
 static void test_simulator_finds_the_stall_of_the_legacy_node(void **st)
 {
     (void)st;
-    sim_options o;
     sim_result r;
-    memset(&o, 0, sizeof o);
-    o.seed = 15;
-    o.quiet = true;
-    o.legacy_node = true;
-    assert_false(sim_run(&o, &r));
-    assert_non_null(strstr(r.what, "LIVENESS"));
+    fails_only_with_defect(15, offsetof(sim_options, legacy_node), "LIVENESS", &r);
     assert_true(r.max_round > CNS_TM_ROUND_SLOTS); /* past the engine's window of rounds */
-    o.legacy_node = false;
-    assert_true(sim_run(&o, &r));
 }
 
 /* The permanent stall the fault suite found on a real cluster after the fix above (CI, height
@@ -1042,18 +1053,10 @@ static void test_simulator_finds_the_stall_of_the_legacy_node(void **st)
 static void test_simulator_finds_the_stall_of_the_builder_check(void **st)
 {
     (void)st;
-    sim_options o;
     sim_result r;
-    memset(&o, 0, sizeof o);
-    o.seed = 38;
-    o.quiet = true;
-    o.legacy_builder = true;
-    assert_false(sim_run(&o, &r));
-    assert_non_null(strstr(r.what, "LIVENESS"));
+    fails_only_with_defect(38, offsetof(sim_options, legacy_builder), "LIVENESS", &r);
     assert_int_equal(r.n, 4);
     assert_int_equal(r.n_byz, 0);
-    o.legacy_builder = false;
-    assert_true(sim_run(&o, &r));
 }
 
 /* One fast clock moves the chain's time (issue 8, item 2), in the simulator: seed 34, four
@@ -1065,17 +1068,9 @@ static void test_simulator_finds_the_stall_of_the_builder_check(void **st)
 static void test_simulator_finds_a_fast_clock_without_the_time_check(void **st)
 {
     (void)st;
-    sim_options o;
     sim_result r;
-    memset(&o, 0, sizeof o);
-    o.seed = 34;
-    o.quiet = true;
-    o.no_time_check = true;
-    assert_false(sim_run(&o, &r));
-    assert_non_null(strstr(r.what, "TIME"));
+    fails_only_with_defect(34, offsetof(sim_options, no_time_check), "TIME", &r);
     assert_int_equal(r.n_byz, 1);
-    o.no_time_check = false;
-    assert_true(sim_run(&o, &r));
 }
 
 /* ---------------------------------------------------------------------------------------- */
