@@ -366,12 +366,15 @@ static bool free_parked(void *ctx, const uint8_t key[32], void **val)
 
 void node__write_state_free(server *s)
 {
-    hmap_each(&s->pending, free_mp_entry, NULL);
-    hmap_each(&s->waiting, free_parked, NULL);
-    hmap_each(&s->nonces, node__free_value, NULL);
+    /* The mempool array holds live and dead entries, `pending` only the live ones: the dead
+     * go first, while the live ones can still be told apart (freeing through `pending`
+     * first made this loop read freed entries). */
     for (size_t i = s->mp_head; i < s->mp_len; i++)
         if (s->mp[i]->dead)
             free(s->mp[i]);
+    hmap_each(&s->pending, free_mp_entry, NULL);
+    hmap_each(&s->waiting, free_parked, NULL);
+    hmap_each(&s->nonces, node__free_value, NULL);
     for (verify_batch *b = s->vq_head, *n; b; b = n) { /* only if the loop died early */
         n = b->next;
         free(b);

@@ -36,6 +36,7 @@ wait_ready() {
 start_node() {
     "$FWLD" --config "$1/node.json" >>"$1/node.log" 2>&1 &
     NODE_PID=$!
+    NODE_LOG=$1/node.log
     PIDS+=("$NODE_PID")
     wait_ready "$2"
 }
@@ -45,7 +46,8 @@ stop_node() {
     kill -TERM "$NODE_PID"
     local rc=0
     wait "$NODE_PID" || rc=$?
-    [ $rc -eq 0 ] || fail "fwledgerd exited with $rc on SIGTERM"
+    [ $rc -eq 0 ] || fail "fwledgerd exited with $rc on SIGTERM; the end of its log:
+$(tail -n 40 "$NODE_LOG" 2>/dev/null)"
 }
 
 # json FILE EXPR: evaluate a Python expression over the parsed JSON document `d`
