@@ -47,9 +47,13 @@ int ldg_proposal_digest(const ldg_genesis *g, uint64_t height, uint32_t round,
                               LDG_DIGEST_LEN, out);
 }
 
-static bool same_key(const ldg_pubkey *a, const ldg_pubkey *b)
+int ldg_validator_index(const ldg_genesis *g, uint32_t alg, const uint8_t *key, size_t len)
 {
-    return a->alg == b->alg && a->len == b->len && !memcmp(a->key, b->key, a->len);
+    for (size_t v = 0; v < g->n_validators; v++)
+        if (g->validators[v].alg == alg && g->validators[v].len == len &&
+            !memcmp(g->validators[v].key, key, len))
+            return (int)v;
+    return -1;
 }
 
 int ldg_block_builder_check(const ldg_genesis *g, uint32_t proposer, int32_t valid_round,
@@ -57,12 +61,10 @@ int ldg_block_builder_check(const ldg_genesis *g, uint32_t proposer, int32_t val
 {
     if (valid_round < -1 || proposer >= g->n_validators)
         return LDG_EINVALID;
-    if (valid_round == -1)
-        return same_key(&g->validators[proposer], builder) ? LDG_OK : LDG_EBLOCK;
-    for (size_t v = 0; v < g->n_validators; v++)
-        if (same_key(&g->validators[v], builder))
-            return LDG_OK;
-    return LDG_EBLOCK;
+    int v = ldg_validator_index(g, builder->alg, builder->key, builder->len);
+    if (v < 0 || (valid_round == -1 && (uint32_t)v != proposer))
+        return LDG_EBLOCK;
+    return LDG_OK;
 }
 
 int ldg_block_time_check(uint64_t time_ms, uint64_t prev_time_ms, uint64_t now_ms,
@@ -95,12 +97,8 @@ int ldg_commit_verify(const ldg_genesis *g, uint64_t height, uint32_t round,
         return rc;
     for (size_t i = 0; i < n_commit; i++) {
         const fwl_Signature *s = &commit[i];
-        size_t v;
-        for (v = 0; v < g->n_validators; v++)
-            if (g->validators[v].alg == s->signer.alg && g->validators[v].len == s->signer.key.size &&
-                !memcmp(g->validators[v].key, s->signer.key.bytes, s->signer.key.size))
-                break;
-        if (v == g->n_validators || seen[v])
+        int v = ldg_validator_index(g, s->signer.alg, s->signer.key.bytes, s->signer.key.size);
+        if (v < 0 || seen[v])
             return LDG_EBLOCK; /* not a validator, or the same one twice */
         if ((rc = ldg_verify(s->signer.alg, s->signer.key.bytes, s->signer.key.size, digest,
                              s->sig.bytes, s->sig.size)))

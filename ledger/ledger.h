@@ -239,6 +239,10 @@ typedef struct {
  * LDG_EALG_DEPRECATED or LDG_EALG_DISABLED. kind: 0 hash, 1 signature. */
 int ldg_alg_check(const ldg_genesis *g, int kind, uint32_t id, uint64_t height);
 
+/* The index of the validator of g whose key is (alg, key, len), or -1 when none is: block
+ * builders, certificate signers, a node's own validator key. */
+int ldg_validator_index(const ldg_genesis *g, uint32_t alg, const uint8_t *key, size_t len);
+
 /* Stable hash of the genesis parameters (what a data directory is bound to). */
 int ldg_genesis_hash(const ldg_genesis *g, uint8_t out[LDG_HASH_MAX], size_t *out_len);
 

@@ -580,11 +580,9 @@ static int check_header(ldg_store *s, const ldg_block *b)
         return rc;
     if (!hash_is(&h->tx_root, h->has_tx_root, g->hash_alg, root))
         return LDG_EBLOCK;
-    for (size_t v = 0; v < g->n_validators; v++)
-        if (g->validators[v].alg == h->proposer.alg && g->validators[v].len == h->proposer.key.size &&
-            !memcmp(g->validators[v].key, h->proposer.key.bytes, h->proposer.key.size))
-            return 0;
-    return LDG_EBLOCK; /* proposer is not a validator */
+    if (ldg_validator_index(g, h->proposer.alg, h->proposer.key.bytes, h->proposer.key.size) < 0)
+        return LDG_EBLOCK; /* proposer is not a validator */
+    return 0;
 }
 
 /* Decode and check a block from elsewhere and run its transactions in a new write

@@ -802,7 +802,7 @@ void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
     /* A proposal the engine holds already (the proposer repeats it every second): nothing
      * new. Judging it again would find a fresh proposal's time stale and log a refusal of a
      * proposal we accepted. */
-    if (p->height != ch->height || (ch->started && cns_tm_holds(&ch->tm, &m, p->proposer)) ||
+    if (p->height != ch->height || cns_tm_holds(&ch->tm, &m, p->proposer) ||
         ldg_proposal_digest(&s->g, p->height, p->round, p->valid_round, p->block_hash.bytes, d) ||
         !validator_sig_ok(s, p->proposer, d, p->sig.bytes, p->sig.size))
         return;
@@ -989,12 +989,10 @@ static void restore_last_vote(server *s, const cns_vote_record *rec)
 int node__chain_init(server *s, char *err, size_t errlen)
 {
     node_chain *ch = &s->ch;
-    ch->self = -1;
+    ch->self = s->has_vkey ? ldg_validator_index(&s->g, s->vkey.pub.alg, s->vkey.pub.key,
+                                                 s->vkey.pub.len)
+                           : -1;
     ch->next_prop_from = -1;
-    for (size_t i = 0; i < s->g.n_validators && s->has_vkey; i++)
-        if (s->g.validators[i].alg == s->vkey.pub.alg && s->g.validators[i].len == s->vkey.pub.len &&
-            !memcmp(s->g.validators[i].key, s->vkey.pub.key, s->vkey.pub.len))
-            ch->self = (int32_t)i;
     ldg_tip t;
     ldg_store_tip(s->store, &t);
     ch->height = t.height + 1;

@@ -355,10 +355,7 @@ static int load_validator_key(server *s, char *err, size_t errlen)
     int rc = node_key_load(cfg->validator_key, &s->vkey, err, errlen);
     if (rc)
         return rc;
-    for (size_t i = 0; i < s->g.n_validators; i++)
-        if (s->g.validators[i].alg == s->vkey.pub.alg && s->g.validators[i].len == s->vkey.pub.len &&
-            !memcmp(s->g.validators[i].key, s->vkey.pub.key, s->vkey.pub.len))
-            s->has_vkey = true;
+    s->has_vkey = ldg_validator_index(&s->g, s->vkey.pub.alg, s->vkey.pub.key, s->vkey.pub.len) >= 0;
     if (!s->has_vkey) {
         snprintf(err, errlen, "validator key %s is not a validator in %s", cfg->validator_key,
                  cfg->genesis);

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "consensus/consensus.h"
+#include "ledger/ledger.h"
 #include "sim.h"
 
 #define MAXN 10              /* validators in a simulated set                              */
@@ -305,6 +306,7 @@ typedef struct {
     uint32_t n;
     uint64_t total;
     uint32_t byz_mask;
+    ldg_genesis g;      /* only the validators: validator i's key is the one byte i (alg 1) */
     node_t node[MAXN];
 
     event *heap;
@@ -416,22 +418,33 @@ static void make_value(sim_t *S, uint8_t kind, uint32_t builder, uint8_t *v)
     memcpy(v + 2, &t, 8);
 }
 
-/* What an honest node finds of a proposal (ldg_block_builder_check, ldg_block_time_check,
- * staging). A fresh one (valid_round -1): built by its proposer, its time within DRIFT_MS of
- * our clock. A re-proposal: built by any validator, its time already found timely. The
- * legacy node required the re-proposer to be the builder, and did not look at the time. */
+static ldg_pubkey sim_key(uint32_t validator)
+{
+    ldg_pubkey k;
+    memset(&k, 0, sizeof k);
+    k.alg = 1;
+    k.len = 1;
+    k.key[0] = (uint8_t)validator;
+    return k;
+}
+
+/* What an honest node finds of a proposal: the node's own rules, ldg_block_builder_check (a
+ * fresh proposal built by its proposer, a re-proposal by any validator) and
+ * ldg_block_time_check against the simulated clock (a fresh proposal's time within DRIFT_MS,
+ * a re-proposal's found timely before). The legacy node required the re-proposer to be the
+ * builder, and did not look at the time. */
 static bool proposal_valid(const sim_t *S, const cns_msg *m, uint32_t proposer)
 {
     const uint8_t *v = m->value;
     if (!value_valid(v))
         return false;
-    bool builder_ok = m->valid_round < 0 || S->opt.legacy_node || S->opt.legacy_builder
+    ldg_pubkey builder = sim_key(value_builder(v));
+    bool builder_ok = S->opt.legacy_node || S->opt.legacy_builder
                           ? value_builder(v) == proposer
-                          : value_builder(v) < S->n;
-    if (m->valid_round >= 0 || S->opt.legacy_node || S->opt.no_time_check)
+                          : !ldg_block_builder_check(&S->g, proposer, m->valid_round, &builder);
+    if (!builder_ok || S->opt.legacy_node || S->opt.no_time_check)
         return builder_ok;
-    uint64_t t = value_time(v);
-    return builder_ok && t + DRIFT_MS >= S->now && t <= S->now + DRIFT_MS;
+    return !ldg_block_time_check(value_time(v), 0, S->now, DRIFT_MS, m->valid_round);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1378,6 +1391,10 @@ static void setup(sim_t *S)
             S->cfg.power[i] = 1 + rng_below(R, 10);
     }
     S->cfg.n_validators = S->n;
+    memset(&S->g, 0, sizeof S->g);
+    S->g.n_validators = S->n;
+    for (uint32_t i = 0; i < S->n; i++)
+        S->g.validators[i] = sim_key(i);
     S->cfg.propose_ms = 40, S->cfg.propose_delta_ms = 20;
     S->cfg.prevote_ms = 20, S->cfg.prevote_delta_ms = 10;
     S->cfg.precommit_ms = 20, S->cfg.precommit_delta_ms = 10;

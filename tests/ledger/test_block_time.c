@@ -4,7 +4,8 @@
  * clock, and no block goes back in time. Each bound is tried at, one inside and one outside;
  * the window's arithmetic near 0 and UINT64_MAX must saturate, never wrap; and a sweep
  * compares the function with the definition computed in 128-bit arithmetic. Then
- * ldg_block_builder_check: who may have built a fresh proposal's block, and a re-proposal's.
+ * ldg_validator_index, and ldg_block_builder_check: who may have built a fresh proposal's
+ * block, and a re-proposal's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -198,27 +199,44 @@ static void test_sweep(void **state)
     }
 }
 
-/* ldg_block_builder_check: three validators with distinct keys, and a key of none. */
-static void keys(ldg_genesis *g, ldg_pubkey *stranger)
+/* ldg_validator_index and ldg_block_builder_check: three validators with distinct keys, and
+ * a key of none (set up before each test). */
+static ldg_genesis g;
+static ldg_pubkey stranger;
+
+static int keys(void **state)
 {
-    memset(g, 0, sizeof *g);
-    g->n_validators = 3;
+    (void)state;
+    memset(&g, 0, sizeof g);
+    g.n_validators = 3;
     for (size_t v = 0; v < 4; v++) {
-        ldg_pubkey *k = v < 3 ? &g->validators[v] : stranger;
+        ldg_pubkey *k = v < 3 ? &g.validators[v] : &stranger;
         memset(k, 0, sizeof *k);
         k->alg = 1;
         k->len = 33;
         memset(k->key, 0x10 + (int)v, k->len);
     }
+    return 0;
+}
+
+/* Each validator by its key; the same key under another algorithm, a prefix of a validator's
+ * key, a stranger's key and a validator beyond n_validators are none. */
+static void test_validator_index(void **state)
+{
+    (void)state;
+    for (uint32_t v = 0; v < 3; v++)
+        assert_int_equal(ldg_validator_index(&g, 1, g.validators[v].key, 33), (int)v);
+    assert_int_equal(ldg_validator_index(&g, 2, g.validators[1].key, 33), -1);
+    assert_int_equal(ldg_validator_index(&g, 1, g.validators[1].key, 32), -1);
+    assert_int_equal(ldg_validator_index(&g, 1, stranger.key, 33), -1);
+    g.n_validators = 2;
+    assert_int_equal(ldg_validator_index(&g, 1, g.validators[2].key, 33), -1);
 }
 
 /* A fresh proposal's block is built by its proposer, by no other validator. */
 static void test_builder_fresh(void **state)
 {
     (void)state;
-    ldg_genesis g;
-    ldg_pubkey stranger;
-    keys(&g, &stranger);
     for (uint32_t p = 0; p < 3; p++)
         for (uint32_t b = 0; b < 3; b++)
             assert_int_equal(ldg_block_builder_check(&g, p, FRESH, &g.validators[b]),
@@ -232,9 +250,6 @@ static void test_builder_fresh(void **state)
 static void test_builder_reproposal(void **state)
 {
     (void)state;
-    ldg_genesis g;
-    ldg_pubkey stranger;
-    keys(&g, &stranger);
     for (int32_t vr = 0; vr < 3; vr++)
         for (uint32_t p = 0; p < 3; p++)
             for (uint32_t b = 0; b < 3; b++)
@@ -252,9 +267,6 @@ static void test_builder_reproposal(void **state)
 static void test_builder_bad_arguments(void **state)
 {
     (void)state;
-    ldg_genesis g;
-    ldg_pubkey stranger;
-    keys(&g, &stranger);
     assert_int_equal(ldg_block_builder_check(&g, 0, -2, &g.validators[0]), LDG_EINVALID);
     assert_int_equal(ldg_block_builder_check(&g, 3, FRESH, &g.validators[0]), LDG_EINVALID);
     assert_int_equal(ldg_block_builder_check(&g, 3, 0, &g.validators[0]), LDG_EINVALID);
@@ -269,9 +281,10 @@ int main(void)
         cmocka_unit_test(test_bad_valid_round),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_sweep),
-        cmocka_unit_test(test_builder_fresh),
-        cmocka_unit_test(test_builder_reproposal),
-        cmocka_unit_test(test_builder_bad_arguments),
+        cmocka_unit_test_setup(test_validator_index, keys),
+        cmocka_unit_test_setup(test_builder_fresh, keys),
+        cmocka_unit_test_setup(test_builder_reproposal, keys),
+        cmocka_unit_test_setup(test_builder_bad_arguments, keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
