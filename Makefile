@@ -117,7 +117,7 @@ check: unit functional
 # a real cluster through every fault kind for FAULTS_DURATION seconds (default 240), with
 # the seed FAULTS_SEED (default: drawn and printed); FAULTS_ARGS adds options.
 .PHONY: check-long
-check-long: $(BUILD)/tests/consensus/test_tendermint $(BINS) $(BUILD)/tests/functional/fault_client
+check-long: $(BUILD)/tests/consensus/test_simulator $(BINS) $(BUILD)/tests/functional/fault_client
 	$(Q)SIM_SEEDS=$${SIM_SEEDS:-100000} SIM_JOBS=$${SIM_JOBS:-2} $< --sim-only
 	$(Q)BUILD=$(BUILD) nice -n 5 bash scripts/faults $${FAULTS_SEED:+--seed $$FAULTS_SEED} \
 	  --duration $${FAULTS_DURATION:-240} $${FAULTS_ARGS:-}

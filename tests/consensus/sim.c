@@ -34,6 +34,7 @@
 #include "consensus/consensus.h"
 #include "ledger/ledger.h"
 #include "sim.h"
+#include "splitmix.h"
 
 #define MAXN 10              /* validators in a simulated set                              */
 #define HMAX 512             /* heights a run may reach                                    */
@@ -61,14 +62,6 @@
 typedef struct {
     uint64_t s[4];
 } rng_t;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 static void rng_seed(rng_t *r, uint64_t seed)
 {
@@ -1675,7 +1668,7 @@ bool sim_run(const sim_options *o, sim_result *res)
                     N->eng.locked_round, N->eng.valid_round, N->eng.decided);
         }
         print_trace(S, 80);
-        fprintf(stderr, "replay: build/tests/consensus/test_tendermint --seed %" PRIu64
+        fprintf(stderr, "replay: build/tests/consensus/test_simulator --seed %" PRIu64
                 " [--verbose]\n", o->seed);
     }
     return res->ok;

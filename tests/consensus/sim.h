@@ -9,7 +9,7 @@
  * up to f (by power) validators are Byzantine throughout. After every step that can break
  * safety the run checks it; after GST it checks liveness. docs/consensus.md has the details.
  *
- * tests/consensus/sim.c implements it; it is #included by test_tendermint.c because the
+ * tests/consensus/sim.c implements it; it is #included by test_simulator.c because the
  * Makefile builds each test program from one source file.
  */
 #ifndef FWL_TESTS_CONSENSUS_SIM_H
