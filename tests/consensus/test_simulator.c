@@ -161,17 +161,23 @@ static void print_totals(const batch_totals *t, double secs)
            t->max_live_seed, LIVE_MS);
 }
 
+/* Seeds first..first+n-1 on `jobs` processes; prints the totals and the time taken. */
+static void run_timed(uint64_t first, uint64_t n, unsigned jobs, batch_totals *t)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    run_batch(first, n, jobs, t);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    print_totals(t, (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+}
+
 static void test_simulator_seeds(void **st)
 {
     (void)st;
     uint64_t first = env_u64("SIM_FIRST", 1), n = env_u64("SIM_SEEDS", 3000);
     unsigned jobs = (unsigned)env_u64("SIM_JOBS", 1);
     batch_totals t;
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    run_batch(first, n, jobs, &t);
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    print_totals(&t, (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+    run_timed(first, n, jobs, &t);
     assert_int_equal(t.failures, 0);
     assert_int_equal(t.seeds, n);
 }
@@ -335,11 +341,7 @@ static int sim_main(int argc, char **argv)
         return ok ? 0 : 1;
     }
     batch_totals t;
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    run_batch(first, n, jobs, &t);
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    print_totals(&t, (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
+    run_timed(first, n, jobs, &t);
     return t.failures || t.seeds != n ? 1 : 0;
 }
 
