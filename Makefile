@@ -32,14 +32,29 @@ LDFLAGS  += $(EXTRA_LDFLAGS)
 PROTO_C  := $(BUILD)/proto/fwledger.pb.c
 PROTO_H  := $(BUILD)/proto/fwledger.pb.h
 
-# Library code: everything except the two mains and tool-only files.
-MAINS     := node/fwledgerd.c node/fwledger.c
-LIB_SRCS  := $(wildcard ledger/*.c consensus/*.c contracts/*.c p2p/*.c) \
-             $(filter-out $(MAINS) node/tool_%.c,$(wildcard node/*.c))
-TOOL_SRCS := $(wildcard node/tool_*.c)
+# Library code: everything but the two mains and the tool. node/ has four rooms (see
+# docs/architecture.md): the client library (node/client), the file formats (node/files), the
+# daemon (node/daemon) and the tool (node/tool).
+MAINS     := node/daemon/fwledgerd.c node/tool/main.c
+LIB_SRCS  := $(wildcard ledger/*.c consensus/*.c contracts/*.c p2p/*.c node/client/*.c \
+                        node/files/*.c) $(filter-out $(MAINS),$(wildcard node/daemon/*.c))
+TOOL_SRCS := $(filter-out $(MAINS),$(wildcard node/tool/*.c))
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS)) $(BUILD)/obj/proto/fwledger.pb.o
 TOOL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TOOL_SRCS))
 LIB       := $(BUILD)/libfwl.a
+
+# The client library's archive: what a tracker or an author's tool links. It holds the
+# client, the ledger's codecs and crypto (not its LMDB store), the contracts (the pure
+# decider) and the schema, and links with CLIENT_LDLIBS alone: no LMDB, no libuv, no jansson.
+CLIENT_SRCS := $(wildcard node/client/*.c contracts/*.c) \
+               $(filter-out ledger/store%.c ledger/rules.c,$(wildcard ledger/*.c))
+CLIENT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLIENT_SRCS)) $(BUILD)/obj/proto/fwledger.pb.o
+CLIENT_LIB  := $(BUILD)/libfwlclient.a
+CLIENT_LDLIBS := $(shell pkg-config --libs libsecp256k1 libssl libcrypto 2>/dev/null) \
+                 -lprotobuf-nanopb -lm
+# The tool: the client library and the file formats (jansson); no LMDB, no libuv.
+FILES_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard node/files/*.c))
+TOOL_LDLIBS := $(CLIENT_LDLIBS) $(shell pkg-config --libs jansson 2>/dev/null)
 
 TEST_SRCS := $(wildcard tests/ledger/test_*.c tests/node/test_*.c tests/consensus/test_*.c \
                         tests/contracts/test_*.c tests/p2p/test_*.c)
@@ -84,13 +99,17 @@ $(LIB): $(LIB_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/fwledgerd: $(BUILD)/obj/node/fwledgerd.o $(LIB)
+$(CLIENT_LIB): $(CLIENT_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fwledgerd: $(BUILD)/obj/node/daemon/fwledgerd.o $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/fwledger: $(BUILD)/obj/node/fwledger.o $(TOOL_OBJS) $(LIB)
+$(BUILD)/fwledger: $(BUILD)/obj/node/tool/main.o $(TOOL_OBJS) $(FILES_OBJS) $(CLIENT_LIB)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TOOL_LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(LIB) $(PROTO_H)
 	@mkdir -p $(dir $@)
@@ -105,6 +124,12 @@ $(BUILD)/tests/functional/%: tests/functional/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# A tracker program: the client library's archive and its few libraries, nothing else.
+$(BUILD)/tests/functional/eligible_query: tests/functional/eligible_query.c $(CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CLIENT_LIB) $(CLIENT_LDLIBS)
 
 functional: $(BINS) $(FUNC_PROGS)
 	@set -e; for t in $(FUNC_TESTS); do echo "  FUNC    $$t"; BUILD=$(BUILD) bash $$t || { echo "FAILED: $$t"; exit 1; }; done

@@ -4,7 +4,7 @@
  * The engine is a pure state machine: events go in (a height starts, a proposal or a vote
  * arrives, a timeout fires, a built value is ready) and actions come out (build a proposal,
  * sign and send a proposal or a vote, schedule a timeout, commit, fetch missing votes). It
- * never touches sockets, timers, LMDB, the clock or randomness; fwledgerd (node/chain.c)
+ * never touches sockets, timers, LMDB, the clock or randomness; fwledgerd (node/daemon/chain.c)
  * carries out the actions with libuv, p2p/ and ledger/, and the simulator in tests/consensus
  * drives the same engine. With one validator its own votes are the quorum, so a height
  * commits as soon as its block is built.

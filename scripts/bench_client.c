@@ -26,7 +26,7 @@
 #include <pb_decode.h>
 
 #include "ledger/ledger.h"
-#include "node/node.h"
+#include "node/files/files.h"
 
 static double now_s(void)
 {

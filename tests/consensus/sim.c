@@ -51,7 +51,7 @@
 #define TARGET_HEIGHTS 3     /* heights every honest node must commit after GST            */
 #define LIVE_MS 30000        /* ... within this much simulated time                        */
 #define MAX_EVENTS 3000000
-#define CAND_N 8             /* candidate blocks a node keeps (node/chain.c CAND_MAX)       */
+#define CAND_N 8             /* candidate blocks a node keeps (node/daemon/chain.c CAND_MAX)       */
 #define SEEN_ROUNDS 64       /* legacy node: rounds whose votes its de-duplication remembers */
 #define DRIFT_MS 400         /* block_time_drift_ms: a fresh proposal's time vs. our clock   */
 #define FAST_CLOCK_MS 3600000 /* a Byzantine validator's clock an hour ahead (issue 8)      */
@@ -658,7 +658,7 @@ static void send_own(sim_t *S, uint32_t me, int to)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Candidate blocks (node/chain.c's cand store)                                             */
+/* Candidate blocks (node/daemon/chain.c's cand store)                                             */
 
 static bool cand_has(const node_t *N, const uint8_t *v)
 {

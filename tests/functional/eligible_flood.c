@@ -11,7 +11,7 @@
 
 #include <pb_decode.h>
 
-#include "node/node.h"
+#include "node/client/client.h"
 
 static size_t devices_seen;
 

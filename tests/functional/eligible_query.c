@@ -1,12 +1,14 @@
 /*
  * eligible_query HOST PORT [PRODUCT MODEL]: asks a node about the devices of
  * test_eligibility.sh (product sensor-fw on model sensor-v1 unless given) through the
- * tracker client library (node/tracker.h) and prints one line per device and product:
+ * tracker client library (node/client/client.h) and prints one line per device and product:
  *   DEVICE PRODUCT status=S installed=V best=V plan=P@V,... unsat=0|1 policy=... rejected=RULE@V,...
  * then "at HEIGHT BLOCKHASH", then "raw SHA256" of the response frame of the same request
  * sent again (after checking that nanopb, decoding and re-encoding it, gives the very same
  * bytes: the node writes answers without nanopb). The script compares lines (and whole
  * outputs across a restart and across nodes: answers must be identical for the same state).
+ * It is the tracker program the client library is built for: it links build/libfwlclient.a,
+ * nanopb, OpenSSL and libsecp256k1 only (no LMDB, no libuv; test_eligibility.sh checks).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +18,7 @@
 #include <pb_decode.h>
 #include <pb_encode.h>
 
-#include "node/node.h"
-#include "node/tracker.h"
+#include "node/client/client.h"
 
 static const char *product = "sensor-fw", *model = "sensor-v1";
 

@@ -51,7 +51,7 @@
 #include <pb_decode.h>
 
 #include "ledger/ledger.h"
-#include "node/node.h"
+#include "node/files/files.h"
 
 #define MAX_NODES 16
 #define MAX_WINDOW 256

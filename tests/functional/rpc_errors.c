@@ -18,7 +18,7 @@
 #include <pb_encode.h>
 
 #include "ledger/ledger.h"
-#include "node/node.h"
+#include "node/files/files.h"
 
 static int failures;
 #define CHECK(cond, ...)                                                                     \

@@ -5,6 +5,14 @@
 # making a device urgent; the same request gives identical answers after a restart.
 source "$(dirname "$0")/lib.sh"
 
+# The tracker program links the client library's archive alone (the Makefile gives it no
+# LMDB, libuv or jansson; this checks none came in through a shared library either).
+needed=$(readelf -d "$BUILD/tests/functional/eligible_query" | grep NEEDED) ||
+    fail "readelf cannot read eligible_query"
+if grep -Eq 'liblmdb|libuv|libjansson' <<<"$needed"; then
+    fail "the tracker program links more than the client library needs: $needed"
+fi
+
 port=$(free_port)
 "$FWL" init "$TMP/chain" --port "$port" --product sensor-fw --product libfoo >/dev/null
 start_node "$TMP/chain" "$port"

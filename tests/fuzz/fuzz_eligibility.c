@@ -23,7 +23,7 @@
 
 #include <pb_decode.h>
 
-#include "node/elg_wire.h"
+#include "node/daemon/elg_wire.h"
 #include "tests/fuzz/fuzz_common.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "node/eligibility.h"
+#include "node/daemon/eligibility.h"
 
 /* --- fixtures --------------------------------------------------------------------------- */
 

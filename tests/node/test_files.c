@@ -1,4 +1,4 @@
-/* Unit tests for node/util.c and node/files.c: hex, atomic files, genesis, key and config
+/* Unit tests for node/client/util.c and node/files/files.c: hex, atomic files, genesis, key and config
  * files. Each test works in its own mkdtemp directory, removed afterwards. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "node/node.h"
+#include "node/files/files.h"
 
 #define N(a) (sizeof(a) / sizeof *(a))
 

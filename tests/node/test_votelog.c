@@ -13,8 +13,8 @@
 #include <cmocka.h>
 
 #include "ledger/ledger.h"
-#include "node/node.h"
-#include "node/votelog.h"
+#include "node/client/client.h"
+#include "node/daemon/votelog.h"
 
 static char dir[64], path[96];
 

@@ -1,0 +1,120 @@
+/*
+ * node/client: the client library authors' tools and status trackers link to talk to a node:
+ * the error codes and their text, hex and file helpers, the RPC framing, a blocking RPC
+ * client, and the tracker API. It builds into its own archive (build/libfwlclient.a) that
+ * links with nanopb, OpenSSL and libsecp256k1 only: no LMDB, no libuv, no jansson.
+ *
+ * Errors: 0 or a negative code. Functions here return LDG_E* codes from ledger.h for data
+ * problems and NODE_E* for node-level ones; node_strerror() names both.
+ */
+#ifndef FWL_NODE_CLIENT_H
+#define FWL_NODE_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ledger/ledger.h"
+
+#define NODE_ERRORS(X)                                                              \
+    X(NODE_ECONFIG, -100, "invalid configuration or genesis file")                  \
+    X(NODE_ECONNECT, -101, "cannot connect to node")                                \
+    X(NODE_EPROTO, -102, "protocol error")                                          \
+    X(NODE_ETIMEOUT, -103, "timed out")                                             \
+    X(NODE_EFRAME, -104, "frame too large")                                         \
+    X(NODE_EMEMPOOL, -105, "mempool full")                                          \
+    X(NODE_EBUSY, -106, "too many requests in flight")                              \
+    X(NODE_EPENDING, -107, "transaction already pending")                           \
+    X(NODE_EREJECTED, -108, "transaction rejected when the block was built")
+
+enum node_err {
+#define NODE_ENUM_(name, val, msg) name = (val),
+    NODE_ERRORS(NODE_ENUM_)
+#undef NODE_ENUM_
+};
+
+/* Message for a NODE_E* or LDG_E* code. */
+const char *node_strerror(int err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Hex and files (node/client/util.c)                                                               */
+
+void node_hex(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
+/* Decode hex of exactly cap bytes or fewer; *len set. Errors: LDG_EINVALID. */
+int node_unhex(const char *in, uint8_t *out, size_t cap, size_t *len);
+/* Read a whole file (at most max bytes). *out malloc'd. Errors: LDG_EIO, LDG_ETOOBIG. */
+int node_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
+/* Grow a malloc'd buffer to hold at least need bytes (doubling). Errors: LDG_ENOMEM (the
+ * buffer is unchanged). */
+int node_buf_reserve(uint8_t **buf, size_t *cap, size_t need);
+/* Write atomically (tmp + fsync + rename), with mode. Errors: LDG_EIO. */
+int node_write_file(const char *path, const void *data, size_t len, int mode);
+
+/* ---------------------------------------------------------------------------------------- */
+/* RPC framing (node/client/rpc.c)                                                                  */
+/*
+ * A frame is a 4-byte big-endian length followed by that many bytes of an encoded
+ * fwl.Request (client to node) or fwl.Response (node to client). Request ids are chosen by
+ * the client; responses carry the id and may come out of order (WaitForTx), so a client can
+ * pipeline many requests on one connection.
+ */
+#define NODE_RPC_MAX_REQUEST (64u << 10)
+#define NODE_RPC_MAX_RESPONSE (LDG_BLOCK_MAX_BYTES + (64u << 10))
+
+/* Blocking client for the tool, tests and benchmarks. */
+typedef struct node_client node_client;
+int node_client_connect(node_client **out, const char *host, int port, uint32_t timeout_ms);
+void node_client_close(node_client *c);
+/* Change the timeout for later sends and receives (e.g. longer for WaitForTx). */
+void node_client_set_timeout(node_client *c, uint32_t timeout_ms);
+/* Send one request (id set by the caller); buffered until node_client_flush or a recv. */
+int node_client_send(node_client *c, const fwl_Request *req);
+int node_client_flush(node_client *c);
+/* Receive the next response frame. Callback fields in resp must be set up by the caller
+ * when it wants GetBlock or ListReleases payloads (see node_client_call helpers below).
+ * Errors: NODE_ETIMEOUT, NODE_EPROTO, NODE_EFRAME, NODE_ECONNECT. */
+int node_client_recv(node_client *c, fwl_Response *resp);
+/* Raw receive: the next frame's bytes (valid until the next call). */
+int node_client_recv_raw(node_client *c, const uint8_t **buf, size_t *len);
+
+/* Convenience round trips; a server-side Error is returned as its code (negative) with the
+ * message copied to err. */
+int node_call(node_client *c, fwl_Request *req, fwl_Response *resp, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------------------------------- */
+/* The tracker API (node/client/tracker.c)                                                   */
+/*
+ * What a status tracker calls to ask a node, before it starts an update, what each device
+ * may install. Link build/libfwlclient.a with nanopb, OpenSSL and libsecp256k1.
+ *
+ *     fwl_tracker *t;
+ *     fwl_tracker_connect(&t, "127.0.0.1", 7400, 5000);
+ *     fwl_Device dev = {...};                        // id, model, revision, packages, ...
+ *     fwl_tracker_eligible(t, &dev, 1, on_answer, ctx, &height, block_hash, err, sizeof err);
+ *     fwl_tracker_close(t);
+ *
+ * The answer for each device comes to the callback (in request order): per product, the
+ * best eligible release, the plan, the rejected candidates with their rule, and the
+ * device's status; height and block_hash name the chain state it was computed at. Blocking;
+ * one request at a time per fwl_tracker; not thread-safe (use one per thread).
+ */
+
+typedef struct fwl_tracker fwl_tracker;
+
+/* Errors: NODE_ECONNECT, LDG_ENOMEM. */
+int fwl_tracker_connect(fwl_tracker **out, const char *host, int port, uint32_t timeout_ms);
+void fwl_tracker_close(fwl_tracker *t);
+
+typedef void (*fwl_answer_cb)(void *ctx, const fwl_DeviceAnswer *answer);
+
+/* Ask about n devices (1..16). cb gets each answer (valid during the call). height and
+ * block_hash (32 bytes; either may be NULL) receive the state the answers are based on.
+ * Errors: the node's error code (negative) with its message in err, among them NODE_EBUSY
+ * when the node has too many devices waiting (ask again a little later); NODE_ETIMEOUT,
+ * NODE_EPROTO, NODE_ECONNECT; LDG_EINVALID for n outside 1..16. */
+int fwl_tracker_eligible(fwl_tracker *t, const fwl_Device *devices, size_t n, fwl_answer_cb cb,
+                         void *ctx, uint64_t *height, uint8_t *block_hash, char *err,
+                         size_t errlen);
+
+#endif

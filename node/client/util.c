@@ -1,0 +1,248 @@
+/*
+ * Hex, whole-file reads, atomic file writes and error messages for node/.
+ *
+ * node_write_file is the only way node/ writes a file that must survive a crash (genesis,
+ * config, key files): a reader sees the old content or the new one, never a mix.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "node/client/client.h"
+
+const char *node_strerror(int err)
+{
+    switch (err) {
+#define NODE_MSG_(name, val, msg) \
+    case name:                    \
+        return msg;
+        NODE_ERRORS(NODE_MSG_)
+#undef NODE_MSG_
+    default:
+        return ldg_strerror(err);
+    }
+}
+
+void node_hex(const uint8_t *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+static int hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Both cases are accepted; no prefix, no separators. The length is checked before anything
+ * is written, so out is never written past cap; on error out (cap bytes) is zeroed and *len
+ * is 0. */
+int node_unhex(const char *in, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t n;
+
+    if (len)
+        *len = 0;
+    if (!in || !len || (!out && cap))
+        return LDG_EINVALID;
+    n = strnlen(in, cap <= (SIZE_MAX - 1) / 2 ? 2 * cap + 1 : SIZE_MAX);
+    if (n % 2 || n / 2 > cap)
+        goto bad;
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hex_val(in[2 * i]), lo = hex_val(in[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            goto bad;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    *len = n / 2;
+    return 0;
+bad:
+    if (cap)
+        memset(out, 0, cap);
+    return LDG_EINVALID;
+}
+
+/*
+ * The size is checked twice: against fstat before allocating, and while reading (the file
+ * may grow, or be a pipe or device whose size fstat does not know), by reading at most
+ * max + 1 bytes. The buffer gets a NUL after the data (not counted in *len) so text parsers
+ * may treat it as a string.
+ *
+ * Key files come through here, so no copy of the content is left in freed memory: a
+ * regular file of unchanged size is read into one exact allocation, and a buffer that has
+ * to grow (or is dropped on error) is wiped before it is freed.
+ * Errors: LDG_EIO (errno says why), LDG_ETOOBIG, LDG_ENOMEM.
+ */
+int node_read_file(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+    struct stat st;
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0;
+    int fd, saved, rc = LDG_EIO;
+
+    if (out)
+        *out = NULL;
+    if (len)
+        *len = 0;
+    if (!path || !out || !len || max >= SIZE_MAX - 2)
+        return LDG_EIO;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return LDG_EIO;
+    if (fstat(fd, &st) != 0)
+        goto done;
+    if (S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        goto done;
+    }
+    if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max) {
+        rc = LDG_ETOOBIG;
+        goto done;
+    }
+    /* Room for one byte more than expected, to see EOF (or growth) without reallocating. */
+    cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
+    if (cap > max + 1)
+        cap = max + 1;
+    if (!(buf = malloc(cap + 1))) {
+        rc = LDG_ENOMEM;
+        goto done;
+    }
+    for (;;) {
+        if (n == cap) {
+            if (cap == max + 1) {
+                rc = LDG_ETOOBIG;
+                goto done;
+            }
+            size_t ncap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
+            uint8_t *nb = malloc(ncap + 1);
+            if (!nb) {
+                rc = LDG_ENOMEM;
+                goto done;
+            }
+            memcpy(nb, buf, n);
+            OPENSSL_cleanse(buf, cap + 1);
+            free(buf);
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            goto done;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    buf = NULL;
+    rc = 0;
+done:
+    saved = errno; /* callers may name the cause with strerror(errno) */
+    if (buf) {
+        OPENSSL_cleanse(buf, cap + 1);
+        free(buf);
+    }
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/*
+ * Write to "<path>.tmp.XXXXXX" in the same directory (rename is only atomic within one file
+ * system), fsync it, rename it over path, then fsync the directory so that the rename itself
+ * is durable. mode is applied with fchmod, so the umask does not weaken or widen it, and it
+ * is in force before any byte is written (a key file is never readable by others, even
+ * briefly). On any failure the temporary file is removed and path is untouched.
+ */
+int node_write_file(const char *path, const void *data, size_t len, int mode)
+{
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    const char *slash;
+    int fd, dfd, saved;
+
+    if (!path || !*path || (!data && len))
+        return LDG_EIO;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
+        return LDG_EIO;
+    slash = strrchr(path, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == path)
+        strcpy(dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return LDG_EIO;
+    if (fchmod(fd, (mode_t)mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+        close(fd);
+        goto fail;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0)
+        goto fail;
+
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return LDG_EIO; /* renamed, but its durability is unknown: report it */
+    saved = fsync(dfd);
+    close(dfd);
+    return saved == 0 ? 0 : LDG_EIO;
+
+fail:
+    saved = errno;
+    unlink(tmp);
+    errno = saved;
+    return LDG_EIO;
+}
+
+int node_buf_reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need)
+        n *= 2;
+    uint8_t *p = realloc(*buf, n);
+    if (!p)
+        return LDG_ENOMEM;
+    *buf = p;
+    *cap = n;
+    return 0;
+}

@@ -1,0 +1,1043 @@
+/*
+ * The chain driver: runs the Tendermint engine (consensus/) for this node and carries out
+ * its actions with the store, the vote log and the p2p transport.
+ *
+ * Heights start only when there is something to decide: when the mempool holds transactions
+ * or a peer's proposal or vote for the height arrives (no empty blocks while idle). Own
+ * proposals and votes are recorded durably (node/votelog.c) before they are signed; other
+ * validators' messages are checked against their genesis keys before the engine sees them.
+ * A proposed block is validated by staging it (ldg_store_stage_block), so that when it is
+ * decided it commits in the same write transaction with its certificate: the precommits of
+ * the deciding round, collected here.
+ *
+ * Message flow on p2p (types in node/server_internal.h): a proposal is its block
+ * (PROPOSAL_BLOCK) followed by the signed header (PROPOSAL) on the same connection; votes
+ * (VOTE); every node announces its tip (STATUS) on connect and after each commit; a node
+ * behind its peers fetches blocks with their certificates (sync.c).
+ */
+#include <errno.h>
+
+#include "node/daemon/server_internal.h"
+
+static void run(server *s, const cns_tm_actions *acts);
+static void build_maybe(server *s);
+/* Our votes of a height (WAL) and the prevotes behind our lock, as kept on disk when the
+ * height started: what a restart brings back. */
+typedef struct {
+    uint64_t h;
+    size_t n_wal, n_pol;
+    cns_msg wal[NODE_WAL_MAX];
+    node_signed_vote pol[NODE_POL_MAX];
+} kept_votes;
+static void kept_take(server *s, kept_votes *k);
+static void replay_kept(server *s, const kept_votes *k);
+static void load_kept_blocks(server *s);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Small stores: candidate blocks and votes of the current and the next height               */
+
+static cand_block *cand_find(node_chain *ch, const uint8_t hash[LDG_DIGEST_LEN])
+{
+    for (size_t i = 0; i < CAND_MAX; i++)
+        if (ch->cand[i].bytes && !memcmp(ch->cand[i].hash, hash, LDG_DIGEST_LEN))
+            return &ch->cand[i];
+    return NULL;
+}
+
+/* A candidate that must not give way: the engine's locked or valid value (it may have to
+ * propose it again, and a locked validator that lost its block can never propose anything
+ * the others accept: issue 8's stall), or the block of our durable lock. */
+static bool cand_pinned(const node_chain *ch, const cand_block *c)
+{
+    return c->bytes && (cns_tm_needs_value(&ch->tm, c->hash) ||
+                        (ch->has_kept[0] && !memcmp(c->hash, ch->kept[0], LDG_DIGEST_LEN)) ||
+                        (ch->has_kept[1] && !memcmp(c->hash, ch->kept[1], LDG_DIGEST_LEN)));
+}
+
+/* Keep a copy of an encoded block (without certificate) under its hash; the oldest
+ * candidate that is not pinned makes room. */
+static cand_block *cand_add(node_chain *ch, uint64_t height, const uint8_t hash[LDG_DIGEST_LEN],
+                            const uint8_t *bytes, size_t len, uint32_t proposer_alg,
+                            const uint8_t *proposer_key, size_t proposer_len)
+{
+    cand_block *c = cand_find(ch, hash);
+    if (c)
+        return c;
+    for (size_t k = 0; k < CAND_MAX; k++) {
+        c = &ch->cand[ch->cand_next];
+        ch->cand_next = (ch->cand_next + 1) % CAND_MAX;
+        if (!cand_pinned(ch, c))
+            break;
+    }
+    if (cand_pinned(ch, c))
+        return NULL; /* cannot happen: at most three pinned of CAND_MAX */
+    free(c->bytes);
+    memset(c, 0, sizeof *c);
+    if (!(c->bytes = malloc(len ? len : 1)))
+        return NULL;
+    memcpy(c->bytes, bytes, len);
+    c->len = len;
+    c->height = height;
+    memcpy(c->hash, hash, LDG_DIGEST_LEN);
+    c->proposer.alg = proposer_alg;
+    c->proposer.len = proposer_len <= LDG_PUBKEY_MAX ? proposer_len : 0;
+    memcpy(c->proposer.key, proposer_key, c->proposer.len);
+    return c;
+}
+
+/* Forget candidates and votes below height. */
+static void forget_below(node_chain *ch, uint64_t height)
+{
+    for (size_t i = 0; i < CAND_MAX; i++)
+        if (ch->cand[i].bytes && ch->cand[i].height < height) {
+            free(ch->cand[i].bytes);
+            memset(&ch->cand[i], 0, sizeof ch->cand[i]);
+        }
+    for (size_t i = 0; i < VOTES_MAX; i++)
+        if (ch->votes[i].used && ch->votes[i].height < height)
+            ch->votes[i].used = false;
+}
+
+static vote_entry *vote_find(node_chain *ch, uint64_t h, uint32_t r, uint8_t step, uint32_t v)
+{
+    for (size_t i = 0; i < VOTES_MAX; i++) {
+        vote_entry *e = &ch->votes[i];
+        if (e->used && e->height == h && e->round == r && e->step == step && e->validator == v)
+            return e;
+    }
+    return NULL;
+}
+
+/* Store a checked vote (the first one per validator, height, round and step; a conflicting
+ * second one is evidence the engine counts). Full: the lowest round of the oldest height
+ * gives way. */
+static void vote_store(node_chain *ch, const fwl_VoteMsg *m)
+{
+    if (vote_find(ch, m->height, m->round, (uint8_t)m->step, m->validator))
+        return;
+    vote_entry *slot = NULL;
+    for (size_t i = 0; i < VOTES_MAX && !slot; i++)
+        if (!ch->votes[i].used)
+            slot = &ch->votes[i];
+    for (size_t i = 0; i < VOTES_MAX && !slot; i++) {
+        vote_entry *e = &ch->votes[i];
+        if (!slot || e->height < slot->height ||
+            (e->height == slot->height && e->round < slot->round))
+            slot = e;
+    }
+    memset(slot, 0, sizeof *slot);
+    slot->used = true;
+    slot->height = m->height;
+    slot->round = m->round;
+    slot->step = (uint8_t)m->step;
+    slot->nil = m->nil;
+    memcpy(slot->value, m->value.bytes, m->value.size);
+    slot->validator = m->validator;
+    memcpy(slot->sig, m->sig.bytes, m->sig.size);
+    slot->sig_len = (uint8_t)m->sig.size;
+}
+
+static void vote_to_msg(const vote_entry *e, fwl_VoteMsg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->height = e->height;
+    m->round = e->round;
+    m->step = e->step;
+    m->nil = e->nil;
+    if (!e->nil) {
+        memcpy(m->value.bytes, e->value, LDG_DIGEST_LEN);
+        m->value.size = LDG_DIGEST_LEN;
+    }
+    m->validator = e->validator;
+    memcpy(m->sig.bytes, e->sig, e->sig_len);
+    m->sig.size = e->sig_len;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Sending                                                                                   */
+
+/* Encode msg and send it to one peer (peer >= 0) or all. */
+static void send_pb(server *s, int64_t peer, uint8_t type, const pb_msgdesc_t *f, const void *msg)
+{
+    uint8_t buf[512];
+    pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
+    if (!s->ch.net || !pb_encode(&os, f, msg))
+        return;
+    if (peer >= 0)
+        p2p_send(s->ch.net, (uint32_t)peer, type, buf, os.bytes_written);
+    else
+        p2p_broadcast(s->ch.net, type, buf, os.bytes_written);
+}
+
+void node__send_status(server *s, int64_t peer)
+{
+    fwl_StatusMsg m = fwl_StatusMsg_init_zero;
+    ldg_tip t;
+    ldg_store_tip(s->store, &t);
+    m.height = t.height;
+    memcpy(m.tip_hash.bytes, t.hash, LDG_DIGEST_LEN);
+    m.tip_hash.size = LDG_DIGEST_LEN;
+    m.consensus_height = s->ch.started ? s->ch.height : 0;
+    send_pb(s, peer, P2P_T_STATUS, fwl_StatusMsg_fields, &m);
+}
+
+/* Our own proposal and votes of the current height, to one peer or all: heals messages lost
+ * to a dropped connection or a full queue. */
+/* Ask peers for a candidate block we lack: one peer (the one whose proposal named it) or
+ * all; at most one request per 200 ms. */
+static void request_block(server *s, int64_t peer, const uint8_t hash[LDG_DIGEST_LEN])
+{
+    node_chain *ch = &s->ch;
+    uint64_t now = node__now_ms(s);
+    if (!ch->net || (ch->blk_req_ms && now < ch->blk_req_ms + 200))
+        return;
+    ch->blk_req_ms = now;
+    if (peer >= 0)
+        p2p_send(ch->net, (uint32_t)peer, P2P_T_GET_BLOCK, hash, LDG_DIGEST_LEN);
+    else
+        p2p_broadcast(ch->net, P2P_T_GET_BLOCK, hash, LDG_DIGEST_LEN);
+}
+
+/* The prevotes we hold for value in round vr of height h: the proof a re-proposal rests on. */
+static void send_prevotes(server *s, int64_t peer, uint64_t h, uint32_t vr, const uint8_t *value)
+{
+    node_chain *ch = &s->ch;
+    for (size_t i = 0; i < VOTES_MAX; i++) {
+        vote_entry *e = &ch->votes[i];
+        if (e->used && e->height == h && e->round == vr && e->step == CNS_PREVOTE &&
+            (!value || (!e->nil && !memcmp(e->value, value, LDG_DIGEST_LEN)))) {
+            fwl_VoteMsg m;
+            vote_to_msg(e, &m);
+            send_pb(s, peer, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+        }
+    }
+}
+
+/* Our proposal with its block (and, for a re-proposal, the prevotes it rests on); without
+ * the block, ask the peers for it: the proposal goes out when it arrives. */
+static void send_own_proposal(server *s, int64_t peer)
+{
+    node_chain *ch = &s->ch;
+    const fwl_ProposalMsg *p = &ch->own_prop;
+    cand_block *c = cand_find(ch, p->block_hash.bytes);
+    if (!c) {
+        request_block(s, -1, p->block_hash.bytes);
+        return;
+    }
+    if (peer >= 0)
+        p2p_send(ch->net, (uint32_t)peer, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
+    else
+        p2p_broadcast(ch->net, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
+    send_pb(s, peer, P2P_T_PROPOSAL, fwl_ProposalMsg_fields, p);
+    if (p->valid_round >= 0)
+        send_prevotes(s, peer, p->height, (uint32_t)p->valid_round, p->block_hash.bytes);
+    if (peer < 0)
+        ch->own_prop_sent = true;
+}
+
+static void resend_own(server *s, int64_t peer)
+{
+    node_chain *ch = &s->ch;
+    if (ch->self < 0)
+        return;
+    if (ch->own_prop.height == ch->height)
+        send_own_proposal(s, peer);
+    for (size_t i = 0; i < VOTES_MAX; i++) {
+        vote_entry *e = &ch->votes[i];
+        if (e->used && e->height == ch->height && e->validator == (uint32_t)ch->self) {
+            fwl_VoteMsg m;
+            vote_to_msg(e, &m);
+            send_pb(s, peer, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Heights                                                                                   */
+
+/* Begin deciding ch->height if this node is a validator in step with its peers. */
+static void start_height(server *s)
+{
+    node_chain *ch = &s->ch;
+    cns_tm_actions acts;
+    if (ch->self < 0 || ch->started || ch->syncing)
+        return;
+    if (ch->vs.rec.locked_round >= 0 && !cand_find(ch, ch->vs.rec.locked_value))
+        load_kept_blocks(s);
+    static kept_votes kept; /* taken before the first actions add to the WAL */
+    if (cns_tm_start_height(&ch->tm, ch->height, &acts))
+        return;
+    kept_take(s, &kept);
+    ch->started = true;
+    ch->height_started_ms = node__now_ms(s);
+    run(s, &acts);
+    replay_kept(s, &kept);
+    /* A proposal for this height that came before we started. */
+    if (ch->next_prop_from >= 0 && ch->next_prop.height == ch->height) {
+        fwl_ProposalMsg p = ch->next_prop;
+        uint32_t from = (uint32_t)ch->next_prop_from;
+        ch->next_prop_from = -1;
+        node__chain_on_proposal(s, from, &p);
+    }
+}
+
+void node__chain_kick(server *s)
+{
+    build_maybe(s);
+    if (node__mempool_count(s) > 0)
+        start_height(s);
+}
+
+/* A block was committed (by consensus or sync) at height h: move on. */
+void node__chain_committed(server *s, uint64_t h)
+{
+    node_chain *ch = &s->ch;
+    if (h + 1 <= ch->height)
+        return;
+    ch->height = h + 1;
+    ch->started = false;
+    ch->build_pending = false;
+    forget_below(ch, ch->height);
+    for (size_t i = 0; i < TIMERS_MAX; i++)
+        ch->timers[i].used = false;
+    node__send_status(s, -1);
+    node__chain_kick(s);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Actions                                                                                   */
+
+/* Group commit: a proposer builds at once when nothing is being verified (light load: the
+ * lowest latency), else it waits, at most block_interval_ms from the start of the height,
+ * for the transactions in the thread pool to land, so that a busy chain makes few large
+ * blocks instead of many small ones. */
+static void build_now(server *s)
+{
+    node_chain *ch = &s->ch;
+    uint8_t hash[LDG_DIGEST_LEN];
+    uint8_t *blk;
+    size_t len;
+    uint64_t h = ch->build_height;
+    uint32_t r = ch->build_round;
+    ch->build_pending = false;
+    uv_timer_stop(&ch->build_timer);
+    if (!ch->started || h != ch->height)
+        return;
+    if (node__build_block(s, h, &blk, &len, hash))
+        return; /* the propose timeout moves the round on */
+    cand_add(ch, h, hash, blk, len, s->vkey.pub.alg, s->vkey.pub.key, s->vkey.pub.len);
+    free(blk);
+    cns_tm_actions acts;
+    if (!cns_tm_on_value(&ch->tm, h, r, hash, &acts))
+        run(s, &acts);
+}
+
+static void on_build_timer(uv_timer_t *t)
+{
+    server *s = t->data;
+    if (s->ch.build_pending)
+        build_now(s);
+    node__flush_dirty(s);
+}
+
+/* A pending build goes now if the verification pipeline has drained or its time is up. */
+static void build_maybe(server *s)
+{
+    node_chain *ch = &s->ch;
+    if (ch->build_pending &&
+        (s->verifying == 0 || node__now_ms(s) >= ch->height_started_ms + s->cfg.block_interval_ms))
+        build_now(s);
+}
+
+static void build(server *s, const cns_tm_action *a)
+{
+    node_chain *ch = &s->ch;
+    ch->build_pending = true;
+    ch->build_height = a->height;
+    ch->build_round = a->round;
+    uint64_t now = node__now_ms(s), due = ch->height_started_ms + s->cfg.block_interval_ms;
+    if (s->verifying == 0 || now >= due)
+        build_now(s);
+    else
+        uv_timer_start(&ch->build_timer, on_build_timer, due - now, 0);
+}
+
+/* Sign digest; the record covering it was persisted by run(). false: send nothing. */
+static bool sign_digest(server *s, const uint8_t d[LDG_DIGEST_LEN], uint8_t *sig,
+                        pb_size_t *sig_len)
+{
+    const ldg_sig_impl *im = ldg_sig_by_id(s->vkey.alg);
+    if (!im || !s->ch.record_ok || im->sign(s->vkey.sec, d, NULL, sig))
+        return false;
+    *sig_len = (pb_size_t)im->sig_len;
+    return true;
+}
+
+static void propose(server *s, const cns_tm_action *a)
+{
+    node_chain *ch = &s->ch;
+    fwl_ProposalMsg p = fwl_ProposalMsg_init_zero;
+    uint8_t d[LDG_DIGEST_LEN];
+    if (ldg_proposal_digest(&s->g, a->msg.height, a->msg.round, a->msg.valid_round,
+                            a->msg.value, d))
+        return;
+    p.height = a->msg.height;
+    p.round = a->msg.round;
+    p.valid_round = a->msg.valid_round;
+    p.proposer = (uint32_t)ch->self;
+    memcpy(p.block_hash.bytes, a->msg.value, LDG_DIGEST_LEN);
+    p.block_hash.size = LDG_DIGEST_LEN;
+    if (!sign_digest(s, d, p.sig.bytes, &p.sig.size))
+        return;
+    ch->own_prop = p;
+    ch->own_prop_sent = false;
+    send_own_proposal(s, -1); /* a re-proposal sends the prevotes of valid_round with it */
+}
+
+static void vote(server *s, const cns_tm_action *a)
+{
+    fwl_VoteMsg m = fwl_VoteMsg_init_zero;
+    uint8_t d[LDG_DIGEST_LEN], zero[LDG_DIGEST_LEN] = {0};
+    if (ldg_vote_digest(&s->g, a->msg.height, a->msg.round, a->msg.step,
+                        a->msg.nil ? zero : a->msg.value, d))
+        return;
+    m.height = a->msg.height;
+    m.round = a->msg.round;
+    m.step = a->msg.step;
+    m.nil = a->msg.nil;
+    if (!m.nil) {
+        memcpy(m.value.bytes, a->msg.value, LDG_DIGEST_LEN);
+        m.value.size = LDG_DIGEST_LEN;
+    }
+    m.validator = (uint32_t)s->ch.self;
+    if (!sign_digest(s, d, m.sig.bytes, &m.sig.size))
+        return;
+    vote_store(&s->ch, &m);
+    send_pb(s, -1, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+}
+
+/* The engine decided value at height in round: assemble the certificate, commit. */
+static void commit(server *s, const cns_tm_action *a)
+{
+    node_chain *ch = &s->ch;
+    fwl_Signature cert[LDG_MAX_VALIDATORS];
+    size_t n = 0;
+    for (uint32_t i = 0; i < a->n_signers; i++) {
+        uint32_t v = a->signers[i];
+        vote_entry *e = vote_find(ch, a->height, a->round, CNS_PRECOMMIT, v);
+        if (!e || e->nil || memcmp(e->value, a->value, LDG_DIGEST_LEN) || v >= s->g.n_validators)
+            continue;
+        fwl_Signature *sig = &cert[n++];
+        memset(sig, 0, sizeof *sig);
+        sig->has_signer = true;
+        sig->signer.alg = s->g.validators[v].alg;
+        memcpy(sig->signer.key.bytes, s->g.validators[v].key, s->g.validators[v].len);
+        sig->signer.key.size = (pb_size_t)s->g.validators[v].len;
+        memcpy(sig->sig.bytes, e->sig, e->sig_len);
+        sig->sig.size = e->sig_len;
+    }
+    cand_block *c = cand_find(ch, a->value);
+    if (!c) {
+        /* Decided without the block (its proposal never reached us): take it from a peer,
+         * with its certificate. */
+        node__log("height %" PRIu64 " decided; fetching its block", a->height);
+        node__sync_request(s);
+        return;
+    }
+    int rc = node__commit_block(s, c->bytes, c->len, cert, n, a->round);
+    if (rc && !ldg_is_disk_error(rc)) { /* (the disk's refusals: kept and retried, stall.c) */
+        node__log("committing height %" PRIu64 " failed: %s", a->height, node_strerror(rc));
+        node__sync_request(s);
+    }
+}
+
+static int64_t timer_due(const node_chain *ch)
+{
+    int64_t due = -1;
+    for (size_t i = 0; i < TIMERS_MAX; i++)
+        if (ch->timers[i].used && (due < 0 || (int64_t)ch->timers[i].at_ms < due))
+            due = (int64_t)ch->timers[i].at_ms;
+    return due;
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void arm(server *s)
+{
+    int64_t due = timer_due(&s->ch);
+    if (due < 0) {
+        uv_timer_stop(&s->ch.timer);
+        return;
+    }
+    uint64_t now = node__now_ms(s);
+    uv_timer_start(&s->ch.timer, on_timer, (uint64_t)due > now ? (uint64_t)due - now : 0, 0);
+}
+
+static void schedule(server *s, const cns_tm_action *a)
+{
+    node_chain *ch = &s->ch;
+    tm_timer *slot = NULL;
+    for (size_t i = 0; i < TIMERS_MAX && !slot; i++)
+        if (!ch->timers[i].used)
+            slot = &ch->timers[i];
+    for (size_t i = 0; i < TIMERS_MAX && !slot; i++) /* full: the earliest round goes */
+        if (!slot || ch->timers[i].round < slot->round)
+            slot = &ch->timers[i];
+    slot->used = true;
+    slot->at_ms = node__now_ms(s) + a->delay_ms;
+    slot->height = a->height;
+    slot->round = a->round;
+    slot->step = a->step;
+    arm(s);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    server *s = t->data;
+    node_chain *ch = &s->ch;
+    uint64_t now = node__now_ms(s);
+    for (size_t i = 0; i < TIMERS_MAX; i++) {
+        tm_timer x = ch->timers[i];
+        if (!x.used || x.at_ms > now)
+            continue;
+        ch->timers[i].used = false;
+        cns_tm_actions acts;
+        if (ch->started && x.height == ch->height &&
+            !cns_tm_on_timeout(&ch->tm, x.height, x.round, (cns_step)x.step, &acts))
+            run(s, &acts);
+    }
+    arm(s);
+    node__flush_dirty(s);
+}
+
+static void feed_held(server *s, uint64_t h, uint32_t r);
+
+static void fetch(server *s, const cns_tm_action *a)
+{
+    feed_held(s, a->height, a->round); /* the engine may have dropped some we hold */
+    fwl_SyncRequestMsg m = fwl_SyncRequestMsg_init_zero; /* (height, round) of the prevotes */
+    m.from_height = a->height;
+    m.count = a->round;
+    send_pb(s, -1, P2P_T_FETCH_VOTES, fwl_SyncRequestMsg_fields, &m);
+}
+
+/* Blocks we may have to propose again after a restart: the block of our lock, and of our
+ * last proposal (the engine sends a proposal of the record's round again; its block was
+ * built here and may be nowhere else). Each is written to data_dir/<name> before the
+ * signature that needs it, as a new file renamed over the old one (a torn write is never
+ * read). Not synced: it survives a crash of the process; after a power loss the block is
+ * fetched from a peer (GET_BLOCK) like any candidate we lack. */
+enum { KEPT_LOCK, KEPT_PROP };
+static const char *const kept_name[2] = {"lockblock", "propblock"};
+
+static void keep_block(server *s, int which, const uint8_t hash[LDG_DIGEST_LEN])
+{
+    node_chain *ch = &s->ch;
+    cand_block *c = cand_find(ch, hash);
+    char path[4200], tmp[4210];
+    if (!c || (ch->has_kept[which] && !memcmp(ch->kept[which], hash, LDG_DIGEST_LEN)))
+        return;
+    snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, kept_name[which]);
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    errno = 0;
+    FILE *f = fopen(tmp, "wb");
+    bool ok = f && fwrite(c->bytes, 1, c->len, f) == c->len;
+    if (f && fclose(f))
+        ok = false;
+    if (!ok || rename(tmp, path)) {
+        /* Not fatal: a peer still has the block (P2P_T_GET_BLOCK); but say why. */
+        node__log("cannot keep a block in %s: %s", path, errno ? strerror(errno) : "write failed");
+        remove(tmp);
+        return;
+    }
+    ch->has_kept[which] = true;
+    memcpy(ch->kept[which], hash, LDG_DIGEST_LEN);
+}
+
+/* Back at the height of our vote record (a restart, or catching up to it): the blocks kept
+ * on disk are candidates again (a block of another height is ignored). */
+static void load_kept_blocks(server *s)
+{
+    node_chain *ch = &s->ch;
+    if (!ch->vlog || ch->vs.rec.last.height != ch->height)
+        return;
+    for (int which = 0; which < 2; which++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, kept_name[which]);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        FILE *f = fopen(path, "rb");
+        if (f && !fseek(f, 0, SEEK_END)) {
+            long n = ftell(f);
+            if (n > 0 && n <= (long)LDG_BLOCK_MAX_BYTES && !fseek(f, 0, SEEK_SET) &&
+                (buf = malloc((size_t)n)) && fread(buf, 1, (size_t)n, f) == (size_t)n)
+                len = (size_t)n;
+        }
+        if (f)
+            fclose(f);
+        if (len)
+            node__chain_on_proposal_block(s, buf, len);
+        free(buf);
+    }
+    if (ch->vs.rec.locked_round >= 0 && cand_find(ch, ch->vs.rec.locked_value)) {
+        ch->has_kept[KEPT_LOCK] = true;
+        memcpy(ch->kept[KEPT_LOCK], ch->vs.rec.locked_value, LDG_DIGEST_LEN);
+        node__log("height %" PRIu64 ": the block of our lock is back", ch->height);
+    }
+}
+
+/* The signed prevotes behind the lock a non-nil precommit takes (the action's signers), from
+ * the votes held. Only a new lock replaces the proof: the same precommit sent again after a
+ * restart lists only what the engine has seen since. */
+static void keep_pol(server *s, node_vote_state *st, const cns_tm_action *a)
+{
+    node_chain *ch = &s->ch;
+    if (st->pol_h == a->height && st->n_pol && st->pol[0].m.round == a->round &&
+        !memcmp(st->pol[0].m.value, a->msg.value, CNS_HASH_LEN))
+        return;
+    st->pol_h = a->height;
+    st->n_pol = 0;
+    keep_block(s, KEPT_LOCK, a->msg.value);
+    for (uint32_t k = 0; k < a->n_signers && st->n_pol < NODE_POL_MAX; k++) {
+        vote_entry *e = vote_find(ch, a->height, a->round, CNS_PREVOTE, a->signers[k]);
+        if (!e || e->nil || memcmp(e->value, a->msg.value, CNS_HASH_LEN))
+            continue;
+        node_signed_vote *v = &st->pol[st->n_pol++];
+        memset(v, 0, sizeof *v);
+        v->m.height = e->height;
+        v->m.round = e->round;
+        v->m.step = CNS_PREVOTE;
+        memcpy(v->m.value, e->value, CNS_HASH_LEN);
+        v->m.valid_round = -1;
+        v->validator = e->validator;
+        v->sig_len = e->sig_len;
+        memcpy(v->sig, e->sig, e->sig_len);
+    }
+}
+
+static void run(server *s, const cns_tm_actions *acts)
+{
+    /* The vote record only moves forward, so persisting the last record of this batch
+     * covers every message the batch signs: one fsync instead of one per message (a
+     * proposer's proposal and prevote, or a lone validator's whole height). The batch's
+     * votes join the WAL and a new lock its proof in the same write. */
+    node_chain *ch = &s->ch;
+    const cns_vote_record *last = NULL;
+    node_vote_state *next = &ch->vs_next;
+    for (size_t i = 0; i < acts->n; i++)
+        if (acts->a[i].type == CNS_TM_PROPOSE || acts->a[i].type == CNS_TM_VOTE) {
+            if (!last && ch->vlog)
+                *next = ch->vs;
+            last = &acts->a[i].record;
+            if (acts->a[i].type == CNS_TM_PROPOSE && ch->vlog)
+                keep_block(s, KEPT_PROP, acts->a[i].msg.value);
+            if (acts->a[i].type == CNS_TM_VOTE && ch->vlog) {
+                node_vote_wal_add(next, &acts->a[i].msg);
+                if (acts->a[i].msg.step == CNS_PRECOMMIT && !acts->a[i].msg.nil)
+                    keep_pol(s, next, &acts->a[i]);
+            }
+        }
+    if (last && !ch->vlog) {
+        ch->record_ok = true; /* a lone validator: nobody to equivocate to (chain_init) */
+    } else if (last) {
+        next->rec = *last;
+        int rc = node_votelog_write(ch->vlog, next);
+        ch->record_ok = rc == 0;
+        if (ch->record_ok)
+            ch->vs = *next;
+        node__stall_votes(s, rc); /* logged when it fails, and when it works again */
+    }
+    for (size_t i = 0; i < acts->n && !s->stopping; i++) {
+        const cns_tm_action *a = &acts->a[i];
+        switch (a->type) {
+        case CNS_TM_BUILD: build(s, a); break;
+        case CNS_TM_PROPOSE: propose(s, a); break;
+        case CNS_TM_VOTE: vote(s, a); break;
+        case CNS_TM_SCHEDULE: schedule(s, a); break;
+        case CNS_TM_COMMIT: commit(s, a); break;
+        case CNS_TM_FETCH: fetch(s, a); break;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Messages from peers                                                                       */
+
+static bool validator_sig_ok(server *s, uint32_t v, const uint8_t d[LDG_DIGEST_LEN],
+                             const uint8_t *sig, size_t sig_len)
+{
+    return v < s->g.n_validators &&
+           ldg_verify(s->g.validators[v].alg, s->g.validators[v].key, s->g.validators[v].len, d,
+                      sig, sig_len) == 0;
+}
+
+/* Back at the height of the WAL or of the proof-of-lock (after a restart, or after catching
+ * up to it): our earlier votes are signed again (the same content: not equivocation), kept
+ * and sent, and the engine counts them and the prevotes behind our lock again. */
+static void kept_take(server *s, kept_votes *k)
+{
+    node_chain *ch = &s->ch;
+    k->h = ch->height;
+    k->n_wal = k->n_pol = 0;
+    if (ch->self < 0 || !ch->vlog)
+        return;
+    if (ch->vs.wal_h == k->h)
+        memcpy(k->wal, ch->vs.wal, (k->n_wal = ch->vs.n_wal) * sizeof *k->wal);
+    if (ch->vs.pol_h == k->h)
+        memcpy(k->pol, ch->vs.pol, (k->n_pol = ch->vs.n_pol) * sizeof *k->pol);
+}
+
+static void replay_kept(server *s, const kept_votes *k)
+{
+    node_chain *ch = &s->ch;
+    const cns_msg *wal = k->wal;
+    const node_signed_vote *pol = k->pol;
+    uint64_t h = k->h;
+    size_t n_wal = k->n_wal, n_pol = k->n_pol;
+    if (ch->height != h)
+        return;
+    if (n_wal || n_pol)
+        node__log("height %" PRIu64 ": replaying %zu own votes and %zu prevotes behind the lock, "
+                  "kept from before", h, n_wal, n_pol);
+    for (size_t i = 0; i < n_wal && ch->started && ch->height == h && !s->stopping; i++) {
+        cns_tm_action a;
+        cns_tm_actions acts;
+        memset(&a, 0, sizeof a);
+        a.type = CNS_TM_VOTE;
+        a.height = wal[i].height;
+        a.round = wal[i].round;
+        a.msg = wal[i];
+        a.msg.valid_round = -1;
+        ch->record_ok = true; /* in the WAL: written with a record at or above it */
+        vote(s, &a);
+        if (!cns_tm_on_vote(&ch->tm, &a.msg, (uint32_t)ch->self, &acts))
+            run(s, &acts);
+    }
+    for (size_t i = 0; i < n_pol && ch->started && ch->height == h && !s->stopping; i++) {
+        const node_signed_vote *v = &pol[i]; /* as if received again: checked, kept, counted */
+        fwl_VoteMsg m = fwl_VoteMsg_init_zero;
+        m.height = v->m.height;
+        m.round = v->m.round;
+        m.step = v->m.step;
+        m.nil = v->m.nil;
+        if (!m.nil) {
+            memcpy(m.value.bytes, v->m.value, LDG_DIGEST_LEN);
+            m.value.size = LDG_DIGEST_LEN;
+        }
+        m.validator = v->validator;
+        memcpy(m.sig.bytes, v->sig, v->sig_len);
+        m.sig.size = v->sig_len;
+        node__chain_on_vote(s, &m);
+    }
+}
+
+void node__chain_on_proposal_block(server *s, const uint8_t *data, size_t len)
+{
+    node_chain *ch = &s->ch;
+    ldg_block b;
+    uint8_t hash[LDG_DIGEST_LEN];
+    if (ldg_block_decode(data, len, &b))
+        return;
+    bool got = (b.hdr.height == ch->height || b.hdr.height == ch->height + 1) &&
+               !ldg_block_hash(&s->g, b.hdr_raw, b.hdr_len, hash);
+    if (got) {
+        cand_block *c = cand_add(ch, b.hdr.height, hash, data, len, b.hdr.proposer.alg,
+                                 b.hdr.proposer.key.bytes, b.hdr.proposer.key.size);
+        if (c)
+            c->time_ms = b.hdr.time_ms;
+    }
+    ldg_block_free(&b);
+    /* Our proposal waited for this block (we re-propose a value whose block we had lost). */
+    if (got && ch->self >= 0 && !ch->own_prop_sent && ch->own_prop.height == ch->height &&
+        !memcmp(ch->own_prop.block_hash.bytes, hash, LDG_DIGEST_LEN))
+        send_own_proposal(s, -1);
+}
+
+/* Proposer-based timestamps: a fresh proposal's block time must be within the drift of our
+ * clock, a re-proposal is exempt (ldg_block_time_check). false: judge the block invalid, so
+ * that we prevote nil on it; the refusal is logged once per block. */
+static bool proposal_timely(server *s, const fwl_ProposalMsg *p, cand_block *c)
+{
+    ldg_tip t;
+    uint64_t now = node__now_ms(s), drift = s->cfg.block_time_drift_ms;
+    if (ldg_store_tip(s->store, &t))
+        return false;
+    int rc = ldg_block_time_check(c->time_ms, t.time_ms, now, drift, p->valid_round);
+    if (rc && !c->time_logged) {
+        c->time_logged = true;
+        if (rc == LDG_ETIME)
+            node__log("height %" PRIu64 " round %" PRIu32 ": proposal time %" PRIu64
+                      " ms %s our clock (drift %" PRIu64 " ms): prevoting nil",
+                      p->height, p->round, c->time_ms > now ? c->time_ms - now : now - c->time_ms,
+                      c->time_ms > now ? "ahead of" : "behind", drift);
+        else if (rc == LDG_EBLOCK)
+            node__log("height %" PRIu64 " round %" PRIu32 ": proposal time %" PRIu64
+                      " ms before the previous block's: prevoting nil",
+                      p->height, p->round, t.time_ms - c->time_ms);
+        else
+            node__log("height %" PRIu64 " round %" PRIu32 ": proposal time: %s", p->height,
+                      p->round, ldg_strerror(rc));
+    }
+    return rc == 0;
+}
+
+void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
+{
+    node_chain *ch = &s->ch;
+    uint8_t d[LDG_DIGEST_LEN];
+    if (ch->self < 0 || p->block_hash.size != LDG_DIGEST_LEN || p->proposer >= s->g.n_validators)
+        return;
+    if (p->height == ch->height + 1 || (p->height == ch->height && ch->syncing)) {
+        ch->next_prop = *p; /* delivered when that height starts */
+        ch->next_prop_from = (int32_t)from;
+        return;
+    }
+    cns_msg m;
+    memset(&m, 0, sizeof m);
+    m.height = p->height;
+    m.round = p->round;
+    m.step = CNS_PROPOSE;
+    m.valid_round = p->valid_round;
+    memcpy(m.value, p->block_hash.bytes, LDG_DIGEST_LEN);
+    /* A proposal the engine holds already (the proposer repeats it every second): nothing
+     * new. Judging it again would find a fresh proposal's time stale and log a refusal of a
+     * proposal we accepted. */
+    if (p->height != ch->height || cns_tm_holds(&ch->tm, &m, p->proposer) ||
+        ldg_proposal_digest(&s->g, p->height, p->round, p->valid_round, p->block_hash.bytes, d) ||
+        !validator_sig_ok(s, p->proposer, d, p->sig.bytes, p->sig.size))
+        return;
+    cand_block *c = cand_find(ch, p->block_hash.bytes);
+    if (!c) {
+        /* The block comes first on the proposer's connection; without it (lost, or the
+         * proposer re-proposes a locked value it had from another node), ask the sender:
+         * the proposer sends the proposal again every second. */
+        request_block(s, from, p->block_hash.bytes);
+        return;
+    }
+    if (!ch->started)
+        start_height(s);
+    if (!ch->started)
+        return;
+    /* Valid: built by the right validator (a fresh proposal by its proposer, a re-proposal
+     * by any: ldg_block_builder_check), timely, and passes every rule here. */
+    bool valid = !ldg_block_builder_check(&s->g, p->proposer, p->valid_round, &c->proposer) &&
+                 proposal_timely(s, p, c);
+    uint8_t staged[LDG_DIGEST_LEN];
+    if (valid && (ldg_store_built(s->store, staged) || memcmp(staged, c->hash, LDG_DIGEST_LEN)))
+        valid = node__stage_block(s, c->bytes, c->len) == 0;
+    cns_tm_actions acts;
+    if (!cns_tm_on_proposal(&ch->tm, &m, p->proposer, valid, &acts))
+        run(s, &acts);
+}
+
+static void entry_msg(const vote_entry *e, cns_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->height = e->height;
+    m->round = e->round;
+    m->step = e->step;
+    m->nil = e->nil;
+    if (!e->nil)
+        memcpy(m->value, e->value, LDG_DIGEST_LEN);
+    m->valid_round = -1;
+}
+
+/* Hand the engine a checked vote it does not hold (it keeps a window of rounds, and drops
+ * messages of rounds too far ahead: a vote the node stored may be gone from the engine). */
+static void feed(server *s, const cns_msg *m, uint32_t validator)
+{
+    node_chain *ch = &s->ch;
+    cns_tm_actions acts;
+    if (ch->started && m->height == ch->height && !cns_tm_holds(&ch->tm, m, validator) &&
+        !cns_tm_on_vote(&ch->tm, m, validator, &acts))
+        run(s, &acts);
+}
+
+/* The prevotes of (h, r) we hold, to the engine: before asking peers for them (FETCH). */
+static void feed_held(server *s, uint64_t h, uint32_t r)
+{
+    node_chain *ch = &s->ch;
+    for (size_t i = 0; i < VOTES_MAX && ch->started && ch->height == h; i++) {
+        vote_entry *e = &ch->votes[i];
+        if (e->used && e->height == h && e->round == r && e->step == CNS_PREVOTE) {
+            cns_msg m;
+            entry_msg(e, &m);
+            feed(s, &m, e->validator);
+        }
+    }
+}
+
+void node__chain_on_vote(server *s, const fwl_VoteMsg *v)
+{
+    node_chain *ch = &s->ch;
+    uint8_t d[LDG_DIGEST_LEN], zero[LDG_DIGEST_LEN] = {0};
+    if (ch->self < 0 || (v->step != CNS_PREVOTE && v->step != CNS_PRECOMMIT) ||
+        (!v->nil && v->value.size != LDG_DIGEST_LEN) || (v->nil && v->value.size) ||
+        v->validator >= s->g.n_validators ||
+        (v->height != ch->height && v->height != ch->height + 1))
+        return;
+    cns_msg m;
+    memset(&m, 0, sizeof m);
+    m.height = v->height;
+    m.round = v->round;
+    m.step = (uint8_t)v->step;
+    m.nil = v->nil;
+    if (!v->nil)
+        memcpy(m.value, v->value.bytes, LDG_DIGEST_LEN);
+    m.valid_round = -1;
+    vote_entry *seen = vote_find(ch, v->height, v->round, (uint8_t)v->step, v->validator);
+    if (seen) {
+        /* The same vote again: its signature was checked when it was stored, but the engine
+         * may have dropped it since (issue 8: a proof-of-lock that never counted again). A
+         * conflicting second vote is not kept (the first serves the certificate). */
+        cns_msg first;
+        entry_msg(seen, &first);
+        if (first.nil == m.nil && (m.nil || !memcmp(first.value, m.value, LDG_DIGEST_LEN)))
+            feed(s, &m, v->validator);
+        return;
+    }
+    if (ldg_vote_digest(&s->g, v->height, v->round, (uint8_t)v->step, v->nil ? zero : v->value.bytes, d) ||
+        !validator_sig_ok(s, v->validator, d, v->sig.bytes, v->sig.size))
+        return;
+    vote_store(ch, v);
+    if (v->height == ch->height && !ch->started)
+        start_height(s);
+    cns_tm_actions acts;
+    if (ch->started && !cns_tm_on_vote(&ch->tm, &m, v->validator, &acts))
+        run(s, &acts);
+}
+
+void node__chain_on_get_block(server *s, uint32_t from, const uint8_t hash[LDG_DIGEST_LEN])
+{
+    node_chain *ch = &s->ch;
+    cand_block *c = cand_find(ch, hash);
+    uint64_t now = node__now_ms(s);
+    size_t slot = 0;
+    if (!c)
+        return;
+    /* At most one answer per peer each 200 ms: a block can be large. */
+    for (size_t i = 0; i < sizeof ch->blk_ans / sizeof *ch->blk_ans; i++) {
+        if (ch->blk_ans[i].peer == from && ch->blk_ans[i].at_ms) {
+            if (now < ch->blk_ans[i].at_ms + 200)
+                return;
+            slot = i;
+            break;
+        }
+        if (ch->blk_ans[i].at_ms < ch->blk_ans[slot].at_ms)
+            slot = i;
+    }
+    ch->blk_ans[slot].peer = from;
+    ch->blk_ans[slot].at_ms = now;
+    p2p_send(ch->net, from, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
+}
+
+void node__chain_on_fetch(server *s, uint32_t from, const fwl_SyncRequestMsg *q)
+{
+    node_chain *ch = &s->ch;
+    for (size_t i = 0; i < VOTES_MAX; i++) {
+        vote_entry *e = &ch->votes[i];
+        if (e->used && e->height == q->from_height && e->round == q->count &&
+            e->step == CNS_PREVOTE) {
+            fwl_VoteMsg m;
+            vote_to_msg(e, &m);
+            send_pb(s, from, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+        }
+    }
+}
+
+void node__chain_on_peer_up(server *s, uint32_t peer)
+{
+    node__send_status(s, peer);
+    resend_own(s, peer);
+}
+
+void node__chain_tick(server *s)
+{
+    node_chain *ch = &s->ch;
+    uint64_t now = node__now_ms(s);
+    /* An undecided height for a while: repeat our messages (a peer may have missed them). */
+    if (ch->started && now - ch->height_started_ms > 1000 && now - ch->last_resend_ms > 1000) {
+        ch->last_resend_ms = now;
+        resend_own(s, -1);
+    }
+    node__chain_kick(s);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Start and stop                                                                            */
+
+/* After a restart at the height of our last signed vote: sign it again (the same content
+ * signs to the same bytes; the record allows exactly that) and keep it, so that it is sent
+ * to peers like any vote of ours and the others can still count it. */
+static void restore_last_vote(server *s, const cns_vote_record *rec)
+{
+    const cns_msg *m = &rec->last;
+    if (s->ch.self < 0 || m->height != s->ch.height ||
+        (m->step != CNS_PREVOTE && m->step != CNS_PRECOMMIT))
+        return;
+    cns_tm_action a;
+    memset(&a, 0, sizeof a);
+    a.type = CNS_TM_VOTE;
+    a.height = m->height;
+    a.round = m->round;
+    a.msg = *m;
+    a.record = *rec;
+    s->ch.record_ok = true; /* this very record is already durable */
+    vote(s, &a);
+}
+
+int node__chain_init(server *s, char *err, size_t errlen)
+{
+    node_chain *ch = &s->ch;
+    ch->self = s->has_vkey ? ldg_validator_index(&s->g, s->vkey.pub.alg, s->vkey.pub.key,
+                                                 s->vkey.pub.len)
+                           : -1;
+    ch->next_prop_from = -1;
+    ldg_tip t;
+    ldg_store_tip(s->store, &t);
+    ch->height = t.height + 1;
+    cns_tm_config c;
+    memset(&c, 0, sizeof c);
+    c.n_validators = (uint32_t)s->g.n_validators;
+    for (size_t i = 0; i < s->g.n_validators; i++)
+        c.power[i] = s->g.validator_power[i];
+    c.propose_ms = s->cfg.timeout_propose_ms;
+    c.propose_delta_ms = s->cfg.timeout_propose_delta_ms;
+    c.prevote_ms = s->cfg.timeout_prevote_ms;
+    c.prevote_delta_ms = s->cfg.timeout_prevote_delta_ms;
+    c.precommit_ms = s->cfg.timeout_precommit_ms;
+    c.precommit_delta_ms = s->cfg.timeout_precommit_delta_ms;
+    node_vote_state_init(&ch->vs);
+    /* A lone validator commits each block as soon as it signs it and has no peer to show a
+     * conflicting vote to: it keeps no vote record (one fsync less per block). */
+    if (ch->self >= 0 && s->g.n_validators > 1) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/votes", s->cfg.data_dir);
+        int rc = node_votelog_open(&ch->vlog, path, &ch->vs);
+        if (rc) {
+            snprintf(err, errlen, "vote record %s: %s", path,
+                     rc == NODE_ECONFIG ? "both copies are corrupt; refusing to sign" : node_strerror(rc));
+            return rc;
+        }
+    }
+    if (cns_tm_init(&ch->tm, &c, ch->self, &ch->vs.rec)) {
+        snprintf(err, errlen, "consensus: invalid validator set or timeouts");
+        return NODE_ECONFIG;
+    }
+    if (ch->vs.wal_h != ch->height) /* else the WAL replay re-signs it with the others */
+        restore_last_vote(s, &ch->vs.rec);
+    load_kept_blocks(s);
+    uv_timer_init(&s->loop, &ch->timer);
+    uv_timer_init(&s->loop, &ch->build_timer);
+    ch->timer.data = ch->build_timer.data = s;
+    return 0;
+}
+
+void node__chain_free(server *s)
+{
+    node_chain *ch = &s->ch;
+    for (size_t i = 0; i < CAND_MAX; i++)
+        free(ch->cand[i].bytes);
+    node_votelog_close(ch->vlog);
+    ch->vlog = NULL;
+}

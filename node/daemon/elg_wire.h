@@ -1,0 +1,35 @@
+/*
+ * node/ internal: the Eligible answer on the wire (node/elg_wire.c).
+ *
+ * Response{id, eligible: EligibleResp{answers, at_height, block_hash}} written straight
+ * from the decisions (node/eligibility.h): sizes computed from the answers bottom up, then
+ * the bytes in one pass. The output is what nanopb would encode for the same values
+ * (proto3: zero scalars and empty strings left out, fields in number order; checked by
+ * tests/functional/eligible_query); strings are cut to the sizes the .options give the
+ * decoding side.
+ */
+#ifndef FWL_NODE_ELG_WIRE_H
+#define FWL_NODE_ELG_WIRE_H
+
+#include "node/daemon/eligibility.h"
+
+/* One device's answer as the node sends it. Strings borrowed. */
+typedef struct {
+    const char *id;
+    int error;                              /* the device could not be answered  */
+    char message[256];
+    size_t n;                               /* products answered                  */
+    elg_answer ans[ELG_MAX_PRODUCTS];
+    const char *policy[ELG_MAX_PRODUCTS];   /* label of each product's policy     */
+    size_t body[ELG_MAX_PRODUCTS + 1];      /* the encoder's sizes                */
+} elg_device_answer;
+
+/* The encoded size of the Response for answers a[0..n) at tip t (keeps part sizes in
+ * a[].body for elg_wire_write). */
+size_t elg_wire_size(uint64_t id, elg_device_answer *a, size_t n, const ldg_tip *t);
+/* Write that Response into buf (size bytes, from elg_wire_size on the same answers);
+ * returns the bytes written, which equal size unless there is a bug. */
+size_t elg_wire_write(uint8_t *buf, size_t size, uint64_t id, const elg_device_answer *a,
+                      size_t n, const ldg_tip *t);
+
+#endif

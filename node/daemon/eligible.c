@@ -1,0 +1,668 @@
+/*
+ * The Eligible and GetContract RPCs (the read path of issue 4).
+ *
+ * Per device: the candidate releases for its hardware model, read from the store and kept
+ * prepared (elg_prepare) per model until the store says they may have changed; the policy
+ * per product is the contract bound to (product, model) or (product), compiled once per
+ * code hash, else the built-in default, looked up once per product and model; outcome
+ * totals are read when a contract evaluates a candidate. elg_decide (eligibility.c)
+ * decides; the answers are written to the wire directly (below). All reads of one request
+ * are one LMDB read transaction (ldg_store_snapshot_begin): the height and block hash in
+ * the answer.
+ */
+#include "contracts/contracts.h"
+#include "node/daemon/eligibility.h"
+#include "node/daemon/elg_wire.h"
+#include "node/daemon/server_internal.h"
+
+#define ARENA_CHUNK (64u << 10)
+
+/* A bump allocator for the copies a request needs (freed at once at the end). */
+typedef struct arena_blk {
+    struct arena_blk *next;
+    size_t used, cap;
+    uint8_t data[];
+} arena_blk;
+
+typedef struct {
+    arena_blk *head;
+} arena;
+
+static void *arena_alloc(arena *a, size_t n)
+{
+    n = (n + 7) & ~(size_t)7;
+    if (!a->head || a->head->cap - a->head->used < n) {
+        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        arena_blk *b = malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->next = a->head;
+        b->used = 0;
+        b->cap = cap;
+        a->head = b;
+    }
+    void *p = a->head->data + a->head->used;
+    a->head->used += n;
+    return p;
+}
+
+static const char *arena_str(arena *a, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = arena_alloc(a, n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+static void arena_free(arena *a)
+{
+    for (arena_blk *b = a->head, *n; b; b = n) {
+        n = b->next;
+        free(b);
+    }
+    a->head = NULL;
+}
+
+/* --- candidates per hardware model, cached until the next block --- */
+
+/* Bounds of the cache: models, and candidates over all models (the config's
+ * eligibility_cache; about 450 bytes each with their strings). A request starts with an
+ * empty cache when it could pass the first or the second is passed. */
+#define MODEL_CACHE_MAX 4096
+
+/* The policy of one product on the model, looked up once per block. */
+typedef struct {
+    const char *product;     /* the candidates' shared name (elg_prepare)         */
+    const ctr_program *prog; /* NULL: the default                                 */
+    int rc;
+    char label[96];          /* "default" or "contract NAME vN"                   */
+} model_policy;
+
+/* What a model's cached view was built from (ldg_store_model_height and
+ * ldg_store_change_heights): while the store says the same, the view is exact. */
+typedef struct {
+    uint64_t published, revoked, policy;
+} stamps;
+
+typedef struct {
+    stamps at;
+    arena a;                 /* their strings                                    */
+    elg_candidate *c;        /* prepared (elg_prepare)                           */
+    size_t n;
+    int rc;                  /* a read error (LDG_ETOOBIG is kept until a change)  */
+    char model[65];
+    model_policy *pol;       /* one per product, filled on first use             */
+    size_t n_pol, cap_pol;
+} model_cands;
+
+static bool free_model(void *ctx, const uint8_t key[32], void **val)
+{
+    (void)key;
+    server *s = ctx;
+    model_cands *m = *val;
+    s->models_cands -= m->n;
+    arena_free(&m->a);
+    free(m->c);
+    free(m->pol);
+    free(m);
+    return true;
+}
+
+/* --- the compiled-contract cache (by code hash) --- */
+
+typedef struct {
+    ctr_program *prog;
+} cached;
+
+static bool free_cached(void *ctx, const uint8_t key[32], void **val)
+{
+    (void)ctx, (void)key;
+    cached *c = *val;
+    ctr_free(c->prog);
+    free(c);
+    return true;
+}
+
+/* The ledger's compile hook: deploys are refused unless they compile here. */
+int node__contract_check(void *ctx, const char *src, size_t len, char *err, size_t errlen)
+{
+    (void)ctx;
+    ctr_program *p = NULL;
+    int rc = ctr_compile(src, len, &p, err, errlen);
+    ctr_free(p);
+    if (rc && err && errlen && !*err)
+        snprintf(err, errlen, "%s", ctr_strerror(rc));
+    return rc;
+}
+
+/* The policy of product on model (from the store): the bound contract, compiled once per
+ * code hash, or NULL for the default; label names it for the answer. */
+static int lookup_policy(server *s, const char *product, const char *model,
+                         const ctr_program **prog, char *label, size_t label_len)
+{
+    static fwl_BindingRecord b;
+    static fwl_ContractRecord c;
+    *prog = NULL;
+    snprintf(label, label_len, "default");
+    int rc = ldg_store_binding(s->elg_store, product, model, &b);
+    if (rc == LDG_ENOTFOUND)
+        return 0;
+    if (rc || (rc = ldg_store_contract(s->elg_store, b.contract, &c)))
+        return rc;
+    snprintf(label, label_len, "contract %s v%u", c.name, c.version);
+    uint8_t key[32] = {0};
+    memcpy(key, c.code_hash.bytes, c.code_hash.size < 32 ? c.code_hash.size : 32);
+    cached *e = hmap_get(&s->programs, key);
+    if (!e) {
+        char err[160];
+        ctr_program *p = NULL;
+        if ((rc = ctr_compile(c.source, strlen(c.source), &p, err, sizeof err)))
+            return rc; /* cannot happen for a deployed contract: it compiled on the ledger */
+        if (!(e = malloc(sizeof *e)) || hmap_put(&s->programs, key, e)) {
+            free(e);
+            ctr_free(p);
+            return LDG_ENOMEM;
+        }
+        e->prog = p;
+    }
+    *prog = e->prog;
+    return 0;
+}
+
+/* The policy of one of m's products, looked up once per block. NULL: not one of them. */
+static const model_policy *policy_for(server *s, model_cands *m, const char *product)
+{
+    for (size_t i = 0; i < m->n_pol; i++)
+        if (m->pol[i].product == product || !strcmp(m->pol[i].product, product))
+            return &m->pol[i];
+    if (m->n_pol == m->cap_pol)
+        return NULL; /* room for every product of the candidates was made when they were read */
+    model_policy *p = &m->pol[m->n_pol++];
+    p->product = product;
+    p->rc = lookup_policy(s, product, m->model, &p->prog, p->label, sizeof p->label);
+    return p;
+}
+
+typedef struct {
+    server *s;
+    model_cands *m;
+} policy_ctx;
+
+static int policy_cb(void *ctx, const char *product, const char *model, const ctr_program **prog)
+{
+    (void)model; /* the one of the cache */
+    policy_ctx *pc = ctx;
+    const model_policy *p = policy_for(pc->s, pc->m, product);
+    *prog = p ? p->prog : NULL;
+    return p ? p->rc : LDG_ENOMEM;
+}
+
+static int outcomes_cb(void *ctx, const elg_candidate *c, ctr_outcomes *out)
+{
+    policy_ctx *pc = ctx;
+    fwl_OutcomeTotals o;
+    int rc = ldg_store_outcomes(pc->s->elg_store, c->hash_alg, c->r.file_hash, c->r.file_hash_len, &o);
+    *out = rc ? (ctr_outcomes){0, 0, 0} : (ctr_outcomes){o.succeeded, o.failed, o.rolled_back};
+    return rc;
+}
+
+/* Copy one release record into the candidate view (strings into the arena). */
+static int to_candidate(arena *a, const fwl_ReleaseRecord *rec, elg_candidate *c)
+{
+    const fwl_Release *r = &rec->release;
+    memset(c, 0, sizeof *c);
+    c->r.product = arena_str(a, r->product);
+    c->r.version = arena_str(a, r->version);
+    c->r.security_version = r->security_version;
+    uint8_t *fh = arena_alloc(a, r->file_hash.digest.size + 1);
+    ctr_hardware *hw = arena_alloc(a, (r->hardware_count + 1) * sizeof *hw);
+    ctr_dependency *deps = arena_alloc(a, (r->dependencies_count + 1) * sizeof *deps);
+    if (!c->r.product || !c->r.version || !fh || !hw || !deps)
+        return LDG_ENOMEM;
+    memcpy(fh, r->file_hash.digest.bytes, r->file_hash.digest.size);
+    c->r.file_hash = fh;
+    c->r.file_hash_len = r->file_hash.digest.size;
+    c->hash_alg = r->file_hash.alg;
+    for (pb_size_t i = 0; i < r->hardware_count; i++) {
+        const fwl_HardwareSupport *h = &r->hardware[i];
+        const char **addons = arena_alloc(a, (h->required_addons_count + 1) * sizeof *addons);
+        if (!addons || !(hw[i].model = arena_str(a, h->model)))
+            return LDG_ENOMEM;
+        for (pb_size_t j = 0; j < h->required_addons_count; j++)
+            if (!(addons[j] = arena_str(a, h->required_addons[j])))
+                return LDG_ENOMEM;
+        hw[i].rev_min = h->rev_min;
+        hw[i].rev_max = h->rev_max;
+        hw[i].required_addons = addons;
+        hw[i].n_required_addons = h->required_addons_count;
+    }
+    c->r.hardware = hw;
+    c->r.n_hardware = r->hardware_count;
+    for (pb_size_t i = 0; i < r->dependencies_count; i++)
+        if (!(deps[i].package = arena_str(a, r->dependencies[i].package)) ||
+            !(deps[i].constraint = arena_str(a, r->dependencies[i].constraint)))
+            return LDG_ENOMEM;
+    c->r.deps = deps;
+    c->r.n_deps = r->dependencies_count;
+    c->r.revoked = rec->revoked;
+    c->r.revoke_reason = rec->revoke_reason;
+    c->r.published_at = r->published_at;
+    c->r.height = rec->height;
+    return 0; /* outcome totals change with every report: read when a contract needs them */
+}
+
+typedef struct {
+    arena *a;
+    elg_candidate *c;
+    size_t n, cap;
+} collect;
+
+static int collect_cb(void *ctx, const fwl_ReleaseRecord *rec)
+{
+    collect *k = ctx;
+    if (k->n == k->cap)
+        return LDG_ETOOBIG;
+    return to_candidate(k->a, rec, &k->c[k->n++]);
+}
+
+/* Every release listed for model, up to ELG_MAX_CANDIDATES. */
+static int read_candidates(server *s, arena *a, const char *model, elg_candidate *out, size_t *n)
+{
+    collect k = {a, out, 0, ELG_MAX_CANDIDATES};
+    uint8_t cursor[LDG_CURSOR_MAX], next[LDG_CURSOR_MAX];
+    size_t cl = 0, nl = 0;
+    uint64_t at;
+    int rc;
+    do {
+        rc = ldg_store_list_releases(s->elg_store, "", model, 256, cursor, cl, collect_cb, &k, next,
+                                     &nl, &at);
+        memcpy(cursor, next, nl);
+        cl = nl;
+    } while (!rc && cl);
+    *n = k.n;
+    return rc;
+}
+
+/* The candidates of model in the current snapshot, prepared, with room for their products'
+ * policies: from the cache, or read again when the store says they may have changed (a
+ * release listed for the model, a revocation, a contract or binding since they were read:
+ * at = the change heights of the snapshot, published filled here). Answers are the same
+ * either way. The caller has made room in the cache (entries are not evicted here: answers
+ * being built point into them). */
+static model_cands *candidates(server *s, const char *model, stamps at)
+{
+    uint8_t key[32];
+    int rc = ldg_store_model_height(s->elg_store, model, &at.published);
+    const uint8_t *part = (const uint8_t *)model;
+    size_t len = strlen(model), kl;
+    if (ldg_hash(LDG_HASH_SHA256, &part, &len, 1, key, &kl)) /* the registry's fetched MD */
+        return NULL;
+    model_cands *m = hmap_get(&s->models, key);
+    /* a model with too many releases stays refused until it changes; other errors are
+     * tried again */
+    if (m && !rc && !memcmp(&m->at, &at, sizeof at) && (!m->rc || m->rc == LDG_ETOOBIG))
+        return m;
+    if (!m) {
+        if (!(m = calloc(1, sizeof *m)) || hmap_put(&s->models, key, m)) {
+            free(m);
+            return NULL;
+        }
+    }
+    arena_free(&m->a);
+    free(m->c);
+    free(m->pol);
+    m->c = NULL, m->pol = NULL;
+    s->models_cands -= m->n;
+    m->n = m->n_pol = m->cap_pol = 0;
+    m->at = at;
+    snprintf(m->model, sizeof m->model, "%s", model);
+    m->c = rc ? NULL : malloc(ELG_MAX_CANDIDATES * sizeof *m->c);
+    m->rc = rc ? rc : m->c ? read_candidates(s, &m->a, model, m->c, &m->n) : LDG_ENOMEM;
+    s->models_cands += m->n;
+    if (!m->rc)
+        m->rc = elg_prepare(m->c, m->n);
+    elg_candidate *fit = m->rc ? NULL : realloc(m->c, (m->n + 1) * sizeof *m->c);
+    if (fit) /* keep what was read, not room for ELG_MAX_CANDIDATES */
+        m->c = fit;
+    for (size_t i = 0; !m->rc && i < m->n; i = m->c[i].group_end)
+        m->cap_pol++;
+    if (!m->rc && !(m->pol = calloc(m->cap_pol + 1, sizeof *m->pol)))
+        m->rc = LDG_ENOMEM;
+    return m;
+}
+
+/* --- one device ------------------------------------------------------------------------- */
+
+/* One device's decision into o. Its answers point into the request and the model cache. */
+static void decide_device(server *s, const fwl_Device *dev, const ctr_context *cc, stamps at,
+                          elg_device_answer *o)
+{
+    const char *addons[16], *tags[16];
+    ctr_package pk[16];
+    o->id = dev->id;
+    o->error = 0;
+    o->ans[0].error_reason[0] = '\0';
+    o->n = 0;
+    for (pb_size_t i = 0; i < dev->addons_count; i++)
+        addons[i] = dev->addons[i];
+    for (pb_size_t i = 0; i < dev->tags_count; i++)
+        tags[i] = dev->tags[i];
+    for (pb_size_t i = 0; i < dev->packages_count; i++)
+        pk[i] = (ctr_package){dev->packages[i].name, dev->packages[i].version, 0};
+    ctr_device d = {dev->id, dev->hardware_model, dev->hardware_rev, addons, dev->addons_count,
+                    pk, dev->packages_count, dev->region, tags, dev->tags_count};
+    model_cands *m = candidates(s, dev->hardware_model, at);
+    int rc = m ? m->rc : LDG_ENOMEM;
+    policy_ctx pc = {s, m};
+    elg_source src = {policy_cb, outcomes_cb, &pc};
+    if (!rc)
+        rc = elg_decide(&d, m->c, m->n, &src, cc, o->ans, ELG_MAX_PRODUCTS, &o->n);
+    if (rc) {
+        o->error = rc;
+        o->n = 0;
+        if (rc <= CTR_ESYNTAX && rc >= CTR_ESYNTAX - 99) /* a contracts/ code */
+            snprintf(o->message, sizeof o->message, "invalid device: %s",
+                     o->ans[0].error_reason[0] ? o->ans[0].error_reason : ctr_strerror(rc));
+        else
+            snprintf(o->message, sizeof o->message, "%s", node_strerror(rc));
+        return;
+    }
+    for (size_t i = 0; i < o->n; i++) {
+        const model_policy *p = policy_for(s, m, o->ans[i].product);
+        o->policy[i] = p ? p->label : "default";
+    }
+}
+
+/* --- the worker ------------------------------------------------------------------------ */
+/*
+ * Eligible requests are decided off the loop thread, by one worker thread with the store's
+ * reader handle (s->elg_store: its own read snapshot per request), so a heavy contract never
+ * delays consensus or the other RPCs. The worker alone touches the model and program
+ * caches. The loop queues requests (a bounded number of devices) under elg_mu; the worker
+ * takes what is queued, decides one request after the other and hands each encoded answer
+ * back at once (elg_async), so the loop keeps reading and writing meanwhile.
+ */
+
+#define QUEUE_DEVICES_MAX 4096 /* devices queued or being decided, in all ... */
+#define CLIENT_DEVICES_MAX 1024 /* ... and for one client                      */
+#define SPARE_MAX 64           /* requests kept for reuse            */
+#define HANDBACK 16            /* answers handed back together, at most */
+#define REQ_DEVICES (sizeof ((fwl_EligibleReq *)0)->devices / sizeof(fwl_Device))
+
+/* A request and its answer. Allocated for the most devices and reused (with the frame
+ * buffer), so a busy node does not map and unmap memory per request. */
+typedef struct elg_req {
+    struct elg_req *next;
+    reply_to to;
+    int rc;                    /* an error answer instead: code and message */
+    char err[160];
+    uint8_t *frame;            /* the encoded Response (cap bytes of room)  */
+    size_t len, cap;
+    size_t n;
+    fwl_Device dev[REQ_DEVICES];
+} elg_req;
+
+static void push(elg_req_list *l, elg_req *q)
+{
+    q->next = NULL;
+    if (l->tail)
+        l->tail->next = q;
+    else
+        l->head = q;
+    l->tail = q;
+}
+
+static void free_reqs(elg_req *q)
+{
+    for (elg_req *next; q; q = next) {
+        next = q->next;
+        free(q->frame);
+        free(q);
+    }
+}
+
+/* The node is stopping: read by the worker between devices too, without the lock. */
+static bool quitting(server *s)
+{
+    return __atomic_load_n(&s->elg_quit, __ATOMIC_ACQUIRE);
+}
+
+/* One request's decisions into o (one read snapshot) and the tip they were made at. */
+static int decide_all(server *s, const elg_req *q, elg_device_answer *o, ldg_tip *t)
+{
+    stamps at = {0, 0, 0};
+    int rc = ldg_store_snapshot_begin(s->elg_store);
+    if (rc)
+        return rc;
+    /* answers point into the model cache: make room before, never evict while deciding */
+    if (s->models.live + q->n > MODEL_CACHE_MAX || s->models_cands > s->cfg.eligibility_cache)
+        hmap_each(&s->models, free_model, s);
+    if (!(rc = ldg_store_tip(s->elg_store, t))) /* the snapshot's */
+        rc = ldg_store_change_heights(s->elg_store, &at.revoked, &at.policy);
+    ctr_context cc = {t->time_ms, t->height, 0};
+    for (size_t i = 0; i < q->n && !rc; i++)
+        if (quitting(s)) /* the answer would not be sent: stop soon */
+            rc = NODE_ECONNECT;
+        else
+            decide_device(s, &q->dev[i], &cc, at, &o[i]);
+    ldg_store_snapshot_end(s->elg_store);
+    return rc;
+}
+
+/* One request, on the worker: the decisions and the encoded answer (or q->rc and q->err). */
+static void decide_request(server *s, elg_req *q)
+{
+    enum { MAX_DEV = sizeof ((fwl_EligibleReq *)0)->devices / sizeof(fwl_Device) };
+    elg_device_answer *o = s->elg_scratch ? s->elg_scratch
+                                          : (s->elg_scratch = malloc(MAX_DEV * sizeof *o));
+    ldg_tip t;
+    size_t size = 0;
+    uint8_t *f;
+    int rc = o ? decide_all(s, q, o, &t) : LDG_ENOMEM;
+    if (!rc && (size = elg_wire_size(q->to.id, o, q->n, &t)) > q->cap) {
+        if ((f = realloc(q->frame, size))) {
+            q->frame = f;
+            q->cap = size;
+        } else {
+            rc = LDG_ENOMEM;
+        }
+    }
+    if (!rc && (q->len = elg_wire_write(q->frame, size, q->to.id, o, q->n, &t)) != size) {
+        node__log("eligible: encoded %zu bytes, sized %zu", q->len, size); /* a bug */
+        if (q->len > size)
+            abort(); /* past the buffer: memory is no longer trustworthy */
+        rc = NODE_EPROTO;
+    }
+    q->rc = rc;
+    if (rc)
+        snprintf(q->err, sizeof q->err, "eligible: %s", node_strerror(rc));
+}
+
+static void worker(void *arg)
+{
+    server *s = arg;
+    uv_mutex_lock(&s->elg_mu);
+    for (;;) {
+        while (!s->elg_in.head && !quitting(s))
+            uv_cond_wait(&s->elg_cv, &s->elg_mu);
+        if (quitting(s))
+            break;
+        elg_req *q = s->elg_in.head;
+        s->elg_in.head = s->elg_in.tail = NULL;
+        uv_mutex_unlock(&s->elg_mu);
+        /* Answers go back in groups (one wakeup and one write for several), at least
+         * every HANDBACK requests so that a long queue streams. */
+        size_t k = 0;
+        for (elg_req *next; q; q = next) {
+            next = q->next;
+            decide_request(s, q);
+            uv_mutex_lock(&s->elg_mu);
+            push(&s->elg_out, q);
+            uv_mutex_unlock(&s->elg_mu);
+            if (!next || ++k % HANDBACK == 0)
+                uv_async_send(&s->elg_async);
+        }
+        uv_mutex_lock(&s->elg_mu);
+    }
+    uv_mutex_unlock(&s->elg_mu);
+}
+
+/* On the loop: send the answers the worker has finished. */
+static void on_answers(uv_async_t *h)
+{
+    server *s = h->data;
+    uv_mutex_lock(&s->elg_mu);
+    elg_req *q = s->elg_out.head;
+    s->elg_out.head = s->elg_out.tail = NULL;
+    uv_mutex_unlock(&s->elg_mu);
+    for (elg_req *next; q; q = next) {
+        next = q->next;
+        client *c = node__client_of(s, q->to);
+        if (c)
+            c->elg_queued -= q->n;
+        if (c && q->rc) {
+            node__send_error(c, q->to.id, q->rc, "%s", q->err);
+        } else if (c) {
+            uint8_t *p = node__frame_begin(c, q->len);
+            if (p) {
+                memcpy(p, q->frame, q->len);
+                node__frame_end(c, q->len);
+            }
+        }
+        s->elg_queued -= q->n;
+        if (s->elg_nspare < SPARE_MAX) { /* kept for the next request */
+            q->next = s->elg_spare;
+            s->elg_spare = q;
+            s->elg_nspare++;
+        } else {
+            q->next = NULL;
+            free_reqs(q);
+        }
+    }
+    node__flush_dirty(s);
+}
+
+int node__eligible_start(server *s)
+{
+    if (uv_mutex_init(&s->elg_mu))
+        return LDG_ENOMEM;
+    if (uv_cond_init(&s->elg_cv)) {
+        uv_mutex_destroy(&s->elg_mu);
+        return LDG_ENOMEM;
+    }
+    if (uv_async_init(&s->loop, &s->elg_async, on_answers) ||
+        uv_thread_create(&s->elg_thread, worker, s)) {
+        if (s->elg_async.loop)
+            uv_close((uv_handle_t *)&s->elg_async, NULL);
+        uv_cond_destroy(&s->elg_cv);
+        uv_mutex_destroy(&s->elg_mu);
+        return LDG_ENOMEM;
+    }
+    s->elg_async.data = s;
+    s->elg_started = true;
+    return 0;
+}
+
+/* Stopping: the worker finishes the request in hand and ends; what is left is freed with
+ * the rest (node__contracts_free). */
+void node__eligible_stop(server *s)
+{
+    if (!s->elg_started || quitting(s)) /* not started, or stopped already */
+        return;
+    uv_mutex_lock(&s->elg_mu);
+    __atomic_store_n(&s->elg_quit, true, __ATOMIC_RELEASE);
+    uv_cond_signal(&s->elg_cv);
+    uv_mutex_unlock(&s->elg_mu);
+    uv_thread_join(&s->elg_thread);
+    uv_close((uv_handle_t *)&s->elg_async, NULL);
+}
+
+/* Everything of eligibility, once the loop has ended (no job runs). */
+void node__contracts_free(server *s)
+{
+    if (s->elg_started) { /* the worker has ended (node__eligible_stop) */
+        free_reqs(s->elg_in.head);
+        free_reqs(s->elg_out.head);
+        free_reqs(s->elg_new.head);
+        free_reqs(s->elg_spare);
+        uv_cond_destroy(&s->elg_cv);
+        uv_mutex_destroy(&s->elg_mu);
+        s->elg_started = false;
+    }
+    ldg_store_close(s->elg_store);
+    s->elg_store = NULL;
+    hmap_each(&s->programs, free_cached, NULL);
+    hmap_free(&s->programs);
+    hmap_each(&s->models, free_model, s);
+    hmap_free(&s->models);
+    free(s->elg_scratch);
+    s->elg_scratch = NULL;
+}
+
+/* --- the RPCs --------------------------------------------------------------------------- */
+
+void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r)
+{
+    server *s = c->s;
+    if (r->devices_count == 0) {
+        node__send_error(c, id, LDG_EINVALID, "eligible: no device");
+        return;
+    }
+    if (s->elg_queued + r->devices_count > QUEUE_DEVICES_MAX ||
+        c->elg_queued + r->devices_count > CLIENT_DEVICES_MAX) {
+        node__send_error(c, id, NODE_EBUSY,
+                         "eligible: %zu devices of this connection and %zu in all queued, try again",
+                         c->elg_queued, s->elg_queued);
+        return;
+    }
+    elg_req *q = s->elg_spare;
+    if (q) {
+        s->elg_spare = q->next;
+        s->elg_nspare--;
+    } else if ((q = malloc(sizeof *q))) {
+        q->frame = NULL;
+        q->cap = 0;
+    } else {
+        node__send_error(c, id, LDG_ENOMEM, "eligible: %s", ldg_strerror(LDG_ENOMEM));
+        return;
+    }
+    q->to = (reply_to){c->slot, c->gen, id};
+    q->rc = 0;
+    q->len = 0;
+    q->n = r->devices_count;
+    memcpy(q->dev, r->devices, q->n * sizeof *q->dev);
+    s->elg_queued += q->n;
+    c->elg_queued += q->n;
+    push(&s->elg_new, q); /* handed over at the end of the read (node__eligible_dispatch) */
+}
+
+void node__eligible_dispatch(server *s)
+{
+    if (!s->elg_new.head)
+        return;
+    uv_mutex_lock(&s->elg_mu);
+    if (s->elg_in.tail)
+        s->elg_in.tail->next = s->elg_new.head;
+    else
+        s->elg_in.head = s->elg_new.head;
+    s->elg_in.tail = s->elg_new.tail;
+    uv_cond_signal(&s->elg_cv);
+    uv_mutex_unlock(&s->elg_mu);
+    s->elg_new.head = s->elg_new.tail = NULL;
+}
+
+void node__handle_get_contract(client *c, uint64_t id, const fwl_GetContractReq *r)
+{
+    server *s = c->s;
+    fwl_Response *resp = node__new_resp(s, id, fwl_Response_get_contract_tag);
+    int rc = r->version ? ldg_store_contract_version(s->store, r->name, r->version,
+                                                     &resp->resp.get_contract.contract)
+                        : ldg_store_contract(s->store, r->name, &resp->resp.get_contract.contract);
+    if (rc) {
+        node__send_error(c, id, rc, "contract %s: %s", r->name, ldg_strerror(rc));
+        return;
+    }
+    resp->resp.get_contract.has_contract = true;
+    node__send_resp(c, resp);
+}

@@ -1,0 +1,164 @@
+/*
+ * The node's p2p side: starts the transport (p2p/) with this node's identity and its peers,
+ * and routes each message type to the chain driver, block sync or the tx path.
+ *
+ * Peer ids (local labels, never on the wire): a validator's id is its index in genesis (its
+ * identity key is listed there); any other node (a replica) gets 1000 + the first two bytes
+ * of SHA-256 of its identity key (a collision in one config is refused at start). Ids are
+ * never shown: logs and status name a peer by its name (the config's, else
+ * "validator-<index>", else p2p's key form), since a replica's id looks like a port number.
+ */
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "node/daemon/server_internal.h"
+
+#define SEEN_TXS (1u << 18)
+
+_Static_assert(NODE_PEER_NAME_MAX == P2P_NAME_MAX, "a configured name must fit p2p's");
+
+static uint32_t peer_id_of(const ldg_genesis *g, const ldg_pubkey *k)
+{
+    for (size_t i = 0; i < g->n_validators; i++)
+        if (g->validator_ids[i].alg == k->alg && g->validator_ids[i].len == k->len &&
+            !memcmp(g->validator_ids[i].key, k->key, k->len))
+            return (uint32_t)i;
+    uint8_t h[SHA256_DIGEST_LENGTH];
+    SHA256(k->key, k->len, h);
+    return 1000u + ((uint32_t)h[0] << 8 | h[1]);
+}
+
+static void on_message(void *ctx, uint32_t peer, uint8_t type, const uint8_t *data, size_t len)
+{
+    server *s = ctx;
+    pb_istream_t st = pb_istream_from_buffer(data, len);
+    switch (type) {
+    case P2P_T_TX:
+        node__tx_from_peer(s, data, len);
+        node__dispatch_batch(s);
+        break;
+    case P2P_T_PROPOSAL_BLOCK: node__chain_on_proposal_block(s, data, len); break;
+    case P2P_T_PROPOSAL: {
+        fwl_ProposalMsg m = fwl_ProposalMsg_init_zero;
+        if (pb_decode(&st, fwl_ProposalMsg_fields, &m))
+            node__chain_on_proposal(s, peer, &m);
+        break;
+    }
+    case P2P_T_VOTE: {
+        fwl_VoteMsg m = fwl_VoteMsg_init_zero;
+        if (pb_decode(&st, fwl_VoteMsg_fields, &m))
+            node__chain_on_vote(s, &m);
+        break;
+    }
+    case P2P_T_STATUS: {
+        fwl_StatusMsg m = fwl_StatusMsg_init_zero;
+        if (pb_decode(&st, fwl_StatusMsg_fields, &m))
+            node__sync_on_status(s, peer, &m);
+        break;
+    }
+    case P2P_T_SYNC_REQUEST: {
+        fwl_SyncRequestMsg m = fwl_SyncRequestMsg_init_zero;
+        if (pb_decode(&st, fwl_SyncRequestMsg_fields, &m))
+            node__sync_on_request(s, peer, &m);
+        break;
+    }
+    case P2P_T_SYNC_BLOCK: node__sync_on_block(s, peer, data, len); break;
+    case P2P_T_GET_BLOCK:
+        if (len == LDG_DIGEST_LEN)
+            node__chain_on_get_block(s, peer, data);
+        break;
+    case P2P_T_FETCH_VOTES: {
+        fwl_SyncRequestMsg m = fwl_SyncRequestMsg_init_zero;
+        if (pb_decode(&st, fwl_SyncRequestMsg_fields, &m))
+            node__chain_on_fetch(s, peer, &m);
+        break;
+    }
+    default: break; /* unknown types from a newer peer: ignored */
+    }
+    node__flush_dirty(s);
+}
+
+static void on_peer_up(void *ctx, uint32_t peer)
+{
+    server *s = ctx;
+    node__log("peer %s up", p2p_peer_name(s->ch.net, peer));
+    node__chain_on_peer_up(s, peer);
+}
+
+static void on_peer_down(void *ctx, uint32_t peer)
+{
+    server *s = ctx;
+    node__log("peer %s down", p2p_peer_name(s->ch.net, peer));
+}
+
+static void on_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    node__log("p2p: %s", line);
+}
+
+int node__p2p_start(server *s, char *err, size_t errlen)
+{
+    const node_config *c = &s->cfg;
+    uint8_t seed[16];
+    if (!c->p2p_host[0])
+        return 0; /* a single node without peers */
+    int rc = node_key_load(c->identity_key, &s->ikey, err, errlen);
+    if (rc)
+        return rc;
+    if (RAND_bytes(seed, sizeof seed) != 1 || p2p_seen_new(&s->ch.seen_tx, SEEN_TXS, seed)) {
+        snprintf(err, errlen, "out of memory");
+        return LDG_ENOMEM;
+    }
+    p2p_config pc;
+    p2p_peer_config peers[NODE_MAX_PEERS];
+    memset(&pc, 0, sizeof pc);
+    s->ch.self_id = peer_id_of(&s->g, &s->ikey.pub);
+    pc.key_alg = s->ikey.alg;
+    memcpy(pc.key_secret, s->ikey.sec, sizeof pc.key_secret);
+    pc.key_public = s->ikey.pub;
+    snprintf(pc.listen_host, sizeof pc.listen_host, "%s", c->p2p_host);
+    pc.listen_port = c->p2p_port;
+    for (size_t i = 0; i < c->n_peers; i++) {
+        memset(&peers[i], 0, sizeof peers[i]);
+        peers[i].id = peer_id_of(&s->g, &c->peers[i].identity);
+        peers[i].key = c->peers[i].identity;
+        if (c->peers[i].name[0])
+            memcpy(peers[i].name, c->peers[i].name, sizeof peers[i].name);
+        else if (peers[i].id < s->g.n_validators)
+            snprintf(peers[i].name, sizeof peers[i].name, "validator-%u", peers[i].id);
+        snprintf(peers[i].host, sizeof peers[i].host, "%s", c->peers[i].host);
+        peers[i].port = c->peers[i].port;
+        for (size_t j = 0; j < i; j++)
+            if (peers[j].id == peers[i].id) {
+                snprintf(err, errlen, "peers[%zu] and peers[%zu] map to the same peer id", j, i);
+                return NODE_ECONFIG;
+            }
+    }
+    pc.peers = peers;
+    pc.n_peers = c->n_peers;
+    snprintf(pc.network, sizeof pc.network, "%s", s->g.chain_id);
+    RAND_bytes((uint8_t *)&pc.seed, sizeof pc.seed);
+    /* Liveness: down after peer_timeout_ms of silence, pinged after a quarter of it. */
+    pc.limits.idle_timeout_ms = c->peer_timeout_ms;
+    pc.limits.ping_interval_ms = c->peer_timeout_ms / 4 < 1000 ? c->peer_timeout_ms / 4 : 1000;
+    p2p_callbacks cb = {on_message, on_peer_up, on_peer_down, on_log};
+    rc = p2p_start(&s->ch.net, &s->loop, &pc, &cb, s, err, errlen);
+    OPENSSL_cleanse(&pc, sizeof pc);
+    if (rc)
+        return rc;
+    char self[24];
+    if (s->ch.self_id < s->g.n_validators)
+        snprintf(self, sizeof self, "validator-%u", s->ch.self_id);
+    else
+        snprintf(self, sizeof self, "a replica");
+    node__log("p2p on %s:%d as %s with %zu peers (down after %u ms of silence)", c->p2p_host,
+              c->p2p_port, self, c->n_peers, c->peer_timeout_ms);
+    return 0;
+}
+
+void node__p2p_stop(server *s)
+{
+    p2p_stop(s->ch.net, NULL);
+    s->ch.net = NULL;
+}

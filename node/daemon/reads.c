@@ -1,0 +1,195 @@
+/*
+ * The read path: every read is one LMDB read transaction on the loop thread, answered with
+ * the height it was read at.
+ */
+#include "node/daemon/server_internal.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Read path                                                                                 */
+
+typedef struct {
+    const uint8_t *buf;
+    size_t len;
+} bytes_arg;
+
+static bool enc_bytes(pb_ostream_t *st, const pb_field_t *f, void *const *arg)
+{
+    const bytes_arg *b = *arg;
+    return pb_encode_tag_for_field(st, f) && pb_encode_string(st, b->buf, b->len);
+}
+
+void node__handle_get_block(client *c, uint64_t id, const fwl_GetBlockReq *r)
+{
+    server *s = c->s;
+    uint8_t *blk, hash[LDG_DIGEST_LEN];
+    size_t len;
+    uint64_t h;
+    int rc;
+    if (r->which_by == fwl_GetBlockReq_hash_tag) {
+        if (r->by.hash.size != LDG_DIGEST_LEN) {
+            node__send_error(c, id, LDG_EINVALID, "block hash must be %d bytes", LDG_DIGEST_LEN);
+            return;
+        }
+        memcpy(hash, r->by.hash.bytes, LDG_DIGEST_LEN);
+        rc = ldg_store_block_by_hash(s->store, hash, &blk, &len, &h);
+    } else {
+        ldg_tip t;
+        ldg_store_tip(s->store, &t);
+        h = r->which_by == fwl_GetBlockReq_height_tag ? r->by.height : t.height; /* none: latest */
+        rc = ldg_store_block_by_height(s->store, h, &blk, &len, hash);
+    }
+    if (rc) {
+        node__send_error(c, id, rc, "block: %s", ldg_strerror(rc));
+        return;
+    }
+    fwl_Response *resp = node__new_resp(s, id, fwl_Response_get_block_tag);
+    memcpy(resp->resp.get_block.block_hash.bytes, hash, LDG_DIGEST_LEN);
+    resp->resp.get_block.block_hash.size = LDG_DIGEST_LEN;
+    bytes_arg b = {blk, len};
+    resp->resp.get_block.block.funcs.encode = enc_bytes;
+    resp->resp.get_block.block.arg = &b;
+    node__send_resp(c, resp);
+    free(blk);
+}
+
+/* The hot read: the stored ReleaseRecord bytes are forwarded as they are, framed by hand
+ * with nanopb's stream primitives (Response{id, get_release{record, at_height}}) instead of
+ * a decode and a re-encode of the large record struct. */
+static bool put_get_release(pb_ostream_t *os, uint64_t id, const uint8_t *rec, size_t rec_len,
+                            uint64_t at)
+{
+    pb_ostream_t sz = PB_OSTREAM_SIZING;
+    if (!pb_encode_tag(&sz, PB_WT_STRING, fwl_GetReleaseResp_record_tag) ||
+        !pb_encode_string(&sz, rec, rec_len) ||
+        !pb_encode_tag(&sz, PB_WT_VARINT, fwl_GetReleaseResp_at_height_tag) ||
+        !pb_encode_varint(&sz, at))
+        return false;
+    return pb_encode_tag(os, PB_WT_VARINT, fwl_Response_id_tag) && pb_encode_varint(os, id) &&
+           pb_encode_tag(os, PB_WT_STRING, fwl_Response_get_release_tag) &&
+           pb_encode_varint(os, sz.bytes_written) &&
+           pb_encode_tag(os, PB_WT_STRING, fwl_GetReleaseResp_record_tag) &&
+           pb_encode_string(os, rec, rec_len) &&
+           pb_encode_tag(os, PB_WT_VARINT, fwl_GetReleaseResp_at_height_tag) &&
+           pb_encode_varint(os, at);
+}
+
+void node__handle_get_release(client *c, uint64_t id, const fwl_GetReleaseReq *r)
+{
+    server *s = c->s;
+    uint8_t rec[fwl_ReleaseRecord_size];
+    size_t rec_len;
+    uint64_t at;
+    if (!r->has_file_hash) {
+        node__send_error(c, id, LDG_EINVALID, "file_hash is required");
+        return;
+    }
+    int rc = ldg_store_release_raw(s->store, r->file_hash.alg, r->file_hash.digest.bytes,
+                                   r->file_hash.digest.size, rec, sizeof rec, &rec_len, &at);
+    if (rc) {
+        node__send_error(c, id, rc, "release: %s", ldg_strerror(rc));
+        return;
+    }
+    pb_ostream_t sz = PB_OSTREAM_SIZING;
+    uint8_t *p;
+    if (!put_get_release(&sz, id, rec, rec_len, at)) {
+        node__close_client(c);
+        return;
+    }
+    if (!(p = node__frame_begin(c, sz.bytes_written)))
+        return;
+    pb_ostream_t os = pb_ostream_from_buffer(p, sz.bytes_written);
+    put_get_release(&os, id, rec, rec_len, at);
+    node__frame_end(c, sz.bytes_written);
+}
+
+/* ListReleases: records are encoded as they come out of the store, then framed. */
+typedef struct {
+    uint8_t *buf;
+    size_t len, cap;
+} rec_buf;
+
+static int collect_record(void *ctx, const fwl_ReleaseRecord *rec)
+{
+    rec_buf *rb = ctx;
+    size_t size;
+    if (!pb_get_encoded_size(&size, fwl_ReleaseRecord_fields, rec) ||
+        node_buf_reserve(&rb->buf, &rb->cap, rb->len + size + 8))
+        return LDG_ENOMEM;
+    pb_ostream_t os = pb_ostream_from_buffer(rb->buf + rb->len, rb->cap - rb->len);
+    /* tag 1 (records), wire type 2, then the length-prefixed submessage */
+    if (!pb_encode_varint(&os, (fwl_ListReleasesResp_records_tag << 3) | 2) ||
+        !pb_encode_varint(&os, size) || !pb_encode(&os, fwl_ReleaseRecord_fields, rec))
+        return LDG_ENOMEM;
+    rb->len += os.bytes_written;
+    return 0;
+}
+
+static bool enc_raw(pb_ostream_t *st, const pb_field_t *f, void *const *arg)
+{
+    (void)f;
+    const rec_buf *rb = *arg;
+    return pb_write(st, rb->buf, rb->len);
+}
+
+void node__handle_list(client *c, uint64_t id, const fwl_ListReleasesReq *r)
+{
+    server *s = c->s;
+    rec_buf rb = {0};
+    fwl_Response *resp = node__new_resp(s, id, fwl_Response_list_releases_tag);
+    fwl_ListReleasesResp *lr = &resp->resp.list_releases;
+    size_t next_len = 0;
+    int rc = ldg_store_list_releases(s->store, r->product, r->hardware, r->limit, r->after.bytes,
+                                     r->after.size, collect_record, &rb, lr->next.bytes,
+                                     &next_len, &lr->at_height);
+    if (rc) {
+        free(rb.buf);
+        node__send_error(c, id, rc, "list releases: %s", ldg_strerror(rc));
+        return;
+    }
+    lr->next.size = (pb_size_t)next_len;
+    lr->records.funcs.encode = enc_raw;
+    lr->records.arg = &rb;
+    node__send_resp(c, resp);
+    free(rb.buf);
+}
+
+void node__handle_status(client *c, uint64_t id)
+{
+    server *s = c->s;
+    ldg_tip t;
+    ldg_store_tip(s->store, &t);
+    fwl_Response *resp = node__new_resp(s, id, fwl_Response_status_tag);
+    fwl_StatusResp *st = &resp->resp.status;
+    snprintf(st->chain_id, sizeof st->chain_id, "%s", s->g.chain_id);
+    st->height = t.height;
+    memcpy(st->tip_hash.bytes, t.hash, LDG_DIGEST_LEN);
+    st->tip_hash.size = LDG_DIGEST_LEN;
+    st->tip_time_ms = t.time_ms;
+    st->mempool = (uint32_t)(node__mempool_count(s) + s->verifying);
+    st->releases = t.releases;
+    snprintf(st->version, sizeof st->version, "%s", FWL_VERSION);
+    node__chain_status(s, st);
+    node__stall_status(s, st);
+    node__send_resp(c, resp);
+}
+
+void node__handle_nonce(client *c, uint64_t id, const fwl_NonceReq *r)
+{
+    server *s = c->s;
+    uint64_t n;
+    uint8_t kid[LDG_DIGEST_LEN];
+    int rc = ldg_store_nonce(s->store, r->key.alg, r->key.key.bytes, r->key.key.size, &n);
+    if (!rc && !ldg_key_id(&s->g, r->key.alg, r->key.key.bytes, r->key.key.size, kid)) {
+        uint64_t *p = hmap_get(&s->nonces, kid);
+        if (p && *p > n)
+            n = *p;
+    }
+    if (rc) {
+        node__send_error(c, id, rc, "nonce: %s", ldg_strerror(rc));
+        return;
+    }
+    fwl_Response *resp = node__new_resp(s, id, fwl_Response_nonce_tag);
+    resp->resp.nonce.last_nonce = n;
+    node__send_resp(c, resp);
+}
+

@@ -1,0 +1,277 @@
+/*
+ * Status and block sync. Every node announces its tip on connect and after each commit; a
+ * node that is behind asks the peer furthest ahead for the next blocks (at most
+ * sync_batch_blocks per request), verifies each block's commit certificate and every
+ * transaction signature on the thread pool (both cores), and applies the blocks in height
+ * order. While more than one block behind, it stays out of consensus; when it has caught
+ * up it joins at the next height. Replicas follow the chain this way all the time.
+ */
+#include "node/daemon/server_internal.h"
+
+#define SYNC_TIMEOUT_MS 5000
+
+_Static_assert(sizeof(((fwl_StatusResp *)0)->peer_info) / sizeof(fwl_PeerInfo) >= NODE_MAX_PEERS,
+               "StatusResp.peer_info holds every configured peer (fwledger.options)");
+_Static_assert(sizeof(((fwl_PeerInfo *)0)->name) == P2P_NAME_MAX, "PeerInfo.name is p2p's");
+#define SYNC_MAX_JOBS 256
+
+static size_t peer_slot(node_chain *ch, uint32_t id)
+{
+    for (size_t i = 0; i < ch->n_peers; i++)
+        if (ch->peer_id[i] == id)
+            return i;
+    if (ch->n_peers == PEERS_MAX)
+        return PEERS_MAX;
+    ch->peer_id[ch->n_peers] = id;
+    ch->peer_height[ch->n_peers] = 0;
+    return ch->n_peers++;
+}
+
+static uint64_t best_peer(node_chain *ch, uint32_t *id)
+{
+    uint64_t best = 0;
+    for (size_t i = 0; i < ch->n_peers; i++)
+        if (ch->peer_height[i] > best) {
+            best = ch->peer_height[i];
+            *id = ch->peer_id[i];
+        }
+    return best;
+}
+
+/* Behind by more than the block being decided: sit out consensus until caught up. */
+static void update_syncing(server *s)
+{
+    node_chain *ch = &s->ch;
+    ldg_tip t;
+    uint32_t id;
+    ldg_store_tip(s->store, &t);
+    bool behind = best_peer(ch, &id) > t.height + 1;
+    if (behind && !ch->syncing) {
+        ch->syncing = true;
+        ch->sync_t0_ms = node__now_ms(s);
+        ch->sync_blocks = 0;
+        node__log("behind the peers at height %" PRIu64 ": syncing", t.height);
+    } else if (!behind && ch->syncing) {
+        ch->syncing = false;
+        node__log("caught up at height %" PRIu64 " (%" PRIu64 " blocks synced)", t.height,
+                  ch->sync_blocks);
+        node__chain_kick(s);
+    }
+}
+
+void node__sync_request(server *s)
+{
+    node_chain *ch = &s->ch;
+    uint64_t now = node__now_ms(s);
+    if (!ch->net || (ch->sync_in_flight && now < ch->sync_deadline_ms))
+        return;
+    ldg_tip t;
+    uint32_t id = 0;
+    ldg_store_tip(s->store, &t);
+    uint64_t top = best_peer(ch, &id);
+    /* after what is already being verified, and a block kept to be written again */
+    uint64_t from = t.height + 1 + ch->n_jobs + node__stall_holds(s, t.height + 1);
+    ch->sync_in_flight = false;
+    if (top < from || ch->n_jobs >= SYNC_MAX_JOBS)
+        return;
+    uint64_t count = top - from + 1;
+    if (count > s->cfg.sync_batch_blocks)
+        count = s->cfg.sync_batch_blocks;
+    fwl_SyncRequestMsg m = {from, (uint32_t)count};
+    uint8_t buf[32];
+    pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
+    if (!pb_encode(&os, fwl_SyncRequestMsg_fields, &m) ||
+        p2p_send(ch->net, id, P2P_T_SYNC_REQUEST, buf, os.bytes_written))
+        return;
+    ch->sync_in_flight = true;
+    ch->sync_peer = id;
+    ch->sync_next = from;
+    ch->sync_end = from + count;
+    ch->sync_deadline_ms = now + SYNC_TIMEOUT_MS;
+}
+
+void node__sync_on_status(server *s, uint32_t from, const fwl_StatusMsg *m)
+{
+    node_chain *ch = &s->ch;
+    size_t i = peer_slot(ch, from);
+    if (i == PEERS_MAX)
+        return;
+    ch->peer_height[i] = m->height;
+    ldg_tip t;
+    ldg_store_tip(s->store, &t);
+    update_syncing(s);
+    if (m->height > t.height)
+        node__sync_request(s);
+    else if (m->height < t.height)
+        node__send_status(s, from); /* it is behind: tell it so it asks us */
+}
+
+void node__sync_on_request(server *s, uint32_t from, const fwl_SyncRequestMsg *q)
+{
+    uint32_t n = q->count > 256 ? 256 : q->count;
+    size_t bytes = 0;
+    for (uint64_t h = q->from_height; h < q->from_height + n && bytes < (64u << 20); h++) {
+        uint8_t *blk, hash[LDG_DIGEST_LEN];
+        size_t len;
+        if (ldg_store_block_by_height(s->store, h, &blk, &len, hash))
+            break;
+        int rc = p2p_send(s->ch.net, from, P2P_T_SYNC_BLOCK, blk, len);
+        free(blk);
+        if (rc)
+            break; /* its queue is full: it will ask again */
+        bytes += len;
+    }
+}
+
+/* Thread pool: the certificate and every tx signature. */
+static void verify_block(uv_work_t *w)
+{
+    sync_job *j = (sync_job *)w;
+    ldg_block b;
+    uint8_t hash[LDG_DIGEST_LEN];
+    j->rc = ldg_block_decode(j->bytes, j->len, &b);
+    if (j->rc)
+        return;
+    j->height = b.hdr.height;
+    j->n_txs = b.n_txs;
+    const ldg_genesis *g = &j->s->g;
+    if (!(j->rc = ldg_block_hash(g, b.hdr_raw, b.hdr_len, hash)))
+        j->rc = ldg_commit_verify(g, b.hdr.height, b.commit_round, hash, b.commit, b.n_commit);
+    ldg_tx *tx = j->rc ? NULL : malloc(sizeof *tx);
+    for (size_t i = 0; tx && !j->rc && i < b.n_txs; i++)
+        if (!(j->rc = ldg_tx_parse(g, b.hdr.height, b.tx_raw[i], b.tx_len[i], tx, NULL)))
+            j->rc = ldg_tx_verify(tx);
+    free(tx);
+    ldg_block_free(&b);
+}
+
+static void apply_ready(server *s)
+{
+    node_chain *ch = &s->ch;
+    ldg_tip t;
+    for (;;) {
+        ldg_store_tip(s->store, &t);
+        sync_job **pp = &ch->jobs, *j = NULL;
+        for (; *pp; pp = &(*pp)->next)
+            if ((*pp)->done && ((*pp)->height == t.height + 1 || (*pp)->height <= t.height || (*pp)->rc)) {
+                j = *pp;
+                break;
+            }
+        if (!j)
+            break;
+        *pp = j->next;
+        ch->n_jobs--;
+        /* (A block the disk refused is kept by stall.c and written again from there; the
+         * blocks after it wait here.) */
+        if (!j->rc && j->height == t.height + 1 && !node__stall_holds(s, j->height)) {
+            int rc = node__apply_synced(s, j->bytes, j->len, true);
+            if (rc && !ldg_is_disk_error(rc))
+                node__log("synced block %" PRIu64 " refused: %s", j->height, node_strerror(rc));
+            else if (!rc)
+                ch->sync_blocks++;
+        }
+        free(j->bytes);
+        free(j);
+    }
+    uint64_t now = node__now_ms(s);
+    if (ch->syncing && now - ch->sync_log_ms >= 2000 && now > ch->sync_t0_ms && !s->stall.rc) {
+        uint32_t id;
+        ch->sync_log_ms = now;
+        ch->sync_rate = ch->sync_blocks * 1000 / (now - ch->sync_t0_ms);
+        node__log("syncing: height %" PRIu64 " of %" PRIu64 ", %" PRIu64 " blocks/s", t.height,
+                  best_peer(ch, &id), ch->sync_rate);
+    }
+    if (ch->sync_in_flight && t.height + 1 >= ch->sync_end)
+        ch->sync_in_flight = false; /* the batch is in: ask for the next one */
+    update_syncing(s);
+}
+
+static void after_verify_block(uv_work_t *w, int status)
+{
+    (void)status;
+    sync_job *j = (sync_job *)w;
+    server *s = j->s;
+    j->done = true;
+    apply_ready(s);
+    if (!s->stopping)
+        node__sync_request(s);
+    node__flush_dirty(s);
+}
+
+void node__sync_on_block(server *s, uint32_t from, const uint8_t *data, size_t len)
+{
+    node_chain *ch = &s->ch;
+    (void)from;
+    if (ch->n_jobs >= SYNC_MAX_JOBS)
+        return;
+    sync_job *j = calloc(1, sizeof *j);
+    if (!j || !(j->bytes = malloc(len ? len : 1))) {
+        free(j);
+        return;
+    }
+    memcpy(j->bytes, data, len);
+    j->len = len;
+    j->s = s;
+    j->height = UINT64_MAX; /* known once verified */
+    j->next = ch->jobs;
+    ch->jobs = j;
+    ch->n_jobs++;
+    ch->sync_deadline_ms = node__now_ms(s) + SYNC_TIMEOUT_MS;
+    if (uv_queue_work(&s->loop, &j->w, verify_block, after_verify_block)) {
+        verify_block(&j->w);
+        after_verify_block(&j->w, 0);
+    }
+}
+
+void node__sync_tick(server *s)
+{
+    node_chain *ch = &s->ch;
+    if (ch->sync_in_flight && node__now_ms(s) >= ch->sync_deadline_ms)
+        ch->sync_in_flight = false; /* the peer went quiet: ask again, maybe another */
+    if (ch->jobs)
+        apply_ready(s); /* blocks that waited for an earlier one the disk refused */
+    node__sync_request(s);
+}
+
+void node__sync_free(server *s)
+{
+    for (sync_job *j = s->ch.jobs, *n; j; j = n) {
+        n = j->next;
+        free(j->bytes);
+        free(j);
+    }
+    s->ch.jobs = NULL;
+}
+
+void node__chain_status(server *s, fwl_StatusResp *st)
+{
+    node_chain *ch = &s->ch;
+    uint32_t id;
+    snprintf(st->role, sizeof st->role, "%s", ch->self >= 0 ? "validator" : "replica");
+    st->validator_index = ch->self;
+    st->syncing = ch->syncing;
+    st->sync_target = best_peer(ch, &id);
+    st->sync_blocks_per_s = ch->syncing ? ch->sync_rate : 0;
+    st->consensus_height = ch->started ? ch->height : 0;
+    st->consensus_round = ch->started ? ch->tm.round : 0;
+    if (ch->net) {
+        p2p_peer_stats ps[NODE_MAX_PEERS];
+        size_t n = 0;
+        if (!p2p_stats(ch->net, ps, NODE_MAX_PEERS, &n, NULL)) {
+            st->peers = (uint32_t)n;
+            /* Up means heard within peer_timeout_ms: p2p closes a silent peer's connection. */
+            for (size_t i = 0; i < n && i < NODE_MAX_PEERS; i++) {
+                fwl_PeerInfo *pi = &st->peer_info[st->peer_info_count++];
+                st->peers_up += ps[i].connected;
+                memcpy(pi->name, ps[i].name, sizeof pi->name);
+                pi->up = ps[i].connected;
+                pi->heard = ps[i].last_heard_ms != UINT64_MAX;
+                pi->last_heard_ms_ago = pi->heard ? ps[i].last_heard_ms : 0;
+                pi->validator_index = ps[i].id < s->g.n_validators ? (int32_t)ps[i].id : -1;
+                for (size_t k = 0; k < ch->n_peers; k++)
+                    if (ch->peer_id[k] == ps[i].id)
+                        pi->height = ch->peer_height[k];
+            }
+        }
+    }
+}
