@@ -19,18 +19,18 @@ int node__build_block(server *s, uint64_t height, uint8_t **blk, size_t *len,
                               uint8_t hash[LDG_DIGEST_LEN])
 {
     size_t max = s->cfg.max_block_txs;
-    mp_entry **e = malloc((max + 1) * sizeof *e);
+    node_mempool_tx *e = malloc((max + 1) * sizeof *e);
     const uint8_t **raw = malloc((max + 1) * sizeof *raw);
     size_t *lens = malloc((max + 1) * sizeof *lens);
     int *res = malloc((max + 1) * sizeof *res);
     uint8_t hdr[LDG_HEADER_MAX];
     size_t hdr_len;
     int rc = e && raw && lens && res ? 0 : LDG_ENOMEM;
-    size_t n = rc ? 0 : node__mempool_head(s, max, e);
+    size_t n = rc ? 0 : node_mempool_head(&s->mp, max, e);
     uint64_t now = node__now_ms(s);
     ldg_tip t;
     for (size_t i = 0; i < n; i++)
-        raw[i] = e[i]->raw, lens[i] = e[i]->len;
+        raw[i] = e[i].raw, lens[i] = e[i].len;
     if (!rc && !ldg_store_tip(s->store, &t) && t.time_ms > now &&
         t.time_ms - now > s->cfg.block_time_drift_ms)
         node__log("building block %" PRIu64 ": the previous block's time is %" PRIu64
@@ -43,10 +43,8 @@ int node__build_block(server *s, uint64_t height, uint8_t **blk, size_t *len,
     for (size_t i = 0; !rc && i < n; i++) {
         if (res[i] == 0)
             raw[m] = raw[i], lens[m++] = lens[i];
-        else if (res[i] != LDG_ETOOBIG) { /* refused by a rule: answer and drop */
-            node__rejected_add(s, e[i]->hash, res[i]);
-            node__mempool_remove(s, e[i], res[i]);
-        }
+        else if (res[i] != LDG_ETOOBIG) /* refused by a rule: answer and drop */
+            node_mempool_refuse(&s->mp, e[i].raw_hash, res[i]);
     }
     if (!rc)
         rc = ldg_block_encode(hdr, hdr_len, raw, lens, m, NULL, 0, 0, blk, len);
@@ -70,7 +68,7 @@ static bool *known_txs(server *s, const ldg_block *b)
     for (size_t i = 0; pre && i < b->n_txs; i++) {
         uint8_t rh[SHA256_DIGEST_LENGTH];
         SHA256(b->tx_raw[i], b->tx_len[i], rh);
-        any |= pre[i] = hmap_get(&s->by_raw, rh) != NULL;
+        any |= pre[i] = node_mempool_holds_raw(&s->mp, rh);
     }
     if (pre && !any) {
         free(pre);
@@ -99,17 +97,8 @@ int node__stage_block(server *s, const uint8_t *blk, size_t len)
  * moves on. */
 static void applied(server *s, const ldg_block *b)
 {
-    for (size_t i = 0; i < b->n_txs; i++) {
-        uint8_t rh[SHA256_DIGEST_LENGTH];
-        SHA256(b->tx_raw[i], b->tx_len[i], rh);
-        mp_entry *e = hmap_get(&s->by_raw, rh);
-        if (e)
-            node__mempool_remove(s, e, 0);
-    }
-    if (s->mp_dead > s->mp_live)
-        node__mempool_compact(s);
+    node_mempool_block_committed(&s->mp, b);
     s->committed_txs += b->n_txs;
-    node__answer_parked(s);
     node__stall_committed(s, b->hdr.height);
     node__chain_committed(s, b->hdr.height);
 }

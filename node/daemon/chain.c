@@ -284,7 +284,7 @@ static void start_height(server *s)
 void node__chain_kick(server *s)
 {
     build_maybe(s);
-    if (node__mempool_count(s) > 0)
+    if (node_mempool_count(&s->mp) > 0)
         start_height(s);
 }
 
@@ -345,7 +345,7 @@ static void build_maybe(server *s)
 {
     node_chain *ch = &s->ch;
     if (ch->build_pending &&
-        (s->verifying == 0 || node__now_ms(s) >= ch->height_started_ms + s->cfg.block_interval_ms))
+        (node_mempool_verifying(&s->mp) == 0 || node__now_ms(s) >= ch->height_started_ms + s->cfg.block_interval_ms))
         build_now(s);
 }
 
@@ -356,7 +356,7 @@ static void build(server *s, const cns_tm_action *a)
     ch->build_height = a->height;
     ch->build_round = a->round;
     uint64_t now = node__now_ms(s), due = ch->height_started_ms + s->cfg.block_interval_ms;
-    if (s->verifying == 0 || now >= due)
+    if (node_mempool_verifying(&s->mp) == 0 || now >= due)
         build_now(s);
     else
         uv_timer_start(&ch->build_timer, on_build_timer, due - now, 0);

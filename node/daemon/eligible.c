@@ -394,7 +394,7 @@ static void decide_device(server *s, const fwl_Device *dev, const ctr_context *c
  * buffer), so a busy node does not map and unmap memory per request. */
 typedef struct elg_req {
     struct elg_req *next;
-    reply_to to;
+    node_reply_to to;
     int rc;                    /* an error answer instead: code and message */
     char err[160];
     uint8_t *frame;            /* the encoded Response (cap bytes of room)  */
@@ -627,7 +627,7 @@ void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r)
         node__send_error(c, id, LDG_ENOMEM, "eligible: %s", ldg_strerror(LDG_ENOMEM));
         return;
     }
-    q->to = (reply_to){c->slot, c->gen, id};
+    q->to = (node_reply_to){c->slot, c->gen, id};
     q->rc = 0;
     q->len = 0;
     q->n = r->devices_count;

@@ -28,6 +28,15 @@ static uint32_t peer_id_of(const ldg_genesis *g, const ldg_pubkey *k)
     return 1000u + ((uint32_t)h[0] << 8 | h[1]);
 }
 
+void node__p2p_tx_admitted(server *s, const uint8_t *raw, size_t len,
+                           const uint8_t raw_hash[LDG_DIGEST_LEN])
+{
+    if (s->ch.seen_tx)
+        p2p_seen_add(s->ch.seen_tx, raw_hash);
+    if (s->ch.net) /* gossip it on (peers drop what they have seen) */
+        p2p_broadcast(s->ch.net, P2P_T_TX, raw, len);
+}
+
 static void on_message(void *ctx, uint32_t peer, uint8_t type, const uint8_t *data, size_t len)
 {
     server *s = ctx;
@@ -35,7 +44,7 @@ static void on_message(void *ctx, uint32_t peer, uint8_t type, const uint8_t *da
     switch (type) {
     case P2P_T_TX:
         node__tx_from_peer(s, data, len);
-        node__dispatch_batch(s);
+        node_mempool_flush(&s->mp);
         break;
     case P2P_T_PROPOSAL_BLOCK: node__chain_on_proposal_block(s, data, len); break;
     case P2P_T_PROPOSAL: {

@@ -165,7 +165,7 @@ void node__handle_status(client *c, uint64_t id)
     memcpy(st->tip_hash.bytes, t.hash, LDG_DIGEST_LEN);
     st->tip_hash.size = LDG_DIGEST_LEN;
     st->tip_time_ms = t.time_ms;
-    st->mempool = (uint32_t)(node__mempool_count(s) + s->verifying);
+    st->mempool = (uint32_t)(node_mempool_count(&s->mp) + node_mempool_verifying(&s->mp));
     st->releases = t.releases;
     snprintf(st->version, sizeof st->version, "%s", FWL_VERSION);
     node__chain_status(s, st);
@@ -180,9 +180,9 @@ void node__handle_nonce(client *c, uint64_t id, const fwl_NonceReq *r)
     uint8_t kid[LDG_DIGEST_LEN];
     int rc = ldg_store_nonce(s->store, r->key.alg, r->key.key.bytes, r->key.key.size, &n);
     if (!rc && !ldg_key_id(&s->g, r->key.alg, r->key.key.bytes, r->key.key.size, kid)) {
-        uint64_t *p = hmap_get(&s->nonces, kid);
-        if (p && *p > n)
-            n = *p;
+        uint64_t p;
+        if (node_mempool_pending_nonce(&s->mp, kid, &p) && p > n)
+            n = p;
     }
     if (rc) {
         node__send_error(c, id, rc, "nonce: %s", ldg_strerror(rc));

@@ -32,7 +32,7 @@ void node__log(const char *fmt, ...)
 /* ---------------------------------------------------------------------------------------- */
 /* Output                                                                                    */
 
-client *node__client_of(server *s, reply_to to)
+client *node__client_of(server *s, node_reply_to to)
 {
     if (to.slot >= s->cfg.max_clients || s->gens[to.slot] != to.gen)
         return NULL;
@@ -238,7 +238,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         memmove(c->in, c->in + off, c->in_len - off);
         c->in_len -= off;
     }
-    node__dispatch_batch(s);
+    node_mempool_flush(&s->mp);
     node__eligible_dispatch(s);
     node__flush_dirty(s);
     if (c->close_after_flush && !c->closing && c->unsent == 0 && !c->dirty)
@@ -333,6 +333,7 @@ static void on_signal(uv_signal_t *sig, int signum)
         return;
     node__log("signal %d: stopping", signum);
     s->stopping = true;
+    node_mempool_stop(&s->mp);
     node__eligible_stop(s);
     node__p2p_stop(s);
     close_handle((uv_handle_t *)&s->listener);
@@ -364,6 +365,24 @@ static int load_validator_key(server *s, char *err, size_t errlen)
     return 0;
 }
 
+/* Every 100 ms: the components' timed work. */
+static void on_sweep(uv_timer_t *t)
+{
+    server *s = t->data;
+    node__chain_tick(s);
+    node__sync_tick(s);
+    node__stall_tick(s);
+    node_mempool_expire(&s->mp, node__now_ms(s));
+    /* After a burst, hand the freed mempool and batch memory back to the system once the
+     * node is idle (glibc keeps it otherwise, fragmented across arenas). */
+    if (s->committed_txs != s->trimmed_at && node_mempool_count(&s->mp) == 0 &&
+        node_mempool_verifying(&s->mp) == 0) {
+        s->trimmed_at = s->committed_txs;
+        malloc_trim(0);
+    }
+    node__flush_dirty(s);
+}
+
 int node_run(const node_config *cfg, char *err, size_t errlen)
 {
     server *s = calloc(1, sizeof *s);
@@ -391,11 +410,8 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     }
     s->clients = calloc(cfg->max_clients, sizeof *s->clients);
     s->gens = calloc(cfg->max_clients, sizeof *s->gens);
-    s->rej = calloc(REJECTED_MAX, sizeof *s->rej);
-    if (!s->clients || !s->gens || !s->rej || hmap_init(&s->pending, 1024) ||
-        hmap_init(&s->by_raw, 1024) || hmap_init(&s->waiting, 64) || hmap_init(&s->nonces, 64) ||
-        hmap_init(&s->programs, 16) || hmap_init(&s->models, 64) ||
-        hmap_init(&s->rejected_idx, REJECTED_MAX)) {
+    if (!s->clients || !s->gens || node__writes_init(s) || hmap_init(&s->programs, 16) ||
+        hmap_init(&s->models, 64)) {
         snprintf(err, errlen, "out of memory");
         rc = LDG_ENOMEM;
         goto out;
@@ -435,7 +451,7 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     s->listener.data = s;
     uv_timer_init(&s->loop, &s->sweep_timer);
     s->sweep_timer.data = s;
-    uv_timer_start(&s->sweep_timer, node__on_sweep, 100, 100);
+    uv_timer_start(&s->sweep_timer, on_sweep, 100, 100);
     uv_signal_init(&s->loop, &s->sigint);
     uv_signal_init(&s->loop, &s->sigterm);
     s->sigint.data = s->sigterm.data = s;
@@ -456,20 +472,14 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     node__log("stopped at height %" PRIu64, t.height);
     rc = 0;
 out:
-    node__write_state_free(s);
+    node_mempool_close(&s->mp);
     node__sync_free(s);
     node__stall_free(s);
     node__chain_free(s);
     node__contracts_free(s);
     p2p_seen_free(s->ch.seen_tx);
-    hmap_free(&s->pending);
-    hmap_free(&s->by_raw);
-    hmap_free(&s->waiting);
-    hmap_free(&s->nonces);
-    hmap_free(&s->rejected_idx);
     free(s->clients);
     free(s->gens);
-    free(s->rej);
     ldg_store_close(s->store);
     OPENSSL_cleanse(&s->vkey, sizeof s->vkey);
     OPENSSL_cleanse(&s->ikey, sizeof s->ikey);

@@ -1,10 +1,10 @@
 /*
- * node/ internal: the server's state and the functions its three files share.
+ * node/daemon internal: the server's state and the functions its files share.
  *   server.c  connections, framing, output, dispatch, start and stop
- *   writes.c  the write path: verification batches, mempool, waiters, block production
+ *   writes.c  SubmitTx and WaitForTx, wired to the mempool component (mempool.h)
  *   reads.c   the read handlers
- * Everything runs on the loop thread except verify_work (thread pool), which only touches
- * its own batch.
+ * Everything runs on the loop thread except the mempool's verification batches (thread
+ * pool), which only touch their own batch, and the eligibility worker (eligible.c).
  */
 #ifndef FWL_NODE_SERVER_INTERNAL_H
 #define FWL_NODE_SERVER_INTERNAL_H
@@ -26,15 +26,12 @@
 #include "consensus/consensus.h"
 #include "ledger/ledger.h"
 #include "node/daemon/hmap.h"
+#include "node/daemon/mempool.h"
 #include "node/daemon/daemon.h"
 #include "node/daemon/votelog.h"
 #include "p2p/p2p.h"
 
-#define BATCH_MAX 128
 #define OUT_HIGH (8u << 20)
-#define REJECTED_MAX 65536
-#define WAIT_DEFAULT_MS 30000
-#define WAIT_MAX_MS 600000
 #define FWL_VERSION "0.2.0"
 
 /* p2p message types (the p2p frame's type byte). */
@@ -69,55 +66,6 @@ typedef struct client {
     bool close_after_flush;
     struct client *next_dirty;
 } client;
-
-/* Who is owed an answer: a client slot (with generation, so a reused slot is not
- * confused with the closed client) and its request id. NO_CLIENT: a tx from a peer. */
-typedef struct {
-    uint32_t slot, gen;
-    uint64_t id;
-} reply_to;
-#define NO_CLIENT UINT32_MAX
-
-typedef struct waiter {
-    reply_to to;
-    uint64_t deadline_ms;
-    struct waiter *next;
-} waiter;
-
-/* A verified transaction waiting for a block. */
-typedef struct {
-    uint8_t hash[LDG_DIGEST_LEN];     /* tx id                                           */
-    uint8_t raw_hash[LDG_DIGEST_LEN]; /* SHA-256 of the envelope: how blocks name it     */
-    uint8_t *raw;
-    size_t len;
-    waiter *waiters;
-    bool dead;                        /* left the mempool; freed at the next compaction  */
-} mp_entry;
-
-typedef struct verify_batch {
-    uv_work_t w;
-    server *s;
-    struct verify_batch *next; /* dispatch order */
-    bool done;
-    uint64_t height;
-    size_t n;
-    struct {
-        reply_to to;
-        uint8_t *raw;
-        size_t len;
-        int rc;
-        const char *why;
-        uint8_t hash[LDG_DIGEST_LEN];
-        uint8_t raw_hash[LDG_DIGEST_LEN];
-        uint8_t sender[LDG_DIGEST_LEN];
-        uint64_t nonce;
-    } it[BATCH_MAX];
-} verify_batch;
-
-typedef struct {
-    uint8_t hash[LDG_DIGEST_LEN];
-    int code;
-} rejected;
 
 /* --- the chain driver's state (chain.c, sync.c) --- */
 
@@ -248,21 +196,7 @@ struct server {
     uint32_t n_clients;
     client *dirty;
 
-    mp_entry **mp;    /* FIFO: [mp_head, mp_len), dead entries skipped */
-    size_t mp_head, mp_len, mp_cap, mp_live, mp_dead;
-    hmap pending;     /* tx hash -> mp_entry                         */
-    hmap by_raw;      /* envelope hash -> mp_entry                   */
-    size_t verifying; /* txs in the thread pool                      */
-    verify_batch *batch;          /* being filled                    */
-    verify_batch *vq_head, *vq_tail; /* dispatched, in order: results enter the mempool in
-                                        submission order, so one sender's nonces stay ordered */
-
-    hmap waiting;     /* tx hash -> waiter list, for txs not in the mempool (yet) */
-    hmap nonces;      /* sender key id -> highest nonce in the mempool (uint64_t *);
-                         cleared whenever the mempool drains                          */
-    rejected *rej;    /* ring of recently rejected txs               */
-    size_t rej_next;
-    hmap rejected_idx;
+    node_mempool mp;  /* the mempool component (mempool.h)           */
 
     /* eligible.c: the eligibility worker thread; requests in, answers out (elg_mu) ... */
     uv_thread_t elg_thread;
@@ -288,13 +222,11 @@ struct server {
     uint64_t trimmed_at;  /* committed_txs at the last malloc_trim */
 };
 
-static inline size_t node__mempool_count(const server *s) { return s->mp_live; }
-
 /* server.c */
 uint64_t node__now_ms(server *s);
 void node__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The client still connected at to's slot and generation, or NULL. */
-client *node__client_of(server *s, reply_to to);
+client *node__client_of(server *s, node_reply_to to);
 /* The server's scratch Response, zeroed, with id and type set. */
 fwl_Response *node__new_resp(server *s, uint64_t id, pb_size_t which);
 /* Append a Response frame to c's output (written at the end of the loop iteration). */
@@ -308,32 +240,12 @@ void node__close_client(client *c);
 uint8_t *node__frame_begin(client *c, size_t size);
 void node__frame_end(client *c, size_t size);
 
-/* writes.c: verification, admission, waiters */
+/* writes.c: the write RPCs and the mempool's events */
+int node__writes_init(server *s);
 void node__handle_submit(client *c, uint64_t id, const fwl_SubmitTxReq *r);
 void node__handle_wait(client *c, uint64_t id, const fwl_WaitForTxReq *r);
 /* A tx from a peer: verify and admit like SubmitTx, without an answer. */
 void node__tx_from_peer(server *s, const uint8_t *raw, size_t len);
-/* Hand the batch being filled to the thread pool. */
-void node__dispatch_batch(server *s);
-void node__on_sweep(uv_timer_t *t);
-void node__write_state_free(server *s);
-/* Answer and free a waiter list: committed (code 0) or refused with code. */
-void node__answer_waiters(server *s, waiter *w, const uint8_t hash[LDG_DIGEST_LEN], int code);
-void node__rejected_add(server *s, const uint8_t hash[LDG_DIGEST_LEN], int code);
-/* Parked waiters whose tx is now committed (it came in a block, not through our mempool). */
-void node__answer_parked(server *s);
-
-/* mempool.c */
-int node__mempool_add(server *s, const uint8_t hash[LDG_DIGEST_LEN],
-                      const uint8_t raw_hash[LDG_DIGEST_LEN], uint8_t *raw, size_t len);
-/* Take e out: answer its waiters (code 0: committed) and mark it dead. */
-void node__mempool_remove(server *s, mp_entry *e, int code);
-/* Free dead entries and close the gaps they left. */
-void node__mempool_compact(server *s);
-/* Up to max live entries from the head, in order, into out. */
-size_t node__mempool_head(server *s, size_t max, mp_entry **out);
-void node__note_pending_nonce(server *s, const uint8_t sender[LDG_DIGEST_LEN], uint64_t nonce);
-bool node__free_value(void *ctx, const uint8_t key[32], void **val);
 
 /* blocks.c: building, staging and committing blocks */
 int node__build_block(server *s, uint64_t height, uint8_t **blk, size_t *len,
@@ -361,6 +273,7 @@ void node__chain_on_fetch(server *s, uint32_t from, const fwl_SyncRequestMsg *q)
 /* A peer asks for a candidate block by hash (P2P_T_GET_BLOCK). */
 void node__chain_on_get_block(server *s, uint32_t from, const uint8_t hash[LDG_DIGEST_LEN]);
 void node__chain_on_peer_up(server *s, uint32_t peer);
+
 void node__send_status(server *s, int64_t peer);
 /* Fill the consensus, peer and sync fields of a Status answer. */
 void node__chain_status(server *s, fwl_StatusResp *st);
@@ -406,6 +319,9 @@ void node__eligible_dispatch(server *s);
 /* peers.c: the p2p transport */
 int node__p2p_start(server *s, char *err, size_t errlen);
 void node__p2p_stop(server *s);
+/* A tx entered the mempool: mark it seen and gossip it to the peers. */
+void node__p2p_tx_admitted(server *s, const uint8_t *raw, size_t len,
+                           const uint8_t raw_hash[LDG_DIGEST_LEN]);
 
 /* reads.c */
 void node__handle_get_block(client *c, uint64_t id, const fwl_GetBlockReq *r);
