@@ -77,7 +77,7 @@ static int admit_one(node_mempool *m, node__mp_batch *b, size_t i)
         return NODE_EMEMPOOL;
     /* A rule refuses it against the committed state: tell the client now (a peer's tx
      * passed this check where it was submitted). */
-    if (b->it[i].to.slot != NODE_MP_NO_CLIENT &&
+    if (b->it[i].to.slot != NODE_NO_CLIENT &&
         (rc = ldg_store_check_tx(m->cfg.store, b->it[i].raw, b->it[i].len, &b->it[i].why)))
         return rc;
     if ((rc = node__mp_add(m, b->it[i].hash, b->it[i].raw_hash, b->it[i].raw, b->it[i].len,

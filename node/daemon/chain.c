@@ -337,7 +337,7 @@ static void on_build_timer(uv_timer_t *t)
     server *s = t->data;
     if (s->ch.build_pending)
         build_now(s);
-    node__flush_dirty(s);
+    node_rpc_flush(&s->rpc);
 }
 
 /* A pending build goes now if the verification pipeline has drained or its time is up. */
@@ -507,7 +507,7 @@ static void on_timer(uv_timer_t *t)
             run(s, &acts);
     }
     arm(s);
-    node__flush_dirty(s);
+    node_rpc_flush(&s->rpc);
 }
 
 static void feed_held(server *s, uint64_t h, uint32_t r);

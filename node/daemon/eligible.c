@@ -518,16 +518,16 @@ static void on_answers(uv_async_t *h)
     uv_mutex_unlock(&s->elg_mu);
     for (elg_req *next; q; q = next) {
         next = q->next;
-        client *c = node__client_of(s, q->to);
+        client *c = node_rpc_conn_of(&s->rpc, q->to);
         if (c)
-            c->elg_queued -= q->n;
+            *node_rpc_conn_pending(c) -= q->n;
         if (c && q->rc) {
-            node__send_error(c, q->to.id, q->rc, "%s", q->err);
+            node_rpc_send_error(c, q->to.id, q->rc, "%s", q->err);
         } else if (c) {
-            uint8_t *p = node__frame_begin(c, q->len);
+            uint8_t *p = node_rpc_frame_begin(c, q->len);
             if (p) {
                 memcpy(p, q->frame, q->len);
-                node__frame_end(c, q->len);
+                node_rpc_frame_end(c, q->len);
             }
         }
         s->elg_queued -= q->n;
@@ -540,7 +540,7 @@ static void on_answers(uv_async_t *h)
             free_reqs(q);
         }
     }
-    node__flush_dirty(s);
+    node_rpc_flush(&s->rpc);
 }
 
 int node__eligible_start(server *s)
@@ -602,18 +602,17 @@ void node__contracts_free(server *s)
 
 /* --- the RPCs --------------------------------------------------------------------------- */
 
-void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r)
+void node__handle_eligible(server *s, client *c, uint64_t id, const fwl_EligibleReq *r)
 {
-    server *s = c->s;
     if (r->devices_count == 0) {
-        node__send_error(c, id, LDG_EINVALID, "eligible: no device");
+        node_rpc_send_error(c, id, LDG_EINVALID, "eligible: no device");
         return;
     }
     if (s->elg_queued + r->devices_count > QUEUE_DEVICES_MAX ||
-        c->elg_queued + r->devices_count > CLIENT_DEVICES_MAX) {
-        node__send_error(c, id, NODE_EBUSY,
+        *node_rpc_conn_pending(c) + r->devices_count > CLIENT_DEVICES_MAX) {
+        node_rpc_send_error(c, id, NODE_EBUSY,
                          "eligible: %zu devices of this connection and %zu in all queued, try again",
-                         c->elg_queued, s->elg_queued);
+                         *node_rpc_conn_pending(c), s->elg_queued);
         return;
     }
     elg_req *q = s->elg_spare;
@@ -624,16 +623,16 @@ void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r)
         q->frame = NULL;
         q->cap = 0;
     } else {
-        node__send_error(c, id, LDG_ENOMEM, "eligible: %s", ldg_strerror(LDG_ENOMEM));
+        node_rpc_send_error(c, id, LDG_ENOMEM, "eligible: %s", ldg_strerror(LDG_ENOMEM));
         return;
     }
-    q->to = (node_reply_to){c->slot, c->gen, id};
+    q->to = node_rpc_reply_to(c, id);
     q->rc = 0;
     q->len = 0;
     q->n = r->devices_count;
     memcpy(q->dev, r->devices, q->n * sizeof *q->dev);
     s->elg_queued += q->n;
-    c->elg_queued += q->n;
+    *node_rpc_conn_pending(c) += q->n;
     push(&s->elg_new, q); /* handed over at the end of the read (node__eligible_dispatch) */
 }
 
@@ -652,17 +651,16 @@ void node__eligible_dispatch(server *s)
     s->elg_new.head = s->elg_new.tail = NULL;
 }
 
-void node__handle_get_contract(client *c, uint64_t id, const fwl_GetContractReq *r)
+void node__handle_get_contract(server *s, client *c, uint64_t id, const fwl_GetContractReq *r)
 {
-    server *s = c->s;
-    fwl_Response *resp = node__new_resp(s, id, fwl_Response_get_contract_tag);
+    fwl_Response *resp = node_rpc_new_resp(&s->rpc, id, fwl_Response_get_contract_tag);
     int rc = r->version ? ldg_store_contract_version(s->store, r->name, r->version,
                                                      &resp->resp.get_contract.contract)
                         : ldg_store_contract(s->store, r->name, &resp->resp.get_contract.contract);
     if (rc) {
-        node__send_error(c, id, rc, "contract %s: %s", r->name, ldg_strerror(rc));
+        node_rpc_send_error(c, id, rc, "contract %s: %s", r->name, ldg_strerror(rc));
         return;
     }
     resp->resp.get_contract.has_contract = true;
-    node__send_resp(c, resp);
+    node_rpc_send_resp(c, resp);
 }

@@ -36,22 +36,16 @@
 
 #include "ledger/ledger.h"
 #include "node/daemon/hmap.h"
+#include "node/daemon/reply_to.h" /* who is owed an answer: opaque here */
 
 #define NODE_MP_BATCH_MAX 128        /* txs per verification batch                         */
 #define NODE_MP_REJECTED_MAX 65536   /* refused txs remembered for a later WaitForTx      */
 
-/* Who is owed an answer: opaque to the mempool (the daemon's client slot, its generation
- * and the request id). slot NODE_MP_NO_CLIENT: a tx from a peer, owed nothing. */
-typedef struct {
-    uint32_t slot, gen;
-    uint64_t id;
-} node_reply_to;
-#define NODE_MP_NO_CLIENT UINT32_MAX
 
 typedef struct {
     /* A submitted tx was verified and admitted (rc 0) or refused (rc; why names the field
      * or the rule, "" when there is nothing to add; valid during the call). Called for
-     * every tx of node_mempool_submit, peers' too (to.slot NODE_MP_NO_CLIENT). */
+     * every tx of node_mempool_submit, peers' too (to.slot NODE_NO_CLIENT). */
     void (*submitted)(void *ctx, node_reply_to to, const uint8_t hash[LDG_DIGEST_LEN], int rc,
                       const char *why);
     /* A tx entered the pool (raw is its envelope, valid during the call): gossip it on. */

@@ -84,7 +84,7 @@ static void on_message(void *ctx, uint32_t peer, uint8_t type, const uint8_t *da
     }
     default: break; /* unknown types from a newer peer: ignored */
     }
-    node__flush_dirty(s);
+    node_rpc_flush(&s->rpc);
 }
 
 static void on_peer_up(void *ctx, uint32_t peer)

@@ -18,16 +18,15 @@ static bool enc_bytes(pb_ostream_t *st, const pb_field_t *f, void *const *arg)
     return pb_encode_tag_for_field(st, f) && pb_encode_string(st, b->buf, b->len);
 }
 
-void node__handle_get_block(client *c, uint64_t id, const fwl_GetBlockReq *r)
+void node__handle_get_block(server *s, client *c, uint64_t id, const fwl_GetBlockReq *r)
 {
-    server *s = c->s;
     uint8_t *blk, hash[LDG_DIGEST_LEN];
     size_t len;
     uint64_t h;
     int rc;
     if (r->which_by == fwl_GetBlockReq_hash_tag) {
         if (r->by.hash.size != LDG_DIGEST_LEN) {
-            node__send_error(c, id, LDG_EINVALID, "block hash must be %d bytes", LDG_DIGEST_LEN);
+            node_rpc_send_error(c, id, LDG_EINVALID, "block hash must be %d bytes", LDG_DIGEST_LEN);
             return;
         }
         memcpy(hash, r->by.hash.bytes, LDG_DIGEST_LEN);
@@ -39,16 +38,16 @@ void node__handle_get_block(client *c, uint64_t id, const fwl_GetBlockReq *r)
         rc = ldg_store_block_by_height(s->store, h, &blk, &len, hash);
     }
     if (rc) {
-        node__send_error(c, id, rc, "block: %s", ldg_strerror(rc));
+        node_rpc_send_error(c, id, rc, "block: %s", ldg_strerror(rc));
         return;
     }
-    fwl_Response *resp = node__new_resp(s, id, fwl_Response_get_block_tag);
+    fwl_Response *resp = node_rpc_new_resp(&s->rpc, id, fwl_Response_get_block_tag);
     memcpy(resp->resp.get_block.block_hash.bytes, hash, LDG_DIGEST_LEN);
     resp->resp.get_block.block_hash.size = LDG_DIGEST_LEN;
     bytes_arg b = {blk, len};
     resp->resp.get_block.block.funcs.encode = enc_bytes;
     resp->resp.get_block.block.arg = &b;
-    node__send_resp(c, resp);
+    node_rpc_send_resp(c, resp);
     free(blk);
 }
 
@@ -73,33 +72,32 @@ static bool put_get_release(pb_ostream_t *os, uint64_t id, const uint8_t *rec, s
            pb_encode_varint(os, at);
 }
 
-void node__handle_get_release(client *c, uint64_t id, const fwl_GetReleaseReq *r)
+void node__handle_get_release(server *s, client *c, uint64_t id, const fwl_GetReleaseReq *r)
 {
-    server *s = c->s;
     uint8_t rec[fwl_ReleaseRecord_size];
     size_t rec_len;
     uint64_t at;
     if (!r->has_file_hash) {
-        node__send_error(c, id, LDG_EINVALID, "file_hash is required");
+        node_rpc_send_error(c, id, LDG_EINVALID, "file_hash is required");
         return;
     }
     int rc = ldg_store_release_raw(s->store, r->file_hash.alg, r->file_hash.digest.bytes,
                                    r->file_hash.digest.size, rec, sizeof rec, &rec_len, &at);
     if (rc) {
-        node__send_error(c, id, rc, "release: %s", ldg_strerror(rc));
+        node_rpc_send_error(c, id, rc, "release: %s", ldg_strerror(rc));
         return;
     }
     pb_ostream_t sz = PB_OSTREAM_SIZING;
     uint8_t *p;
     if (!put_get_release(&sz, id, rec, rec_len, at)) {
-        node__close_client(c);
+        node_rpc_close_conn(c);
         return;
     }
-    if (!(p = node__frame_begin(c, sz.bytes_written)))
+    if (!(p = node_rpc_frame_begin(c, sz.bytes_written)))
         return;
     pb_ostream_t os = pb_ostream_from_buffer(p, sz.bytes_written);
     put_get_release(&os, id, rec, rec_len, at);
-    node__frame_end(c, sz.bytes_written);
+    node_rpc_frame_end(c, sz.bytes_written);
 }
 
 /* ListReleases: records are encoded as they come out of the store, then framed. */
@@ -131,11 +129,10 @@ static bool enc_raw(pb_ostream_t *st, const pb_field_t *f, void *const *arg)
     return pb_write(st, rb->buf, rb->len);
 }
 
-void node__handle_list(client *c, uint64_t id, const fwl_ListReleasesReq *r)
+void node__handle_list(server *s, client *c, uint64_t id, const fwl_ListReleasesReq *r)
 {
-    server *s = c->s;
     rec_buf rb = {0};
-    fwl_Response *resp = node__new_resp(s, id, fwl_Response_list_releases_tag);
+    fwl_Response *resp = node_rpc_new_resp(&s->rpc, id, fwl_Response_list_releases_tag);
     fwl_ListReleasesResp *lr = &resp->resp.list_releases;
     size_t next_len = 0;
     int rc = ldg_store_list_releases(s->store, r->product, r->hardware, r->limit, r->after.bytes,
@@ -143,22 +140,21 @@ void node__handle_list(client *c, uint64_t id, const fwl_ListReleasesReq *r)
                                      &next_len, &lr->at_height);
     if (rc) {
         free(rb.buf);
-        node__send_error(c, id, rc, "list releases: %s", ldg_strerror(rc));
+        node_rpc_send_error(c, id, rc, "list releases: %s", ldg_strerror(rc));
         return;
     }
     lr->next.size = (pb_size_t)next_len;
     lr->records.funcs.encode = enc_raw;
     lr->records.arg = &rb;
-    node__send_resp(c, resp);
+    node_rpc_send_resp(c, resp);
     free(rb.buf);
 }
 
-void node__handle_status(client *c, uint64_t id)
+void node__handle_status(server *s, client *c, uint64_t id)
 {
-    server *s = c->s;
     ldg_tip t;
     ldg_store_tip(s->store, &t);
-    fwl_Response *resp = node__new_resp(s, id, fwl_Response_status_tag);
+    fwl_Response *resp = node_rpc_new_resp(&s->rpc, id, fwl_Response_status_tag);
     fwl_StatusResp *st = &resp->resp.status;
     snprintf(st->chain_id, sizeof st->chain_id, "%s", s->g.chain_id);
     st->height = t.height;
@@ -170,12 +166,11 @@ void node__handle_status(client *c, uint64_t id)
     snprintf(st->version, sizeof st->version, "%s", FWL_VERSION);
     node__chain_status(s, st);
     node__stall_status(s, st);
-    node__send_resp(c, resp);
+    node_rpc_send_resp(c, resp);
 }
 
-void node__handle_nonce(client *c, uint64_t id, const fwl_NonceReq *r)
+void node__handle_nonce(server *s, client *c, uint64_t id, const fwl_NonceReq *r)
 {
-    server *s = c->s;
     uint64_t n;
     uint8_t kid[LDG_DIGEST_LEN];
     int rc = ldg_store_nonce(s->store, r->key.alg, r->key.key.bytes, r->key.key.size, &n);
@@ -185,11 +180,11 @@ void node__handle_nonce(client *c, uint64_t id, const fwl_NonceReq *r)
             n = p;
     }
     if (rc) {
-        node__send_error(c, id, rc, "nonce: %s", ldg_strerror(rc));
+        node_rpc_send_error(c, id, rc, "nonce: %s", ldg_strerror(rc));
         return;
     }
-    fwl_Response *resp = node__new_resp(s, id, fwl_Response_nonce_tag);
+    fwl_Response *resp = node_rpc_new_resp(&s->rpc, id, fwl_Response_nonce_tag);
     resp->resp.nonce.last_nonce = n;
-    node__send_resp(c, resp);
+    node_rpc_send_resp(c, resp);
 }
 

@@ -26,12 +26,13 @@
 #include "consensus/consensus.h"
 #include "ledger/ledger.h"
 #include "node/daemon/hmap.h"
+#include "node/daemon/log.h"
 #include "node/daemon/mempool.h"
+#include "node/daemon/rpc.h"
 #include "node/daemon/daemon.h"
 #include "node/daemon/votelog.h"
 #include "p2p/p2p.h"
 
-#define OUT_HIGH (8u << 20)
 #define FWL_VERSION "0.2.0"
 
 /* p2p message types (the p2p frame's type byte). */
@@ -50,22 +51,8 @@ enum {
 
 typedef struct server server;
 
-typedef struct client {
-    uv_tcp_t h;
-    server *s;
-    uint32_t slot, gen;
-    uint8_t *in;
-    size_t in_len, in_cap;
-    uint8_t *out;
-    size_t out_len, out_cap;
-    size_t unsent;      /* bytes handed to uv_write and not yet written */
-    size_t elg_queued;  /* devices of its Eligible requests not answered yet */
-    bool dirty;         /* out has bytes to flush                      */
-    bool reading;
-    bool closing;
-    bool close_after_flush;
-    struct client *next_dirty;
-} client;
+/* An RPC connection, as the request handlers get it (rpc.h). */
+typedef node_rpc_conn client;
 
 /* --- the chain driver's state (chain.c, sync.c) --- */
 
@@ -179,7 +166,6 @@ typedef struct {
 
 struct server {
     uv_loop_t loop;
-    uv_tcp_t listener;
     uv_timer_t sweep_timer;
     uv_signal_t sigint, sigterm;
     node_config cfg;
@@ -191,11 +177,7 @@ struct server {
     node_chain ch;
     node_stall stall;
 
-    client **clients; /* by slot */
-    uint32_t *gens;
-    uint32_t n_clients;
-    client *dirty;
-
+    node_rpc rpc;     /* the rpc component (rpc.h): connections, framing, output */
     node_mempool mp;  /* the mempool component (mempool.h)           */
 
     /* eligible.c: the eligibility worker thread; requests in, answers out (elg_mu) ... */
@@ -215,8 +197,6 @@ struct server {
     hmap models;      /* eligibility candidates per hardware model     */
     size_t models_cands; /* candidates held in models                   */
     void *elg_scratch; /* the decisions of one request                  */
-    fwl_Request req;  /* scratch, decoded per frame                  */
-    fwl_Response resp;
     bool stopping;
     uint64_t committed_txs;
     uint64_t trimmed_at;  /* committed_txs at the last malloc_trim */
@@ -224,26 +204,10 @@ struct server {
 
 /* server.c */
 uint64_t node__now_ms(server *s);
-void node__log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The client still connected at to's slot and generation, or NULL. */
-client *node__client_of(server *s, node_reply_to to);
-/* The server's scratch Response, zeroed, with id and type set. */
-fwl_Response *node__new_resp(server *s, uint64_t id, pb_size_t which);
-/* Append a Response frame to c's output (written at the end of the loop iteration). */
-void node__send_resp(client *c, const fwl_Response *r);
-void node__send_error(client *c, uint64_t id, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-void node__flush_dirty(server *s);
-void node__close_client(client *c);
-/* Room for a frame of size bytes at the end of c's output, its length prefix written; fill
- * the returned payload, then node__frame_end. NULL: out of memory (the client is closed). */
-uint8_t *node__frame_begin(client *c, size_t size);
-void node__frame_end(client *c, size_t size);
-
 /* writes.c: the write RPCs and the mempool's events */
 int node__writes_init(server *s);
-void node__handle_submit(client *c, uint64_t id, const fwl_SubmitTxReq *r);
-void node__handle_wait(client *c, uint64_t id, const fwl_WaitForTxReq *r);
+void node__handle_submit(server *s, client *c, uint64_t id, const fwl_SubmitTxReq *r);
+void node__handle_wait(server *s, client *c, uint64_t id, const fwl_WaitForTxReq *r);
 /* A tx from a peer: verify and admit like SubmitTx, without an answer. */
 void node__tx_from_peer(server *s, const uint8_t *raw, size_t len);
 
@@ -306,8 +270,8 @@ void node__stall_status(server *s, fwl_StatusResp *st);
 void node__stall_free(server *s);
 
 /* eligible.c: the Eligible and GetContract RPCs, the contract compile hook */
-void node__handle_eligible(client *c, uint64_t id, const fwl_EligibleReq *r);
-void node__handle_get_contract(client *c, uint64_t id, const fwl_GetContractReq *r);
+void node__handle_eligible(server *s, client *c, uint64_t id, const fwl_EligibleReq *r);
+void node__handle_get_contract(server *s, client *c, uint64_t id, const fwl_GetContractReq *r);
 int node__contract_check(void *ctx, const char *src, size_t len, char *err, size_t errlen);
 void node__contracts_free(server *s);
 /* The eligibility worker: started before the loop runs, stopped when the node stops. */
@@ -324,10 +288,10 @@ void node__p2p_tx_admitted(server *s, const uint8_t *raw, size_t len,
                            const uint8_t raw_hash[LDG_DIGEST_LEN]);
 
 /* reads.c */
-void node__handle_get_block(client *c, uint64_t id, const fwl_GetBlockReq *r);
-void node__handle_get_release(client *c, uint64_t id, const fwl_GetReleaseReq *r);
-void node__handle_list(client *c, uint64_t id, const fwl_ListReleasesReq *r);
-void node__handle_status(client *c, uint64_t id);
-void node__handle_nonce(client *c, uint64_t id, const fwl_NonceReq *r);
+void node__handle_get_block(server *s, client *c, uint64_t id, const fwl_GetBlockReq *r);
+void node__handle_get_release(server *s, client *c, uint64_t id, const fwl_GetReleaseReq *r);
+void node__handle_list(server *s, client *c, uint64_t id, const fwl_ListReleasesReq *r);
+void node__handle_status(server *s, client *c, uint64_t id);
+void node__handle_nonce(server *s, client *c, uint64_t id, const fwl_NonceReq *r);
 
 #endif

@@ -195,7 +195,7 @@ static void after_verify_block(uv_work_t *w, int status)
     apply_ready(s);
     if (!s->stopping)
         node__sync_request(s);
-    node__flush_dirty(s);
+    node_rpc_flush(&s->rpc);
 }
 
 void node__sync_on_block(server *s, uint32_t from, const uint8_t *data, size_t len)

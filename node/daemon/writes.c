@@ -12,17 +12,17 @@
 
 static void send_wait_ok(server *s, client *c, uint64_t id, const uint8_t hash[LDG_DIGEST_LEN])
 {
-    fwl_Response *r = node__new_resp(s, id, fwl_Response_wait_for_tx_tag);
+    fwl_Response *r = node_rpc_new_resp(&s->rpc, id, fwl_Response_wait_for_tx_tag);
     fwl_WaitForTxResp *w = &r->resp.wait_for_tx;
     int rc = ldg_store_tx_location(s->store, hash, &w->height, &w->index, w->block_hash.bytes);
     if (rc) {
-        node__send_error(c, id, rc, "tx lookup failed: %s", node_strerror(rc));
+        node_rpc_send_error(c, id, rc, "tx lookup failed: %s", node_strerror(rc));
         return;
     }
     w->block_hash.size = LDG_DIGEST_LEN;
     memcpy(w->tx_hash.bytes, hash, LDG_DIGEST_LEN);
     w->tx_hash.size = LDG_DIGEST_LEN;
-    node__send_resp(c, r);
+    node_rpc_send_resp(c, r);
 }
 
 /* --- the mempool's events ---------------------------------------------------------------- */
@@ -31,18 +31,18 @@ static void on_submitted(void *ctx, node_reply_to to, const uint8_t hash[LDG_DIG
                          const char *why)
 {
     server *s = ctx;
-    client *c = node__client_of(s, to);
+    client *c = node_rpc_conn_of(&s->rpc, to);
     if (!c) /* a peer's tx, or the client left */
         return;
     if (rc) {
-        node__send_error(c, to.id, rc, "tx refused: %s%s%s", node_strerror(rc),
+        node_rpc_send_error(c, to.id, rc, "tx refused: %s%s%s", node_strerror(rc),
                          *why ? ": " : "", why);
         return;
     }
-    fwl_Response *r = node__new_resp(s, to.id, fwl_Response_submit_tx_tag);
+    fwl_Response *r = node_rpc_new_resp(&s->rpc, to.id, fwl_Response_submit_tx_tag);
     memcpy(r->resp.submit_tx.tx_hash.bytes, hash, LDG_DIGEST_LEN);
     r->resp.submit_tx.tx_hash.size = LDG_DIGEST_LEN;
-    node__send_resp(c, r);
+    node_rpc_send_resp(c, r);
 }
 
 static void on_admitted(void *ctx, const uint8_t *raw, size_t len,
@@ -54,13 +54,13 @@ static void on_admitted(void *ctx, const uint8_t *raw, size_t len,
 static void on_settled(void *ctx, node_reply_to to, const uint8_t hash[LDG_DIGEST_LEN], int code)
 {
     server *s = ctx;
-    client *c = node__client_of(s, to);
+    client *c = node_rpc_conn_of(&s->rpc, to);
     if (!c)
         return;
     if (code == NODE_ETIMEOUT)
-        node__send_error(c, to.id, code, "not committed before the timeout");
+        node_rpc_send_error(c, to.id, code, "not committed before the timeout");
     else if (code)
-        node__send_error(c, to.id, code, "tx rejected when the block was built: %s",
+        node_rpc_send_error(c, to.id, code, "tx rejected when the block was built: %s",
                          node_strerror(code));
     else
         send_wait_ok(s, c, to.id, hash);
@@ -71,7 +71,7 @@ static void on_verified(void *ctx)
     server *s = ctx;
     if (!s->stopping)
         node__chain_kick(s);
-    node__flush_dirty(s);
+    node_rpc_flush(&s->rpc);
 }
 
 int node__writes_init(server *s)
@@ -85,16 +85,15 @@ int node__writes_init(server *s)
 
 /* --- the RPCs ------------------------------------------------------------------------------ */
 
-void node__handle_submit(client *c, uint64_t id, const fwl_SubmitTxReq *r)
+void node__handle_submit(server *s, client *c, uint64_t id, const fwl_SubmitTxReq *r)
 {
-    server *s = c->s;
-    int rc = node_mempool_submit(&s->mp, (node_reply_to){c->slot, c->gen, id}, r->tx.bytes,
+    int rc = node_mempool_submit(&s->mp, node_rpc_reply_to(c, id), r->tx.bytes,
                                  r->tx.size);
     if (rc == NODE_EMEMPOOL)
-        node__send_error(c, id, rc, "mempool full (%u transactions): retry later",
+        node_rpc_send_error(c, id, rc, "mempool full (%u transactions): retry later",
                          s->cfg.mempool_max);
     else if (rc)
-        node__send_error(c, id, rc, "%s", node_strerror(rc));
+        node_rpc_send_error(c, id, rc, "%s", node_strerror(rc));
 }
 
 void node__tx_from_peer(server *s, const uint8_t *raw, size_t len)
@@ -105,18 +104,17 @@ void node__tx_from_peer(server *s, const uint8_t *raw, size_t len)
     SHA256(raw, len, rh);
     if (s->ch.seen_tx && !p2p_seen_add(s->ch.seen_tx, rh))
         return; /* seen before: an echo of our own gossip, or a duplicate */
-    node_mempool_submit(&s->mp, (node_reply_to){NODE_MP_NO_CLIENT, 0, 0}, raw, len);
+    node_mempool_submit(&s->mp, (node_reply_to){NODE_NO_CLIENT, 0, 0}, raw, len);
 }
 
-void node__handle_wait(client *c, uint64_t id, const fwl_WaitForTxReq *r)
+void node__handle_wait(server *s, client *c, uint64_t id, const fwl_WaitForTxReq *r)
 {
-    server *s = c->s;
     uint64_t h;
     uint32_t idx;
     uint8_t bh[LDG_DIGEST_LEN];
     int code;
     if (r->tx_hash.size != LDG_DIGEST_LEN) {
-        node__send_error(c, id, LDG_EINVALID, "tx_hash must be %d bytes", LDG_DIGEST_LEN);
+        node_rpc_send_error(c, id, LDG_EINVALID, "tx_hash must be %d bytes", LDG_DIGEST_LEN);
         return;
     }
     if (ldg_store_tx_location(s->store, r->tx_hash.bytes, &h, &idx, bh) == 0) {
@@ -124,13 +122,13 @@ void node__handle_wait(client *c, uint64_t id, const fwl_WaitForTxReq *r)
         return;
     }
     if (node_mempool_rejected(&s->mp, r->tx_hash.bytes, &code)) {
-        node__send_error(c, id, code, "tx rejected when the block was built: %s",
+        node_rpc_send_error(c, id, code, "tx rejected when the block was built: %s",
                          node_strerror(code));
         return;
     }
     uint32_t tmo = r->timeout_ms ? r->timeout_ms : WAIT_DEFAULT_MS;
     uint64_t deadline = node__now_ms(s) + (tmo > WAIT_MAX_MS ? WAIT_MAX_MS : tmo);
-    if (node_mempool_wait(&s->mp, (node_reply_to){c->slot, c->gen, id}, r->tx_hash.bytes,
+    if (node_mempool_wait(&s->mp, node_rpc_reply_to(c, id), r->tx_hash.bytes,
                           deadline))
-        node__send_error(c, id, LDG_ENOMEM, "out of memory");
+        node_rpc_send_error(c, id, LDG_ENOMEM, "out of memory");
 }

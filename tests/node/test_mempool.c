@@ -88,7 +88,7 @@ static node_reply_to client(uint64_t id)
     return (node_reply_to){7, 1, id};
 }
 
-static const node_reply_to peer = {NODE_MP_NO_CLIENT, 0, 0};
+static const node_reply_to peer = {NODE_NO_CLIENT, 0, 0};
 
 /* Publish number i of a line (versions and security versions increase with i). */
 static void pub(rawtx *t, uint64_t nonce, int i)
@@ -208,7 +208,7 @@ static void test_admission_rules(void **st)
     assert_int_equal(E.submitted[3].rc, LDG_EBADSIG);
     assert_int_equal(E.submitted[4].rc, LDG_EUNAUTHORIZED);
     assert_int_equal(E.submitted[5].rc, 0);
-    assert_int_equal(E.submitted[5].to.slot, NODE_MP_NO_CLIENT);
+    assert_int_equal(E.submitted[5].to.slot, NODE_NO_CLIENT);
     assert_int_equal(node_mempool_count(&M), 2);
     assert_int_equal(E.n_admitted, 2);
     /* The copy with a broken signature has b's id: it fails neither b nor its waiters. */

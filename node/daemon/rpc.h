@@ -1,0 +1,98 @@
+/*
+ * node/daemon/rpc.h: the RPC component of fwledgerd. It owns the listening socket and the
+ * client connections: accepting (at most max_clients), reading and framing requests (a
+ * frame over NODE_RPC_MAX_REQUEST is answered NODE_EFRAME and the connection closed after
+ * the answer), decoding them into a scratch fwl_Request, and the output side: answers are
+ * appended to a per-connection buffer and written once per loop iteration
+ * (node_rpc_flush), and a connection with more than NODE_RPC_OUT_HIGH bytes unsent is not
+ * read from until half of them are written (backpressure).
+ *
+ * What a request means is not its business: each decoded request goes to the on_request
+ * event, and on_read_end follows the requests of one read (for work batched per read).
+ * Someone owed an answer later is named by a node_reply_to (slot, generation, request id),
+ * which node_rpc_conn_of turns back into the connection while it is open: a slot reused by
+ * a new connection has another generation.
+ *
+ * Lifecycle: node_rpc_init, node_rpc_start (bind and listen), node_rpc_stop (the listener
+ * and every connection close), node_rpc_close once the loop has ended. Loop thread only.
+ */
+#ifndef FWL_NODE_DAEMON_RPC_H
+#define FWL_NODE_DAEMON_RPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <pb.h>
+#include <uv.h>
+
+#include "fwledger.pb.h"
+#include "node/daemon/reply_to.h"
+
+#define NODE_RPC_OUT_HIGH (8u << 20) /* unsent bytes past which a connection is not read  */
+
+typedef struct node_rpc_conn node_rpc_conn; /* private to rpc.c */
+typedef struct node_rpc node_rpc;
+
+typedef struct {
+    uv_loop_t *loop;
+    const char *host;     /* numeric IPv4 or IPv6 address                             */
+    int port;
+    uint32_t max_clients;
+    /* A decoded request of c (valid during the call; the answer goes out through the
+     * send functions below). Decoding errors are answered by the component. */
+    void (*on_request)(void *ctx, node_rpc_conn *c, const fwl_Request *req);
+    /* The requests of one read were handled. Optional. */
+    void (*on_read_end)(void *ctx);
+    void *ctx;
+} node_rpc_config;
+
+struct node_rpc {
+    node_rpc_config cfg;
+    uv_tcp_t listener;
+    node_rpc_conn **conns;  /* by slot                                                  */
+    uint32_t *gens;         /* by slot: bumped when its connection closes               */
+    uint32_t n_conns;
+    node_rpc_conn *dirty;   /* connections with output to write                        */
+    bool started;
+    fwl_Request req;        /* scratch, decoded per frame                              */
+    fwl_Response resp;      /* scratch, node_rpc_new_resp                              */
+};
+
+/* Errors: LDG_EINVALID (no loop, no on_request, max_clients 0), LDG_ENOMEM. */
+int node_rpc_init(node_rpc *r, const node_rpc_config *cfg);
+/* Bind and listen. Errors: NODE_ECONFIG with err saying why (bad address, in use). */
+int node_rpc_start(node_rpc *r, char *err, size_t errlen);
+/* Close the listener and every connection (their handles close on the loop). */
+void node_rpc_stop(node_rpc *r);
+/* Free what is left; only after the loop ended. NULL is fine. */
+void node_rpc_close(node_rpc *r);
+
+size_t node_rpc_conn_count(const node_rpc *r);
+/* What to keep to answer c's request id later. */
+node_reply_to node_rpc_reply_to(const node_rpc_conn *c, uint64_t id);
+/* The connection still open at to's slot and generation, or NULL. */
+node_rpc_conn *node_rpc_conn_of(node_rpc *r, node_reply_to to);
+/* The component c belongs to. */
+node_rpc *node_rpc_of(const node_rpc_conn *c);
+/* A per-connection counter of work its requests have outstanding elsewhere (the
+ * eligibility worker's per-client bound); 0 when the connection opens. */
+size_t *node_rpc_conn_pending(node_rpc_conn *c);
+
+/* The scratch Response, zeroed, with id and kind set; valid until the next call. */
+fwl_Response *node_rpc_new_resp(node_rpc *r, uint64_t id, pb_size_t which);
+/* Append an encoded Response frame to c's output (written at node_rpc_flush). An
+ * encoding failure or out of memory closes c. */
+void node_rpc_send_resp(node_rpc_conn *c, const fwl_Response *resp);
+void node_rpc_send_error(node_rpc_conn *c, uint64_t id, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Room for a frame of size bytes (already encoded by the caller) at the end of c's output,
+ * its length prefix written: fill it, then node_rpc_frame_end. NULL: out of memory (c is
+ * closed). */
+uint8_t *node_rpc_frame_begin(node_rpc_conn *c, size_t size);
+void node_rpc_frame_end(node_rpc_conn *c, size_t size);
+/* Write every connection's pending output. */
+void node_rpc_flush(node_rpc *r);
+void node_rpc_close_conn(node_rpc_conn *c);
+
+#endif
