@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* CTR_E* codes are -300..-399 (every module's range is listed in node/client/client.h). A
+ * node puts some on the wire (an Eligible answer's device error): docs/protocol.md. */
 #define CTR_ERRORS(X)                                                                   \
     X(CTR_ESYNTAX, -300, "contract does not compile")                                   \
     X(CTR_ECOST, -301, "cost limit exceeded")                                           \
