@@ -39,7 +39,7 @@ void node__handle_get_block(client *c, uint64_t id, const fwl_GetBlockReq *r)
         rc = ldg_store_block_by_height(s->store, h, &blk, &len, hash);
     }
     if (rc) {
-        node__send_error(c, id, rc, "block: %s", ldg_strerror(rc));
+        node__send_error(c, id, rc, "block: %s", node_strerror(rc));
         return;
     }
     fwl_Response *resp = node__new_resp(s, id, fwl_Response_get_block_tag);
@@ -86,7 +86,7 @@ void node__handle_get_release(client *c, uint64_t id, const fwl_GetReleaseReq *r
     int rc = ldg_store_release_raw(s->store, r->file_hash.alg, r->file_hash.digest.bytes,
                                    r->file_hash.digest.size, rec, sizeof rec, &rec_len, &at);
     if (rc) {
-        node__send_error(c, id, rc, "release: %s", ldg_strerror(rc));
+        node__send_error(c, id, rc, "release: %s", node_strerror(rc));
         return;
     }
     pb_ostream_t sz = PB_OSTREAM_SIZING;
@@ -143,7 +143,7 @@ void node__handle_list(client *c, uint64_t id, const fwl_ListReleasesReq *r)
                                      &next_len, &lr->at_height);
     if (rc) {
         free(rb.buf);
-        node__send_error(c, id, rc, "list releases: %s", ldg_strerror(rc));
+        node__send_error(c, id, rc, "list releases: %s", node_strerror(rc));
         return;
     }
     lr->next.size = (pb_size_t)next_len;
@@ -185,7 +185,7 @@ void node__handle_nonce(client *c, uint64_t id, const fwl_NonceReq *r)
             n = *p;
     }
     if (rc) {
-        node__send_error(c, id, rc, "nonce: %s", ldg_strerror(rc));
+        node__send_error(c, id, rc, "nonce: %s", node_strerror(rc));
         return;
     }
     fwl_Response *resp = node__new_resp(s, id, fwl_Response_nonce_tag);

@@ -19,7 +19,7 @@ static void send_wait_ok(server *s, reply_to to, const uint8_t hash[LDG_DIGEST_L
     fwl_WaitForTxResp *w = &r->resp.wait_for_tx;
     int rc = ldg_store_tx_location(s->store, hash, &w->height, &w->index, w->block_hash.bytes);
     if (rc) {
-        node__send_error(c, to.id, rc, "tx lookup failed: %s", ldg_strerror(rc));
+        node__send_error(c, to.id, rc, "tx lookup failed: %s", node_strerror(rc));
         return;
     }
     w->block_hash.size = LDG_DIGEST_LEN;
@@ -221,7 +221,7 @@ void node__handle_wait(client *c, uint64_t id, const fwl_WaitForTxReq *r)
     rejected *rej = hmap_get(&s->rejected_idx, r->tx_hash.bytes);
     if (rej) {
         node__send_error(c, id, rej->code, "tx rejected when the block was built: %s",
-                   ldg_strerror(rej->code));
+                   node_strerror(rej->code));
         return;
     }
     waiter *w = malloc(sizeof *w);
@@ -252,7 +252,7 @@ void node__answer_waiters(server *s, waiter *w, const uint8_t hash[LDG_DIGEST_LE
         client *c = node__client_of(s, w->to);
         if (c && code)
             node__send_error(c, w->to.id, code, "tx rejected when the block was built: %s",
-                       ldg_strerror(code));
+                       node_strerror(code));
         else if (c)
             send_wait_ok(s, w->to, hash);
         free(w);
