@@ -37,8 +37,6 @@
     X(CTR_ETOOBIG, -303, "contract or input too large")                                 \
     X(CTR_ENOMEM, -304, "out of memory")                                                \
     X(CTR_EINVAL, -305, "invalid argument")                                             \
-    X(CTR_ECYCLE, -306, "dependency cycle")                                             \
-    X(CTR_EUNSAT, -307, "dependencies cannot be satisfied")                             \
     X(CTR_ERUNTIME, -308, "contract failed at run time")
 
 enum ctr_err {

@@ -39,8 +39,7 @@
     X(NODE_EFRAME, -104, "frame too large")                                         \
     X(NODE_EMEMPOOL, -105, "mempool full")                                          \
     X(NODE_EBUSY, -106, "too many requests in flight")                              \
-    X(NODE_EPENDING, -107, "transaction already pending")                           \
-    X(NODE_EREJECTED, -108, "transaction rejected when the block was built")
+    X(NODE_EPENDING, -107, "transaction already pending")
 
 enum node_err {
 #define NODE_ENUM_(name, val, msg) name = (val),
