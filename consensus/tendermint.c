@@ -39,6 +39,7 @@
 const char *cns_strerror(int err)
 {
     switch (err) {
+    case CNS_OK: return "ok";
 #define CNS_ERR_STR_(name, value, msg) case value: return msg;
         CNS_ERRORS(CNS_ERR_STR_)
 #undef CNS_ERR_STR_

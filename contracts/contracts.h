@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* CTR_E* codes are -300..-399 (every module's range is listed in node/client/client.h). A
+ * node puts some on the wire (an Eligible answer's device error): docs/protocol.md. */
 #define CTR_ERRORS(X)                                                                   \
     X(CTR_ESYNTAX, -300, "contract does not compile")                                   \
     X(CTR_ECOST, -301, "cost limit exceeded")                                           \
@@ -35,8 +37,6 @@
     X(CTR_ETOOBIG, -303, "contract or input too large")                                 \
     X(CTR_ENOMEM, -304, "out of memory")                                                \
     X(CTR_EINVAL, -305, "invalid argument")                                             \
-    X(CTR_ECYCLE, -306, "dependency cycle")                                             \
-    X(CTR_EUNSAT, -307, "dependencies cannot be satisfied")                             \
     X(CTR_ERUNTIME, -308, "contract failed at run time")
 
 enum ctr_err {

@@ -24,6 +24,8 @@
 /* ---------------------------------------------------------------------------------------- */
 /* Errors                                                                                    */
 
+/* LDG_E* codes are -1..-99 (every module's range is listed in node/client/client.h). */
+
 /* -30..-39: the disk. A write that fails for want of room (or on an I/O error, LDG_EIO) leaves
  * nothing half-written; the same write may succeed once there is room again
  * (ldg_is_disk_error). */

@@ -33,7 +33,8 @@
  * position in the node config), unique within one node's configuration; it is what the
  * callbacks report and what p2p_send takes. It never goes on the wire.
  *
- * Errors: functions return 0 or a negative P2P_E* code; p2p_strerror names it.
+ * Errors: functions return 0 or a negative P2P_E* code (-200..-299, table in p2p_errors.h);
+ * p2p_strerror names it, and so does node_strerror, which knows every module's codes.
  */
 #ifndef FWL_P2P_H
 #define FWL_P2P_H
@@ -45,25 +46,7 @@
 #include <uv.h>
 
 #include "ledger/ledger.h"
-
-#define P2P_ERRORS(X)                                                                   \
-    X(P2P_EINVAL, -200, "invalid argument or configuration")                            \
-    X(P2P_ENOMEM, -201, "out of memory")                                                \
-    X(P2P_EKEY, -202, "identity key invalid or not usable for TLS")                     \
-    X(P2P_ETLS, -203, "TLS setup failed")                                               \
-    X(P2P_ELISTEN, -204, "cannot listen on the configured address")                     \
-    X(P2P_ENOPEER, -205, "no such peer")                                                \
-    X(P2P_ENOTCONN, -206, "peer not connected")                                         \
-    X(P2P_EQUEUEFULL, -207, "peer send queue full: message dropped")                    \
-    X(P2P_ETOOBIG, -208, "message larger than the configured maximum")                  \
-    X(P2P_ESTOPPING, -209, "p2p is stopping")                                           \
-    X(P2P_EFRAME, -210, "malformed or oversize frame")
-
-enum p2p_err {
-#define P2P_ENUM_(name, val, msg) name = (val),
-    P2P_ERRORS(P2P_ENUM_)
-#undef P2P_ENUM_
-};
+#include "p2p/p2p_errors.h"
 
 /* The message for a P2P_E* code (or 0); never NULL ("unknown error" for foreign codes). */
 const char *p2p_strerror(int err);

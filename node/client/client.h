@@ -5,7 +5,7 @@
  * links with nanopb, OpenSSL and libsecp256k1 only: no LMDB, no libuv, no jansson.
  *
  * Errors: 0 or a negative code. Functions here return LDG_E* codes from ledger.h for data
- * problems and NODE_E* for node-level ones; node_strerror() names both.
+ * problems and NODE_E* for node-level ones; node_strerror() names every module's codes.
  */
 #ifndef FWL_NODE_CLIENT_H
 #define FWL_NODE_CLIENT_H
@@ -17,6 +17,20 @@
 
 #include "ledger/ledger.h"
 
+/*
+ * One error space: each module's codes have their own range, so a code names its module and
+ * node_strerror() can name any of them.
+ *
+ *      -1 ..  -99   LDG_E*    ledger/ledger.h
+ *    -100 .. -199   NODE_E*   node/client/client.h (below)
+ *    -200 .. -299   P2P_E*    p2p/p2p_errors.h
+ *    -300 .. -399   CTR_E*    contracts/contracts.h
+ *    -400 .. -499   CNS_E*    consensus/consensus.h
+ *
+ * A client can receive the LDG_E*, NODE_E* and CTR_E* codes; docs/protocol.md lists them
+ * (tests/node/test_errors.c checks that list against these tables). Numbers never change
+ * once used; a code nothing returns any more is removed, leaving a gap.
+ */
 #define NODE_ERRORS(X)                                                              \
     X(NODE_ECONFIG, -100, "invalid configuration or genesis file")                  \
     X(NODE_ECONNECT, -101, "cannot connect to node")                                \
@@ -25,8 +39,7 @@
     X(NODE_EFRAME, -104, "frame too large")                                         \
     X(NODE_EMEMPOOL, -105, "mempool full")                                          \
     X(NODE_EBUSY, -106, "too many requests in flight")                              \
-    X(NODE_EPENDING, -107, "transaction already pending")                           \
-    X(NODE_EREJECTED, -108, "transaction rejected when the block was built")
+    X(NODE_EPENDING, -107, "transaction already pending")
 
 enum node_err {
 #define NODE_ENUM_(name, val, msg) name = (val),
@@ -34,7 +47,8 @@ enum node_err {
 #undef NODE_ENUM_
 };
 
-/* Message for a NODE_E* or LDG_E* code. */
+/* The message for a code of any module (LDG_E*, NODE_E*, P2P_E*, CTR_E*, CNS_E*) or 0: a
+ * static string, never NULL; "unknown error" for a number no module uses. Thread-safe. */
 const char *node_strerror(int err);
 
 /* ---------------------------------------------------------------------------------------- */

@@ -15,17 +15,41 @@
 #include <openssl/crypto.h>
 
 #include "node/client/client.h"
+#include "consensus/consensus.h" /* the tables only: nothing of consensus/ is linked */
+#include "contracts/contracts.h"
+#include "p2p/p2p_errors.h"      /* not p2p.h: the client library links no libuv */
 
+/* Each table stays inside its range (client.h), so codes of two modules never collide. A
+ * collision that slipped through would also stop node_strerror's switch from compiling. */
+#define IN_RANGE_(name, val, msg, lo, hi) \
+    _Static_assert((val) <= (hi) && (val) >= (lo), #name " is outside its module's range");
+#define LDG_RANGE_(name, val, msg) IN_RANGE_(name, val, msg, -99, 0) /* 0: LDG_OK */
+#define NODE_RANGE_(name, val, msg) IN_RANGE_(name, val, msg, -199, -100)
+#define P2P_RANGE_(name, val, msg) IN_RANGE_(name, val, msg, -299, -200)
+#define CTR_RANGE_(name, val, msg) IN_RANGE_(name, val, msg, -399, -300)
+#define CNS_RANGE_(name, val, msg) IN_RANGE_(name, val, msg, -499, -400)
+LDG_ERRORS(LDG_RANGE_)
+NODE_ERRORS(NODE_RANGE_)
+P2P_ERRORS(P2P_RANGE_)
+CTR_ERRORS(CTR_RANGE_)
+CNS_ERRORS(CNS_RANGE_)
+
+/* One switch over every module's table (LDG_OK names 0). Static strings only, so any
+ * thread may call it. */
 const char *node_strerror(int err)
 {
     switch (err) {
-#define NODE_MSG_(name, val, msg) \
-    case name:                    \
+#define MSG_(name, val, msg) \
+    case (val):              \
         return msg;
-        NODE_ERRORS(NODE_MSG_)
-#undef NODE_MSG_
+        LDG_ERRORS(MSG_)
+        NODE_ERRORS(MSG_)
+        P2P_ERRORS(MSG_)
+        CTR_ERRORS(MSG_)
+        CNS_ERRORS(MSG_)
+#undef MSG_
     default:
-        return ldg_strerror(err);
+        return "unknown error";
     }
 }
 

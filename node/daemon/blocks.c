@@ -53,7 +53,7 @@ int node__build_block(server *s, uint64_t height, uint8_t **blk, size_t *len,
         if (ldg_is_disk_error(rc))
             node__stall_failed(s, rc, height, "building");
         else
-            node__log("building block %" PRIu64 " failed: %s", height, ldg_strerror(rc));
+            node__log("building block %" PRIu64 " failed: %s", height, node_strerror(rc));
     }
     free(e), free(raw), free(lens), free(res);
     return rc;

@@ -776,7 +776,7 @@ static bool proposal_timely(server *s, const fwl_ProposalMsg *p, cand_block *c)
                       p->height, p->round, t.time_ms - c->time_ms);
         else
             node__log("height %" PRIu64 " round %" PRIu32 ": proposal time: %s", p->height,
-                      p->round, ldg_strerror(rc));
+                      p->round, node_strerror(rc));
     }
     return rc == 0;
 }

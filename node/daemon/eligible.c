@@ -132,7 +132,7 @@ int node__contract_check(void *ctx, const char *src, size_t len, char *err, size
     int rc = ctr_compile(src, len, &p, err, errlen);
     ctr_free(p);
     if (rc && err && errlen && !*err)
-        snprintf(err, errlen, "%s", ctr_strerror(rc));
+        snprintf(err, errlen, "%s", node_strerror(rc));
     return rc;
 }
 
@@ -361,9 +361,9 @@ static void decide_device(server *s, const fwl_Device *dev, const ctr_context *c
     if (rc) {
         o->error = rc;
         o->n = 0;
-        if (rc <= CTR_ESYNTAX && rc >= CTR_ESYNTAX - 99) /* a contracts/ code */
+        if (rc == CTR_EINVAL || rc == CTR_ETOOBIG) /* the policy refused the description */
             snprintf(o->message, sizeof o->message, "invalid device: %s",
-                     o->ans[0].error_reason[0] ? o->ans[0].error_reason : ctr_strerror(rc));
+                     o->ans[0].error_reason[0] ? o->ans[0].error_reason : node_strerror(rc));
         else
             snprintf(o->message, sizeof o->message, "%s", node_strerror(rc));
         return;
@@ -623,7 +623,7 @@ void node__handle_eligible(server *s, client *c, uint64_t id, const fwl_Eligible
         q->frame = NULL;
         q->cap = 0;
     } else {
-        node_rpc_send_error(c, id, LDG_ENOMEM, "eligible: %s", ldg_strerror(LDG_ENOMEM));
+        node_rpc_send_error(c, id, LDG_ENOMEM, "eligible: %s", node_strerror(LDG_ENOMEM));
         return;
     }
     q->to = node_rpc_reply_to(c, id);
@@ -658,7 +658,7 @@ void node__handle_get_contract(server *s, client *c, uint64_t id, const fwl_GetC
                                                      &resp->resp.get_contract.contract)
                         : ldg_store_contract(s->store, r->name, &resp->resp.get_contract.contract);
     if (rc) {
-        node_rpc_send_error(c, id, rc, "contract %s: %s", r->name, ldg_strerror(rc));
+        node_rpc_send_error(c, id, rc, "contract %s: %s", r->name, node_strerror(rc));
         return;
     }
     resp->resp.get_contract.has_contract = true;

@@ -38,7 +38,7 @@ void node__handle_get_block(server *s, client *c, uint64_t id, const fwl_GetBloc
         rc = ldg_store_block_by_height(s->store, h, &blk, &len, hash);
     }
     if (rc) {
-        node_rpc_send_error(c, id, rc, "block: %s", ldg_strerror(rc));
+        node_rpc_send_error(c, id, rc, "block: %s", node_strerror(rc));
         return;
     }
     fwl_Response *resp = node_rpc_new_resp(&s->rpc, id, fwl_Response_get_block_tag);
@@ -84,7 +84,7 @@ void node__handle_get_release(server *s, client *c, uint64_t id, const fwl_GetRe
     int rc = ldg_store_release_raw(s->store, r->file_hash.alg, r->file_hash.digest.bytes,
                                    r->file_hash.digest.size, rec, sizeof rec, &rec_len, &at);
     if (rc) {
-        node_rpc_send_error(c, id, rc, "release: %s", ldg_strerror(rc));
+        node_rpc_send_error(c, id, rc, "release: %s", node_strerror(rc));
         return;
     }
     pb_ostream_t sz = PB_OSTREAM_SIZING;
@@ -140,7 +140,7 @@ void node__handle_list(server *s, client *c, uint64_t id, const fwl_ListReleases
                                      &next_len, &lr->at_height);
     if (rc) {
         free(rb.buf);
-        node_rpc_send_error(c, id, rc, "list releases: %s", ldg_strerror(rc));
+        node_rpc_send_error(c, id, rc, "list releases: %s", node_strerror(rc));
         return;
     }
     lr->next.size = (pb_size_t)next_len;
@@ -180,7 +180,7 @@ void node__handle_nonce(server *s, client *c, uint64_t id, const fwl_NonceReq *r
             n = p;
     }
     if (rc) {
-        node_rpc_send_error(c, id, rc, "nonce: %s", ldg_strerror(rc));
+        node_rpc_send_error(c, id, rc, "nonce: %s", node_strerror(rc));
         return;
     }
     fwl_Response *resp = node_rpc_new_resp(&s->rpc, id, fwl_Response_nonce_tag);

@@ -124,7 +124,7 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
         rc = load_validator_key(s, err, errlen);
     if (!rc && (rc = ldg_store_open(&s->store, cfg->data_dir, &s->g,
                                     (size_t)cfg->map_size_mib << 20)))
-        snprintf(err, errlen, "data directory %s: %s", cfg->data_dir, ldg_strerror(rc));
+        snprintf(err, errlen, "data directory %s: %s", cfg->data_dir, node_strerror(rc));
     if (!rc) /* deploys are checked with the contract compiler, on every node alike */
         ldg_store_set_contract_check(s->store, node__contract_check, NULL);
     if (!rc && (rc = ldg_store_reader(s->store, &s->elg_store))) { /* eligibility's */

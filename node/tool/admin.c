@@ -58,7 +58,7 @@ static ctr_program *compile_or_die(const char *path, const char *src, size_t len
     if (rc && *err)
         tool_die("%s:%s", path, tool_clean(err));
     if (rc)
-        tool_die("%s: error %d (%s)", path, rc, ctr_strerror(rc));
+        tool_die("%s: error %d (%s)", path, rc, node_strerror(rc));
     return p;
 }
 
@@ -612,7 +612,7 @@ static int check_main(int argc, char **argv)
     ctr_context cc = {.block_time_ms = a.block_time_ms, .height = a.height};
     int rc = ctr_eval(p, &w->d, &w->r, &cc, &v);
     if (rc == CTR_EINVAL || rc == CTR_ETOOBIG)
-        tool_die("the device or the release: error %d (%s): %s", rc, ctr_strerror(rc),
+        tool_die("the device or the release: error %d (%s): %s", rc, node_strerror(rc),
                  tool_clean(v.reason));
 
     json_t *res = json_object();
@@ -625,7 +625,7 @@ static int check_main(int argc, char **argv)
     if (rc) { /* a contract that fails at run time: its verdict, and exit 1 */
         json_t *e = json_object();
         json_object_set_new(e, "code", json_integer(rc));
-        json_object_set_new(e, "message", json_string(ctr_strerror(rc)));
+        json_object_set_new(e, "message", json_string(node_strerror(rc)));
         json_object_set_new(res, "error", e);
     }
     json_object_set_new(res, "block_time_ms", json_integer((json_int_t)a.block_time_ms));
@@ -634,7 +634,7 @@ static int check_main(int argc, char **argv)
     } else {
         json_object_set_new(res, "eligible", json_string(v.eligible ? "yes" : "no"));
         if (rc)
-            json_object_set_new(res, "error", json_sprintf("error %d (%s)", rc, ctr_strerror(rc)));
+            json_object_set_new(res, "error", json_sprintf("error %d (%s)", rc, node_strerror(rc)));
         tool_output(&o, res);
     }
     ctr_free(p);

@@ -379,14 +379,6 @@ static void product_print(const json_t *p)
         line("older", "%zu release%s below best, not evaluated", n, n == 1 ? "" : "s");
 }
 
-/* A device's error: the node's codes, or the contract engine's. */
-static const char *error_text(int code)
-{
-    if (code <= CTR_ESYNTAX && code > CTR_ESYNTAX - 100)
-        return ctr_strerror(code);
-    return node_strerror(code);
-}
-
 static void answers_print(const json_t *res)
 {
     size_t i, j;
@@ -399,7 +391,7 @@ static void answers_print(const json_t *res)
         if (e)
             line("error", "error %" JSON_INTEGER_FORMAT " (%s): %s",
                  json_integer_value(json_object_get(e, "code")),
-                 error_text((int)json_integer_value(json_object_get(e, "code"))),
+                 node_strerror((int)json_integer_value(json_object_get(e, "code"))),
                  jstr(e, "message"));
         if (!e && json_array_size(json_object_get(a, "products")) == 0)
             line("products", "none for this hardware model");

@@ -94,7 +94,7 @@ static size_t sign(const node_key *k, uint8_t *out, uint8_t hash[32])
     memcpy(sk.sec, k->sec, sizeof sk.sec);
     size_t len;
     int rc = ldg_tx_sign(&G, &body, &sk, 1, NULL, out, LDG_TX_MAX, &len, hash);
-    CHECK(rc == 0, "sign: %s", ldg_strerror(rc));
+    CHECK(rc == 0, "sign: %s", node_strerror(rc));
     return len;
 }
 

@@ -208,8 +208,7 @@ static void test_strerror(void **state)
 {
     (void)state;
     assert_string_equal(node_strerror(NODE_ECONFIG), "invalid configuration or genesis file");
-    assert_string_equal(node_strerror(NODE_EREJECTED),
-                        "transaction rejected when the block was built");
+    assert_string_equal(node_strerror(NODE_EPENDING), "transaction already pending");
     assert_string_equal(node_strerror(LDG_EIO), ldg_strerror(LDG_EIO));
     assert_string_equal(node_strerror(LDG_OK), ldg_strerror(LDG_OK));
     assert_non_null(node_strerror(-12345));
