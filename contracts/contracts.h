@@ -11,8 +11,9 @@
  * hash-table order.
  *
  * What this module knows: the language, the built-ins, the default policy, the dependency
- * planner. What it does not: storage, the network, protobuf. The caller hands it plain
- * structs (ctr_device, ctr_release) built from ledger records.
+ * planner, the eligibility decision (ctr_decide). What it does not: storage, the network,
+ * protobuf. The caller hands it plain structs (ctr_device, ctr_release, ctr_candidate)
+ * built from ledger records.
  *
  * Errors: 0 or a negative CTR_E* code; ctr_strerror names it. A compile error comes with a
  * message "line:col: what" in the caller's buffer.
@@ -188,5 +189,94 @@ int ctr_eval(const ctr_program *p, const ctr_device *d, const ctr_release *r,
  * the file hash bytes; the first 8 bytes of the digest read as a big-endian uint64; that
  * mod 10000. A NULL device_id reads as "". */
 uint32_t ctr_bucket(const char *device_id, const uint8_t *file_hash, size_t len);
+
+/* --- The eligibility decision (decide.c) ----------------------------------------------- */
+
+/* Given a device and the candidate releases for its hardware model, decide per product: the
+ * best eligible release (highest version), each rejected candidate with the rule that
+ * rejected it, the device's status, and, when the best release needs packages the device
+ * lacks, an ordered update plan or the reason it cannot be satisfied (issue 4, items 3 and
+ * 4). Pure: no storage, no clock, no network. The caller hands in the candidates (a node
+ * reads them from one snapshot of its store; a tracker from the records a node proved to
+ * it) and callbacks for the policy of each product (the contract bound to it, or the
+ * built-in default) and the outcome totals, so that a node and a tracker holding the same
+ * records reach the same answer. The wire form of an answer is the node's business. */
+
+#include "ledger/ledger.h" /* ldg_semver; contracts/ may know ledger/, not the reverse */
+
+#define CTR_PRODUCTS_MAX 8       /* products answered per device                */
+#define CTR_REJECTED_MAX 8       /* rejected candidates reported per product    */
+#define CTR_PLAN_MAX 8           /* steps of an update plan                     */
+#define CTR_CANDIDATES_MAX 4096  /* releases listed for one hardware model      */
+
+enum { CTR_UP_TO_DATE = 1, CTR_UPDATE_AVAILABLE = 2, CTR_URGENT = 3 };
+
+/* A candidate: the release view the policy sees, plus its identity. Strings borrowed.
+ * ctr_prepare fills the rest. */
+typedef struct {
+    ctr_release r;
+    uint32_t hash_alg;
+    /* set by ctr_prepare */
+    ldg_semver v;             /* r.version parsed                                 */
+    bool v_ok;                /* it parsed (the ledger stores valid ones only)     */
+    bool prepared;
+    uint32_t group_end;       /* one past the last candidate of this product       */
+} ctr_candidate;
+
+/* Sort c[0..n) by product, newest version first, parse the versions, share each product's
+ * name among its candidates and mark the product groups: the order ctr_decide needs. Done
+ * once per candidate list (the node keeps prepared lists per hardware model per block).
+ * Errors: LDG_ETOOBIG (more than CTR_CANDIDATES_MAX). */
+int ctr_prepare(ctr_candidate *c, size_t n);
+
+/* Where a decision's policies and current outcome totals come from. */
+typedef struct {
+    /* The policy for a product on a hardware model: *prog = the bound contract, or NULL for
+     * the built-in default. Returns 0 or an error (the product is then answered with it). */
+    int (*policy)(void *ctx, const char *product, const char *model, const ctr_program **prog);
+    /* Optional: the outcome totals of c as of the decision, read only when a contract is
+     * about to evaluate c (the default policy does not read them). NULL: c->r.outcomes.
+     * Returns 0 or an error (the product is then answered with it). */
+    int (*outcomes)(void *ctx, const ctr_candidate *c, ctr_outcomes *out);
+    void *ctx;
+} ctr_source;
+
+typedef struct {
+    const ctr_candidate *release;
+    char rule[CTR_RULE_MAX];
+    char reason[CTR_REASON_MAX];
+} ctr_rejection;
+
+/* One product's answer. Candidates are referenced, not copied: valid while they are. */
+typedef struct {
+    const char *product;
+    const char *installed;    /* the version the device runs, "" when none         */
+    int status;               /* CTR_UP_TO_DATE, _UPDATE_AVAILABLE or CTR_URGENT */
+    const ctr_candidate *best; /* NULL when nothing is eligible                   */
+    const ctr_candidate *plan[CTR_PLAN_MAX]; /* install in this order, ending with best */
+    size_t n_plan;
+    bool unsatisfiable;
+    char unsat_reason[CTR_REASON_MAX];
+    /* Candidates newer than best (all of them when there is no best) that the policy
+     * refused, newest first: the first CTR_REJECTED_MAX with rule and reason, and the
+     * count. Candidates older than best are superseded: counted, not evaluated (the
+     * highest eligible version is the answer whatever they would get). */
+    ctr_rejection rejected[CTR_REJECTED_MAX];
+    size_t n_rejected;        /* reported                                          */
+    size_t n_rejected_total;  /* all of them                                       */
+    size_t n_superseded;
+    int error;                /* policy error for this product, 0 if none          */
+    char error_reason[CTR_REASON_MAX];
+} ctr_answer;
+
+/* Decide for device d over candidates c[0..n) prepared by ctr_prepare (else CTR_EINVAL).
+ * Answers go to out (cap entries), sorted by product name; *n_out set. The security
+ * version of each installed package the device does not state is taken from the candidate
+ * of the same product and version, when there is one (the ledger's record of it). A device
+ * description the policy refuses as input (a bad version, a package listed twice...) is an
+ * error of the whole device: CTR_EINVAL or CTR_ETOOBIG, with the reason in
+ * out[0].error_reason. Errors: also LDG_ETOOBIG (too many candidates), CTR_ENOMEM. */
+int ctr_decide(const ctr_device *d, const ctr_candidate *c, size_t n, const ctr_source *src,
+               const ctr_context *cc, ctr_answer *out, size_t cap, size_t *n_out);
 
 #endif

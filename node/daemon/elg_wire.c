@@ -1,5 +1,5 @@
 /*
- * The Eligible answer on the wire: see node/elg_wire.h.
+ * The Eligible answer on the wire: see elg_wire.h.
  */
 #include <string.h>
 
@@ -68,20 +68,20 @@ static uint8_t *put_str(uint8_t *p, uint32_t field, const char *s, size_t max)
 }
 
 /* Hash{alg, digest} and ReleaseRef{product, version, file_hash}. */
-static size_t hash_body(const elg_candidate *c)
+static size_t hash_body(const ctr_candidate *c)
 {
     return sz_var(fwl_Hash_alg_tag, c->hash_alg) +
            (c->r.file_hash_len ? sz_len(fwl_Hash_digest_tag, c->r.file_hash_len) : 0);
 }
 
-static size_t ref_body(const elg_candidate *c)
+static size_t ref_body(const ctr_candidate *c)
 {
     return sz_str(fwl_ReleaseRef_product_tag, c->r.product, SMAX(fwl_ReleaseRef, product)) +
            sz_str(fwl_ReleaseRef_version_tag, c->r.version, SMAX(fwl_ReleaseRef, version)) +
            sz_len(fwl_ReleaseRef_file_hash_tag, hash_body(c));
 }
 
-static uint8_t *put_ref(uint8_t *p, uint32_t field, const elg_candidate *c)
+static uint8_t *put_ref(uint8_t *p, uint32_t field, const ctr_candidate *c)
 {
     p = put_hdr(p, field, ref_body(c));
     p = put_str(p, fwl_ReleaseRef_product_tag, c->r.product, SMAX(fwl_ReleaseRef, product));
@@ -91,7 +91,7 @@ static uint8_t *put_ref(uint8_t *p, uint32_t field, const elg_candidate *c)
     return put_bytes(p, fwl_Hash_digest_tag, c->r.file_hash, c->r.file_hash_len);
 }
 
-static size_t rejection_body(const elg_rejection *r)
+static size_t rejection_body(const ctr_rejection *r)
 {
     return sz_len(fwl_Rejection_release_tag, ref_body(r->release)) +
            sz_str(fwl_Rejection_rule_tag, r->rule, SMAX(fwl_Rejection, rule)) +
@@ -100,12 +100,12 @@ static size_t rejection_body(const elg_rejection *r)
 
 static uint32_t status_of(int status)
 {
-    return status == ELG_URGENT ? fwl_DeviceStatus_URGENT
-         : status == ELG_UPDATE_AVAILABLE ? fwl_DeviceStatus_UPDATE_AVAILABLE
+    return status == CTR_URGENT ? fwl_DeviceStatus_URGENT
+         : status == CTR_UPDATE_AVAILABLE ? fwl_DeviceStatus_UPDATE_AVAILABLE
          : fwl_DeviceStatus_UP_TO_DATE;
 }
 
-static size_t product_body(const elg_answer *a, const char *policy)
+static size_t product_body(const ctr_answer *a, const char *policy)
 {
     size_t n = sz_str(fwl_ProductAnswer_product_tag, a->product, SMAX(fwl_ProductAnswer, product)) +
                sz_str(fwl_ProductAnswer_installed_tag, a->installed, SMAX(fwl_ProductAnswer, installed)) +
@@ -124,7 +124,7 @@ static size_t product_body(const elg_answer *a, const char *policy)
     return n;
 }
 
-static uint8_t *put_product(uint8_t *p, const elg_answer *a, const char *policy, size_t body)
+static uint8_t *put_product(uint8_t *p, const ctr_answer *a, const char *policy, size_t body)
 {
     p = put_hdr(p, fwl_DeviceAnswer_products_tag, body);
     p = put_str(p, fwl_ProductAnswer_product_tag, a->product, SMAX(fwl_ProductAnswer, product));
@@ -138,7 +138,7 @@ static uint8_t *put_product(uint8_t *p, const elg_answer *a, const char *policy,
     p = put_str(p, fwl_ProductAnswer_unsatisfiable_reason_tag, a->unsat_reason,
                 SMAX(fwl_ProductAnswer, unsatisfiable_reason));
     for (size_t i = 0; i < a->n_rejected; i++) {
-        const elg_rejection *r = &a->rejected[i];
+        const ctr_rejection *r = &a->rejected[i];
         p = put_hdr(p, fwl_ProductAnswer_rejected_tag, rejection_body(r));
         p = put_ref(p, fwl_Rejection_release_tag, r->release);
         p = put_str(p, fwl_Rejection_rule_tag, r->rule, SMAX(fwl_Rejection, rule));
@@ -165,12 +165,12 @@ static size_t device_body(elg_device_answer *o) /* keeps o->body[] */
                     o->body[i] = product_body(&o->ans[i], o->policy[i]));
     if (o->error)
         n += sz_len(fwl_DeviceAnswer_error_tag, error_body(o));
-    return o->body[ELG_MAX_PRODUCTS] = n;
+    return o->body[CTR_PRODUCTS_MAX] = n;
 }
 
 static uint8_t *put_device(uint8_t *p, const elg_device_answer *o)
 {
-    p = put_hdr(p, fwl_EligibleResp_answers_tag, o->body[ELG_MAX_PRODUCTS]);
+    p = put_hdr(p, fwl_EligibleResp_answers_tag, o->body[CTR_PRODUCTS_MAX]);
     p = put_str(p, fwl_DeviceAnswer_device_id_tag, o->id, SMAX(fwl_DeviceAnswer, device_id));
     for (size_t i = 0; i < o->n; i++)
         p = put_product(p, &o->ans[i], o->policy[i], o->body[i]);
@@ -188,7 +188,7 @@ static size_t eligible_body(const elg_device_answer *a, size_t n, const ldg_tip 
     size_t body = sz_var(fwl_EligibleResp_at_height_tag, t->height) +
                   sz_len(fwl_EligibleResp_block_hash_tag, LDG_DIGEST_LEN);
     for (size_t i = 0; i < n; i++)
-        body += sz_len(fwl_EligibleResp_answers_tag, a[i].body[ELG_MAX_PRODUCTS]);
+        body += sz_len(fwl_EligibleResp_answers_tag, a[i].body[CTR_PRODUCTS_MAX]);
     return body;
 }
 

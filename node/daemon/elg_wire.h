@@ -1,8 +1,9 @@
 /*
- * node/ internal: the Eligible answer on the wire (node/elg_wire.c).
+ * node/daemon internal: the Eligible answer on the wire (elg_wire.c), the encoder of the
+ * eligibility component (elg_worker.c decides and calls it).
  *
  * Response{id, eligible: EligibleResp{answers, at_height, block_hash}} written straight
- * from the decisions (node/eligibility.h): sizes computed from the answers bottom up, then
+ * from the decisions (ctr_answer, contracts/contracts.h): sizes computed from the answers bottom up, then
  * the bytes in one pass. The output is what nanopb would encode for the same values
  * (proto3: zero scalars and empty strings left out, fields in number order; checked by
  * tests/functional/eligible_query); strings are cut to the sizes the .options give the
@@ -11,7 +12,7 @@
 #ifndef FWL_NODE_ELG_WIRE_H
 #define FWL_NODE_ELG_WIRE_H
 
-#include "node/daemon/eligibility.h"
+#include "contracts/contracts.h"
 
 /* One device's answer as the node sends it. Strings borrowed. */
 typedef struct {
@@ -19,9 +20,9 @@ typedef struct {
     int error;                              /* the device could not be answered  */
     char message[256];
     size_t n;                               /* products answered                  */
-    elg_answer ans[ELG_MAX_PRODUCTS];
-    const char *policy[ELG_MAX_PRODUCTS];   /* label of each product's policy     */
-    size_t body[ELG_MAX_PRODUCTS + 1];      /* the encoder's sizes                */
+    ctr_answer ans[CTR_PRODUCTS_MAX];
+    const char *policy[CTR_PRODUCTS_MAX];   /* label of each product's policy     */
+    size_t body[CTR_PRODUCTS_MAX + 1];      /* the encoder's sizes                */
 } elg_device_answer;
 
 /* The encoded size of the Response for answers a[0..n) at tip t (keeps part sizes in

@@ -1,15 +1,15 @@
 /*
- * fuzz_eligibility: eligibility decisions (node/eligibility.c) and their wire form
- * (node/elg_wire.c) on arbitrary candidate sets and devices. Devices come from any RPC
+ * fuzz_eligibility: eligibility decisions (contracts/decide.c) and their wire form
+ * (node/daemon/elg_wire.c) on arbitrary candidate sets and devices. Devices come from any RPC
  * client and candidates from the ledger, so both sides are taken from the input: products
  * and versions from small vocabularies with bad and edge values mixed in, revocations,
  * hardware ranges and add-ons, dependencies (cycles, bad constraints), installed packages
  * (duplicates, bad versions), and the policy: the default or one of a few contracts.
  *
- * Checks: elg_prepare and elg_decide return 0 or a documented error; deciding twice gives
+ * Checks: ctr_prepare and ctr_decide return 0 or a documented error; deciding twice gives
  * the same answers; per product, answers are sorted and unique, best (if any) is a
  * candidate of that product and not revoked, a plan ends with best and holds at most
- * ELG_MAX_PLAN steps, rejected is at most ELG_MAX_REJECTED of rejected_total, and
+ * CTR_PLAN_MAX steps, rejected is at most CTR_REJECTED_MAX of rejected_total, and
  * rejected_total + superseded + (best ? 1 : 0) is the product's candidate count; the status
  * is urgent exactly when the installed version is a revoked candidate. The encoded answer
  * has exactly the size elg_wire_size announced, nanopb decodes it, and the decoded fields
@@ -72,7 +72,7 @@ static const char *pick(rd *r, const char *const *v, size_t n) { return v[byte(r
 /* --- the world the input describes ------------------------------------------------------ */
 
 typedef struct {
-    elg_candidate c[MAX_CANDS];
+    ctr_candidate c[MAX_CANDS];
     size_t n;
     ctr_hardware hw[MAX_CANDS][2];
     const char *req_addons[MAX_CANDS][2];
@@ -95,7 +95,7 @@ static void build(rd *r)
     memset(&W, 0, sizeof W);
     W.n = byte(r) % (MAX_CANDS + 1);
     for (size_t i = 0; i < W.n; i++) {
-        elg_candidate *c = &W.c[i];
+        ctr_candidate *c = &W.c[i];
         unsigned f = byte(r);
         c->r.product = PICK(r, products);
         c->r.version = PICK(r, versions);
@@ -152,7 +152,7 @@ static int policy_cb(void *ctx, const char *product, const char *model, const ct
     return 0;
 }
 
-static int outcomes_cb(void *ctx, const elg_candidate *c, ctr_outcomes *out)
+static int outcomes_cb(void *ctx, const ctr_candidate *c, ctr_outcomes *out)
 {
     (void)ctx;
     *out = c->r.outcomes;
@@ -169,7 +169,7 @@ static size_t group_size(const char *product)
     return n;
 }
 
-static bool is_candidate(const elg_candidate *c, const char *product)
+static bool is_candidate(const ctr_candidate *c, const char *product)
 {
     return c >= W.c && c < W.c + W.n && !strcmp(c->r.product, product);
 }
@@ -185,7 +185,7 @@ static bool runs_revoked(const ctr_device *d, const char *product)
     ldg_semver hv, cv;
     bool hv_ok = have && !ldg_semver_parse(have, &hv);
     for (size_t i = 0; have && i < W.n; i++) {
-        const elg_candidate *c = &W.c[i];
+        const ctr_candidate *c = &W.c[i];
         if (!c->r.revoked || strcmp(c->r.product, product))
             continue;
         bool cv_ok = !ldg_semver_parse(c->r.version, &cv);
@@ -195,10 +195,10 @@ static bool runs_revoked(const ctr_device *d, const char *product)
     return false;
 }
 
-static void check_answer(const ctr_device *d, const elg_answer *a)
+static void check_answer(const ctr_device *d, const ctr_answer *a)
 {
     FZ_CHECK(a->product && group_size(a->product) > 0, "product %s", a->product);
-    FZ_CHECK(a->n_rejected <= ELG_MAX_REJECTED && a->n_rejected <= a->n_rejected_total,
+    FZ_CHECK(a->n_rejected <= CTR_REJECTED_MAX && a->n_rejected <= a->n_rejected_total,
              "%zu of %zu rejections", a->n_rejected, a->n_rejected_total);
     FZ_CHECK(a->n_rejected_total + a->n_superseded + (a->best ? 1 : 0) == group_size(a->product),
              "%s: %zu rejected + %zu superseded + best %d != %zu candidates", a->product,
@@ -207,16 +207,16 @@ static void check_answer(const ctr_device *d, const elg_answer *a)
         FZ_CHECK(is_candidate(a->best, a->product) && !a->best->r.revoked, "best of %s", a->product);
         FZ_CHECK(!a->unsatisfiable, "unsatisfiable with a best");
     }
-    FZ_CHECK(a->n_plan <= ELG_MAX_PLAN, "plan of %zu", a->n_plan);
+    FZ_CHECK(a->n_plan <= CTR_PLAN_MAX, "plan of %zu", a->n_plan);
     FZ_CHECK(!a->n_plan || (a->best && a->plan[a->n_plan - 1] == a->best), "plan does not end with best");
     for (size_t i = 0; i < a->n_plan; i++)
         FZ_CHECK(a->plan[i] >= W.c && a->plan[i] < W.c + W.n && !a->plan[i]->r.revoked, "plan step");
     for (size_t i = 0; i < a->n_rejected; i++)
         FZ_CHECK(is_candidate(a->rejected[i].release, a->product) && a->rejected[i].rule[0],
                  "rejection %zu", i);
-    FZ_CHECK((a->status == ELG_URGENT) == runs_revoked(d, a->product), "%s: status %d",
+    FZ_CHECK((a->status == CTR_URGENT) == runs_revoked(d, a->product), "%s: status %d",
              a->product, a->status);
-    FZ_CHECK(a->status == ELG_URGENT || a->status == (a->best ? ELG_UPDATE_AVAILABLE : ELG_UP_TO_DATE),
+    FZ_CHECK(a->status == CTR_URGENT || a->status == (a->best ? CTR_UPDATE_AVAILABLE : CTR_UP_TO_DATE),
              "status %d", a->status);
 }
 
@@ -241,7 +241,7 @@ static bool on_member(pb_istream_t *st, const pb_field_t *f, void **arg)
     return true;
 }
 
-static void same_ref(const fwl_ReleaseRef *r, const elg_candidate *c)
+static void same_ref(const fwl_ReleaseRef *r, const ctr_candidate *c)
 {
     FZ_CHECK(!strncmp(r->product, c->r.product, sizeof r->product - 1) &&
                  !strncmp(r->version, c->r.version, sizeof r->version - 1) && r->has_file_hash &&
@@ -280,7 +280,7 @@ static void check_wire(elg_device_answer *o, size_t n)
         FZ_CHECK(d->products_count == o[k].n, "products");
         for (size_t i = 0; i < o[k].n; i++) {
             const fwl_ProductAnswer *p = &d->products[i];
-            const elg_answer *a = &o[k].ans[i];
+            const ctr_answer *a = &o[k].ans[i];
             FZ_CHECK(!strcmp(p->product, a->product) && !strcmp(p->installed, a->installed) &&
                          (int)p->status == a->status && p->has_best == (a->best != NULL) &&
                          p->plan_count == a->n_plan && p->unsatisfiable == a->unsatisfiable &&
@@ -311,18 +311,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     rd r = {data, size};
     build(&r);
-    int rc = elg_prepare(W.c, W.n);
+    int rc = ctr_prepare(W.c, W.n);
     FZ_CHECK(rc == 0, "prepare: %d", rc);
     for (size_t i = 1; i < W.n; i++)
         FZ_CHECK(strcmp(W.c[i - 1].r.product, W.c[i].r.product) <= 0, "not sorted");
-    elg_source src = {policy_cb, outcomes_cb, NULL};
+    ctr_source src = {policy_cb, outcomes_cb, NULL};
     ctr_context cc = {1700000000000ull, 99, 20000};
     for (size_t k = 0; k < W.n_dev; k++) {
         elg_device_answer *o = &out[k];
         o->id = W.ids[k];
         o->error = 0;
         o->ans[0].error_reason[0] = '\0';
-        rc = elg_decide(&W.d[k], W.c, W.n, &src, &cc, o->ans, ELG_MAX_PRODUCTS, &o->n);
+        rc = ctr_decide(&W.d[k], W.c, W.n, &src, &cc, o->ans, CTR_PRODUCTS_MAX, &o->n);
         FZ_CHECK(rc == 0 || rc == CTR_EINVAL || rc == CTR_ETOOBIG, "decide: %d", rc);
         if (rc) {
             FZ_CHECK(o->n == 0 && o->ans[0].error_reason[0], "an error without a reason");
@@ -331,10 +331,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         }
         size_t n2 = 0;
-        FZ_CHECK(elg_decide(&W.d[k], W.c, W.n, &src, &cc, again[k].ans, ELG_MAX_PRODUCTS, &n2) == 0 &&
+        FZ_CHECK(ctr_decide(&W.d[k], W.c, W.n, &src, &cc, again[k].ans, CTR_PRODUCTS_MAX, &n2) == 0 &&
                      n2 == o->n, "not deterministic");
         for (size_t i = 0; i < o->n; i++) {
-            const elg_answer *a = &o->ans[i], *b = &again[k].ans[i];
+            const ctr_answer *a = &o->ans[i], *b = &again[k].ans[i];
             FZ_CHECK(a->best == b->best && a->n_rejected_total == b->n_rejected_total &&
                          a->n_superseded == b->n_superseded && a->status == b->status &&
                          a->n_plan == b->n_plan && !strcmp(a->unsat_reason, b->unsat_reason),

@@ -1,5 +1,5 @@
 /*
- * Eligibility decisions (node/eligibility.c) on the X.1368 Appendix II.1 situations: two
+ * The eligibility decision (contracts/decide.c: ctr_prepare, ctr_decide) on the X.1368 Appendix II.1 situations: two
  * hardware revisions with different supported versions, a sensor board that needs a
  * specific release, a dependency that needs an update first (an ordered plan), one that
  * cannot be satisfied, a cycle, a revoked release making the device urgent, a 25% rollout
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "node/daemon/eligibility.h"
+#include "contracts/contracts.h"
 
 /* --- fixtures --------------------------------------------------------------------------- */
 
@@ -25,10 +25,10 @@ static const ctr_hardware hw_any[] = {{"sensor-v1", 0, 0, no_addons, 0}};
 static const ctr_hardware hw_lora[] = {{"sensor-v1", 0, 0, lora, 1}};
 static uint8_t fh[32][32];
 
-static elg_candidate cand(int i, const char *product, const char *version, uint64_t secver,
+static ctr_candidate cand(int i, const char *product, const char *version, uint64_t secver,
                           const ctr_hardware *hw, const ctr_dependency *deps, size_t n_deps)
 {
-    elg_candidate c;
+    ctr_candidate c;
     memset(&c, 0, sizeof c);
     memset(fh[i], i + 1, 32);
     c.r.product = product;
@@ -67,7 +67,7 @@ static int contract_policy(void *ctx, const char *product, const char *model,
     return 0;
 }
 
-static const elg_answer *find(const elg_answer *a, size_t n, const char *product)
+static const ctr_answer *find(const ctr_answer *a, size_t n, const char *product)
 {
     for (size_t i = 0; i < n; i++)
         if (!strcmp(a[i].product, product))
@@ -75,23 +75,23 @@ static const elg_answer *find(const elg_answer *a, size_t n, const char *product
     return NULL;
 }
 
-static elg_answer out[ELG_MAX_PRODUCTS];
-static elg_candidate prepared[16]; /* the answers point into it */
+static ctr_answer out[CTR_PRODUCTS_MAX];
+static ctr_candidate prepared[16]; /* the answers point into it */
 
 /* Decide over a prepared copy of c[0..n). */
 typedef int (*policy_fn)(void *ctx, const char *product, const char *model,
                          const ctr_program **prog);
 
-static size_t decide(const ctr_device *d, const elg_candidate *c, size_t n, policy_fn pol,
+static size_t decide(const ctr_device *d, const ctr_candidate *c, size_t n, policy_fn pol,
                      void *ctx)
 {
-    elg_source src = {pol, NULL, ctx};
+    ctr_source src = {pol, NULL, ctx};
     size_t m = 0;
     ctr_context cc = {1700000000000ull, 10, 0};
     assert_true(n <= 16);
     memcpy(prepared, c, n * sizeof *c);
-    assert_int_equal(elg_prepare(prepared, n), 0);
-    assert_int_equal(elg_decide(d, prepared, n, &src, &cc, out, ELG_MAX_PRODUCTS, &m), 0);
+    assert_int_equal(ctr_prepare(prepared, n), 0);
+    assert_int_equal(ctr_decide(d, prepared, n, &src, &cc, out, CTR_PRODUCTS_MAX, &m), 0);
     return m;
 }
 
@@ -101,15 +101,15 @@ static void test_two_revisions(void **st)
 {
     (void)st;
     const ctr_package pk[] = {{"fw", "1.0.0"}};
-    elg_candidate c[] = {cand(0, "fw", "2.0.0", 2, hw_rev1_3, NULL, 0),
+    ctr_candidate c[] = {cand(0, "fw", "2.0.0", 2, hw_rev1_3, NULL, 0),
                          cand(1, "fw", "2.1.0", 3, hw_rev4_up, NULL, 0)};
     ctr_device d = device(2, NULL, 0, pk, 1);
     size_t n = decide(&d, c, 2, default_policy, NULL);
-    const elg_answer *a = find(out, n, "fw");
+    const ctr_answer *a = find(out, n, "fw");
     assert_non_null(a);
     assert_non_null(a->best);
     assert_string_equal(a->best->r.version, "2.0.0");
-    assert_int_equal(a->status, ELG_UPDATE_AVAILABLE);
+    assert_int_equal(a->status, CTR_UPDATE_AVAILABLE);
     assert_string_equal(a->installed, "1.0.0");
     assert_int_equal(a->n_rejected, 1);
     assert_string_equal(a->rejected[0].release->r.version, "2.1.0");
@@ -124,11 +124,11 @@ static void test_sensor_board(void **st)
 {
     (void)st;
     const ctr_package pk[] = {{"fw", "1.0.0"}};
-    elg_candidate c[] = {cand(0, "fw", "3.0.0", 3, hw_lora, NULL, 0),
+    ctr_candidate c[] = {cand(0, "fw", "3.0.0", 3, hw_lora, NULL, 0),
                          cand(1, "fw", "2.0.0", 2, hw_any, NULL, 0)};
     ctr_device d = device(2, NULL, 0, pk, 1);
     size_t n = decide(&d, c, 2, default_policy, NULL);
-    const elg_answer *a = find(out, n, "fw");
+    const ctr_answer *a = find(out, n, "fw");
     assert_string_equal(a->best->r.version, "2.0.0"); /* no LoRa board: 3.0.0 is rejected */
     assert_string_equal(a->rejected[0].rule, "hardware");
     d = device(2, lora, 1, pk, 1);
@@ -144,12 +144,12 @@ static void test_dependency_plan(void **st)
     (void)st;
     static const ctr_dependency needs_foo2[] = {{"libfoo", ">=2.0.0,<3"}};
     const ctr_package pk[] = {{"app", "1.0.0"}, {"libfoo", "1.4.0"}};
-    elg_candidate c[] = {cand(0, "app", "2.0.0", 2, hw_any, needs_foo2, 1),
+    ctr_candidate c[] = {cand(0, "app", "2.0.0", 2, hw_any, needs_foo2, 1),
                          cand(1, "libfoo", "2.1.0", 2, hw_any, NULL, 0),
                          cand(2, "libfoo", "3.0.0", 3, hw_any, NULL, 0)};
     ctr_device d = device(1, NULL, 0, pk, 2);
     size_t n = decide(&d, c, 3, default_policy, NULL);
-    const elg_answer *a = find(out, n, "app");
+    const ctr_answer *a = find(out, n, "app");
     assert_non_null(a);
     assert_non_null(a->best);
     assert_string_equal(a->best->r.version, "2.0.0");
@@ -165,18 +165,18 @@ static void test_dependency_unsatisfiable_and_cycle(void **st)
     (void)st;
     static const ctr_dependency needs_bar5[] = {{"libbar", ">=5"}};
     const ctr_package pk[] = {{"app", "1.0.0"}};
-    elg_candidate c[] = {cand(0, "app", "2.0.0", 2, hw_any, needs_bar5, 1),
+    ctr_candidate c[] = {cand(0, "app", "2.0.0", 2, hw_any, needs_bar5, 1),
                          cand(1, "libbar", "4.0.0", 1, hw_any, NULL, 0)};
     ctr_device d = device(1, NULL, 0, pk, 1);
     size_t n = decide(&d, c, 2, default_policy, NULL);
-    const elg_answer *a = find(out, n, "app");
+    const ctr_answer *a = find(out, n, "app");
     assert_null(a->best);
     assert_true(a->unsatisfiable);
     assert_non_null(strstr(a->unsat_reason, "libbar"));
-    assert_int_equal(a->status, ELG_UP_TO_DATE);
+    assert_int_equal(a->status, CTR_UP_TO_DATE);
     /* a needs b >= 2, b needs a >= 2: a cycle, detected and reported, not looped on */
     static const ctr_dependency needs_b[] = {{"b", ">=2"}}, needs_a[] = {{"a", ">=2"}};
-    elg_candidate cy[] = {cand(2, "a", "2.0.0", 2, hw_any, needs_b, 1),
+    ctr_candidate cy[] = {cand(2, "a", "2.0.0", 2, hw_any, needs_b, 1),
                           cand(3, "b", "2.0.0", 2, hw_any, needs_a, 1)};
     d = device(1, NULL, 0, NULL, 0);
     n = decide(&d, cy, 2, default_policy, NULL);
@@ -189,24 +189,24 @@ static void test_revoked_running_is_urgent(void **st)
 {
     (void)st;
     const ctr_package pk[] = {{"fw", "2.0.0"}};
-    elg_candidate c[] = {cand(0, "fw", "2.0.0", 2, hw_any, NULL, 0),
+    ctr_candidate c[] = {cand(0, "fw", "2.0.0", 2, hw_any, NULL, 0),
                          cand(1, "fw", "2.0.1", 3, hw_any, NULL, 0)};
     c[0].r.revoked = true;
     ctr_device d = device(1, NULL, 0, pk, 1);
     size_t n = decide(&d, c, 2, default_policy, NULL);
-    const elg_answer *a = find(out, n, "fw");
-    assert_int_equal(a->status, ELG_URGENT);
+    const ctr_answer *a = find(out, n, "fw");
+    assert_int_equal(a->status, CTR_URGENT);
     assert_string_equal(a->best->r.version, "2.0.1");
     /* up to date: running the newest, not revoked */
     const ctr_package pk2[] = {{"fw", "2.0.1"}};
     d = device(1, NULL, 0, pk2, 1);
     n = decide(&d, c, 2, default_policy, NULL);
     a = find(out, n, "fw");
-    assert_int_equal(a->status, ELG_UP_TO_DATE);
+    assert_int_equal(a->status, CTR_UP_TO_DATE);
     assert_null(a->best);
 }
 
-static bool eligible_with(const ctr_program *p, const char *id, const elg_candidate *c)
+static bool eligible_with(const ctr_program *p, const char *id, const ctr_candidate *c)
 {
     const ctr_package pk[] = {{"fw", "1.0.0"}};
     ctr_device d = {id, "sensor-v1", 1, NULL, 0, pk, 1, "eu", NULL, 0};
@@ -224,7 +224,7 @@ static void test_rollout_widens_monotonically(void **st)
     if (rc)
         fail_msg("compile: %s", err);
     assert_int_equal(ctr_compile(src50, strlen(src50), &p50, err, sizeof err), 0);
-    elg_candidate c[] = {cand(0, "fw", "2.0.0", 2, hw_any, NULL, 0)};
+    ctr_candidate c[] = {cand(0, "fw", "2.0.0", 2, hw_any, NULL, 0)};
     int in25 = 0, in50 = 0;
     for (int i = 0; i < 400; i++) {
         char id[32];
@@ -246,13 +246,13 @@ static void test_bad_device_is_an_error(void **st)
 {
     (void)st;
     const ctr_package pk[] = {{"fw", "1.0.0"}, {"fw", "1.1.0"}};
-    elg_candidate c[] = {cand(0, "fw", "2.0.0", 2, hw_any, NULL, 0)};
+    ctr_candidate c[] = {cand(0, "fw", "2.0.0", 2, hw_any, NULL, 0)};
     ctr_device d = device(1, NULL, 0, pk, 2);
     size_t m = 9;
     ctr_context cc = {0, 0, 0};
-    assert_int_equal(elg_prepare(c, 1), 0);
-    elg_source src = {default_policy, NULL, NULL};
-    int rc = elg_decide(&d, c, 1, &src, &cc, out, ELG_MAX_PRODUCTS, &m);
+    assert_int_equal(ctr_prepare(c, 1), 0);
+    ctr_source src = {default_policy, NULL, NULL};
+    int rc = ctr_decide(&d, c, 1, &src, &cc, out, CTR_PRODUCTS_MAX, &m);
     assert_true(rc == CTR_EINVAL || rc == CTR_ETOOBIG);
     assert_int_equal(m, 0);
     assert_true(strlen(out[0].error_reason) > 0);
@@ -266,7 +266,7 @@ static void test_superseded_and_up_to_date(void **st)
 {
     (void)st;
     static char ver[12][16];
-    elg_candidate c[12];
+    ctr_candidate c[12];
     for (int i = 0; i < 12; i++) {
         snprintf(ver[i], sizeof ver[i], "%d.0.0", i + 1);
         c[i] = cand(i, "fw", ver[i], (uint64_t)i + 1, hw_any, NULL, 0);
@@ -274,7 +274,7 @@ static void test_superseded_and_up_to_date(void **st)
     const ctr_package old[] = {{"fw", "1.0.0"}};
     ctr_device d = device(1, NULL, 0, old, 1);
     size_t n = decide(&d, c, 12, default_policy, NULL);
-    const elg_answer *a = find(out, n, "fw");
+    const ctr_answer *a = find(out, n, "fw");
     assert_string_equal(a->best->r.version, "12.0.0");
     assert_int_equal(a->n_rejected_total, 0);
     assert_int_equal(a->n_superseded, 11);
@@ -289,8 +289,8 @@ static void test_superseded_and_up_to_date(void **st)
         n = decide(&d, c, 12, k ? contract_policy : default_policy, p);
         a = find(out, n, "fw");
         assert_null(a->best);
-        assert_int_equal(a->status, ELG_UP_TO_DATE);
-        assert_int_equal(a->n_rejected, ELG_MAX_REJECTED);
+        assert_int_equal(a->status, CTR_UP_TO_DATE);
+        assert_int_equal(a->n_rejected, CTR_REJECTED_MAX);
         assert_int_equal(a->n_rejected_total, 12);
         assert_int_equal(a->n_superseded, 0);
         assert_string_equal(a->rejected[0].release->r.version, "12.0.0");
@@ -306,11 +306,11 @@ static void test_installed_security_version(void **st)
 {
     (void)st;
     const ctr_package pk[] = {{"fw", "2.0.0"}};
-    elg_candidate c[] = {cand(0, "fw", "2.0.0", 5, hw_any, NULL, 0),
+    ctr_candidate c[] = {cand(0, "fw", "2.0.0", 5, hw_any, NULL, 0),
                          cand(1, "fw", "2.1.0", 5, hw_any, NULL, 0)};
     ctr_device d = device(1, NULL, 0, pk, 1);
     size_t n = decide(&d, c, 2, default_policy, NULL);
-    const elg_answer *a = find(out, n, "fw");
+    const ctr_answer *a = find(out, n, "fw");
     assert_null(a->best);
     assert_string_equal(a->rejected[0].rule, "newer");
     assert_non_null(strstr(a->rejected[0].reason, "security version 5"));
@@ -320,37 +320,37 @@ static void test_installed_security_version(void **st)
     assert_string_equal(a->best->r.version, "2.1.0");
 }
 
-/* The bounds: at most ELG_MAX_PRODUCTS products answered (the first by name), at most
- * ELG_MAX_CANDIDATES candidates, plans at most ELG_MAX_PLAN deep. */
+/* The bounds: at most CTR_PRODUCTS_MAX products answered (the first by name), at most
+ * CTR_CANDIDATES_MAX candidates, plans at most CTR_PLAN_MAX deep. */
 static void test_bounds(void **st)
 {
     (void)st;
     static char names[10][16];
-    elg_candidate c[10];
+    ctr_candidate c[10];
     for (int i = 0; i < 10; i++) {
         snprintf(names[i], sizeof names[i], "p%d", 9 - i);
         c[i] = cand(i, names[i], "1.0.0", 1, hw_any, NULL, 0);
     }
     ctr_device d = device(1, NULL, 0, NULL, 0);
     size_t n = decide(&d, c, 10, default_policy, NULL);
-    assert_int_equal(n, ELG_MAX_PRODUCTS);
+    assert_int_equal(n, CTR_PRODUCTS_MAX);
     assert_string_equal(out[0].product, "p0");
-    assert_string_equal(out[ELG_MAX_PRODUCTS - 1].product, "p7");
+    assert_string_equal(out[CTR_PRODUCTS_MAX - 1].product, "p7");
 
-    elg_candidate *big = calloc(ELG_MAX_CANDIDATES + 1, sizeof *big);
+    ctr_candidate *big = calloc(CTR_CANDIDATES_MAX + 1, sizeof *big);
     assert_non_null(big);
-    assert_int_equal(elg_prepare(big, ELG_MAX_CANDIDATES + 1), LDG_ETOOBIG);
+    assert_int_equal(ctr_prepare(big, CTR_CANDIDATES_MAX + 1), LDG_ETOOBIG);
     size_t m = 9;
-    elg_source src = {default_policy, NULL, NULL};
-    assert_int_equal(elg_decide(&d, big, ELG_MAX_CANDIDATES + 1, &src, NULL, out,
-                                ELG_MAX_PRODUCTS, &m), LDG_ETOOBIG);
+    ctr_source src = {default_policy, NULL, NULL};
+    assert_int_equal(ctr_decide(&d, big, CTR_CANDIDATES_MAX + 1, &src, NULL, out,
+                                CTR_PRODUCTS_MAX, &m), LDG_ETOOBIG);
     assert_int_equal(m, 0);
     free(big);
 
     /* app needs d1, d1 needs d2, ... d9: a plan 10 deep is refused, not followed */
     static char pk[10][16];
     static ctr_dependency deps[10][1];
-    elg_candidate chain[10];
+    ctr_candidate chain[10];
     for (int i = 0; i < 10; i++) {
         snprintf(pk[i], sizeof pk[i], i ? "d%d" : "app", i);
         if (i < 9)
@@ -359,7 +359,7 @@ static void test_bounds(void **st)
         chain[i] = cand(i, pk[i], "1.0.0", 1, hw_any, deps[i], i < 9);
     }
     n = decide(&d, chain, 10, default_policy, NULL);
-    const elg_answer *a = find(out, n, "app");
+    const ctr_answer *a = find(out, n, "app");
     assert_non_null(a);
     assert_null(a->best);
     assert_true(a->unsatisfiable);
@@ -371,15 +371,15 @@ static void test_bounds(void **st)
     assert_string_equal(a->plan[0]->r.product, "d9");
 }
 
-/* Candidates not prepared by elg_prepare are refused, not misread. */
+/* Candidates not prepared by ctr_prepare are refused, not misread. */
 static void test_unprepared_refused(void **st)
 {
     (void)st;
-    elg_candidate c[] = {cand(0, "fw", "2.0.0", 2, hw_any, NULL, 0)};
+    ctr_candidate c[] = {cand(0, "fw", "2.0.0", 2, hw_any, NULL, 0)};
     ctr_device d = device(1, NULL, 0, NULL, 0);
     size_t m = 9;
-    elg_source src = {default_policy, NULL, NULL};
-    assert_int_equal(elg_decide(&d, c, 1, &src, NULL, out, ELG_MAX_PRODUCTS, &m), CTR_EINVAL);
+    ctr_source src = {default_policy, NULL, NULL};
+    assert_int_equal(ctr_decide(&d, c, 1, &src, NULL, out, CTR_PRODUCTS_MAX, &m), CTR_EINVAL);
     assert_int_equal(m, 0);
 }
 

@@ -1,17 +1,18 @@
 /*
- * The Eligible and GetContract RPCs (the read path of issue 4).
+ * The eligibility component of the daemon: its worker thread, its caches and the Eligible
+ * and GetContract RPCs (the read path of issue 4). The decision itself is contracts/'
+ * (ctr_prepare, ctr_decide: pure, re-run by trackers); the answer's wire form is
+ * elg_wire.c. What is here is what only a node has: the store, the thread, the caches.
  *
  * Per device: the candidate releases for its hardware model, read from the store and kept
- * prepared (elg_prepare) per model until the store says they may have changed; the policy
+ * prepared (ctr_prepare) per model until the store says they may have changed; the policy
  * per product is the contract bound to (product, model) or (product), compiled once per
  * code hash, else the built-in default, looked up once per product and model; outcome
- * totals are read when a contract evaluates a candidate. elg_decide (eligibility.c)
- * decides; the answers are written to the wire directly (below). All reads of one request
- * are one LMDB read transaction (ldg_store_snapshot_begin): the height and block hash in
- * the answer.
+ * totals are read when a contract evaluates a candidate. ctr_decide decides; elg_wire
+ * writes the answers straight to the wire. All reads of one request are one LMDB read
+ * transaction (ldg_store_snapshot_begin): the height and block hash in the answer.
  */
 #include "contracts/contracts.h"
-#include "node/daemon/eligibility.h"
 #include "node/daemon/elg_wire.h"
 #include "node/daemon/server_internal.h"
 
@@ -73,7 +74,7 @@ static void arena_free(arena *a)
 
 /* The policy of one product on the model, looked up once per block. */
 typedef struct {
-    const char *product;     /* the candidates' shared name (elg_prepare)         */
+    const char *product;     /* the candidates' shared name (ctr_prepare)         */
     const ctr_program *prog; /* NULL: the default                                 */
     int rc;
     char label[96];          /* "default" or "contract NAME vN"                   */
@@ -88,7 +89,7 @@ typedef struct {
 typedef struct {
     stamps at;
     arena a;                 /* their strings                                    */
-    elg_candidate *c;        /* prepared (elg_prepare)                           */
+    ctr_candidate *c;        /* prepared (ctr_prepare)                           */
     size_t n;
     int rc;                  /* a read error (LDG_ETOOBIG is kept until a change)  */
     char model[65];
@@ -198,7 +199,7 @@ static int policy_cb(void *ctx, const char *product, const char *model, const ct
     return p ? p->rc : LDG_ENOMEM;
 }
 
-static int outcomes_cb(void *ctx, const elg_candidate *c, ctr_outcomes *out)
+static int outcomes_cb(void *ctx, const ctr_candidate *c, ctr_outcomes *out)
 {
     policy_ctx *pc = ctx;
     fwl_OutcomeTotals o;
@@ -208,7 +209,7 @@ static int outcomes_cb(void *ctx, const elg_candidate *c, ctr_outcomes *out)
 }
 
 /* Copy one release record into the candidate view (strings into the arena). */
-static int to_candidate(arena *a, const fwl_ReleaseRecord *rec, elg_candidate *c)
+static int to_candidate(arena *a, const fwl_ReleaseRecord *rec, ctr_candidate *c)
 {
     const fwl_Release *r = &rec->release;
     memset(c, 0, sizeof *c);
@@ -254,7 +255,7 @@ static int to_candidate(arena *a, const fwl_ReleaseRecord *rec, elg_candidate *c
 
 typedef struct {
     arena *a;
-    elg_candidate *c;
+    ctr_candidate *c;
     size_t n, cap;
 } collect;
 
@@ -266,10 +267,10 @@ static int collect_cb(void *ctx, const fwl_ReleaseRecord *rec)
     return to_candidate(k->a, rec, &k->c[k->n++]);
 }
 
-/* Every release listed for model, up to ELG_MAX_CANDIDATES. */
-static int read_candidates(server *s, arena *a, const char *model, elg_candidate *out, size_t *n)
+/* Every release listed for model, up to CTR_CANDIDATES_MAX. */
+static int read_candidates(server *s, arena *a, const char *model, ctr_candidate *out, size_t *n)
 {
-    collect k = {a, out, 0, ELG_MAX_CANDIDATES};
+    collect k = {a, out, 0, CTR_CANDIDATES_MAX};
     uint8_t cursor[LDG_CURSOR_MAX], next[LDG_CURSOR_MAX];
     size_t cl = 0, nl = 0;
     uint64_t at;
@@ -317,13 +318,13 @@ static model_cands *candidates(server *s, const char *model, stamps at)
     m->n = m->n_pol = m->cap_pol = 0;
     m->at = at;
     snprintf(m->model, sizeof m->model, "%s", model);
-    m->c = rc ? NULL : malloc(ELG_MAX_CANDIDATES * sizeof *m->c);
+    m->c = rc ? NULL : malloc(CTR_CANDIDATES_MAX * sizeof *m->c);
     m->rc = rc ? rc : m->c ? read_candidates(s, &m->a, model, m->c, &m->n) : LDG_ENOMEM;
     s->models_cands += m->n;
     if (!m->rc)
-        m->rc = elg_prepare(m->c, m->n);
-    elg_candidate *fit = m->rc ? NULL : realloc(m->c, (m->n + 1) * sizeof *m->c);
-    if (fit) /* keep what was read, not room for ELG_MAX_CANDIDATES */
+        m->rc = ctr_prepare(m->c, m->n);
+    ctr_candidate *fit = m->rc ? NULL : realloc(m->c, (m->n + 1) * sizeof *m->c);
+    if (fit) /* keep what was read, not room for CTR_CANDIDATES_MAX */
         m->c = fit;
     for (size_t i = 0; !m->rc && i < m->n; i = m->c[i].group_end)
         m->cap_pol++;
@@ -355,9 +356,9 @@ static void decide_device(server *s, const fwl_Device *dev, const ctr_context *c
     model_cands *m = candidates(s, dev->hardware_model, at);
     int rc = m ? m->rc : LDG_ENOMEM;
     policy_ctx pc = {s, m};
-    elg_source src = {policy_cb, outcomes_cb, &pc};
+    ctr_source src = {policy_cb, outcomes_cb, &pc};
     if (!rc)
-        rc = elg_decide(&d, m->c, m->n, &src, cc, o->ans, ELG_MAX_PRODUCTS, &o->n);
+        rc = ctr_decide(&d, m->c, m->n, &src, cc, o->ans, CTR_PRODUCTS_MAX, &o->n);
     if (rc) {
         o->error = rc;
         o->n = 0;

@@ -1,6 +1,9 @@
 /*
- * Eligibility decisions: per product, the best eligible release, the rejected candidates
- * with their rule, the device's status and an update plan across dependencies.
+ * The eligibility decision (contracts.h: ctr_prepare, ctr_decide): per product, the best
+ * eligible release, the rejected candidates with their rule, the device's status and an
+ * update plan across dependencies. Pure: the candidates, the device and the policies are
+ * handed in, so a node deciding from its store and a tracker re-running the decision on
+ * records it was given reach the same answer.
  *
  * Planning: when the newest candidate fails only the default "dependencies" rule, each
  * missing dependency is looked up among the candidates (the best eligible release of that
@@ -12,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/daemon/eligibility.h"
+#include "contracts/contracts.h"
 
-#define PKG_MAX (CTR_LIST_MAX + ELG_MAX_PLAN)
+#define PKG_MAX (CTR_LIST_MAX + CTR_PLAN_MAX)
 
 #define MEMO_MAX 16
 
@@ -23,7 +26,7 @@
 /* Product, then newest first; versions that do not parse (the ledger stores none) last. */
 static int cand_order(const void *a, const void *b)
 {
-    const elg_candidate *x = a, *y = b;
+    const ctr_candidate *x = a, *y = b;
     int c = strcmp(x->r.product, y->r.product);
     if (c)
         return c;
@@ -34,9 +37,9 @@ static int cand_order(const void *a, const void *b)
     return strcmp(y->r.version, x->r.version);
 }
 
-int elg_prepare(elg_candidate *c, size_t n)
+int ctr_prepare(ctr_candidate *c, size_t n)
 {
-    if (n > ELG_MAX_CANDIDATES)
+    if (n > CTR_CANDIDATES_MAX)
         return LDG_ETOOBIG;
     for (size_t i = 0; i < n; i++)
         c[i].v_ok = !ldg_semver_parse(c[i].r.version, &c[i].v);
@@ -54,7 +57,7 @@ int elg_prepare(elg_candidate *c, size_t n)
 }
 
 /* The first index of product's group in c[0..n), or n. */
-static size_t group_of(const elg_candidate *c, size_t n, const char *product)
+static size_t group_of(const ctr_candidate *c, size_t n, const char *product)
 {
     for (size_t i = 0; i < n; i = c[i].group_end)
         if (c[i].r.product == product || !strcmp(c[i].r.product, product))
@@ -64,7 +67,7 @@ static size_t group_of(const elg_candidate *c, size_t n, const char *product)
 
 /* The candidate of group [i, end) with exactly this version, or NULL. Binary search: the
  * group is sorted newest first, unparsable versions last. */
-static const elg_candidate *find_version(const elg_candidate *c, size_t i, size_t end,
+static const ctr_candidate *find_version(const ctr_candidate *c, size_t i, size_t end,
                                          const ldg_semver *v)
 {
     size_t lo = i, hi = end;
@@ -82,9 +85,9 @@ static const elg_candidate *find_version(const elg_candidate *c, size_t i, size_
 
 typedef struct {
     const ctr_device *d;
-    const elg_candidate *c;
+    const ctr_candidate *c;
     size_t n;
-    const elg_source *src;
+    const ctr_source *src;
     const ctr_context *cc;
     /* dependencies already found unsatisfiable on the device as it is (each is tried once
      * per device, not once per candidate that needs it) */
@@ -119,7 +122,7 @@ static void vdevice_init(vdevice *v, const ctr_device *d)
     v->d.n_packages = n;
 }
 
-static bool vdevice_install(vdevice *v, const elg_candidate *c)
+static bool vdevice_install(vdevice *v, const ctr_candidate *c)
 {
     ctr_package p = {c->r.product, c->r.version, c->r.security_version};
     for (size_t i = 0; i < v->d.n_packages; i++)
@@ -135,7 +138,7 @@ static bool vdevice_install(vdevice *v, const elg_candidate *c)
 
 /* Installed packages without a stated security version get the one of the release they
  * run, when it is among the candidates. */
-static void fill_security(vdevice *v, const elg_candidate *c, size_t n)
+static void fill_security(vdevice *v, const ctr_candidate *c, size_t n)
 {
     for (size_t i = 0; i < v->d.n_packages; i++) {
         ctr_package *p = &v->pk[i];
@@ -144,7 +147,7 @@ static void fill_security(vdevice *v, const elg_candidate *c, size_t n)
         if (p->security_version || !p->name || !p->version || ldg_semver_parse(p->version, &sv) ||
             (g = group_of(c, n, p->name)) == n)
             continue;
-        const elg_candidate *m = find_version(c, g, c[g].group_end, &sv);
+        const ctr_candidate *m = find_version(c, g, c[g].group_end, &sv);
         if (m)
             p->security_version = m->r.security_version;
     }
@@ -164,7 +167,7 @@ static int device_error(int rc, const ctr_verdict *v)
  * verdict is always filled), not an error of the whole answer. A contract sees the
  * candidate's outcome totals as of the decision. */
 static int evaluate(const env *e, const ctr_program *prog, const ctr_device *d,
-                    const elg_candidate *c, ctr_verdict *v)
+                    const ctr_candidate *c, ctr_verdict *v)
 {
     v->eligible = false;
     v->rule[0] = v->reason[0] = '\0';
@@ -182,7 +185,7 @@ static int evaluate(const env *e, const ctr_program *prog, const ctr_device *d,
 }
 
 /* The same with the policy of c's product looked up. */
-static int judge(const env *e, const ctr_device *d, const elg_candidate *c, ctr_verdict *v)
+static int judge(const env *e, const ctr_device *d, const ctr_candidate *c, ctr_verdict *v)
 {
     const ctr_program *prog = NULL;
     int rc = e->src->policy(e->src->ctx, c->r.product, d->model, &prog);
@@ -196,14 +199,14 @@ static int judge(const env *e, const ctr_device *d, const elg_candidate *c, ctr_
 }
 
 typedef struct {
-    const elg_candidate *steps[ELG_MAX_PLAN];
+    const ctr_candidate *steps[CTR_PLAN_MAX];
     size_t n;
-    const char *path[ELG_MAX_PLAN + 1]; /* packages being planned, for cycles */
+    const char *path[CTR_PLAN_MAX + 1]; /* packages being planned, for cycles */
     size_t depth;
     char why[CTR_REASON_MAX];
 } plan;
 
-static bool plan_release(env *e, vdevice *v, const elg_candidate *target, plan *p);
+static bool plan_release(env *e, vdevice *v, const ctr_candidate *target, plan *p);
 static bool plan_package_(env *e, vdevice *v, const char *pkg, const char *constraint, plan *p);
 
 /* The best eligible release of pkg satisfying constraint, planned on v; false with p->why. */
@@ -231,10 +234,10 @@ static bool plan_package_(env *e, vdevice *v, const char *pkg, const char *const
             snprintf(p->why, sizeof p->why, "dependency cycle through %s", pkg);
             return false;
         }
-    const elg_candidate *best = NULL;
+    const ctr_candidate *best = NULL;
     size_t g = group_of(e->c, e->n, pkg), end = g < e->n ? e->c[g].group_end : g;
     for (size_t i = g; i < end && !best; i++) { /* newest first: the first that fits */
-        const elg_candidate *c = &e->c[i];
+        const ctr_candidate *c = &e->c[i];
         ctr_verdict verdict;
         if (c->r.revoked || !c->v_ok || ldg_constraint_match(constraint, &c->v) != 1)
             continue;
@@ -253,10 +256,10 @@ static bool plan_package_(env *e, vdevice *v, const char *pkg, const char *const
 }
 
 /* Plan target's missing dependencies, then target itself, on v. */
-static bool plan_release(env *e, vdevice *v, const elg_candidate *target, plan *p)
+static bool plan_release(env *e, vdevice *v, const ctr_candidate *target, plan *p)
 {
-    if (p->depth == ELG_MAX_PLAN) {
-        snprintf(p->why, sizeof p->why, "update plan deeper than %d steps", ELG_MAX_PLAN);
+    if (p->depth == CTR_PLAN_MAX) {
+        snprintf(p->why, sizeof p->why, "update plan deeper than %d steps", CTR_PLAN_MAX);
         return false;
     }
     p->path[p->depth++] = target->r.product;
@@ -277,29 +280,29 @@ static bool plan_release(env *e, vdevice *v, const elg_candidate *target, plan *
                  verdict.reason[0] ? verdict.reason : "not eligible");
         return false;
     }
-    if (p->n == ELG_MAX_PLAN || !vdevice_install(v, target)) {
-        snprintf(p->why, sizeof p->why, "update plan longer than %d steps", ELG_MAX_PLAN);
+    if (p->n == CTR_PLAN_MAX || !vdevice_install(v, target)) {
+        snprintf(p->why, sizeof p->why, "update plan longer than %d steps", CTR_PLAN_MAX);
         return false;
     }
     p->steps[p->n++] = target;
     return true;
 }
 
-static void reject(elg_answer *a, const elg_candidate *c, const char *rule, const char *reason)
+static void reject(ctr_answer *a, const ctr_candidate *c, const char *rule, const char *reason)
 {
     a->n_rejected_total++;
-    if (a->n_rejected == ELG_MAX_REJECTED)
+    if (a->n_rejected == CTR_REJECTED_MAX)
         return;
-    elg_rejection *r = &a->rejected[a->n_rejected++];
+    ctr_rejection *r = &a->rejected[a->n_rejected++];
     r->release = c;
     snprintf(r->rule, sizeof r->rule, "%s", rule);
     snprintf(r->reason, sizeof r->reason, "%s", reason);
 }
 
 /* One product: its candidates g[i..end), newest first. */
-static void decide_product(env *e, size_t i, size_t end, elg_answer *a)
+static void decide_product(env *e, size_t i, size_t end, ctr_answer *a)
 {
-    const elg_candidate *g = e->c;
+    const ctr_candidate *g = e->c;
     const ctr_device *d = e->d;
     const ctr_package *have = installed(d, g[i].r.product);
     ldg_semver hv;
@@ -308,7 +311,7 @@ static void decide_product(env *e, size_t i, size_t end, elg_answer *a)
     a->installed = have ? have->version : "";
     bool running_revoked = false; /* the candidate of the installed version is revoked */
     if (hv_ok) {
-        const elg_candidate *m = find_version(g, i, end, &hv);
+        const ctr_candidate *m = find_version(g, i, end, &hv);
         for (; m && m < g + end && m->v_ok && !ldg_semver_cmp(&m->v, &hv); m++)
             running_revoked |= m->r.revoked;
     } else {
@@ -318,9 +321,9 @@ static void decide_product(env *e, size_t i, size_t end, elg_answer *a)
     const ctr_program *prog = NULL;
     int prc = e->src->policy(e->src->ctx, a->product, d->model, &prog);
     for (; i < end && !a->best; i++) {
-        const elg_candidate *c = &g[i];
+        const ctr_candidate *c = &g[i];
         ctr_verdict v;
-        if (!prc && !prog && a->n_rejected == ELG_MAX_REJECTED && hv_ok && c->v_ok &&
+        if (!prc && !prog && a->n_rejected == CTR_REJECTED_MAX && hv_ok && c->v_ok &&
             ldg_semver_cmp(&c->v, &hv) <= 0) {
             /* The default policy refuses every release not newer than the one installed
              * (by "revoked", "hardware" or "newer"): the rest are counted, not evaluated. */
@@ -363,10 +366,10 @@ static void decide_product(env *e, size_t i, size_t end, elg_answer *a)
     a->n_superseded = end - i;
     if (a->best)
         a->unsatisfiable = false; /* an older release went in without the plan */
-    a->status = running_revoked ? ELG_URGENT : a->best ? ELG_UPDATE_AVAILABLE : ELG_UP_TO_DATE;
+    a->status = running_revoked ? CTR_URGENT : a->best ? CTR_UPDATE_AVAILABLE : CTR_UP_TO_DATE;
 }
 
-static void answer_init(elg_answer *a)
+static void answer_init(ctr_answer *a)
 {
     a->product = a->installed = "";
     a->status = 0;
@@ -377,13 +380,13 @@ static void answer_init(elg_answer *a)
     a->error = 0;
 }
 
-int elg_decide(const ctr_device *d, const elg_candidate *c, size_t n, const elg_source *src,
-               const ctr_context *cc, elg_answer *out, size_t cap, size_t *n_out)
+int ctr_decide(const ctr_device *d, const ctr_candidate *c, size_t n, const ctr_source *src,
+               const ctr_context *cc, ctr_answer *out, size_t cap, size_t *n_out)
 {
     *n_out = 0;
     if (!d || !src || !src->policy || (n && !c) || (cap && !out))
         return CTR_EINVAL;
-    if (n > ELG_MAX_CANDIDATES)
+    if (n > CTR_CANDIDATES_MAX)
         return LDG_ETOOBIG;
     for (size_t i = 0; i < n; i = c[i].group_end) /* per group, not per candidate */
         if (!c[i].prepared || c[i].group_end <= i || c[i].group_end > n)
@@ -398,7 +401,7 @@ int elg_decide(const ctr_device *d, const elg_candidate *c, size_t n, const elg_
     }
     e.c = c, e.n = n, e.src = src, e.cc = cc, e.n_memo = 0;
     for (size_t i = 0; i < n && *n_out < cap; i = c[i].group_end) {
-        elg_answer *a = &out[(*n_out)++];
+        ctr_answer *a = &out[(*n_out)++];
         answer_init(a);
         decide_product(&e, i, c[i].group_end, a);
         if (a->error == CTR_EINVAL || a->error == CTR_ETOOBIG || a->error == CTR_ENOMEM) {
