@@ -45,6 +45,8 @@ enum ctr_err {
     CTR_ERRORS(CTR_ENUM_)
 #undef CTR_ENUM_
 };
+/* A CTR_E* code's message; any other code is named by ldg_strerror (the decision's policy
+ * and outcome callbacks return ledger codes), so unknown codes read "unknown error". */
 const char *ctr_strerror(int err);
 
 /* Limits. */

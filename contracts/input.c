@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "contracts/internal.h"
+#include "ledger/ledger.h"
 
 const char *ctr_strerror(int err)
 {
@@ -21,8 +22,8 @@ const char *ctr_strerror(int err)
         return msg;
         CTR_ERRORS(CTR_STR_)
 #undef CTR_STR_
-    default:
-        return "unknown error";
+    default: /* contracts/ sits on ledger/: the decision's callbacks return its codes */
+        return ldg_strerror(err);
     }
 }
 

@@ -342,7 +342,8 @@ static void test_api(void **state)
         assert_string_not_equal(ctr_strerror(codes[i]), "unknown error");
     assert_string_equal(ctr_strerror(CTR_ECOST), "cost limit exceeded");
     assert_string_equal(ctr_strerror(0), "ok");
-    assert_string_equal(ctr_strerror(-1), "unknown error");
+    assert_string_equal(ctr_strerror(LDG_ENOMEM), ldg_strerror(LDG_ENOMEM)); /* a ledger code */
+    assert_string_equal(ctr_strerror(-250), "unknown error");
 }
 
 int main(void)
