@@ -12,9 +12,15 @@
  * writes the answers straight to the wire. All reads of one request are one LMDB read
  * transaction (ldg_store_snapshot_begin): the height and block hash in the answer.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "contracts/contracts.h"
 #include "node/daemon/elg_wire.h"
-#include "node/daemon/server_internal.h"
+#include "node/client/client.h"
+#include "node/daemon/elg_worker.h"
+#include "node/daemon/log.h"
 
 #define ARENA_CHUNK (64u << 10)
 
@@ -47,12 +53,12 @@ static void *arena_alloc(arena *a, size_t n)
     return p;
 }
 
-static const char *arena_str(arena *a, const char *s)
+static const char *arena_str(arena *a, const char *str)
 {
-    size_t n = strlen(s) + 1;
+    size_t n = strlen(str) + 1;
     char *p = arena_alloc(a, n);
     if (p)
-        memcpy(p, s, n);
+        memcpy(p, str, n);
     return p;
 }
 
@@ -100,9 +106,9 @@ typedef struct {
 static bool free_model(void *ctx, const uint8_t key[32], void **val)
 {
     (void)key;
-    server *s = ctx;
+    node_elg *e = ctx;
     model_cands *m = *val;
-    s->models_cands -= m->n;
+    e->models_cands -= m->n;
     arena_free(&m->a);
     free(m->c);
     free(m->pol);
@@ -126,7 +132,7 @@ static bool free_cached(void *ctx, const uint8_t key[32], void **val)
 }
 
 /* The ledger's compile hook: deploys are refused unless they compile here. */
-int node__contract_check(void *ctx, const char *src, size_t len, char *err, size_t errlen)
+int node_elg_contract_check(void *ctx, const char *src, size_t len, char *err, size_t errlen)
 {
     (void)ctx;
     ctr_program *p = NULL;
@@ -139,40 +145,40 @@ int node__contract_check(void *ctx, const char *src, size_t len, char *err, size
 
 /* The policy of product on model (from the store): the bound contract, compiled once per
  * code hash, or NULL for the default; label names it for the answer. */
-static int lookup_policy(server *s, const char *product, const char *model,
+static int lookup_policy(node_elg *e, const char *product, const char *model,
                          const ctr_program **prog, char *label, size_t label_len)
 {
     static fwl_BindingRecord b;
     static fwl_ContractRecord c;
     *prog = NULL;
     snprintf(label, label_len, "default");
-    int rc = ldg_store_binding(s->elg_store, product, model, &b);
+    int rc = ldg_store_binding(e->reader, product, model, &b);
     if (rc == LDG_ENOTFOUND)
         return 0;
-    if (rc || (rc = ldg_store_contract(s->elg_store, b.contract, &c)))
+    if (rc || (rc = ldg_store_contract(e->reader, b.contract, &c)))
         return rc;
     snprintf(label, label_len, "contract %s v%u", c.name, c.version);
     uint8_t key[32] = {0};
     memcpy(key, c.code_hash.bytes, c.code_hash.size < 32 ? c.code_hash.size : 32);
-    cached *e = hmap_get(&s->programs, key);
-    if (!e) {
+    cached *k = hmap_get(&e->programs, key);
+    if (!k) {
         char err[160];
         ctr_program *p = NULL;
         if ((rc = ctr_compile(c.source, strlen(c.source), &p, err, sizeof err)))
             return rc; /* cannot happen for a deployed contract: it compiled on the ledger */
-        if (!(e = malloc(sizeof *e)) || hmap_put(&s->programs, key, e)) {
-            free(e);
+        if (!(k = malloc(sizeof *k)) || hmap_put(&e->programs, key, k)) {
+            free(k);
             ctr_free(p);
             return LDG_ENOMEM;
         }
-        e->prog = p;
+        k->prog = p;
     }
-    *prog = e->prog;
+    *prog = k->prog;
     return 0;
 }
 
 /* The policy of one of m's products, looked up once per block. NULL: not one of them. */
-static const model_policy *policy_for(server *s, model_cands *m, const char *product)
+static const model_policy *policy_for(node_elg *e, model_cands *m, const char *product)
 {
     for (size_t i = 0; i < m->n_pol; i++)
         if (m->pol[i].product == product || !strcmp(m->pol[i].product, product))
@@ -181,12 +187,12 @@ static const model_policy *policy_for(server *s, model_cands *m, const char *pro
         return NULL; /* room for every product of the candidates was made when they were read */
     model_policy *p = &m->pol[m->n_pol++];
     p->product = product;
-    p->rc = lookup_policy(s, product, m->model, &p->prog, p->label, sizeof p->label);
+    p->rc = lookup_policy(e, product, m->model, &p->prog, p->label, sizeof p->label);
     return p;
 }
 
 typedef struct {
-    server *s;
+    node_elg *e;
     model_cands *m;
 } policy_ctx;
 
@@ -194,7 +200,7 @@ static int policy_cb(void *ctx, const char *product, const char *model, const ct
 {
     (void)model; /* the one of the cache */
     policy_ctx *pc = ctx;
-    const model_policy *p = policy_for(pc->s, pc->m, product);
+    const model_policy *p = policy_for(pc->e, pc->m, product);
     *prog = p ? p->prog : NULL;
     return p ? p->rc : LDG_ENOMEM;
 }
@@ -203,7 +209,7 @@ static int outcomes_cb(void *ctx, const ctr_candidate *c, ctr_outcomes *out)
 {
     policy_ctx *pc = ctx;
     fwl_OutcomeTotals o;
-    int rc = ldg_store_outcomes(pc->s->elg_store, c->hash_alg, c->r.file_hash, c->r.file_hash_len, &o);
+    int rc = ldg_store_outcomes(pc->e->reader, c->hash_alg, c->r.file_hash, c->r.file_hash_len, &o);
     *out = rc ? (ctr_outcomes){0, 0, 0} : (ctr_outcomes){o.succeeded, o.failed, o.rolled_back};
     return rc;
 }
@@ -268,7 +274,7 @@ static int collect_cb(void *ctx, const fwl_ReleaseRecord *rec)
 }
 
 /* Every release listed for model, up to CTR_CANDIDATES_MAX. */
-static int read_candidates(server *s, arena *a, const char *model, ctr_candidate *out, size_t *n)
+static int read_candidates(node_elg *e, arena *a, const char *model, ctr_candidate *out, size_t *n)
 {
     collect k = {a, out, 0, CTR_CANDIDATES_MAX};
     uint8_t cursor[LDG_CURSOR_MAX], next[LDG_CURSOR_MAX];
@@ -276,7 +282,7 @@ static int read_candidates(server *s, arena *a, const char *model, ctr_candidate
     uint64_t at;
     int rc;
     do {
-        rc = ldg_store_list_releases(s->elg_store, "", model, 256, cursor, cl, collect_cb, &k, next,
+        rc = ldg_store_list_releases(e->reader, "", model, 256, cursor, cl, collect_cb, &k, next,
                                      &nl, &at);
         memcpy(cursor, next, nl);
         cl = nl;
@@ -291,21 +297,21 @@ static int read_candidates(server *s, arena *a, const char *model, ctr_candidate
  * at = the change heights of the snapshot, published filled here). Answers are the same
  * either way. The caller has made room in the cache (entries are not evicted here: answers
  * being built point into them). */
-static model_cands *candidates(server *s, const char *model, stamps at)
+static model_cands *candidates(node_elg *e, const char *model, stamps at)
 {
     uint8_t key[32];
-    int rc = ldg_store_model_height(s->elg_store, model, &at.published);
+    int rc = ldg_store_model_height(e->reader, model, &at.published);
     const uint8_t *part = (const uint8_t *)model;
     size_t len = strlen(model), kl;
     if (ldg_hash(LDG_HASH_SHA256, &part, &len, 1, key, &kl)) /* the registry's fetched MD */
         return NULL;
-    model_cands *m = hmap_get(&s->models, key);
+    model_cands *m = hmap_get(&e->models, key);
     /* a model with too many releases stays refused until it changes; other errors are
      * tried again */
     if (m && !rc && !memcmp(&m->at, &at, sizeof at) && (!m->rc || m->rc == LDG_ETOOBIG))
         return m;
     if (!m) {
-        if (!(m = calloc(1, sizeof *m)) || hmap_put(&s->models, key, m)) {
+        if (!(m = calloc(1, sizeof *m)) || hmap_put(&e->models, key, m)) {
             free(m);
             return NULL;
         }
@@ -314,13 +320,13 @@ static model_cands *candidates(server *s, const char *model, stamps at)
     free(m->c);
     free(m->pol);
     m->c = NULL, m->pol = NULL;
-    s->models_cands -= m->n;
+    e->models_cands -= m->n;
     m->n = m->n_pol = m->cap_pol = 0;
     m->at = at;
     snprintf(m->model, sizeof m->model, "%s", model);
     m->c = rc ? NULL : malloc(CTR_CANDIDATES_MAX * sizeof *m->c);
-    m->rc = rc ? rc : m->c ? read_candidates(s, &m->a, model, m->c, &m->n) : LDG_ENOMEM;
-    s->models_cands += m->n;
+    m->rc = rc ? rc : m->c ? read_candidates(e, &m->a, model, m->c, &m->n) : LDG_ENOMEM;
+    e->models_cands += m->n;
     if (!m->rc)
         m->rc = ctr_prepare(m->c, m->n);
     ctr_candidate *fit = m->rc ? NULL : realloc(m->c, (m->n + 1) * sizeof *m->c);
@@ -336,7 +342,7 @@ static model_cands *candidates(server *s, const char *model, stamps at)
 /* --- one device ------------------------------------------------------------------------- */
 
 /* One device's decision into o. Its answers point into the request and the model cache. */
-static void decide_device(server *s, const fwl_Device *dev, const ctr_context *cc, stamps at,
+static void decide_device(node_elg *e, const fwl_Device *dev, const ctr_context *cc, stamps at,
                           elg_device_answer *o)
 {
     const char *addons[16], *tags[16];
@@ -353,9 +359,9 @@ static void decide_device(server *s, const fwl_Device *dev, const ctr_context *c
         pk[i] = (ctr_package){dev->packages[i].name, dev->packages[i].version, 0};
     ctr_device d = {dev->id, dev->hardware_model, dev->hardware_rev, addons, dev->addons_count,
                     pk, dev->packages_count, dev->region, tags, dev->tags_count};
-    model_cands *m = candidates(s, dev->hardware_model, at);
+    model_cands *m = candidates(e, dev->hardware_model, at);
     int rc = m ? m->rc : LDG_ENOMEM;
-    policy_ctx pc = {s, m};
+    policy_ctx pc = {e, m};
     ctr_source src = {policy_cb, outcomes_cb, &pc};
     if (!rc)
         rc = ctr_decide(&d, m->c, m->n, &src, cc, o->ans, CTR_PRODUCTS_MAX, &o->n);
@@ -370,7 +376,7 @@ static void decide_device(server *s, const fwl_Device *dev, const ctr_context *c
         return;
     }
     for (size_t i = 0; i < o->n; i++) {
-        const model_policy *p = policy_for(s, m, o->ans[i].product);
+        const model_policy *p = policy_for(e, m, o->ans[i].product);
         o->policy[i] = p ? p->label : "default";
     }
 }
@@ -378,23 +384,21 @@ static void decide_device(server *s, const fwl_Device *dev, const ctr_context *c
 /* --- the worker ------------------------------------------------------------------------ */
 /*
  * Eligible requests are decided off the loop thread, by one worker thread with the store's
- * reader handle (s->elg_store: its own read snapshot per request), so a heavy contract never
+ * reader handle (e->reader: its own read snapshot per request), so a heavy contract never
  * delays consensus or the other RPCs. The worker alone touches the model and program
  * caches. The loop queues requests (a bounded number of devices) under elg_mu; the worker
  * takes what is queued, decides one request after the other and hands each encoded answer
  * back at once (elg_async), so the loop keeps reading and writing meanwhile.
  */
 
-#define QUEUE_DEVICES_MAX 4096 /* devices queued or being decided, in all ... */
-#define CLIENT_DEVICES_MAX 1024 /* ... and for one client                      */
 #define SPARE_MAX 64           /* requests kept for reuse            */
 #define HANDBACK 16            /* answers handed back together, at most */
 #define REQ_DEVICES (sizeof ((fwl_EligibleReq *)0)->devices / sizeof(fwl_Device))
 
 /* A request and its answer. Allocated for the most devices and reused (with the frame
  * buffer), so a busy node does not map and unmap memory per request. */
-typedef struct elg_req {
-    struct elg_req *next;
+typedef struct node__elg_req {
+    struct node__elg_req *next;
     node_reply_to to;
     int rc;                    /* an error answer instead: code and message */
     char err[160];
@@ -404,7 +408,7 @@ typedef struct elg_req {
     fwl_Device dev[REQ_DEVICES];
 } elg_req;
 
-static void push(elg_req_list *l, elg_req *q)
+static void push(node__elg_list *l, elg_req *q)
 {
     q->next = NULL;
     if (l->tail)
@@ -424,43 +428,43 @@ static void free_reqs(elg_req *q)
 }
 
 /* The node is stopping: read by the worker between devices too, without the lock. */
-static bool quitting(server *s)
+static bool quitting(node_elg *e)
 {
-    return __atomic_load_n(&s->elg_quit, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&e->quit, __ATOMIC_ACQUIRE);
 }
 
 /* One request's decisions into o (one read snapshot) and the tip they were made at. */
-static int decide_all(server *s, const elg_req *q, elg_device_answer *o, ldg_tip *t)
+static int decide_all(node_elg *e, const elg_req *q, elg_device_answer *o, ldg_tip *t)
 {
     stamps at = {0, 0, 0};
-    int rc = ldg_store_snapshot_begin(s->elg_store);
+    int rc = ldg_store_snapshot_begin(e->reader);
     if (rc)
         return rc;
     /* answers point into the model cache: make room before, never evict while deciding */
-    if (s->models.live + q->n > MODEL_CACHE_MAX || s->models_cands > s->cfg.eligibility_cache)
-        hmap_each(&s->models, free_model, s);
-    if (!(rc = ldg_store_tip(s->elg_store, t))) /* the snapshot's */
-        rc = ldg_store_change_heights(s->elg_store, &at.revoked, &at.policy);
+    if (e->models.live + q->n > MODEL_CACHE_MAX || e->models_cands > e->cfg.cache)
+        hmap_each(&e->models, free_model, e);
+    if (!(rc = ldg_store_tip(e->reader, t))) /* the snapshot's */
+        rc = ldg_store_change_heights(e->reader, &at.revoked, &at.policy);
     ctr_context cc = {t->time_ms, t->height, 0};
     for (size_t i = 0; i < q->n && !rc; i++)
-        if (quitting(s)) /* the answer would not be sent: stop soon */
+        if (quitting(e)) /* the answer would not be sent: stop soon */
             rc = NODE_ECONNECT;
         else
-            decide_device(s, &q->dev[i], &cc, at, &o[i]);
-    ldg_store_snapshot_end(s->elg_store);
+            decide_device(e, &q->dev[i], &cc, at, &o[i]);
+    ldg_store_snapshot_end(e->reader);
     return rc;
 }
 
 /* One request, on the worker: the decisions and the encoded answer (or q->rc and q->err). */
-static void decide_request(server *s, elg_req *q)
+static void decide_request(node_elg *e, elg_req *q)
 {
     enum { MAX_DEV = sizeof ((fwl_EligibleReq *)0)->devices / sizeof(fwl_Device) };
-    elg_device_answer *o = s->elg_scratch ? s->elg_scratch
-                                          : (s->elg_scratch = malloc(MAX_DEV * sizeof *o));
+    elg_device_answer *o = e->scratch ? e->scratch
+                                          : (e->scratch = malloc(MAX_DEV * sizeof *o));
     ldg_tip t;
     size_t size = 0;
     uint8_t *f;
-    int rc = o ? decide_all(s, q, o, &t) : LDG_ENOMEM;
+    int rc = o ? decide_all(e, q, o, &t) : LDG_ENOMEM;
     if (!rc && (size = elg_wire_size(q->to.id, o, q->n, &t)) > q->cap) {
         if ((f = realloc(q->frame, size))) {
             q->frame = f;
@@ -482,44 +486,44 @@ static void decide_request(server *s, elg_req *q)
 
 static void worker(void *arg)
 {
-    server *s = arg;
-    uv_mutex_lock(&s->elg_mu);
+    node_elg *e = arg;
+    uv_mutex_lock(&e->mu);
     for (;;) {
-        while (!s->elg_in.head && !quitting(s))
-            uv_cond_wait(&s->elg_cv, &s->elg_mu);
-        if (quitting(s))
+        while (!e->in.head && !quitting(e))
+            uv_cond_wait(&e->cv, &e->mu);
+        if (quitting(e))
             break;
-        elg_req *q = s->elg_in.head;
-        s->elg_in.head = s->elg_in.tail = NULL;
-        uv_mutex_unlock(&s->elg_mu);
+        elg_req *q = e->in.head;
+        e->in.head = e->in.tail = NULL;
+        uv_mutex_unlock(&e->mu);
         /* Answers go back in groups (one wakeup and one write for several), at least
          * every HANDBACK requests so that a long queue streams. */
         size_t k = 0;
         for (elg_req *next; q; q = next) {
             next = q->next;
-            decide_request(s, q);
-            uv_mutex_lock(&s->elg_mu);
-            push(&s->elg_out, q);
-            uv_mutex_unlock(&s->elg_mu);
+            decide_request(e, q);
+            uv_mutex_lock(&e->mu);
+            push(&e->out, q);
+            uv_mutex_unlock(&e->mu);
             if (!next || ++k % HANDBACK == 0)
-                uv_async_send(&s->elg_async);
+                uv_async_send(&e->async);
         }
-        uv_mutex_lock(&s->elg_mu);
+        uv_mutex_lock(&e->mu);
     }
-    uv_mutex_unlock(&s->elg_mu);
+    uv_mutex_unlock(&e->mu);
 }
 
 /* On the loop: send the answers the worker has finished. */
 static void on_answers(uv_async_t *h)
 {
-    server *s = h->data;
-    uv_mutex_lock(&s->elg_mu);
-    elg_req *q = s->elg_out.head;
-    s->elg_out.head = s->elg_out.tail = NULL;
-    uv_mutex_unlock(&s->elg_mu);
+    node_elg *e = h->data;
+    uv_mutex_lock(&e->mu);
+    elg_req *q = e->out.head;
+    e->out.head = e->out.tail = NULL;
+    uv_mutex_unlock(&e->mu);
     for (elg_req *next; q; q = next) {
         next = q->next;
-        client *c = node_rpc_conn_of(&s->rpc, q->to);
+        node_rpc_conn *c = node_rpc_conn_of(e->cfg.rpc, q->to);
         if (c)
             *node_rpc_conn_pending(c) -= q->n;
         if (c && q->rc) {
@@ -531,95 +535,115 @@ static void on_answers(uv_async_t *h)
                 node_rpc_frame_end(c, q->len);
             }
         }
-        s->elg_queued -= q->n;
-        if (s->elg_nspare < SPARE_MAX) { /* kept for the next request */
-            q->next = s->elg_spare;
-            s->elg_spare = q;
-            s->elg_nspare++;
+        e->queued -= q->n;
+        if (e->nspare < SPARE_MAX) { /* kept for the next request */
+            q->next = e->spare;
+            e->spare = q;
+            e->nspare++;
         } else {
             q->next = NULL;
             free_reqs(q);
         }
     }
-    node_rpc_flush(&s->rpc);
+    node_rpc_flush(e->cfg.rpc);
 }
 
-int node__eligible_start(server *s)
+int node_elg_init(node_elg *e, const node_elg_config *cfg)
 {
-    if (uv_mutex_init(&s->elg_mu))
+    if (!e)
+        return LDG_EINVALID;
+    memset(e, 0, sizeof *e);
+    if (!cfg || !cfg->loop || !cfg->store || !cfg->rpc || cfg->cache == 0)
+        return LDG_EINVALID;
+    e->cfg = *cfg;
+    int rc = ldg_store_reader(cfg->store, &e->reader);
+    if (!rc && (hmap_init(&e->programs, 16) || hmap_init(&e->models, 64)))
+        rc = LDG_ENOMEM;
+    if (rc)
+        node_elg_close(e);
+    return rc;
+}
+
+int node_elg_start(node_elg *e)
+{
+    if (uv_mutex_init(&e->mu))
         return LDG_ENOMEM;
-    if (uv_cond_init(&s->elg_cv)) {
-        uv_mutex_destroy(&s->elg_mu);
+    if (uv_cond_init(&e->cv)) {
+        uv_mutex_destroy(&e->mu);
         return LDG_ENOMEM;
     }
-    if (uv_async_init(&s->loop, &s->elg_async, on_answers) ||
-        uv_thread_create(&s->elg_thread, worker, s)) {
-        if (s->elg_async.loop)
-            uv_close((uv_handle_t *)&s->elg_async, NULL);
-        uv_cond_destroy(&s->elg_cv);
-        uv_mutex_destroy(&s->elg_mu);
+    if (uv_async_init(e->cfg.loop, &e->async, on_answers) ||
+        uv_thread_create(&e->thread, worker, e)) {
+        if (e->async.loop)
+            uv_close((uv_handle_t *)&e->async, NULL);
+        uv_cond_destroy(&e->cv);
+        uv_mutex_destroy(&e->mu);
         return LDG_ENOMEM;
     }
-    s->elg_async.data = s;
-    s->elg_started = true;
+    e->async.data = e;
+    e->started = true;
     return 0;
 }
 
 /* Stopping: the worker finishes the request in hand and ends; what is left is freed with
- * the rest (node__contracts_free). */
-void node__eligible_stop(server *s)
+ * the rest (node_elg_close). */
+void node_elg_stop(node_elg *e)
 {
-    if (!s->elg_started || quitting(s)) /* not started, or stopped already */
+    if (!e->started || quitting(e)) /* not started, or stopped already */
         return;
-    uv_mutex_lock(&s->elg_mu);
-    __atomic_store_n(&s->elg_quit, true, __ATOMIC_RELEASE);
-    uv_cond_signal(&s->elg_cv);
-    uv_mutex_unlock(&s->elg_mu);
-    uv_thread_join(&s->elg_thread);
-    uv_close((uv_handle_t *)&s->elg_async, NULL);
+    uv_mutex_lock(&e->mu);
+    __atomic_store_n(&e->quit, true, __ATOMIC_RELEASE);
+    uv_cond_signal(&e->cv);
+    uv_mutex_unlock(&e->mu);
+    uv_thread_join(&e->thread);
+    uv_close((uv_handle_t *)&e->async, NULL);
 }
 
 /* Everything of eligibility, once the loop has ended (no job runs). */
-void node__contracts_free(server *s)
+void node_elg_close(node_elg *e)
 {
-    if (s->elg_started) { /* the worker has ended (node__eligible_stop) */
-        free_reqs(s->elg_in.head);
-        free_reqs(s->elg_out.head);
-        free_reqs(s->elg_new.head);
-        free_reqs(s->elg_spare);
-        uv_cond_destroy(&s->elg_cv);
-        uv_mutex_destroy(&s->elg_mu);
-        s->elg_started = false;
+    if (!e)
+        return;
+    if (e->started) { /* the worker has ended (node_elg_stop) */
+        free_reqs(e->in.head);
+        free_reqs(e->out.head);
+        free_reqs(e->fresh.head);
+        free_reqs(e->spare);
+        uv_cond_destroy(&e->cv);
+        uv_mutex_destroy(&e->mu);
+        e->started = false;
     }
-    ldg_store_close(s->elg_store);
-    s->elg_store = NULL;
-    hmap_each(&s->programs, free_cached, NULL);
-    hmap_free(&s->programs);
-    hmap_each(&s->models, free_model, s);
-    hmap_free(&s->models);
-    free(s->elg_scratch);
-    s->elg_scratch = NULL;
+    ldg_store_close(e->reader);
+    e->reader = NULL;
+    if (e->programs.slots)
+        hmap_each(&e->programs, free_cached, NULL);
+    hmap_free(&e->programs);
+    if (e->models.slots)
+        hmap_each(&e->models, free_model, e);
+    hmap_free(&e->models);
+    free(e->scratch);
+    e->scratch = NULL;
 }
 
 /* --- the RPCs --------------------------------------------------------------------------- */
 
-void node__handle_eligible(server *s, client *c, uint64_t id, const fwl_EligibleReq *r)
+void node_elg_request(node_elg *e, node_rpc_conn *c, uint64_t id, const fwl_EligibleReq *r)
 {
     if (r->devices_count == 0) {
         node_rpc_send_error(c, id, LDG_EINVALID, "eligible: no device");
         return;
     }
-    if (s->elg_queued + r->devices_count > QUEUE_DEVICES_MAX ||
-        *node_rpc_conn_pending(c) + r->devices_count > CLIENT_DEVICES_MAX) {
+    if (e->queued + r->devices_count > NODE_ELG_QUEUE_MAX ||
+        *node_rpc_conn_pending(c) + r->devices_count > NODE_ELG_CONN_MAX) {
         node_rpc_send_error(c, id, NODE_EBUSY,
                          "eligible: %zu devices of this connection and %zu in all queued, try again",
-                         *node_rpc_conn_pending(c), s->elg_queued);
+                         *node_rpc_conn_pending(c), e->queued);
         return;
     }
-    elg_req *q = s->elg_spare;
+    elg_req *q = e->spare;
     if (q) {
-        s->elg_spare = q->next;
-        s->elg_nspare--;
+        e->spare = q->next;
+        e->nspare--;
     } else if ((q = malloc(sizeof *q))) {
         q->frame = NULL;
         q->cap = 0;
@@ -632,36 +656,22 @@ void node__handle_eligible(server *s, client *c, uint64_t id, const fwl_Eligible
     q->len = 0;
     q->n = r->devices_count;
     memcpy(q->dev, r->devices, q->n * sizeof *q->dev);
-    s->elg_queued += q->n;
+    e->queued += q->n;
     *node_rpc_conn_pending(c) += q->n;
-    push(&s->elg_new, q); /* handed over at the end of the read (node__eligible_dispatch) */
+    push(&e->fresh, q); /* handed over at the end of the read (node_elg_dispatch) */
 }
 
-void node__eligible_dispatch(server *s)
+void node_elg_dispatch(node_elg *e)
 {
-    if (!s->elg_new.head)
+    if (!e->fresh.head)
         return;
-    uv_mutex_lock(&s->elg_mu);
-    if (s->elg_in.tail)
-        s->elg_in.tail->next = s->elg_new.head;
+    uv_mutex_lock(&e->mu);
+    if (e->in.tail)
+        e->in.tail->next = e->fresh.head;
     else
-        s->elg_in.head = s->elg_new.head;
-    s->elg_in.tail = s->elg_new.tail;
-    uv_cond_signal(&s->elg_cv);
-    uv_mutex_unlock(&s->elg_mu);
-    s->elg_new.head = s->elg_new.tail = NULL;
-}
-
-void node__handle_get_contract(server *s, client *c, uint64_t id, const fwl_GetContractReq *r)
-{
-    fwl_Response *resp = node_rpc_new_resp(&s->rpc, id, fwl_Response_get_contract_tag);
-    int rc = r->version ? ldg_store_contract_version(s->store, r->name, r->version,
-                                                     &resp->resp.get_contract.contract)
-                        : ldg_store_contract(s->store, r->name, &resp->resp.get_contract.contract);
-    if (rc) {
-        node_rpc_send_error(c, id, rc, "contract %s: %s", r->name, node_strerror(rc));
-        return;
-    }
-    resp->resp.get_contract.has_contract = true;
-    node_rpc_send_resp(c, resp);
+        e->in.head = e->fresh.head;
+    e->in.tail = e->fresh.tail;
+    uv_cond_signal(&e->cv);
+    uv_mutex_unlock(&e->mu);
+    e->fresh.head = e->fresh.tail = NULL;
 }

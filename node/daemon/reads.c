@@ -188,3 +188,16 @@ void node__handle_nonce(server *s, client *c, uint64_t id, const fwl_NonceReq *r
     node_rpc_send_resp(c, resp);
 }
 
+void node__handle_get_contract(server *s, client *c, uint64_t id, const fwl_GetContractReq *r)
+{
+    fwl_Response *resp = node_rpc_new_resp(&s->rpc, id, fwl_Response_get_contract_tag);
+    int rc = r->version ? ldg_store_contract_version(s->store, r->name, r->version,
+                                                     &resp->resp.get_contract.contract)
+                        : ldg_store_contract(s->store, r->name, &resp->resp.get_contract.contract);
+    if (rc) {
+        node_rpc_send_error(c, id, rc, "contract %s: %s", r->name, node_strerror(rc));
+        return;
+    }
+    resp->resp.get_contract.has_contract = true;
+    node_rpc_send_resp(c, resp);
+}

@@ -30,7 +30,7 @@ static void on_request(void *ctx, client *c, const fwl_Request *req)
         break;
     case fwl_Request_status_tag: node__handle_status(s, c, req->id); break;
     case fwl_Request_nonce_tag: node__handle_nonce(s, c, req->id, &req->req.nonce); break;
-    case fwl_Request_eligible_tag: node__handle_eligible(s, c, req->id, &req->req.eligible); break;
+    case fwl_Request_eligible_tag: node_elg_request(&s->elg, c, req->id, &req->req.eligible); break;
     case fwl_Request_get_contract_tag:
         node__handle_get_contract(s, c, req->id, &req->req.get_contract);
         break;
@@ -43,7 +43,7 @@ static void on_read_end(void *ctx)
 {
     server *s = ctx;
     node_mempool_flush(&s->mp);
-    node__eligible_dispatch(s);
+    node_elg_dispatch(&s->elg);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -65,7 +65,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     node__log("signal %d: stopping", signum);
     s->stopping = true;
     node_mempool_stop(&s->mp);
-    node__eligible_stop(s);
+    node_elg_stop(&s->elg);
     node__p2p_stop(s);
     node_rpc_stop(&s->rpc);
     close_handle((uv_handle_t *)&s->sweep_timer);
@@ -126,11 +126,7 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
                                     (size_t)cfg->map_size_mib << 20)))
         snprintf(err, errlen, "data directory %s: %s", cfg->data_dir, node_strerror(rc));
     if (!rc) /* deploys are checked with the contract compiler, on every node alike */
-        ldg_store_set_contract_check(s->store, node__contract_check, NULL);
-    if (!rc && (rc = ldg_store_reader(s->store, &s->elg_store))) { /* eligibility's */
-        snprintf(err, errlen, "out of memory");
-        ldg_store_close(s->store);
-    }
+        ldg_store_set_contract_check(s->store, node_elg_contract_check, NULL);
     if (rc) {
         OPENSSL_cleanse(&s->vkey, sizeof s->vkey);
         free(s);
@@ -139,8 +135,9 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     node_rpc_config rcfg = {.loop = &s->loop, .host = cfg->rpc_host, .port = cfg->rpc_port,
                             .max_clients = cfg->max_clients, .on_request = on_request,
                             .on_read_end = on_read_end, .ctx = s};
-    if (node_rpc_init(&s->rpc, &rcfg) || node__writes_init(s) || hmap_init(&s->programs, 16) ||
-        hmap_init(&s->models, 64)) {
+    node_elg_config ecfg = {.loop = &s->loop, .store = s->store, .rpc = &s->rpc,
+                            .cache = cfg->eligibility_cache};
+    if (node_rpc_init(&s->rpc, &rcfg) || node__writes_init(s) || node_elg_init(&s->elg, &ecfg)) {
         snprintf(err, errlen, "out of memory");
         rc = LDG_ENOMEM;
         goto out;
@@ -148,14 +145,14 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
 
     uv_loop_init(&s->loop);
     rc = node_rpc_start(&s->rpc, err, errlen);
-    if (!rc && (rc = node__eligible_start(s)))
+    if (!rc && (rc = node_elg_start(&s->elg)))
         snprintf(err, errlen, "cannot start the eligibility worker: %s", node_strerror(rc));
     if (!rc)
         rc = node__chain_init(s, err, errlen);
     if (!rc)
         rc = node__p2p_start(s, err, errlen);
     if (rc) {
-        node__eligible_stop(s);
+        node_elg_stop(&s->elg);
         node__p2p_stop(s);
         node_rpc_stop(&s->rpc);
         if (s->ch.timer.loop) {
@@ -194,7 +191,7 @@ out:
     node__sync_free(s);
     node__stall_free(s);
     node__chain_free(s);
-    node__contracts_free(s);
+    node_elg_close(&s->elg);
     p2p_seen_free(s->ch.seen_tx);
     ldg_store_close(s->store);
     OPENSSL_cleanse(&s->vkey, sizeof s->vkey);

@@ -4,7 +4,7 @@
  *   writes.c  SubmitTx and WaitForTx, wired to the mempool component (mempool.h)
  *   reads.c   the read handlers
  * Everything runs on the loop thread except the mempool's verification batches (thread
- * pool), which only touch their own batch, and the eligibility worker (eligible.c).
+ * pool), which only touch their own batch, and the eligibility worker (elg_worker.h).
  */
 #ifndef FWL_NODE_SERVER_INTERNAL_H
 #define FWL_NODE_SERVER_INTERNAL_H
@@ -25,6 +25,7 @@
 
 #include "consensus/consensus.h"
 #include "ledger/ledger.h"
+#include "node/daemon/elg_worker.h"
 #include "node/daemon/hmap.h"
 #include "node/daemon/log.h"
 #include "node/daemon/mempool.h"
@@ -159,10 +160,6 @@ typedef struct {
     int votes_rc;          /* the vote record's last write error; 0: none                    */
 } node_stall;
 
-/* eligible.c's queue of Eligible requests (the type is private to it). */
-typedef struct {
-    struct elg_req *head, *tail;
-} elg_req_list;
 
 struct server {
     uv_loop_t loop;
@@ -180,23 +177,7 @@ struct server {
     node_rpc rpc;     /* the rpc component (rpc.h): connections, framing, output */
     node_mempool mp;  /* the mempool component (mempool.h)           */
 
-    /* eligible.c: the eligibility worker thread; requests in, answers out (elg_mu) ... */
-    uv_thread_t elg_thread;
-    uv_mutex_t elg_mu;
-    uv_cond_t elg_cv;
-    uv_async_t elg_async;  /* answers are ready                          */
-    elg_req_list elg_in, elg_out;
-    elg_req_list elg_new; /* read, not yet handed to the worker (loop only) */
-    bool elg_quit, elg_started;
-    size_t elg_queued;   /* devices queued or being decided (loop only)  */
-    struct elg_req *elg_spare; /* reusable requests (loop only)           */
-    size_t elg_nspare;
-    /* ... and what only the worker touches */
-    ldg_store *elg_store; /* reader handle on store                      */
-    hmap programs;    /* compiled contracts by code hash               */
-    hmap models;      /* eligibility candidates per hardware model     */
-    size_t models_cands; /* candidates held in models                   */
-    void *elg_scratch; /* the decisions of one request                  */
+    node_elg elg;     /* the eligibility component (elg_worker.h)   */
     bool stopping;
     uint64_t committed_txs;
     uint64_t trimmed_at;  /* committed_txs at the last malloc_trim */
@@ -269,17 +250,6 @@ void node__stall_votes(server *s, int rc);
 void node__stall_status(server *s, fwl_StatusResp *st);
 void node__stall_free(server *s);
 
-/* eligible.c: the Eligible and GetContract RPCs, the contract compile hook */
-void node__handle_eligible(server *s, client *c, uint64_t id, const fwl_EligibleReq *r);
-void node__handle_get_contract(server *s, client *c, uint64_t id, const fwl_GetContractReq *r);
-int node__contract_check(void *ctx, const char *src, size_t len, char *err, size_t errlen);
-void node__contracts_free(server *s);
-/* The eligibility worker: started before the loop runs, stopped when the node stops. */
-int node__eligible_start(server *s);
-void node__eligible_stop(server *s);
-/* Hand the Eligible requests of this read to the worker (one wakeup for all of them). */
-void node__eligible_dispatch(server *s);
-
 /* peers.c: the p2p transport */
 int node__p2p_start(server *s, char *err, size_t errlen);
 void node__p2p_stop(server *s);
@@ -293,5 +263,6 @@ void node__handle_get_release(server *s, client *c, uint64_t id, const fwl_GetRe
 void node__handle_list(server *s, client *c, uint64_t id, const fwl_ListReleasesReq *r);
 void node__handle_status(server *s, client *c, uint64_t id);
 void node__handle_nonce(server *s, client *c, uint64_t id, const fwl_NonceReq *r);
+void node__handle_get_contract(server *s, client *c, uint64_t id, const fwl_GetContractReq *r);
 
 #endif
