@@ -6,7 +6,7 @@
  */
 #include <openssl/sha.h>
 
-#include "node/daemon/server_internal.h"
+#include "node/daemon/chain_internal.h"
 
 /* Run the mempool head through the rules at the next height (ldg_store_build_block), drop
  * what they refuse (answering waiters) and encode the block of the rest. The block's time is
@@ -15,10 +15,10 @@
  * validators found timely already. When our clock is behind it by more than the drift, the
  * others judge the block by their clocks, and we log it: our clock needs fixing (we refuse
  * their fresh proposals meanwhile, see proposal_timely in chain.c). */
-int node__build_block(server *s, uint64_t height, uint8_t **blk, size_t *len,
+int node__build_block(node_chain *ch, uint64_t height, uint8_t **blk, size_t *len,
                               uint8_t hash[LDG_DIGEST_LEN])
 {
-    size_t max = s->cfg.max_block_txs;
+    size_t max = ch->cfg.node->max_block_txs;
     node_mempool_tx *e = malloc((max + 1) * sizeof *e);
     const uint8_t **raw = malloc((max + 1) * sizeof *raw);
     size_t *lens = malloc((max + 1) * sizeof *lens);
@@ -26,32 +26,33 @@ int node__build_block(server *s, uint64_t height, uint8_t **blk, size_t *len,
     uint8_t hdr[LDG_HEADER_MAX];
     size_t hdr_len;
     int rc = e && raw && lens && res ? 0 : LDG_ENOMEM;
-    size_t n = rc ? 0 : node_mempool_head(&s->mp, max, e);
-    uint64_t now = node__now_ms(s);
+    size_t n = rc ? 0 : node_mempool_head(ch->cfg.mp, max, e);
+    uint64_t now = node__chain_now(ch);
     ldg_tip t;
     for (size_t i = 0; i < n; i++)
         raw[i] = e[i].raw, lens[i] = e[i].len;
-    if (!rc && !ldg_store_tip(s->store, &t) && t.time_ms > now &&
-        t.time_ms - now > s->cfg.block_time_drift_ms)
+    if (!rc && !ldg_store_tip(ch->cfg.store, &t) && t.time_ms > now &&
+        t.time_ms - now > ch->cfg.node->block_time_drift_ms)
         node__log("building block %" PRIu64 ": the previous block's time is %" PRIu64
                   " ms ahead of our clock (drift %" PRIu32 " ms): this block takes that time; "
-                  "check this node's clock", height, t.time_ms - now, s->cfg.block_time_drift_ms);
+                  "check this node's clock", height, t.time_ms - now,
+                  ch->cfg.node->block_time_drift_ms);
     if (!rc)
-        rc = ldg_store_build_block(s->store, raw, lens, n, now, &s->vkey.pub, res, hdr,
+        rc = ldg_store_build_block(ch->cfg.store, raw, lens, n, now, &ch->cfg.vkey->pub, res, hdr,
                                    &hdr_len, hash);
     size_t m = 0;
     for (size_t i = 0; !rc && i < n; i++) {
         if (res[i] == 0)
             raw[m] = raw[i], lens[m++] = lens[i];
         else if (res[i] != LDG_ETOOBIG) /* refused by a rule: answer and drop */
-            node_mempool_refuse(&s->mp, e[i].raw_hash, res[i]);
+            node_mempool_refuse(ch->cfg.mp, e[i].raw_hash, res[i]);
     }
     if (!rc)
         rc = ldg_block_encode(hdr, hdr_len, raw, lens, m, NULL, 0, 0, blk, len);
     if (rc) {
-        ldg_store_abort_built(s->store);
+        ldg_store_abort_built(ch->cfg.store);
         if (ldg_is_disk_error(rc))
-            node__stall_failed(s, rc, height, "building");
+            node__stall_failed(ch, rc, height, "building");
         else
             node__log("building block %" PRIu64 " failed: %s", height, node_strerror(rc));
     }
@@ -62,13 +63,13 @@ int node__build_block(server *s, uint64_t height, uint8_t **blk, size_t *len,
 
 /* Which txs of a block this node verified already (they are in its mempool). NULL when
  * none is. */
-static bool *known_txs(server *s, const ldg_block *b)
+static bool *known_txs(node_chain *ch, const ldg_block *b)
 {
     bool *pre = calloc(b->n_txs + 1, 1), any = false;
     for (size_t i = 0; pre && i < b->n_txs; i++) {
         uint8_t rh[SHA256_DIGEST_LENGTH];
         SHA256(b->tx_raw[i], b->tx_len[i], rh);
-        any |= pre[i] = node_mempool_holds_raw(&s->mp, rh);
+        any |= pre[i] = node_mempool_holds_raw(ch->cfg.mp, rh);
     }
     if (pre && !any) {
         free(pre);
@@ -77,33 +78,33 @@ static bool *known_txs(server *s, const ldg_block *b)
     return pre;
 }
 
-int node__stage_block(server *s, const uint8_t *blk, size_t len)
+int node__stage_block(node_chain *ch, const uint8_t *blk, size_t len)
 {
     ldg_block b;
     uint8_t hash[LDG_DIGEST_LEN];
     int rc = ldg_block_decode(blk, len, &b);
     if (rc)
         return rc;
-    bool *pre = known_txs(s, &b);
-    rc = ldg_store_stage_block(s->store, blk, len, pre, hash);
+    bool *pre = known_txs(ch, &b);
+    rc = ldg_store_stage_block(ch->cfg.store, blk, len, pre, hash);
     free(pre);
     if (ldg_is_disk_error(rc))
-        node__stall_failed(s, rc, b.hdr.height, "staging");
+        node__stall_failed(ch, rc, b.hdr.height, "staging");
     ldg_block_free(&b);
     return rc;
 }
 
 /* After a block is in the store: its txs leave the mempool, waiters learn it, the chain
  * moves on. */
-static void applied(server *s, const ldg_block *b)
+static void applied(node_chain *ch, const ldg_block *b)
 {
-    node_mempool_block_committed(&s->mp, b);
-    s->committed_txs += b->n_txs;
-    node__stall_committed(s, b->hdr.height);
-    node__chain_committed(s, b->hdr.height);
+    node_mempool_block_committed(ch->cfg.mp, b);
+    ch->committed_txs += b->n_txs;
+    node__stall_committed(ch, b->hdr.height);
+    node__chain_committed(ch, b->hdr.height);
 }
 
-int node__commit_block(server *s, const uint8_t *blk, size_t len, const fwl_Signature *cert,
+int node__commit_block(node_chain *ch, const uint8_t *blk, size_t len, const fwl_Signature *cert,
                        size_t n_cert, uint32_t round)
 {
     ldg_block b;
@@ -115,41 +116,41 @@ int node__commit_block(server *s, const uint8_t *blk, size_t len, const fwl_Sign
     rc = ldg_block_encode(b.hdr_raw, b.hdr_len, b.tx_raw, b.tx_len, b.n_txs, cert, n_cert, round,
                           &full, &flen);
     if (!rc)
-        rc = ldg_block_hash(&s->g, b.hdr_raw, b.hdr_len, hash);
-    if (!rc && !ldg_store_built(s->store, staged) && !memcmp(staged, hash, LDG_DIGEST_LEN)) {
-        rc = ldg_store_commit_built(s->store, full, flen); /* built or staged: one pass */
+        rc = ldg_block_hash(ch->cfg.g, b.hdr_raw, b.hdr_len, hash);
+    if (!rc && !ldg_store_built(ch->cfg.store, staged) && !memcmp(staged, hash, LDG_DIGEST_LEN)) {
+        rc = ldg_store_commit_built(ch->cfg.store, full, flen); /* built or staged: one pass */
     } else if (!rc) {
-        bool *pre = known_txs(s, &b);
-        rc = ldg_store_apply_block(s->store, full, flen, pre);
+        bool *pre = known_txs(ch, &b);
+        rc = ldg_store_apply_block(ch->cfg.store, full, flen, pre);
         free(pre);
     }
     if (ldg_is_disk_error(rc)) {
         /* Decided, certified, and not written: keep it and write it again (stall.c). */
-        node__stall_failed(s, rc, b.hdr.height, "committing");
-        node__stall_keep(s, full, flen, b.hdr.height, known_txs(s, &b));
+        node__stall_failed(ch, rc, b.hdr.height, "committing");
+        node__stall_keep(ch, full, flen, b.hdr.height, known_txs(ch, &b));
         full = NULL;
     }
     free(full);
     if (!rc)
-        applied(s, &b);
+        applied(ch, &b);
     ldg_block_free(&b);
     return rc;
 }
 
-int node__apply_certified(server *s, const uint8_t *blk, size_t len, const bool *pre)
+int node__apply_certified(node_chain *ch, const uint8_t *blk, size_t len, const bool *pre)
 {
     ldg_block b;
     int rc = ldg_block_decode(blk, len, &b);
     if (rc)
         return rc;
-    rc = ldg_store_apply_block(s->store, blk, len, pre);
+    rc = ldg_store_apply_block(ch->cfg.store, blk, len, pre);
     if (!rc)
-        applied(s, &b);
+        applied(ch, &b);
     ldg_block_free(&b);
     return rc;
 }
 
-int node__apply_synced(server *s, const uint8_t *blk, size_t len, bool sigs_verified)
+int node__apply_synced(node_chain *ch, const uint8_t *blk, size_t len, bool sigs_verified)
 {
     ldg_block b;
     int rc = ldg_block_decode(blk, len, &b);
@@ -158,16 +159,16 @@ int node__apply_synced(server *s, const uint8_t *blk, size_t len, bool sigs_veri
     bool *pre = NULL;
     if (sigs_verified && (pre = malloc(b.n_txs + 1)))
         memset(pre, 1, b.n_txs + 1);
-    rc = ldg_store_apply_block(s->store, blk, len, pre);
+    rc = ldg_store_apply_block(ch->cfg.store, blk, len, pre);
     if (!rc) {
-        applied(s, &b);
+        applied(ch, &b);
     } else if (ldg_is_disk_error(rc)) {
         /* Certified and verified, not written: keep it and write it again (stall.c). */
         uint8_t *copy = malloc(len ? len : 1);
-        node__stall_failed(s, rc, b.hdr.height, "applying synced");
+        node__stall_failed(ch, rc, b.hdr.height, "applying synced");
         if (copy) {
             memcpy(copy, blk, len);
-            node__stall_keep(s, copy, len, b.hdr.height, pre);
+            node__stall_keep(ch, copy, len, b.hdr.height, pre);
             pre = NULL;
         }
     }

@@ -17,10 +17,10 @@
  */
 #include <errno.h>
 
-#include "node/daemon/server_internal.h"
+#include "node/daemon/chain_internal.h"
 
-static void run(server *s, const cns_tm_actions *acts);
-static void build_maybe(server *s);
+static void run(node_chain *ch, const cns_tm_actions *acts);
+static void build_maybe(node_chain *ch);
 /* Our votes of a height (WAL) and the prevotes behind our lock, as kept on disk when the
  * height started: what a restart brings back. */
 typedef struct {
@@ -29,9 +29,9 @@ typedef struct {
     cns_msg wal[NODE_WAL_MAX];
     node_signed_vote pol[NODE_POL_MAX];
 } kept_votes;
-static void kept_take(server *s, kept_votes *k);
-static void replay_kept(server *s, const kept_votes *k);
-static void load_kept_blocks(server *s);
+static void kept_take(node_chain *ch, kept_votes *k);
+static void replay_kept(node_chain *ch, const kept_votes *k);
+static void load_kept_blocks(node_chain *ch);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small stores: candidate blocks and votes of the current and the next height               */
@@ -157,38 +157,38 @@ static void vote_to_msg(const vote_entry *e, fwl_VoteMsg *m)
 /* Sending                                                                                   */
 
 /* Encode msg and send it to one peer (peer >= 0) or all. */
-static void send_pb(server *s, int64_t peer, uint8_t type, const pb_msgdesc_t *f, const void *msg)
+static void send_pb(node_chain *ch, int64_t peer, uint8_t type, const pb_msgdesc_t *f,
+                    const void *msg)
 {
     uint8_t buf[512];
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
-    if (!s->ch.net || !pb_encode(&os, f, msg))
+    if (!ch->net || !pb_encode(&os, f, msg))
         return;
     if (peer >= 0)
-        p2p_send(s->ch.net, (uint32_t)peer, type, buf, os.bytes_written);
+        p2p_send(ch->net, (uint32_t)peer, type, buf, os.bytes_written);
     else
-        p2p_broadcast(s->ch.net, type, buf, os.bytes_written);
+        p2p_broadcast(ch->net, type, buf, os.bytes_written);
 }
 
-void node__send_status(server *s, int64_t peer)
+void node__send_status(node_chain *ch, int64_t peer)
 {
     fwl_StatusMsg m = fwl_StatusMsg_init_zero;
     ldg_tip t;
-    ldg_store_tip(s->store, &t);
+    ldg_store_tip(ch->cfg.store, &t);
     m.height = t.height;
     memcpy(m.tip_hash.bytes, t.hash, LDG_DIGEST_LEN);
     m.tip_hash.size = LDG_DIGEST_LEN;
-    m.consensus_height = s->ch.started ? s->ch.height : 0;
-    send_pb(s, peer, P2P_T_STATUS, fwl_StatusMsg_fields, &m);
+    m.consensus_height = ch->started ? ch->height : 0;
+    send_pb(ch, peer, P2P_T_STATUS, fwl_StatusMsg_fields, &m);
 }
 
 /* Our own proposal and votes of the current height, to one peer or all: heals messages lost
  * to a dropped connection or a full queue. */
 /* Ask peers for a candidate block we lack: one peer (the one whose proposal named it) or
  * all; at most one request per 200 ms. */
-static void request_block(server *s, int64_t peer, const uint8_t hash[LDG_DIGEST_LEN])
+static void request_block(node_chain *ch, int64_t peer, const uint8_t hash[LDG_DIGEST_LEN])
 {
-    node_chain *ch = &s->ch;
-    uint64_t now = node__now_ms(s);
+    uint64_t now = node__chain_now(ch);
     if (!ch->net || (ch->blk_req_ms && now < ch->blk_req_ms + 200))
         return;
     ch->blk_req_ms = now;
@@ -199,55 +199,53 @@ static void request_block(server *s, int64_t peer, const uint8_t hash[LDG_DIGEST
 }
 
 /* The prevotes we hold for value in round vr of height h: the proof a re-proposal rests on. */
-static void send_prevotes(server *s, int64_t peer, uint64_t h, uint32_t vr, const uint8_t *value)
+static void send_prevotes(node_chain *ch, int64_t peer, uint64_t h, uint32_t vr,
+                          const uint8_t *value)
 {
-    node_chain *ch = &s->ch;
     for (size_t i = 0; i < VOTES_MAX; i++) {
         vote_entry *e = &ch->votes[i];
         if (e->used && e->height == h && e->round == vr && e->step == CNS_PREVOTE &&
             (!value || (!e->nil && !memcmp(e->value, value, LDG_DIGEST_LEN)))) {
             fwl_VoteMsg m;
             vote_to_msg(e, &m);
-            send_pb(s, peer, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+            send_pb(ch, peer, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
         }
     }
 }
 
 /* Our proposal with its block (and, for a re-proposal, the prevotes it rests on); without
  * the block, ask the peers for it: the proposal goes out when it arrives. */
-static void send_own_proposal(server *s, int64_t peer)
+static void send_own_proposal(node_chain *ch, int64_t peer)
 {
-    node_chain *ch = &s->ch;
     const fwl_ProposalMsg *p = &ch->own_prop;
     cand_block *c = cand_find(ch, p->block_hash.bytes);
     if (!c) {
-        request_block(s, -1, p->block_hash.bytes);
+        request_block(ch, -1, p->block_hash.bytes);
         return;
     }
     if (peer >= 0)
         p2p_send(ch->net, (uint32_t)peer, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
     else
         p2p_broadcast(ch->net, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
-    send_pb(s, peer, P2P_T_PROPOSAL, fwl_ProposalMsg_fields, p);
+    send_pb(ch, peer, P2P_T_PROPOSAL, fwl_ProposalMsg_fields, p);
     if (p->valid_round >= 0)
-        send_prevotes(s, peer, p->height, (uint32_t)p->valid_round, p->block_hash.bytes);
+        send_prevotes(ch, peer, p->height, (uint32_t)p->valid_round, p->block_hash.bytes);
     if (peer < 0)
         ch->own_prop_sent = true;
 }
 
-static void resend_own(server *s, int64_t peer)
+static void resend_own(node_chain *ch, int64_t peer)
 {
-    node_chain *ch = &s->ch;
     if (ch->self < 0)
         return;
     if (ch->own_prop.height == ch->height)
-        send_own_proposal(s, peer);
+        send_own_proposal(ch, peer);
     for (size_t i = 0; i < VOTES_MAX; i++) {
         vote_entry *e = &ch->votes[i];
         if (e->used && e->height == ch->height && e->validator == (uint32_t)ch->self) {
             fwl_VoteMsg m;
             vote_to_msg(e, &m);
-            send_pb(s, peer, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+            send_pb(ch, peer, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
         }
     }
 }
@@ -256,42 +254,40 @@ static void resend_own(server *s, int64_t peer)
 /* Heights                                                                                   */
 
 /* Begin deciding ch->height if this node is a validator in step with its peers. */
-static void start_height(server *s)
+static void start_height(node_chain *ch)
 {
-    node_chain *ch = &s->ch;
     cns_tm_actions acts;
     if (ch->self < 0 || ch->started || ch->syncing)
         return;
     if (ch->vs.rec.locked_round >= 0 && !cand_find(ch, ch->vs.rec.locked_value))
-        load_kept_blocks(s);
+        load_kept_blocks(ch);
     static kept_votes kept; /* taken before the first actions add to the WAL */
     if (cns_tm_start_height(&ch->tm, ch->height, &acts))
         return;
-    kept_take(s, &kept);
+    kept_take(ch, &kept);
     ch->started = true;
-    ch->height_started_ms = node__now_ms(s);
-    run(s, &acts);
-    replay_kept(s, &kept);
+    ch->height_started_ms = node__chain_now(ch);
+    run(ch, &acts);
+    replay_kept(ch, &kept);
     /* A proposal for this height that came before we started. */
     if (ch->next_prop_from >= 0 && ch->next_prop.height == ch->height) {
         fwl_ProposalMsg p = ch->next_prop;
         uint32_t from = (uint32_t)ch->next_prop_from;
         ch->next_prop_from = -1;
-        node__chain_on_proposal(s, from, &p);
+        node__chain_on_proposal(ch, from, &p);
     }
 }
 
-void node__chain_kick(server *s)
+void node_chain_kick(node_chain *ch)
 {
-    build_maybe(s);
-    if (node_mempool_count(&s->mp) > 0)
-        start_height(s);
+    build_maybe(ch);
+    if (node_mempool_count(ch->cfg.mp) > 0)
+        start_height(ch);
 }
 
 /* A block was committed (by consensus or sync) at height h: move on. */
-void node__chain_committed(server *s, uint64_t h)
+void node__chain_committed(node_chain *ch, uint64_t h)
 {
-    node_chain *ch = &s->ch;
     if (h + 1 <= ch->height)
         return;
     ch->height = h + 1;
@@ -300,8 +296,8 @@ void node__chain_committed(server *s, uint64_t h)
     forget_below(ch, ch->height);
     for (size_t i = 0; i < TIMERS_MAX; i++)
         ch->timers[i].used = false;
-    node__send_status(s, -1);
-    node__chain_kick(s);
+    node__send_status(ch, -1);
+    node_chain_kick(ch);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -311,9 +307,8 @@ void node__chain_committed(server *s, uint64_t h)
  * lowest latency), else it waits, at most block_interval_ms from the start of the height,
  * for the transactions in the thread pool to land, so that a busy chain makes few large
  * blocks instead of many small ones. */
-static void build_now(server *s)
+static void build_now(node_chain *ch)
 {
-    node_chain *ch = &s->ch;
     uint8_t hash[LDG_DIGEST_LEN];
     uint8_t *blk;
     size_t len;
@@ -323,62 +318,62 @@ static void build_now(server *s)
     uv_timer_stop(&ch->build_timer);
     if (!ch->started || h != ch->height)
         return;
-    if (node__build_block(s, h, &blk, &len, hash))
+    if (node__build_block(ch, h, &blk, &len, hash))
         return; /* the propose timeout moves the round on */
-    cand_add(ch, h, hash, blk, len, s->vkey.pub.alg, s->vkey.pub.key, s->vkey.pub.len);
+    const ldg_pubkey *own = &ch->cfg.vkey->pub;
+    cand_add(ch, h, hash, blk, len, own->alg, own->key, own->len);
     free(blk);
     cns_tm_actions acts;
     if (!cns_tm_on_value(&ch->tm, h, r, hash, &acts))
-        run(s, &acts);
+        run(ch, &acts);
 }
 
 static void on_build_timer(uv_timer_t *t)
 {
-    server *s = t->data;
-    if (s->ch.build_pending)
-        build_now(s);
-    node_rpc_flush(&s->rpc);
+    node_chain *ch = t->data;
+    if (ch->build_pending)
+        build_now(ch);
+    node__chain_flush(ch);
 }
 
 /* A pending build goes now if the verification pipeline has drained or its time is up. */
-static void build_maybe(server *s)
+static void build_maybe(node_chain *ch)
 {
-    node_chain *ch = &s->ch;
     if (ch->build_pending &&
-        (node_mempool_verifying(&s->mp) == 0 || node__now_ms(s) >= ch->height_started_ms + s->cfg.block_interval_ms))
-        build_now(s);
+        (node_mempool_verifying(ch->cfg.mp) == 0 ||
+         node__chain_now(ch) >= ch->height_started_ms + ch->cfg.node->block_interval_ms))
+        build_now(ch);
 }
 
-static void build(server *s, const cns_tm_action *a)
+static void build(node_chain *ch, const cns_tm_action *a)
 {
-    node_chain *ch = &s->ch;
     ch->build_pending = true;
     ch->build_height = a->height;
     ch->build_round = a->round;
-    uint64_t now = node__now_ms(s), due = ch->height_started_ms + s->cfg.block_interval_ms;
-    if (node_mempool_verifying(&s->mp) == 0 || now >= due)
-        build_now(s);
+    uint64_t now = node__chain_now(ch);
+    uint64_t due = ch->height_started_ms + ch->cfg.node->block_interval_ms;
+    if (node_mempool_verifying(ch->cfg.mp) == 0 || now >= due)
+        build_now(ch);
     else
         uv_timer_start(&ch->build_timer, on_build_timer, due - now, 0);
 }
 
 /* Sign digest; the record covering it was persisted by run(). false: send nothing. */
-static bool sign_digest(server *s, const uint8_t d[LDG_DIGEST_LEN], uint8_t *sig,
+static bool sign_digest(node_chain *ch, const uint8_t d[LDG_DIGEST_LEN], uint8_t *sig,
                         pb_size_t *sig_len)
 {
-    const ldg_sig_impl *im = ldg_sig_by_id(s->vkey.alg);
-    if (!im || !s->ch.record_ok || im->sign(s->vkey.sec, d, NULL, sig))
+    const ldg_sig_impl *im = ldg_sig_by_id(ch->cfg.vkey->alg);
+    if (!im || !ch->record_ok || im->sign(ch->cfg.vkey->sec, d, NULL, sig))
         return false;
     *sig_len = (pb_size_t)im->sig_len;
     return true;
 }
 
-static void propose(server *s, const cns_tm_action *a)
+static void propose(node_chain *ch, const cns_tm_action *a)
 {
-    node_chain *ch = &s->ch;
     fwl_ProposalMsg p = fwl_ProposalMsg_init_zero;
     uint8_t d[LDG_DIGEST_LEN];
-    if (ldg_proposal_digest(&s->g, a->msg.height, a->msg.round, a->msg.valid_round,
+    if (ldg_proposal_digest(ch->cfg.g, a->msg.height, a->msg.round, a->msg.valid_round,
                             a->msg.value, d))
         return;
     p.height = a->msg.height;
@@ -387,18 +382,18 @@ static void propose(server *s, const cns_tm_action *a)
     p.proposer = (uint32_t)ch->self;
     memcpy(p.block_hash.bytes, a->msg.value, LDG_DIGEST_LEN);
     p.block_hash.size = LDG_DIGEST_LEN;
-    if (!sign_digest(s, d, p.sig.bytes, &p.sig.size))
+    if (!sign_digest(ch, d, p.sig.bytes, &p.sig.size))
         return;
     ch->own_prop = p;
     ch->own_prop_sent = false;
-    send_own_proposal(s, -1); /* a re-proposal sends the prevotes of valid_round with it */
+    send_own_proposal(ch, -1); /* a re-proposal sends the prevotes of valid_round with it */
 }
 
-static void vote(server *s, const cns_tm_action *a)
+static void vote(node_chain *ch, const cns_tm_action *a)
 {
     fwl_VoteMsg m = fwl_VoteMsg_init_zero;
     uint8_t d[LDG_DIGEST_LEN], zero[LDG_DIGEST_LEN] = {0};
-    if (ldg_vote_digest(&s->g, a->msg.height, a->msg.round, a->msg.step,
+    if (ldg_vote_digest(ch->cfg.g, a->msg.height, a->msg.round, a->msg.step,
                         a->msg.nil ? zero : a->msg.value, d))
         return;
     m.height = a->msg.height;
@@ -409,30 +404,30 @@ static void vote(server *s, const cns_tm_action *a)
         memcpy(m.value.bytes, a->msg.value, LDG_DIGEST_LEN);
         m.value.size = LDG_DIGEST_LEN;
     }
-    m.validator = (uint32_t)s->ch.self;
-    if (!sign_digest(s, d, m.sig.bytes, &m.sig.size))
+    m.validator = (uint32_t)ch->self;
+    if (!sign_digest(ch, d, m.sig.bytes, &m.sig.size))
         return;
-    vote_store(&s->ch, &m);
-    send_pb(s, -1, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+    vote_store(ch, &m);
+    send_pb(ch, -1, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
 }
 
 /* The engine decided value at height in round: assemble the certificate, commit. */
-static void commit(server *s, const cns_tm_action *a)
+static void commit(node_chain *ch, const cns_tm_action *a)
 {
-    node_chain *ch = &s->ch;
     fwl_Signature cert[LDG_MAX_VALIDATORS];
     size_t n = 0;
     for (uint32_t i = 0; i < a->n_signers; i++) {
         uint32_t v = a->signers[i];
         vote_entry *e = vote_find(ch, a->height, a->round, CNS_PRECOMMIT, v);
-        if (!e || e->nil || memcmp(e->value, a->value, LDG_DIGEST_LEN) || v >= s->g.n_validators)
+        if (!e || e->nil || memcmp(e->value, a->value, LDG_DIGEST_LEN) ||
+            v >= ch->cfg.g->n_validators)
             continue;
         fwl_Signature *sig = &cert[n++];
         memset(sig, 0, sizeof *sig);
         sig->has_signer = true;
-        sig->signer.alg = s->g.validators[v].alg;
-        memcpy(sig->signer.key.bytes, s->g.validators[v].key, s->g.validators[v].len);
-        sig->signer.key.size = (pb_size_t)s->g.validators[v].len;
+        sig->signer.alg = ch->cfg.g->validators[v].alg;
+        memcpy(sig->signer.key.bytes, ch->cfg.g->validators[v].key, ch->cfg.g->validators[v].len);
+        sig->signer.key.size = (pb_size_t)ch->cfg.g->validators[v].len;
         memcpy(sig->sig.bytes, e->sig, e->sig_len);
         sig->sig.size = e->sig_len;
     }
@@ -441,13 +436,13 @@ static void commit(server *s, const cns_tm_action *a)
         /* Decided without the block (its proposal never reached us): take it from a peer,
          * with its certificate. */
         node__log("height %" PRIu64 " decided; fetching its block", a->height);
-        node__sync_request(s);
+        node__sync_request(ch);
         return;
     }
-    int rc = node__commit_block(s, c->bytes, c->len, cert, n, a->round);
+    int rc = node__commit_block(ch, c->bytes, c->len, cert, n, a->round);
     if (rc && !ldg_is_disk_error(rc)) { /* (the disk's refusals: kept and retried, stall.c) */
         node__log("committing height %" PRIu64 " failed: %s", a->height, node_strerror(rc));
-        node__sync_request(s);
+        node__sync_request(ch);
     }
 }
 
@@ -462,20 +457,19 @@ static int64_t timer_due(const node_chain *ch)
 
 static void on_timer(uv_timer_t *t);
 
-static void arm(server *s)
+static void arm(node_chain *ch)
 {
-    int64_t due = timer_due(&s->ch);
+    int64_t due = timer_due(ch);
     if (due < 0) {
-        uv_timer_stop(&s->ch.timer);
+        uv_timer_stop(&ch->timer);
         return;
     }
-    uint64_t now = node__now_ms(s);
-    uv_timer_start(&s->ch.timer, on_timer, (uint64_t)due > now ? (uint64_t)due - now : 0, 0);
+    uint64_t now = node__chain_now(ch);
+    uv_timer_start(&ch->timer, on_timer, (uint64_t)due > now ? (uint64_t)due - now : 0, 0);
 }
 
-static void schedule(server *s, const cns_tm_action *a)
+static void schedule(node_chain *ch, const cns_tm_action *a)
 {
-    node_chain *ch = &s->ch;
     tm_timer *slot = NULL;
     for (size_t i = 0; i < TIMERS_MAX && !slot; i++)
         if (!ch->timers[i].used)
@@ -484,18 +478,17 @@ static void schedule(server *s, const cns_tm_action *a)
         if (!slot || ch->timers[i].round < slot->round)
             slot = &ch->timers[i];
     slot->used = true;
-    slot->at_ms = node__now_ms(s) + a->delay_ms;
+    slot->at_ms = node__chain_now(ch) + a->delay_ms;
     slot->height = a->height;
     slot->round = a->round;
     slot->step = a->step;
-    arm(s);
+    arm(ch);
 }
 
 static void on_timer(uv_timer_t *t)
 {
-    server *s = t->data;
-    node_chain *ch = &s->ch;
-    uint64_t now = node__now_ms(s);
+    node_chain *ch = t->data;
+    uint64_t now = node__chain_now(ch);
     for (size_t i = 0; i < TIMERS_MAX; i++) {
         tm_timer x = ch->timers[i];
         if (!x.used || x.at_ms > now)
@@ -504,21 +497,21 @@ static void on_timer(uv_timer_t *t)
         cns_tm_actions acts;
         if (ch->started && x.height == ch->height &&
             !cns_tm_on_timeout(&ch->tm, x.height, x.round, (cns_step)x.step, &acts))
-            run(s, &acts);
+            run(ch, &acts);
     }
-    arm(s);
-    node_rpc_flush(&s->rpc);
+    arm(ch);
+    node__chain_flush(ch);
 }
 
-static void feed_held(server *s, uint64_t h, uint32_t r);
+static void feed_held(node_chain *ch, uint64_t h, uint32_t r);
 
-static void fetch(server *s, const cns_tm_action *a)
+static void fetch(node_chain *ch, const cns_tm_action *a)
 {
-    feed_held(s, a->height, a->round); /* the engine may have dropped some we hold */
+    feed_held(ch, a->height, a->round); /* the engine may have dropped some we hold */
     fwl_SyncRequestMsg m = fwl_SyncRequestMsg_init_zero; /* (height, round) of the prevotes */
     m.from_height = a->height;
     m.count = a->round;
-    send_pb(s, -1, P2P_T_FETCH_VOTES, fwl_SyncRequestMsg_fields, &m);
+    send_pb(ch, -1, P2P_T_FETCH_VOTES, fwl_SyncRequestMsg_fields, &m);
 }
 
 /* Blocks we may have to propose again after a restart: the block of our lock, and of our
@@ -530,14 +523,13 @@ static void fetch(server *s, const cns_tm_action *a)
 enum { KEPT_LOCK, KEPT_PROP };
 static const char *const kept_name[2] = {"lockblock", "propblock"};
 
-static void keep_block(server *s, int which, const uint8_t hash[LDG_DIGEST_LEN])
+static void keep_block(node_chain *ch, int which, const uint8_t hash[LDG_DIGEST_LEN])
 {
-    node_chain *ch = &s->ch;
     cand_block *c = cand_find(ch, hash);
     char path[4200], tmp[4210];
     if (!c || (ch->has_kept[which] && !memcmp(ch->kept[which], hash, LDG_DIGEST_LEN)))
         return;
-    snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, kept_name[which]);
+    snprintf(path, sizeof path, "%s/%s", ch->cfg.node->data_dir, kept_name[which]);
     snprintf(tmp, sizeof tmp, "%s.new", path);
     errno = 0;
     FILE *f = fopen(tmp, "wb");
@@ -556,14 +548,13 @@ static void keep_block(server *s, int which, const uint8_t hash[LDG_DIGEST_LEN])
 
 /* Back at the height of our vote record (a restart, or catching up to it): the blocks kept
  * on disk are candidates again (a block of another height is ignored). */
-static void load_kept_blocks(server *s)
+static void load_kept_blocks(node_chain *ch)
 {
-    node_chain *ch = &s->ch;
     if (!ch->vlog || ch->vs.rec.last.height != ch->height)
         return;
     for (int which = 0; which < 2; which++) {
         char path[4200];
-        snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, kept_name[which]);
+        snprintf(path, sizeof path, "%s/%s", ch->cfg.node->data_dir, kept_name[which]);
         uint8_t *buf = NULL;
         size_t len = 0;
         FILE *f = fopen(path, "rb");
@@ -576,7 +567,7 @@ static void load_kept_blocks(server *s)
         if (f)
             fclose(f);
         if (len)
-            node__chain_on_proposal_block(s, buf, len);
+            node__chain_on_proposal_block(ch, buf, len);
         free(buf);
     }
     if (ch->vs.rec.locked_round >= 0 && cand_find(ch, ch->vs.rec.locked_value)) {
@@ -589,15 +580,14 @@ static void load_kept_blocks(server *s)
 /* The signed prevotes behind the lock a non-nil precommit takes (the action's signers), from
  * the votes held. Only a new lock replaces the proof: the same precommit sent again after a
  * restart lists only what the engine has seen since. */
-static void keep_pol(server *s, node_vote_state *st, const cns_tm_action *a)
+static void keep_pol(node_chain *ch, node_vote_state *st, const cns_tm_action *a)
 {
-    node_chain *ch = &s->ch;
     if (st->pol_h == a->height && st->n_pol && st->pol[0].m.round == a->round &&
         !memcmp(st->pol[0].m.value, a->msg.value, CNS_HASH_LEN))
         return;
     st->pol_h = a->height;
     st->n_pol = 0;
-    keep_block(s, KEPT_LOCK, a->msg.value);
+    keep_block(ch, KEPT_LOCK, a->msg.value);
     for (uint32_t k = 0; k < a->n_signers && st->n_pol < NODE_POL_MAX; k++) {
         vote_entry *e = vote_find(ch, a->height, a->round, CNS_PREVOTE, a->signers[k]);
         if (!e || e->nil || memcmp(e->value, a->msg.value, CNS_HASH_LEN))
@@ -615,13 +605,12 @@ static void keep_pol(server *s, node_vote_state *st, const cns_tm_action *a)
     }
 }
 
-static void run(server *s, const cns_tm_actions *acts)
+static void run(node_chain *ch, const cns_tm_actions *acts)
 {
     /* The vote record only moves forward, so persisting the last record of this batch
      * covers every message the batch signs: one fsync instead of one per message (a
      * proposer's proposal and prevote, or a lone validator's whole height). The batch's
      * votes join the WAL and a new lock its proof in the same write. */
-    node_chain *ch = &s->ch;
     const cns_vote_record *last = NULL;
     node_vote_state *next = &ch->vs_next;
     for (size_t i = 0; i < acts->n; i++)
@@ -630,11 +619,11 @@ static void run(server *s, const cns_tm_actions *acts)
                 *next = ch->vs;
             last = &acts->a[i].record;
             if (acts->a[i].type == CNS_TM_PROPOSE && ch->vlog)
-                keep_block(s, KEPT_PROP, acts->a[i].msg.value);
+                keep_block(ch, KEPT_PROP, acts->a[i].msg.value);
             if (acts->a[i].type == CNS_TM_VOTE && ch->vlog) {
                 node_vote_wal_add(next, &acts->a[i].msg);
                 if (acts->a[i].msg.step == CNS_PRECOMMIT && !acts->a[i].msg.nil)
-                    keep_pol(s, next, &acts->a[i]);
+                    keep_pol(ch, next, &acts->a[i]);
             }
         }
     if (last && !ch->vlog) {
@@ -645,17 +634,17 @@ static void run(server *s, const cns_tm_actions *acts)
         ch->record_ok = rc == 0;
         if (ch->record_ok)
             ch->vs = *next;
-        node__stall_votes(s, rc); /* logged when it fails, and when it works again */
+        node__stall_votes(ch, rc); /* logged when it fails, and when it works again */
     }
-    for (size_t i = 0; i < acts->n && !s->stopping; i++) {
+    for (size_t i = 0; i < acts->n && !ch->stopping; i++) {
         const cns_tm_action *a = &acts->a[i];
         switch (a->type) {
-        case CNS_TM_BUILD: build(s, a); break;
-        case CNS_TM_PROPOSE: propose(s, a); break;
-        case CNS_TM_VOTE: vote(s, a); break;
-        case CNS_TM_SCHEDULE: schedule(s, a); break;
-        case CNS_TM_COMMIT: commit(s, a); break;
-        case CNS_TM_FETCH: fetch(s, a); break;
+        case CNS_TM_BUILD: build(ch, a); break;
+        case CNS_TM_PROPOSE: propose(ch, a); break;
+        case CNS_TM_VOTE: vote(ch, a); break;
+        case CNS_TM_SCHEDULE: schedule(ch, a); break;
+        case CNS_TM_COMMIT: commit(ch, a); break;
+        case CNS_TM_FETCH: fetch(ch, a); break;
         }
     }
 }
@@ -663,20 +652,20 @@ static void run(server *s, const cns_tm_actions *acts)
 /* ---------------------------------------------------------------------------------------- */
 /* Messages from peers                                                                       */
 
-static bool validator_sig_ok(server *s, uint32_t v, const uint8_t d[LDG_DIGEST_LEN],
+static bool validator_sig_ok(node_chain *ch, uint32_t v, const uint8_t d[LDG_DIGEST_LEN],
                              const uint8_t *sig, size_t sig_len)
 {
-    return v < s->g.n_validators &&
-           ldg_verify(s->g.validators[v].alg, s->g.validators[v].key, s->g.validators[v].len, d,
-                      sig, sig_len) == 0;
+    const ldg_genesis *g = ch->cfg.g;
+    return v < g->n_validators &&
+           ldg_verify(g->validators[v].alg, g->validators[v].key, g->validators[v].len, d, sig,
+                      sig_len) == 0;
 }
 
 /* Back at the height of the WAL or of the proof-of-lock (after a restart, or after catching
  * up to it): our earlier votes are signed again (the same content: not equivocation), kept
  * and sent, and the engine counts them and the prevotes behind our lock again. */
-static void kept_take(server *s, kept_votes *k)
+static void kept_take(node_chain *ch, kept_votes *k)
 {
-    node_chain *ch = &s->ch;
     k->h = ch->height;
     k->n_wal = k->n_pol = 0;
     if (ch->self < 0 || !ch->vlog)
@@ -687,9 +676,8 @@ static void kept_take(server *s, kept_votes *k)
         memcpy(k->pol, ch->vs.pol, (k->n_pol = ch->vs.n_pol) * sizeof *k->pol);
 }
 
-static void replay_kept(server *s, const kept_votes *k)
+static void replay_kept(node_chain *ch, const kept_votes *k)
 {
-    node_chain *ch = &s->ch;
     const cns_msg *wal = k->wal;
     const node_signed_vote *pol = k->pol;
     uint64_t h = k->h;
@@ -699,7 +687,7 @@ static void replay_kept(server *s, const kept_votes *k)
     if (n_wal || n_pol)
         node__log("height %" PRIu64 ": replaying %zu own votes and %zu prevotes behind the lock, "
                   "kept from before", h, n_wal, n_pol);
-    for (size_t i = 0; i < n_wal && ch->started && ch->height == h && !s->stopping; i++) {
+    for (size_t i = 0; i < n_wal && ch->started && ch->height == h && !ch->stopping; i++) {
         cns_tm_action a;
         cns_tm_actions acts;
         memset(&a, 0, sizeof a);
@@ -709,11 +697,11 @@ static void replay_kept(server *s, const kept_votes *k)
         a.msg = wal[i];
         a.msg.valid_round = -1;
         ch->record_ok = true; /* in the WAL: written with a record at or above it */
-        vote(s, &a);
+        vote(ch, &a);
         if (!cns_tm_on_vote(&ch->tm, &a.msg, (uint32_t)ch->self, &acts))
-            run(s, &acts);
+            run(ch, &acts);
     }
-    for (size_t i = 0; i < n_pol && ch->started && ch->height == h && !s->stopping; i++) {
+    for (size_t i = 0; i < n_pol && ch->started && ch->height == h && !ch->stopping; i++) {
         const node_signed_vote *v = &pol[i]; /* as if received again: checked, kept, counted */
         fwl_VoteMsg m = fwl_VoteMsg_init_zero;
         m.height = v->m.height;
@@ -727,19 +715,18 @@ static void replay_kept(server *s, const kept_votes *k)
         m.validator = v->validator;
         memcpy(m.sig.bytes, v->sig, v->sig_len);
         m.sig.size = v->sig_len;
-        node__chain_on_vote(s, &m);
+        node__chain_on_vote(ch, &m);
     }
 }
 
-void node__chain_on_proposal_block(server *s, const uint8_t *data, size_t len)
+void node__chain_on_proposal_block(node_chain *ch, const uint8_t *data, size_t len)
 {
-    node_chain *ch = &s->ch;
     ldg_block b;
     uint8_t hash[LDG_DIGEST_LEN];
     if (ldg_block_decode(data, len, &b))
         return;
     bool got = (b.hdr.height == ch->height || b.hdr.height == ch->height + 1) &&
-               !ldg_block_hash(&s->g, b.hdr_raw, b.hdr_len, hash);
+               !ldg_block_hash(ch->cfg.g, b.hdr_raw, b.hdr_len, hash);
     if (got) {
         cand_block *c = cand_add(ch, b.hdr.height, hash, data, len, b.hdr.proposer.alg,
                                  b.hdr.proposer.key.bytes, b.hdr.proposer.key.size);
@@ -750,17 +737,17 @@ void node__chain_on_proposal_block(server *s, const uint8_t *data, size_t len)
     /* Our proposal waited for this block (we re-propose a value whose block we had lost). */
     if (got && ch->self >= 0 && !ch->own_prop_sent && ch->own_prop.height == ch->height &&
         !memcmp(ch->own_prop.block_hash.bytes, hash, LDG_DIGEST_LEN))
-        send_own_proposal(s, -1);
+        send_own_proposal(ch, -1);
 }
 
 /* Proposer-based timestamps: a fresh proposal's block time must be within the drift of our
  * clock, a re-proposal is exempt (ldg_block_time_check). false: judge the block invalid, so
  * that we prevote nil on it; the refusal is logged once per block. */
-static bool proposal_timely(server *s, const fwl_ProposalMsg *p, cand_block *c)
+static bool proposal_timely(node_chain *ch, const fwl_ProposalMsg *p, cand_block *c)
 {
     ldg_tip t;
-    uint64_t now = node__now_ms(s), drift = s->cfg.block_time_drift_ms;
-    if (ldg_store_tip(s->store, &t))
+    uint64_t now = node__chain_now(ch), drift = ch->cfg.node->block_time_drift_ms;
+    if (ldg_store_tip(ch->cfg.store, &t))
         return false;
     int rc = ldg_block_time_check(c->time_ms, t.time_ms, now, drift, p->valid_round);
     if (rc && !c->time_logged) {
@@ -781,11 +768,11 @@ static bool proposal_timely(server *s, const fwl_ProposalMsg *p, cand_block *c)
     return rc == 0;
 }
 
-void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
+void node__chain_on_proposal(node_chain *ch, uint32_t from, const fwl_ProposalMsg *p)
 {
-    node_chain *ch = &s->ch;
     uint8_t d[LDG_DIGEST_LEN];
-    if (ch->self < 0 || p->block_hash.size != LDG_DIGEST_LEN || p->proposer >= s->g.n_validators)
+    if (ch->self < 0 || p->block_hash.size != LDG_DIGEST_LEN ||
+        p->proposer >= ch->cfg.g->n_validators)
         return;
     if (p->height == ch->height + 1 || (p->height == ch->height && ch->syncing)) {
         ch->next_prop = *p; /* delivered when that height starts */
@@ -803,31 +790,33 @@ void node__chain_on_proposal(server *s, uint32_t from, const fwl_ProposalMsg *p)
      * new. Judging it again would find a fresh proposal's time stale and log a refusal of a
      * proposal we accepted. */
     if (p->height != ch->height || cns_tm_holds(&ch->tm, &m, p->proposer) ||
-        ldg_proposal_digest(&s->g, p->height, p->round, p->valid_round, p->block_hash.bytes, d) ||
-        !validator_sig_ok(s, p->proposer, d, p->sig.bytes, p->sig.size))
+        ldg_proposal_digest(ch->cfg.g, p->height, p->round, p->valid_round, p->block_hash.bytes,
+                            d) ||
+        !validator_sig_ok(ch, p->proposer, d, p->sig.bytes, p->sig.size))
         return;
     cand_block *c = cand_find(ch, p->block_hash.bytes);
     if (!c) {
         /* The block comes first on the proposer's connection; without it (lost, or the
          * proposer re-proposes a locked value it had from another node), ask the sender:
          * the proposer sends the proposal again every second. */
-        request_block(s, from, p->block_hash.bytes);
+        request_block(ch, from, p->block_hash.bytes);
         return;
     }
     if (!ch->started)
-        start_height(s);
+        start_height(ch);
     if (!ch->started)
         return;
     /* Valid: built by the right validator (a fresh proposal by its proposer, a re-proposal
      * by any: ldg_block_builder_check), timely, and passes every rule here. */
-    bool valid = !ldg_block_builder_check(&s->g, p->proposer, p->valid_round, &c->proposer) &&
-                 proposal_timely(s, p, c);
+    bool valid = !ldg_block_builder_check(ch->cfg.g, p->proposer, p->valid_round, &c->proposer) &&
+                 proposal_timely(ch, p, c);
     uint8_t staged[LDG_DIGEST_LEN];
-    if (valid && (ldg_store_built(s->store, staged) || memcmp(staged, c->hash, LDG_DIGEST_LEN)))
-        valid = node__stage_block(s, c->bytes, c->len) == 0;
+    if (valid &&
+        (ldg_store_built(ch->cfg.store, staged) || memcmp(staged, c->hash, LDG_DIGEST_LEN)))
+        valid = node__stage_block(ch, c->bytes, c->len) == 0;
     cns_tm_actions acts;
     if (!cns_tm_on_proposal(&ch->tm, &m, p->proposer, valid, &acts))
-        run(s, &acts);
+        run(ch, &acts);
 }
 
 static void entry_msg(const vote_entry *e, cns_msg *m)
@@ -844,36 +833,33 @@ static void entry_msg(const vote_entry *e, cns_msg *m)
 
 /* Hand the engine a checked vote it does not hold (it keeps a window of rounds, and drops
  * messages of rounds too far ahead: a vote the node stored may be gone from the engine). */
-static void feed(server *s, const cns_msg *m, uint32_t validator)
+static void feed(node_chain *ch, const cns_msg *m, uint32_t validator)
 {
-    node_chain *ch = &s->ch;
     cns_tm_actions acts;
     if (ch->started && m->height == ch->height && !cns_tm_holds(&ch->tm, m, validator) &&
         !cns_tm_on_vote(&ch->tm, m, validator, &acts))
-        run(s, &acts);
+        run(ch, &acts);
 }
 
 /* The prevotes of (h, r) we hold, to the engine: before asking peers for them (FETCH). */
-static void feed_held(server *s, uint64_t h, uint32_t r)
+static void feed_held(node_chain *ch, uint64_t h, uint32_t r)
 {
-    node_chain *ch = &s->ch;
     for (size_t i = 0; i < VOTES_MAX && ch->started && ch->height == h; i++) {
         vote_entry *e = &ch->votes[i];
         if (e->used && e->height == h && e->round == r && e->step == CNS_PREVOTE) {
             cns_msg m;
             entry_msg(e, &m);
-            feed(s, &m, e->validator);
+            feed(ch, &m, e->validator);
         }
     }
 }
 
-void node__chain_on_vote(server *s, const fwl_VoteMsg *v)
+void node__chain_on_vote(node_chain *ch, const fwl_VoteMsg *v)
 {
-    node_chain *ch = &s->ch;
     uint8_t d[LDG_DIGEST_LEN], zero[LDG_DIGEST_LEN] = {0};
     if (ch->self < 0 || (v->step != CNS_PREVOTE && v->step != CNS_PRECOMMIT) ||
         (!v->nil && v->value.size != LDG_DIGEST_LEN) || (v->nil && v->value.size) ||
-        v->validator >= s->g.n_validators ||
+        v->validator >= ch->cfg.g->n_validators ||
         (v->height != ch->height && v->height != ch->height + 1))
         return;
     cns_msg m;
@@ -893,25 +879,25 @@ void node__chain_on_vote(server *s, const fwl_VoteMsg *v)
         cns_msg first;
         entry_msg(seen, &first);
         if (first.nil == m.nil && (m.nil || !memcmp(first.value, m.value, LDG_DIGEST_LEN)))
-            feed(s, &m, v->validator);
+            feed(ch, &m, v->validator);
         return;
     }
-    if (ldg_vote_digest(&s->g, v->height, v->round, (uint8_t)v->step, v->nil ? zero : v->value.bytes, d) ||
-        !validator_sig_ok(s, v->validator, d, v->sig.bytes, v->sig.size))
+    if (ldg_vote_digest(ch->cfg.g, v->height, v->round, (uint8_t)v->step,
+                        v->nil ? zero : v->value.bytes, d) ||
+        !validator_sig_ok(ch, v->validator, d, v->sig.bytes, v->sig.size))
         return;
     vote_store(ch, v);
     if (v->height == ch->height && !ch->started)
-        start_height(s);
+        start_height(ch);
     cns_tm_actions acts;
     if (ch->started && !cns_tm_on_vote(&ch->tm, &m, v->validator, &acts))
-        run(s, &acts);
+        run(ch, &acts);
 }
 
-void node__chain_on_get_block(server *s, uint32_t from, const uint8_t hash[LDG_DIGEST_LEN])
+void node__chain_on_get_block(node_chain *ch, uint32_t from, const uint8_t hash[LDG_DIGEST_LEN])
 {
-    node_chain *ch = &s->ch;
     cand_block *c = cand_find(ch, hash);
-    uint64_t now = node__now_ms(s);
+    uint64_t now = node__chain_now(ch);
     size_t slot = 0;
     if (!c)
         return;
@@ -931,36 +917,34 @@ void node__chain_on_get_block(server *s, uint32_t from, const uint8_t hash[LDG_D
     p2p_send(ch->net, from, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
 }
 
-void node__chain_on_fetch(server *s, uint32_t from, const fwl_SyncRequestMsg *q)
+void node__chain_on_fetch(node_chain *ch, uint32_t from, const fwl_SyncRequestMsg *q)
 {
-    node_chain *ch = &s->ch;
     for (size_t i = 0; i < VOTES_MAX; i++) {
         vote_entry *e = &ch->votes[i];
         if (e->used && e->height == q->from_height && e->round == q->count &&
             e->step == CNS_PREVOTE) {
             fwl_VoteMsg m;
             vote_to_msg(e, &m);
-            send_pb(s, from, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+            send_pb(ch, from, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
         }
     }
 }
 
-void node__chain_on_peer_up(server *s, uint32_t peer)
+void node__chain_on_peer_up(node_chain *ch, uint32_t peer)
 {
-    node__send_status(s, peer);
-    resend_own(s, peer);
+    node__send_status(ch, peer);
+    resend_own(ch, peer);
 }
 
-void node__chain_tick(server *s)
+void node__chain_tick(node_chain *ch)
 {
-    node_chain *ch = &s->ch;
-    uint64_t now = node__now_ms(s);
+    uint64_t now = node__chain_now(ch);
     /* An undecided height for a while: repeat our messages (a peer may have missed them). */
     if (ch->started && now - ch->height_started_ms > 1000 && now - ch->last_resend_ms > 1000) {
         ch->last_resend_ms = now;
-        resend_own(s, -1);
+        resend_own(ch, -1);
     }
-    node__chain_kick(s);
+    node_chain_kick(ch);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -969,10 +953,10 @@ void node__chain_tick(server *s)
 /* After a restart at the height of our last signed vote: sign it again (the same content
  * signs to the same bytes; the record allows exactly that) and keep it, so that it is sent
  * to peers like any vote of ours and the others can still count it. */
-static void restore_last_vote(server *s, const cns_vote_record *rec)
+static void restore_last_vote(node_chain *ch, const cns_vote_record *rec)
 {
     const cns_msg *m = &rec->last;
-    if (s->ch.self < 0 || m->height != s->ch.height ||
+    if (ch->self < 0 || m->height != ch->height ||
         (m->step != CNS_PREVOTE && m->step != CNS_PRECOMMIT))
         return;
     cns_tm_action a;
@@ -982,41 +966,43 @@ static void restore_last_vote(server *s, const cns_vote_record *rec)
     a.round = m->round;
     a.msg = *m;
     a.record = *rec;
-    s->ch.record_ok = true; /* this very record is already durable */
-    vote(s, &a);
+    ch->record_ok = true; /* this very record is already durable */
+    vote(ch, &a);
 }
 
-int node__chain_init(server *s, char *err, size_t errlen)
+int node_chain_init(node_chain *ch, const node_chain_config *cfg, char *err, size_t errlen)
 {
-    node_chain *ch = &s->ch;
-    ch->self = s->has_vkey ? ldg_validator_index(&s->g, s->vkey.pub.alg, s->vkey.pub.key,
-                                                 s->vkey.pub.len)
-                           : -1;
+    memset(ch, 0, sizeof *ch);
+    ch->cfg = *cfg;
+    ch->has_vkey = cfg->vkey != NULL;
+    const ldg_pubkey *own = ch->has_vkey ? &cfg->vkey->pub : NULL;
+    ch->self = own ? ldg_validator_index(cfg->g, own->alg, own->key, own->len) : -1;
     ch->next_prop_from = -1;
     ldg_tip t;
-    ldg_store_tip(s->store, &t);
+    ldg_store_tip(ch->cfg.store, &t);
     ch->height = t.height + 1;
     cns_tm_config c;
     memset(&c, 0, sizeof c);
-    c.n_validators = (uint32_t)s->g.n_validators;
-    for (size_t i = 0; i < s->g.n_validators; i++)
-        c.power[i] = s->g.validator_power[i];
-    c.propose_ms = s->cfg.timeout_propose_ms;
-    c.propose_delta_ms = s->cfg.timeout_propose_delta_ms;
-    c.prevote_ms = s->cfg.timeout_prevote_ms;
-    c.prevote_delta_ms = s->cfg.timeout_prevote_delta_ms;
-    c.precommit_ms = s->cfg.timeout_precommit_ms;
-    c.precommit_delta_ms = s->cfg.timeout_precommit_delta_ms;
+    c.n_validators = (uint32_t)ch->cfg.g->n_validators;
+    for (size_t i = 0; i < ch->cfg.g->n_validators; i++)
+        c.power[i] = ch->cfg.g->validator_power[i];
+    c.propose_ms = ch->cfg.node->timeout_propose_ms;
+    c.propose_delta_ms = ch->cfg.node->timeout_propose_delta_ms;
+    c.prevote_ms = ch->cfg.node->timeout_prevote_ms;
+    c.prevote_delta_ms = ch->cfg.node->timeout_prevote_delta_ms;
+    c.precommit_ms = ch->cfg.node->timeout_precommit_ms;
+    c.precommit_delta_ms = ch->cfg.node->timeout_precommit_delta_ms;
     node_vote_state_init(&ch->vs);
     /* A lone validator commits each block as soon as it signs it and has no peer to show a
      * conflicting vote to: it keeps no vote record (one fsync less per block). */
-    if (ch->self >= 0 && s->g.n_validators > 1) {
+    if (ch->self >= 0 && ch->cfg.g->n_validators > 1) {
         char path[4200];
-        snprintf(path, sizeof path, "%s/votes", s->cfg.data_dir);
+        snprintf(path, sizeof path, "%s/votes", ch->cfg.node->data_dir);
         int rc = node_votelog_open(&ch->vlog, path, &ch->vs);
         if (rc) {
             snprintf(err, errlen, "vote record %s: %s", path,
-                     rc == NODE_ECONFIG ? "both copies are corrupt; refusing to sign" : node_strerror(rc));
+                     rc == NODE_ECONFIG ? "both copies are corrupt; refusing to sign"
+                                        : node_strerror(rc));
             return rc;
         }
     }
@@ -1025,19 +1011,79 @@ int node__chain_init(server *s, char *err, size_t errlen)
         return NODE_ECONFIG;
     }
     if (ch->vs.wal_h != ch->height) /* else the WAL replay re-signs it with the others */
-        restore_last_vote(s, &ch->vs.rec);
-    load_kept_blocks(s);
-    uv_timer_init(&s->loop, &ch->timer);
-    uv_timer_init(&s->loop, &ch->build_timer);
-    ch->timer.data = ch->build_timer.data = s;
+        restore_last_vote(ch, &ch->vs.rec);
+    load_kept_blocks(ch);
+    uv_timer_init(ch->cfg.loop, &ch->timer);
+    uv_timer_init(ch->cfg.loop, &ch->build_timer);
+    ch->timer.data = ch->build_timer.data = ch;
     return 0;
 }
 
-void node__chain_free(server *s)
+static void close_handle(uv_handle_t *h)
 {
-    node_chain *ch = &s->ch;
+    if (h->loop && !uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int node_chain_start(node_chain *ch, char *err, size_t errlen)
+{
+    int rc = node__p2p_start(ch, err, errlen);
+    if (!rc)
+        node__send_status(ch, -1);
+    return rc;
+}
+
+void node_chain_stop(node_chain *ch)
+{
+    ch->stopping = true;
+    node__p2p_stop(ch);
+    close_handle((uv_handle_t *)&ch->timer);
+    close_handle((uv_handle_t *)&ch->build_timer);
+}
+
+void node_chain_close(node_chain *ch)
+{
+    node__sync_free(ch);
+    node__stall_free(ch);
     for (size_t i = 0; i < CAND_MAX; i++)
         free(ch->cand[i].bytes);
     node_votelog_close(ch->vlog);
     ch->vlog = NULL;
+    p2p_seen_free(ch->seen_tx);
+    ch->seen_tx = NULL;
+    OPENSSL_cleanse(&ch->ikey, sizeof ch->ikey);
+}
+
+void node_chain_tick(node_chain *ch)
+{
+    node__chain_tick(ch);
+    node__sync_tick(ch);
+    node__stall_tick(ch);
+}
+
+void node_chain_status(node_chain *ch, fwl_StatusResp *st)
+{
+    node__chain_status(ch, st);
+    node__stall_status(ch, st);
+}
+
+uint64_t node_chain_committed_txs(const node_chain *ch)
+{
+    return ch->committed_txs;
+}
+
+int32_t node_chain_self(const node_chain *ch)
+{
+    return ch->self;
+}
+
+uint64_t node__chain_now(const node_chain *ch)
+{
+    return ch->cfg.now_ms ? ch->cfg.now_ms(ch->cfg.ctx) : node__wall_ms();
+}
+
+void node__chain_flush(node_chain *ch)
+{
+    if (ch->cfg.flush)
+        ch->cfg.flush(ch->cfg.ctx);
 }

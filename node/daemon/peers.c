@@ -11,7 +11,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include "node/daemon/server_internal.h"
+#include "node/daemon/chain_internal.h"
 
 #define SEEN_TXS (1u << 18)
 
@@ -28,76 +28,88 @@ static uint32_t peer_id_of(const ldg_genesis *g, const ldg_pubkey *k)
     return 1000u + ((uint32_t)h[0] << 8 | h[1]);
 }
 
-void node__p2p_tx_admitted(server *s, const uint8_t *raw, size_t len,
-                           const uint8_t raw_hash[LDG_DIGEST_LEN])
+void node_chain_tx_admitted(node_chain *ch, const uint8_t *raw, size_t len,
+                            const uint8_t raw_hash[LDG_DIGEST_LEN])
 {
-    if (s->ch.seen_tx)
-        p2p_seen_add(s->ch.seen_tx, raw_hash);
-    if (s->ch.net) /* gossip it on (peers drop what they have seen) */
-        p2p_broadcast(s->ch.net, P2P_T_TX, raw, len);
+    if (ch->seen_tx)
+        p2p_seen_add(ch->seen_tx, raw_hash);
+    if (ch->net) /* gossip it on (peers drop what they have seen) */
+        p2p_broadcast(ch->net, P2P_T_TX, raw, len);
+}
+
+/* A tx from a peer: verified and admitted like a SubmitTx, answered to no one. */
+static void tx_from_peer(node_chain *ch, const uint8_t *raw, size_t len)
+{
+    uint8_t rh[SHA256_DIGEST_LENGTH];
+    if (len > LDG_TX_MAX || node_mempool_full(ch->cfg.mp))
+        return; /* a full mempool drops gossip; the tx reaches the proposer another way */
+    SHA256(raw, len, rh);
+    if (ch->seen_tx && !p2p_seen_add(ch->seen_tx, rh))
+        return; /* seen before: an echo of our own gossip, or a duplicate */
+    node_mempool_submit(ch->cfg.mp, (node_reply_to){NODE_NO_CLIENT, 0, 0}, raw, len);
 }
 
 static void on_message(void *ctx, uint32_t peer, uint8_t type, const uint8_t *data, size_t len)
 {
-    server *s = ctx;
+    node_chain *ch = ctx;
     pb_istream_t st = pb_istream_from_buffer(data, len);
     switch (type) {
     case P2P_T_TX:
-        node__tx_from_peer(s, data, len);
-        node_mempool_flush(&s->mp);
+        tx_from_peer(ch, data, len);
+        node_mempool_flush(ch->cfg.mp);
         break;
-    case P2P_T_PROPOSAL_BLOCK: node__chain_on_proposal_block(s, data, len); break;
+    case P2P_T_PROPOSAL_BLOCK: node__chain_on_proposal_block(ch, data, len); break;
     case P2P_T_PROPOSAL: {
         fwl_ProposalMsg m = fwl_ProposalMsg_init_zero;
         if (pb_decode(&st, fwl_ProposalMsg_fields, &m))
-            node__chain_on_proposal(s, peer, &m);
+            node__chain_on_proposal(ch, peer, &m);
         break;
     }
     case P2P_T_VOTE: {
         fwl_VoteMsg m = fwl_VoteMsg_init_zero;
         if (pb_decode(&st, fwl_VoteMsg_fields, &m))
-            node__chain_on_vote(s, &m);
+            node__chain_on_vote(ch, &m);
         break;
     }
     case P2P_T_STATUS: {
         fwl_StatusMsg m = fwl_StatusMsg_init_zero;
         if (pb_decode(&st, fwl_StatusMsg_fields, &m))
-            node__sync_on_status(s, peer, &m);
+            node__sync_on_status(ch, peer, &m);
         break;
     }
     case P2P_T_SYNC_REQUEST: {
         fwl_SyncRequestMsg m = fwl_SyncRequestMsg_init_zero;
         if (pb_decode(&st, fwl_SyncRequestMsg_fields, &m))
-            node__sync_on_request(s, peer, &m);
+            node__sync_on_request(ch, peer, &m);
         break;
     }
-    case P2P_T_SYNC_BLOCK: node__sync_on_block(s, peer, data, len); break;
+    case P2P_T_SYNC_BLOCK: node__sync_on_block(ch, peer, data, len); break;
     case P2P_T_GET_BLOCK:
         if (len == LDG_DIGEST_LEN)
-            node__chain_on_get_block(s, peer, data);
+            node__chain_on_get_block(ch, peer, data);
         break;
     case P2P_T_FETCH_VOTES: {
         fwl_SyncRequestMsg m = fwl_SyncRequestMsg_init_zero;
         if (pb_decode(&st, fwl_SyncRequestMsg_fields, &m))
-            node__chain_on_fetch(s, peer, &m);
+            node__chain_on_fetch(ch, peer, &m);
         break;
     }
     default: break; /* unknown types from a newer peer: ignored */
     }
-    node_rpc_flush(&s->rpc);
+    node__chain_flush(ch);
 }
 
 static void on_peer_up(void *ctx, uint32_t peer)
 {
-    server *s = ctx;
-    node__log("peer %s up", p2p_peer_name(s->ch.net, peer));
-    node__chain_on_peer_up(s, peer);
+    node_chain *ch = ctx;
+    node__log("peer %s up", p2p_peer_name(ch->net, peer));
+    node__chain_on_peer_up(ch, peer);
 }
 
 static void on_peer_down(void *ctx, uint32_t peer)
 {
-    server *s = ctx;
-    node__log("peer %s down", p2p_peer_name(s->ch.net, peer));
+    node_chain *ch = ctx;
+    node__log("peer %s down", p2p_peer_name(ch->net, peer));
 }
 
 static void on_log(void *ctx, const char *line)
@@ -106,35 +118,35 @@ static void on_log(void *ctx, const char *line)
     node__log("p2p: %s", line);
 }
 
-int node__p2p_start(server *s, char *err, size_t errlen)
+int node__p2p_start(node_chain *ch, char *err, size_t errlen)
 {
-    const node_config *c = &s->cfg;
+    const node_config *c = ch->cfg.node;
     uint8_t seed[16];
     if (!c->p2p_host[0])
         return 0; /* a single node without peers */
-    int rc = node_key_load(c->identity_key, &s->ikey, err, errlen);
+    int rc = node_key_load(c->identity_key, &ch->ikey, err, errlen);
     if (rc)
         return rc;
-    if (RAND_bytes(seed, sizeof seed) != 1 || p2p_seen_new(&s->ch.seen_tx, SEEN_TXS, seed)) {
+    if (RAND_bytes(seed, sizeof seed) != 1 || p2p_seen_new(&ch->seen_tx, SEEN_TXS, seed)) {
         snprintf(err, errlen, "out of memory");
         return LDG_ENOMEM;
     }
     p2p_config pc;
     p2p_peer_config peers[NODE_MAX_PEERS];
     memset(&pc, 0, sizeof pc);
-    s->ch.self_id = peer_id_of(&s->g, &s->ikey.pub);
-    pc.key_alg = s->ikey.alg;
-    memcpy(pc.key_secret, s->ikey.sec, sizeof pc.key_secret);
-    pc.key_public = s->ikey.pub;
+    ch->self_id = peer_id_of(ch->cfg.g, &ch->ikey.pub);
+    pc.key_alg = ch->ikey.alg;
+    memcpy(pc.key_secret, ch->ikey.sec, sizeof pc.key_secret);
+    pc.key_public = ch->ikey.pub;
     snprintf(pc.listen_host, sizeof pc.listen_host, "%s", c->p2p_host);
     pc.listen_port = c->p2p_port;
     for (size_t i = 0; i < c->n_peers; i++) {
         memset(&peers[i], 0, sizeof peers[i]);
-        peers[i].id = peer_id_of(&s->g, &c->peers[i].identity);
+        peers[i].id = peer_id_of(ch->cfg.g, &c->peers[i].identity);
         peers[i].key = c->peers[i].identity;
         if (c->peers[i].name[0])
             memcpy(peers[i].name, c->peers[i].name, sizeof peers[i].name);
-        else if (peers[i].id < s->g.n_validators)
+        else if (peers[i].id < ch->cfg.g->n_validators)
             snprintf(peers[i].name, sizeof peers[i].name, "validator-%u", peers[i].id);
         snprintf(peers[i].host, sizeof peers[i].host, "%s", c->peers[i].host);
         peers[i].port = c->peers[i].port;
@@ -146,19 +158,25 @@ int node__p2p_start(server *s, char *err, size_t errlen)
     }
     pc.peers = peers;
     pc.n_peers = c->n_peers;
-    snprintf(pc.network, sizeof pc.network, "%s", s->g.chain_id);
+    size_t id_len = strnlen(ch->cfg.g->chain_id, sizeof ch->cfg.g->chain_id);
+    if (id_len >= sizeof pc.network) { /* p2p's hello carries it whole, or not at all */
+        snprintf(err, errlen, "chain id of %zu bytes: p2p takes at most %zu", id_len,
+                 sizeof pc.network - 1);
+        return NODE_ECONFIG;
+    }
+    memcpy(pc.network, ch->cfg.g->chain_id, id_len + 1);
     RAND_bytes((uint8_t *)&pc.seed, sizeof pc.seed);
     /* Liveness: down after peer_timeout_ms of silence, pinged after a quarter of it. */
     pc.limits.idle_timeout_ms = c->peer_timeout_ms;
     pc.limits.ping_interval_ms = c->peer_timeout_ms / 4 < 1000 ? c->peer_timeout_ms / 4 : 1000;
     p2p_callbacks cb = {on_message, on_peer_up, on_peer_down, on_log};
-    rc = p2p_start(&s->ch.net, &s->loop, &pc, &cb, s, err, errlen);
+    rc = p2p_start(&ch->net, ch->cfg.loop, &pc, &cb, ch, err, errlen);
     OPENSSL_cleanse(&pc, sizeof pc);
     if (rc)
         return rc;
-    char self[24];
-    if (s->ch.self_id < s->g.n_validators)
-        snprintf(self, sizeof self, "validator-%u", s->ch.self_id);
+    char self[32];
+    if (ch->self_id < ch->cfg.g->n_validators)
+        snprintf(self, sizeof self, "validator-%u", ch->self_id);
     else
         snprintf(self, sizeof self, "a replica");
     node__log("p2p on %s:%d as %s with %zu peers (down after %u ms of silence)", c->p2p_host,
@@ -166,8 +184,8 @@ int node__p2p_start(server *s, char *err, size_t errlen)
     return 0;
 }
 
-void node__p2p_stop(server *s)
+void node__p2p_stop(node_chain *ch)
 {
-    p2p_stop(s->ch.net, NULL);
-    s->ch.net = NULL;
+    p2p_stop(ch->net, NULL);
+    ch->net = NULL;
 }

@@ -164,8 +164,7 @@ void node__handle_status(server *s, client *c, uint64_t id)
     st->mempool = (uint32_t)(node_mempool_count(&s->mp) + node_mempool_verifying(&s->mp));
     st->releases = t.releases;
     snprintf(st->version, sizeof st->version, "%s", FWL_VERSION);
-    node__chain_status(s, st);
-    node__stall_status(s, st);
+    node_chain_status(&s->ch, st);
     node_rpc_send_resp(c, resp);
 }
 

@@ -38,6 +38,13 @@ static void on_request(void *ctx, client *c, const fwl_Request *req)
     }
 }
 
+/* The chain may have made answers (a commit settles waiters): write them. */
+static void on_chain_flush(void *ctx)
+{
+    server *s = ctx;
+    node_rpc_flush(&s->rpc);
+}
+
 /* The requests of one read are in: hand the batched work on. */
 static void on_read_end(void *ctx)
 {
@@ -66,11 +73,9 @@ static void on_signal(uv_signal_t *sig, int signum)
     s->stopping = true;
     node_mempool_stop(&s->mp);
     node_elg_stop(&s->elg);
-    node__p2p_stop(s);
+    node_chain_stop(&s->ch);
     node_rpc_stop(&s->rpc);
     close_handle((uv_handle_t *)&s->sweep_timer);
-    close_handle((uv_handle_t *)&s->ch.timer);
-    close_handle((uv_handle_t *)&s->ch.build_timer);
     close_handle((uv_handle_t *)&s->sigint);
     close_handle((uv_handle_t *)&s->sigterm);
 }
@@ -97,15 +102,14 @@ static int load_validator_key(server *s, char *err, size_t errlen)
 static void on_sweep(uv_timer_t *t)
 {
     server *s = t->data;
-    node__chain_tick(s);
-    node__sync_tick(s);
-    node__stall_tick(s);
+    node_chain_tick(&s->ch);
     node_mempool_expire(&s->mp, node__now_ms(s));
     /* After a burst, hand the freed mempool and batch memory back to the system once the
      * node is idle (glibc keeps it otherwise, fragmented across arenas). */
-    if (s->committed_txs != s->trimmed_at && node_mempool_count(&s->mp) == 0 &&
+    uint64_t committed = node_chain_committed_txs(&s->ch);
+    if (committed != s->trimmed_at && node_mempool_count(&s->mp) == 0 &&
         node_mempool_verifying(&s->mp) == 0) {
-        s->trimmed_at = s->committed_txs;
+        s->trimmed_at = committed;
         malloc_trim(0);
     }
     node_rpc_flush(&s->rpc);
@@ -147,18 +151,17 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     rc = node_rpc_start(&s->rpc, err, errlen);
     if (!rc && (rc = node_elg_start(&s->elg)))
         snprintf(err, errlen, "cannot start the eligibility worker: %s", node_strerror(rc));
+    node_chain_config ccfg = {.loop = &s->loop, .node = &s->cfg, .g = &s->g, .store = s->store,
+                              .vkey = s->has_vkey ? &s->vkey : NULL, .mp = &s->mp,
+                              .flush = on_chain_flush, .ctx = s};
     if (!rc)
-        rc = node__chain_init(s, err, errlen);
+        rc = node_chain_init(&s->ch, &ccfg, err, errlen);
     if (!rc)
-        rc = node__p2p_start(s, err, errlen);
+        rc = node_chain_start(&s->ch, err, errlen);
     if (rc) {
         node_elg_stop(&s->elg);
-        node__p2p_stop(s);
+        node_chain_stop(&s->ch);
         node_rpc_stop(&s->rpc);
-        if (s->ch.timer.loop) {
-            close_handle((uv_handle_t *)&s->ch.timer);
-            close_handle((uv_handle_t *)&s->ch.build_timer);
-        }
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         goto out;
@@ -176,8 +179,8 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     ldg_tip t;
     ldg_store_tip(s->store, &t);
     node__log("chain %s at height %" PRIu64 ", %s, listening on %s:%d", s->g.chain_id, t.height,
-              s->ch.self >= 0 ? "validator" : "replica", cfg->rpc_host, cfg->rpc_port);
-    node__send_status(s, -1);
+              node_chain_self(&s->ch) >= 0 ? "validator" : "replica", cfg->rpc_host,
+              cfg->rpc_port);
 
     uv_run(&s->loop, UV_RUN_DEFAULT);
     /* All handles are closed; queued work has completed (after_verify ran). */
@@ -188,14 +191,10 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
 out:
     node_mempool_close(&s->mp);
     node_rpc_close(&s->rpc);
-    node__sync_free(s);
-    node__stall_free(s);
-    node__chain_free(s);
+    node_chain_close(&s->ch);
     node_elg_close(&s->elg);
-    p2p_seen_free(s->ch.seen_tx);
     ldg_store_close(s->store);
     OPENSSL_cleanse(&s->vkey, sizeof s->vkey);
-    OPENSSL_cleanse(&s->ikey, sizeof s->ikey);
     free(s);
     return rc;
 }

@@ -15,23 +15,23 @@
  * A build or a staging that fails for the disk counts too (nothing is kept: the engine's
  * next round builds or stages again). The vote record's failures are logged the same way.
  */
-#include "node/daemon/server_internal.h"
+#include "node/daemon/chain_internal.h"
 
 /* Where the store writes (LMDB's data file in the data directory). */
-static void store_file(const server *s, char *out, size_t n)
+static void store_file(const node_chain *ch, char *out, size_t n)
 {
-    if (snprintf(out, n, "%s/data.mdb", s->cfg.data_dir) >= (int)n && n > 4)
+    if (snprintf(out, n, "%s/data.mdb", ch->cfg.node->data_dir) >= (int)n && n > 4)
         memcpy(out + n - 4, "...", 4);
 }
 
 /* What the operator reads: the cause, the file, what to do. */
-static void describe(server *s, int rc, const char *file, char *out, size_t n)
+static void describe(node_chain *ch, int rc, const char *file, char *out, size_t n)
 {
     int w;
     switch (rc) {
     case LDG_EMAPFULL:
         w = snprintf(out, n, "LMDB map full (map_size %zu MiB): raise map_size_mib in the node "
-                     "config and restart", ldg_store_map_size(s->store) >> 20);
+                     "config and restart", ldg_store_map_size(ch->cfg.store) >> 20);
         break;
     case LDG_ENOSPC:
     case LDG_EDQUOT:
@@ -47,24 +47,24 @@ static void describe(server *s, int rc, const char *file, char *out, size_t n)
         memcpy(out + n - 4, "...", 4);
 }
 
-void node__stall_failed(server *s, int rc, uint64_t height, const char *doing)
+void node__stall_failed(node_chain *ch, int rc, uint64_t height, const char *doing)
 {
-    node_stall *st = &s->stall;
+    node_stall *st = &ch->stall;
     char file[4200];
-    store_file(s, file, sizeof file);
+    store_file(ch, file, sizeof file);
     if (!st->rc)
-        st->since_ms = node__now_ms(s);
+        st->since_ms = node__chain_now(ch);
     if (st->rc == rc)
         return; /* the same cause: said already */
     st->rc = rc;
-    describe(s, rc, file, st->reason, sizeof st->reason);
+    describe(ch, rc, file, st->reason, sizeof st->reason);
     node__log("%s height %" PRIu64 " failed: %s; not committing until blocks can be written",
               doing, height, st->reason);
 }
 
-void node__stall_keep(server *s, uint8_t *blk, size_t len, uint64_t height, bool *pre)
+void node__stall_keep(node_chain *ch, uint8_t *blk, size_t len, uint64_t height, bool *pre)
 {
-    node_stall *st = &s->stall;
+    node_stall *st = &ch->stall;
     if (st->blk) { /* already kept: the same decided block (one per height) */
         free(blk);
         free(pre);
@@ -74,12 +74,12 @@ void node__stall_keep(server *s, uint8_t *blk, size_t len, uint64_t height, bool
     st->len = len;
     st->height = height;
     st->pre = pre;
-    st->retry_ms = node__now_ms(s) + NODE_STALL_RETRY_MS;
+    st->retry_ms = node__chain_now(ch) + NODE_STALL_RETRY_MS;
 }
 
-bool node__stall_holds(const server *s, uint64_t height)
+bool node__stall_holds(const node_chain *ch, uint64_t height)
 {
-    return s->stall.blk && s->stall.height == height;
+    return ch->stall.blk && ch->stall.height == height;
 }
 
 static void drop_kept(node_stall *st)
@@ -90,26 +90,26 @@ static void drop_kept(node_stall *st)
     st->pre = NULL;
 }
 
-void node__stall_committed(server *s, uint64_t height)
+void node__stall_committed(node_chain *ch, uint64_t height)
 {
-    node_stall *st = &s->stall;
+    node_stall *st = &ch->stall;
     if (st->blk && st->height <= height)
         drop_kept(st);
     if (!st->rc)
         return;
     node__log("writing blocks again: height %" PRIu64 " committed after %" PRIu64
               " ms not committing (%" PRIu64 " retries)",
-              height, node__now_ms(s) - st->since_ms, st->retries);
+              height, node__chain_now(ch) - st->since_ms, st->retries);
     st->rc = 0;
     st->reason[0] = '\0';
     st->retries = 0;
 }
 
-void node__stall_tick(server *s)
+void node__stall_tick(node_chain *ch)
 {
-    node_stall *st = &s->stall;
-    uint64_t now = node__now_ms(s);
-    if (!st->blk || now < st->retry_ms || s->stopping)
+    node_stall *st = &ch->stall;
+    uint64_t now = node__chain_now(ch);
+    if (!st->blk || now < st->retry_ms || ch->stopping)
         return;
     st->retry_ms = now + NODE_STALL_RETRY_MS;
     st->retries++;
@@ -121,10 +121,10 @@ void node__stall_tick(server *s)
     uint64_t h = st->height;
     st->blk = NULL;
     st->pre = NULL;
-    int rc = node__apply_certified(s, blk, len, pre);
+    int rc = node__apply_certified(ch, blk, len, pre);
     if (ldg_is_disk_error(rc)) {
-        node__stall_failed(s, rc, h, "committing");
-        node__stall_keep(s, blk, len, h, pre);
+        node__stall_failed(ch, rc, h, "committing");
+        node__stall_keep(ch, blk, len, h, pre);
         st->retry_ms = now + NODE_STALL_RETRY_MS;
         return;
     }
@@ -134,16 +134,16 @@ void node__stall_tick(server *s)
     free(pre);
 }
 
-void node__stall_votes(server *s, int rc)
+void node__stall_votes(node_chain *ch, int rc)
 {
-    node_stall *st = &s->stall;
+    node_stall *st = &ch->stall;
     if (st->votes_rc == rc)
         return;
     if (rc) {
         char file[4200], why[256];
-        if (snprintf(file, sizeof file, "%s/votes", s->cfg.data_dir) >= (int)sizeof file)
+        if (snprintf(file, sizeof file, "%s/votes", ch->cfg.node->data_dir) >= (int)sizeof file)
             memcpy(file + sizeof file - 4, "...", 4);
-        describe(s, rc, file, why, sizeof why);
+        describe(ch, rc, file, why, sizeof why);
         node__log("cannot write the vote record: %s; not signing until it can be written", why);
     } else {
         node__log("vote record written again: signing");
@@ -151,15 +151,15 @@ void node__stall_votes(server *s, int rc)
     st->votes_rc = rc;
 }
 
-void node__stall_status(server *s, fwl_StatusResp *r)
+void node__stall_status(node_chain *ch, fwl_StatusResp *r)
 {
-    node_stall *st = &s->stall;
+    node_stall *st = &ch->stall;
     r->commit_stalled = st->rc != 0;
     if (st->rc)
         snprintf(r->commit_stalled_reason, sizeof r->commit_stalled_reason, "%s", st->reason);
 }
 
-void node__stall_free(server *s)
+void node__stall_free(node_chain *ch)
 {
-    drop_kept(&s->stall);
+    drop_kept(&ch->stall);
 }

@@ -6,7 +6,7 @@
  * order. While more than one block behind, it stays out of consensus; when it has caught
  * up it joins at the next height. Replicas follow the chain this way all the time.
  */
-#include "node/daemon/server_internal.h"
+#include "node/daemon/chain_internal.h"
 
 #define SYNC_TIMEOUT_MS 5000
 
@@ -39,44 +39,42 @@ static uint64_t best_peer(node_chain *ch, uint32_t *id)
 }
 
 /* Behind by more than the block being decided: sit out consensus until caught up. */
-static void update_syncing(server *s)
+static void update_syncing(node_chain *ch)
 {
-    node_chain *ch = &s->ch;
     ldg_tip t;
     uint32_t id;
-    ldg_store_tip(s->store, &t);
+    ldg_store_tip(ch->cfg.store, &t);
     bool behind = best_peer(ch, &id) > t.height + 1;
     if (behind && !ch->syncing) {
         ch->syncing = true;
-        ch->sync_t0_ms = node__now_ms(s);
+        ch->sync_t0_ms = node__chain_now(ch);
         ch->sync_blocks = 0;
         node__log("behind the peers at height %" PRIu64 ": syncing", t.height);
     } else if (!behind && ch->syncing) {
         ch->syncing = false;
         node__log("caught up at height %" PRIu64 " (%" PRIu64 " blocks synced)", t.height,
                   ch->sync_blocks);
-        node__chain_kick(s);
+        node_chain_kick(ch);
     }
 }
 
-void node__sync_request(server *s)
+void node__sync_request(node_chain *ch)
 {
-    node_chain *ch = &s->ch;
-    uint64_t now = node__now_ms(s);
+    uint64_t now = node__chain_now(ch);
     if (!ch->net || (ch->sync_in_flight && now < ch->sync_deadline_ms))
         return;
     ldg_tip t;
     uint32_t id = 0;
-    ldg_store_tip(s->store, &t);
+    ldg_store_tip(ch->cfg.store, &t);
     uint64_t top = best_peer(ch, &id);
     /* after what is already being verified, and a block kept to be written again */
-    uint64_t from = t.height + 1 + ch->n_jobs + node__stall_holds(s, t.height + 1);
+    uint64_t from = t.height + 1 + ch->n_jobs + node__stall_holds(ch, t.height + 1);
     ch->sync_in_flight = false;
     if (top < from || ch->n_jobs >= SYNC_MAX_JOBS)
         return;
     uint64_t count = top - from + 1;
-    if (count > s->cfg.sync_batch_blocks)
-        count = s->cfg.sync_batch_blocks;
+    if (count > ch->cfg.node->sync_batch_blocks)
+        count = ch->cfg.node->sync_batch_blocks;
     fwl_SyncRequestMsg m = {from, (uint32_t)count};
     uint8_t buf[32];
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
@@ -90,32 +88,31 @@ void node__sync_request(server *s)
     ch->sync_deadline_ms = now + SYNC_TIMEOUT_MS;
 }
 
-void node__sync_on_status(server *s, uint32_t from, const fwl_StatusMsg *m)
+void node__sync_on_status(node_chain *ch, uint32_t from, const fwl_StatusMsg *m)
 {
-    node_chain *ch = &s->ch;
     size_t i = peer_slot(ch, from);
     if (i == PEERS_MAX)
         return;
     ch->peer_height[i] = m->height;
     ldg_tip t;
-    ldg_store_tip(s->store, &t);
-    update_syncing(s);
+    ldg_store_tip(ch->cfg.store, &t);
+    update_syncing(ch);
     if (m->height > t.height)
-        node__sync_request(s);
+        node__sync_request(ch);
     else if (m->height < t.height)
-        node__send_status(s, from); /* it is behind: tell it so it asks us */
+        node__send_status(ch, from); /* it is behind: tell it so it asks us */
 }
 
-void node__sync_on_request(server *s, uint32_t from, const fwl_SyncRequestMsg *q)
+void node__sync_on_request(node_chain *ch, uint32_t from, const fwl_SyncRequestMsg *q)
 {
     uint32_t n = q->count > 256 ? 256 : q->count;
     size_t bytes = 0;
     for (uint64_t h = q->from_height; h < q->from_height + n && bytes < (64u << 20); h++) {
         uint8_t *blk, hash[LDG_DIGEST_LEN];
         size_t len;
-        if (ldg_store_block_by_height(s->store, h, &blk, &len, hash))
+        if (ldg_store_block_by_height(ch->cfg.store, h, &blk, &len, hash))
             break;
-        int rc = p2p_send(s->ch.net, from, P2P_T_SYNC_BLOCK, blk, len);
+        int rc = p2p_send(ch->net, from, P2P_T_SYNC_BLOCK, blk, len);
         free(blk);
         if (rc)
             break; /* its queue is full: it will ask again */
@@ -134,7 +131,7 @@ static void verify_block(uv_work_t *w)
         return;
     j->height = b.hdr.height;
     j->n_txs = b.n_txs;
-    const ldg_genesis *g = &j->s->g;
+    const ldg_genesis *g = j->ch->cfg.g;
     if (!(j->rc = ldg_block_hash(g, b.hdr_raw, b.hdr_len, hash)))
         j->rc = ldg_commit_verify(g, b.hdr.height, b.commit_round, hash, b.commit, b.n_commit);
     ldg_tx *tx = j->rc ? NULL : malloc(sizeof *tx);
@@ -145,15 +142,15 @@ static void verify_block(uv_work_t *w)
     ldg_block_free(&b);
 }
 
-static void apply_ready(server *s)
+static void apply_ready(node_chain *ch)
 {
-    node_chain *ch = &s->ch;
     ldg_tip t;
     for (;;) {
-        ldg_store_tip(s->store, &t);
+        ldg_store_tip(ch->cfg.store, &t);
         sync_job **pp = &ch->jobs, *j = NULL;
         for (; *pp; pp = &(*pp)->next)
-            if ((*pp)->done && ((*pp)->height == t.height + 1 || (*pp)->height <= t.height || (*pp)->rc)) {
+            if ((*pp)->done &&
+                ((*pp)->height == t.height + 1 || (*pp)->height <= t.height || (*pp)->rc)) {
                 j = *pp;
                 break;
             }
@@ -163,8 +160,8 @@ static void apply_ready(server *s)
         ch->n_jobs--;
         /* (A block the disk refused is kept by stall.c and written again from there; the
          * blocks after it wait here.) */
-        if (!j->rc && j->height == t.height + 1 && !node__stall_holds(s, j->height)) {
-            int rc = node__apply_synced(s, j->bytes, j->len, true);
+        if (!j->rc && j->height == t.height + 1 && !node__stall_holds(ch, j->height)) {
+            int rc = node__apply_synced(ch, j->bytes, j->len, true);
             if (rc && !ldg_is_disk_error(rc))
                 node__log("synced block %" PRIu64 " refused: %s", j->height, node_strerror(rc));
             else if (!rc)
@@ -173,8 +170,8 @@ static void apply_ready(server *s)
         free(j->bytes);
         free(j);
     }
-    uint64_t now = node__now_ms(s);
-    if (ch->syncing && now - ch->sync_log_ms >= 2000 && now > ch->sync_t0_ms && !s->stall.rc) {
+    uint64_t now = node__chain_now(ch);
+    if (ch->syncing && now - ch->sync_log_ms >= 2000 && now > ch->sync_t0_ms && !ch->stall.rc) {
         uint32_t id;
         ch->sync_log_ms = now;
         ch->sync_rate = ch->sync_blocks * 1000 / (now - ch->sync_t0_ms);
@@ -183,24 +180,23 @@ static void apply_ready(server *s)
     }
     if (ch->sync_in_flight && t.height + 1 >= ch->sync_end)
         ch->sync_in_flight = false; /* the batch is in: ask for the next one */
-    update_syncing(s);
+    update_syncing(ch);
 }
 
 static void after_verify_block(uv_work_t *w, int status)
 {
     (void)status;
     sync_job *j = (sync_job *)w;
-    server *s = j->s;
+    node_chain *ch = j->ch;
     j->done = true;
-    apply_ready(s);
-    if (!s->stopping)
-        node__sync_request(s);
-    node_rpc_flush(&s->rpc);
+    apply_ready(ch);
+    if (!ch->stopping)
+        node__sync_request(ch);
+    node__chain_flush(ch);
 }
 
-void node__sync_on_block(server *s, uint32_t from, const uint8_t *data, size_t len)
+void node__sync_on_block(node_chain *ch, uint32_t from, const uint8_t *data, size_t len)
 {
-    node_chain *ch = &s->ch;
     (void)from;
     if (ch->n_jobs >= SYNC_MAX_JOBS)
         return;
@@ -211,41 +207,39 @@ void node__sync_on_block(server *s, uint32_t from, const uint8_t *data, size_t l
     }
     memcpy(j->bytes, data, len);
     j->len = len;
-    j->s = s;
+    j->ch = ch;
     j->height = UINT64_MAX; /* known once verified */
     j->next = ch->jobs;
     ch->jobs = j;
     ch->n_jobs++;
-    ch->sync_deadline_ms = node__now_ms(s) + SYNC_TIMEOUT_MS;
-    if (uv_queue_work(&s->loop, &j->w, verify_block, after_verify_block)) {
+    ch->sync_deadline_ms = node__chain_now(ch) + SYNC_TIMEOUT_MS;
+    if (uv_queue_work(ch->cfg.loop, &j->w, verify_block, after_verify_block)) {
         verify_block(&j->w);
         after_verify_block(&j->w, 0);
     }
 }
 
-void node__sync_tick(server *s)
+void node__sync_tick(node_chain *ch)
 {
-    node_chain *ch = &s->ch;
-    if (ch->sync_in_flight && node__now_ms(s) >= ch->sync_deadline_ms)
+    if (ch->sync_in_flight && node__chain_now(ch) >= ch->sync_deadline_ms)
         ch->sync_in_flight = false; /* the peer went quiet: ask again, maybe another */
     if (ch->jobs)
-        apply_ready(s); /* blocks that waited for an earlier one the disk refused */
-    node__sync_request(s);
+        apply_ready(ch); /* blocks that waited for an earlier one the disk refused */
+    node__sync_request(ch);
 }
 
-void node__sync_free(server *s)
+void node__sync_free(node_chain *ch)
 {
-    for (sync_job *j = s->ch.jobs, *n; j; j = n) {
+    for (sync_job *j = ch->jobs, *n; j; j = n) {
         n = j->next;
         free(j->bytes);
         free(j);
     }
-    s->ch.jobs = NULL;
+    ch->jobs = NULL;
 }
 
-void node__chain_status(server *s, fwl_StatusResp *st)
+void node__chain_status(node_chain *ch, fwl_StatusResp *st)
 {
-    node_chain *ch = &s->ch;
     uint32_t id;
     snprintf(st->role, sizeof st->role, "%s", ch->self >= 0 ? "validator" : "replica");
     st->validator_index = ch->self;
@@ -267,7 +261,7 @@ void node__chain_status(server *s, fwl_StatusResp *st)
                 pi->up = ps[i].connected;
                 pi->heard = ps[i].last_heard_ms != UINT64_MAX;
                 pi->last_heard_ms_ago = pi->heard ? ps[i].last_heard_ms : 0;
-                pi->validator_index = ps[i].id < s->g.n_validators ? (int32_t)ps[i].id : -1;
+                pi->validator_index = ps[i].id < ch->cfg.g->n_validators ? (int32_t)ps[i].id : -1;
                 for (size_t k = 0; k < ch->n_peers; k++)
                     if (ch->peer_id[k] == ps[i].id)
                         pi->height = ch->peer_height[k];

@@ -48,7 +48,8 @@ static void on_submitted(void *ctx, node_reply_to to, const uint8_t hash[LDG_DIG
 static void on_admitted(void *ctx, const uint8_t *raw, size_t len,
                         const uint8_t raw_hash[LDG_DIGEST_LEN])
 {
-    node__p2p_tx_admitted(ctx, raw, len, raw_hash);
+    server *s = ctx;
+    node_chain_tx_admitted(&s->ch, raw, len, raw_hash);
 }
 
 static void on_settled(void *ctx, node_reply_to to, const uint8_t hash[LDG_DIGEST_LEN], int code)
@@ -70,7 +71,7 @@ static void on_verified(void *ctx)
 {
     server *s = ctx;
     if (!s->stopping)
-        node__chain_kick(s);
+        node_chain_kick(&s->ch);
     node_rpc_flush(&s->rpc);
 }
 
@@ -94,17 +95,6 @@ void node__handle_submit(server *s, client *c, uint64_t id, const fwl_SubmitTxRe
                          s->cfg.mempool_max);
     else if (rc)
         node_rpc_send_error(c, id, rc, "%s", node_strerror(rc));
-}
-
-void node__tx_from_peer(server *s, const uint8_t *raw, size_t len)
-{
-    uint8_t rh[SHA256_DIGEST_LENGTH];
-    if (len > LDG_TX_MAX || node_mempool_full(&s->mp))
-        return; /* a full mempool drops gossip; the tx reaches the proposer another way */
-    SHA256(raw, len, rh);
-    if (s->ch.seen_tx && !p2p_seen_add(s->ch.seen_tx, rh))
-        return; /* seen before: an echo of our own gossip, or a duplicate */
-    node_mempool_submit(&s->mp, (node_reply_to){NODE_NO_CLIENT, 0, 0}, raw, len);
 }
 
 void node__handle_wait(server *s, client *c, uint64_t id, const fwl_WaitForTxReq *r)

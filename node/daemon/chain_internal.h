@@ -1,0 +1,99 @@
+/*
+ * Private to the chain component (chain.c, blocks.c, sync.c, stall.c, peers.c): the p2p
+ * message types and the calls its files make to each other.
+ */
+#ifndef FWL_NODE_DAEMON_CHAIN_INTERNAL_H
+#define FWL_NODE_DAEMON_CHAIN_INTERNAL_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <pb_decode.h>
+#include <pb_encode.h>
+
+#include "node/client/client.h"
+#include "node/daemon/chain.h"
+#include "node/daemon/log.h"
+
+/* p2p message types (the p2p frame's type byte). */
+enum {
+    P2P_T_TX = 1,             /* an encoded Tx envelope                                  */
+    P2P_T_PROPOSAL_BLOCK = 2, /* an encoded Block without certificate                    */
+    P2P_T_PROPOSAL = 3,       /* fwl.ProposalMsg                                         */
+    P2P_T_VOTE = 4,           /* fwl.VoteMsg                                             */
+    P2P_T_STATUS = 5,         /* fwl.StatusMsg                                           */
+    P2P_T_SYNC_REQUEST = 6,   /* fwl.SyncRequestMsg                                      */
+    P2P_T_SYNC_BLOCK = 7,     /* an encoded Block with its commit certificate            */
+    P2P_T_FETCH_VOTES = 8,    /* fwl.SyncRequestMsg: (height, round) of prevotes wanted   */
+    P2P_T_GET_BLOCK = 9,      /* 32 bytes: the hash of a candidate block wanted; answered
+                                 with P2P_T_PROPOSAL_BLOCK when held                      */
+};
+
+/* The component's clock (cfg.now_ms, else the wall clock). */
+uint64_t node__chain_now(const node_chain *ch);
+/* Answers may be waiting: the flush event. */
+void node__chain_flush(node_chain *ch);
+
+/* blocks.c: building, staging and committing blocks */
+int node__build_block(node_chain *ch, uint64_t height, uint8_t **blk, size_t *len,
+                      uint8_t hash[LDG_DIGEST_LEN]);
+int node__stage_block(node_chain *ch, const uint8_t *blk, size_t len);
+/* Commit blk (an encoded Block without certificate) with the certificate cert. */
+int node__commit_block(node_chain *ch, const uint8_t *blk, size_t len, const fwl_Signature *cert,
+                       size_t n_cert, uint32_t round);
+/* A block with its certificate from sync; pre: its txs' signatures were verified. */
+int node__apply_synced(node_chain *ch, const uint8_t *blk, size_t len, bool sigs_verified);
+/* A block with its certificate, pre (NULL or one flag per tx) naming the txs whose
+ * signatures were verified already; on success the chain moves on as after any commit. */
+int node__apply_certified(node_chain *ch, const uint8_t *blk, size_t len, const bool *pre);
+
+/* chain.c: the consensus driver */
+void node__chain_committed(node_chain *ch, uint64_t height);
+void node__chain_tick(node_chain *ch);
+void node__chain_on_proposal_block(node_chain *ch, const uint8_t *data, size_t len);
+void node__chain_on_proposal(node_chain *ch, uint32_t from, const fwl_ProposalMsg *p);
+void node__chain_on_vote(node_chain *ch, const fwl_VoteMsg *v);
+void node__chain_on_fetch(node_chain *ch, uint32_t from, const fwl_SyncRequestMsg *q);
+/* A peer asks for a candidate block by hash (P2P_T_GET_BLOCK). */
+void node__chain_on_get_block(node_chain *ch, uint32_t from, const uint8_t hash[LDG_DIGEST_LEN]);
+void node__chain_on_peer_up(node_chain *ch, uint32_t peer);
+
+void node__send_status(node_chain *ch, int64_t peer);
+/* Fill the consensus, peer and sync fields of a Status answer. */
+void node__chain_status(node_chain *ch, fwl_StatusResp *st);
+
+/* sync.c: status and block sync */
+void node__sync_on_status(node_chain *ch, uint32_t from, const fwl_StatusMsg *m);
+void node__sync_on_request(node_chain *ch, uint32_t from, const fwl_SyncRequestMsg *q);
+void node__sync_on_block(node_chain *ch, uint32_t from, const uint8_t *data, size_t len);
+/* Ask a peer that is ahead for the blocks we lack (no-op if one request is in flight). */
+void node__sync_request(node_chain *ch);
+void node__sync_tick(node_chain *ch);
+void node__sync_free(node_chain *ch);
+
+/* stall.c: blocks the disk refused */
+/* Writing the block of height failed with the disk error rc while `doing` ("building",
+ * "staging", "committing", "applying synced"): logged when the cause changes, shown by
+ * Status until a block commits. */
+void node__stall_failed(node_chain *ch, int rc, uint64_t height, const char *doing);
+/* Keep a decided block (encoded with its certificate; malloc'd, taken over, as is pre) that
+ * could not be written, and write it again every NODE_STALL_RETRY_MS. */
+void node__stall_keep(node_chain *ch, uint8_t *blk, size_t len, uint64_t height, bool *pre);
+/* Is the block of height kept for writing again? */
+bool node__stall_holds(const node_chain *ch, uint64_t height);
+/* A block was committed at height: writing works (logged if it did not). */
+void node__stall_committed(node_chain *ch, uint64_t height);
+void node__stall_tick(node_chain *ch);
+/* The vote record's write result (0: written): a change is logged. */
+void node__stall_votes(node_chain *ch, int rc);
+void node__stall_status(node_chain *ch, fwl_StatusResp *st);
+void node__stall_free(node_chain *ch);
+
+/* peers.c: the p2p transport */
+int node__p2p_start(node_chain *ch, char *err, size_t errlen);
+void node__p2p_stop(node_chain *ch);
+
+#endif
