@@ -1,10 +1,10 @@
 /*
- * node/daemon internal: the server's state and the functions its files share.
- *   server.c  connections, framing, output, dispatch, start and stop
- *   writes.c  SubmitTx and WaitForTx, wired to the mempool component (mempool.h)
- *   reads.c   the read handlers
- * Everything runs on the loop thread except the mempool's verification batches (thread
- * pool), which only touch their own batch, and the eligibility worker (elg_worker.h).
+ * node/daemon internal: the composition root's state and its request handlers.
+ *   server.c  wires the components (rpc.h, mempool.h, chain.h, elg_worker.h): requests to
+ *             their handlers, events to their receivers, the sweep timer, start and stop
+ *   writes.c  SubmitTx and WaitForTx on the mempool component, and its events
+ *   reads.c   the read RPCs (one store snapshot each), GetContract
+ * Only these three files include it: no component knows the server.
  */
 #ifndef FWL_NODE_SERVER_INTERNAL_H
 #define FWL_NODE_SERVER_INTERNAL_H
