@@ -1,6 +1,7 @@
-# fwledger build. `make` builds build/fwledgerd and build/fwledger; `make check` runs the
-# tests; `make demo` runs the demo; `make asan` runs the tests under ASan+UBSan; `make bench`
-# runs the benchmarks; `make fuzz` builds the libFuzzer targets. Quiet unless V=1.
+# fwledger build. `make` builds build/fwledgerd, build/fwledger and the client library
+# build/libfwlclient.a; `make check` runs the tests; `make demo` runs the demo; `make asan`
+# runs the tests under ASan+UBSan; `make bench` runs the benchmarks; `make fuzz` builds the
+# libFuzzer targets. Quiet unless V=1.
 
 BUILD   ?= build
 CC      ?= cc
@@ -65,10 +66,10 @@ FUNC_PROGS := $(patsubst tests/functional/%.c,$(BUILD)/tests/functional/%,$(wild
 BINS := $(BUILD)/fwledgerd $(BUILD)/fwledger
 
 .PHONY: all check unit functional demo asan tsan bench fuzz clean help deps
-all: $(BINS)
+all: $(BINS) $(CLIENT_LIB)
 
 help:
-	@echo "make            build $(BINS)"
+	@echo "make            build $(BINS) $(CLIENT_LIB)"
 	@echo "make demo       run the demo (4 validators and a replica: publish, eligibility, revoke)"
 	@echo "make check      run all tests (unit + functional)"
 	@echo "make asan       run all tests under AddressSanitizer + UBSan (build-asan/)"
