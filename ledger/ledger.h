@@ -212,14 +212,15 @@ typedef struct {
     size_t len;
 } ldg_pubkey;
 
+/* A genesis author is what an AuthorTx adds; the chain id is what every TxBody names. */
 typedef struct {
-    char product[65];
-    char name[129];
+    char product[sizeof ((fwl_AuthorTx *)0)->product];
+    char name[sizeof ((fwl_AuthorTx *)0)->name];
     ldg_pubkey key;
 } ldg_genesis_author;
 
 typedef struct {
-    char chain_id[65];
+    char chain_id[sizeof ((fwl_TxBody *)0)->chain_id];
     uint32_t hash_alg;           /* chain hash: tx ids, block hashes, Merkle (default sha256) */
     uint64_t genesis_time_ms;
     ldg_pubkey admins[LDG_MAX_ADMINS];
