@@ -531,7 +531,7 @@ static void block_parse(int argc, char **argv, tool_opts *o, block_args *a)
         {"hash", required_argument, NULL, OPT_HASH},
         {"latest", no_argument, NULL, OPT_LATEST},
         TOOL_OPTS_NODE, TOOL_OPTS_JSON, TOOL_OPTS_HELP, {0}};
-    uint8_t tmp[64];
+    uint8_t tmp[sizeof ((fwl_GetBlockReq *)0)->by.hash.bytes]; /* checked here, sent later */
     int c;
     while ((c = tool_getopt(argc, argv, opts)) != -1) {
         switch (c) {
