@@ -257,7 +257,4 @@ const char *tool_reason_name(int reason);
 int tool_hw_parse(const char *s, fwl_HardwareSupport *hw);
 void tool_hw_format(const fwl_HardwareSupport *hw, char *out, size_t cap);
 
-/* ReleaseRecord as JSON, every field (queries.c). */
-json_t *tool_record_json(const fwl_ReleaseRecord *r);
-
 #endif
