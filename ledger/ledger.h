@@ -436,7 +436,6 @@ int ldg_store_open(ldg_store **out, const char *dir, const ldg_genesis *g, size_
 void ldg_store_close(ldg_store *s);
 /* The size of the store's map in bytes (what LDG_EMAPFULL ran into). */
 size_t ldg_store_map_size(ldg_store *s);
-const ldg_genesis *ldg_store_genesis(const ldg_store *s);
 
 /* A second handle on an open store, for reading on another thread while the first one
  * writes: its own read transaction and scratch, the same environment. The read queries,
