@@ -86,7 +86,7 @@ void node_client_set_timeout(node_client *c, uint32_t timeout_ms);
 int node_client_send(node_client *c, const fwl_Request *req);
 int node_client_flush(node_client *c);
 /* Receive the next response frame. Callback fields in resp must be set up by the caller
- * when it wants GetBlock or ListReleases payloads (see node_client_call helpers below).
+ * when it wants GetBlock or ListReleases payloads (as for node_call below).
  * Errors: NODE_ETIMEOUT, NODE_EPROTO, NODE_EFRAME, NODE_ECONNECT. */
 int node_client_recv(node_client *c, fwl_Response *resp);
 /* Raw receive: the next frame's bytes (valid until the next call). */

@@ -1,4 +1,4 @@
-/* The tracker client library (see tracker.h). */
+/* The tracker client library (see its part of node/client/client.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -398,9 +398,9 @@ static void decide_device(node_elg *e, const fwl_Device *dev, const ctr_context 
  * Eligible requests are decided off the loop thread, by one worker thread with the store's
  * reader handle (e->reader: its own read snapshot per request), so a heavy contract never
  * delays consensus or the other RPCs. The worker alone touches the model and program
- * caches. The loop queues requests (a bounded number of devices) under elg_mu; the worker
+ * caches. The loop queues requests (a bounded number of devices) under e->mu; the worker
  * takes what is queued, decides one request after the other and hands each encoded answer
- * back at once (elg_async), so the loop keeps reading and writing meanwhile.
+ * back at once (e->async), so the loop keeps reading and writing meanwhile.
  */
 
 #define SPARE_MAX 64           /* requests kept for reuse            */
