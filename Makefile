@@ -71,7 +71,7 @@ help:
 	@echo "make            build $(BINS)"
 	@echo "make demo       run the demo (4 validators and a replica: publish, eligibility, revoke)"
 	@echo "make check      run all tests (layout + unit + functional)"
-	@echo "make layout     check who may include whom (scripts/check-layout)"
+	@echo "make layout     check who may include and call whom (scripts/check-layout)"
 	@echo "make asan       run all tests under AddressSanitizer + UBSan (build-asan/)"
 	@echo "make tsan       run the functional tests under ThreadSanitizer (build-tsan/)"
 	@echo "make check-long the consensus simulator over 100,000 seeds, then the full fault suite"
@@ -136,10 +136,11 @@ functional: $(BINS) $(FUNC_PROGS)
 	@set -e; for t in $(FUNC_TESTS); do echo "  FUNC    $$t"; BUILD=$(BUILD) bash $$t || { echo "FAILED: $$t"; exit 1; }; done
 	@echo "functional tests: $(words $(FUNC_TESTS)) passed"
 
-# Who may include whom (docs/architecture.md): module arrows, internal headers, no include
-# cycle in node/. Needs no build; tests/functional/test_layout.sh checks the checker.
-layout:
-	$(Q)$(PYTHON) scripts/check-layout
+# Who may include and call whom (docs/architecture.md): module arrows, internal headers, no
+# include cycle in node/, no call cycle between node/ components (from the objects' symbols).
+# tests/functional/test_layout.sh checks the checker.
+layout: $(LIB_OBJS) $(TOOL_OBJS) $(BUILD)/obj/node/daemon/fwledgerd.o $(BUILD)/obj/node/tool/main.o
+	$(Q)$(PYTHON) scripts/check-layout --objects $(BUILD)/obj
 
 check: layout unit functional
 

@@ -52,6 +52,21 @@ expect_violation node/daemon/hmap.h '#include "node/daemon/elg_worker.h"' \
 expect_violation node/daemon/reply_to.h '#include "node/daemon/rpc.h"' "include cycle: .*node/daemon/reply_to.h" \
     "node/daemon/[a-z_]*.h:[0-9]*:"
 
+# Calls: none in a cycle between node/ components on the build's objects; then log.c (a
+# component every wiring file calls) made to call back into server.c must fail.
+/usr/bin/python3 "$CHECK" --objects "$BUILD/obj" >"$TMP/out" 2>&1 || fail "call check fails: $(cat "$TMP/out")"
+mkdir -p "$TMP/obj"
+cp -R "$BUILD/obj/node" "$TMP/obj/"
+printf 'unsigned long node__now_ms(void *s);\nunsigned long node__log_back(void) { return node__now_ms(0); }\n' \
+    >"$TMP/back.c"
+cc -c -o "$TMP/back.o" "$TMP/back.c"
+ld -r -o "$TMP/obj/node/daemon/log.o" "$BUILD/obj/node/daemon/log.o" "$TMP/back.o"
+rc=0
+/usr/bin/python3 "$CHECK" --objects "$TMP/obj" "$SRC" >"$TMP/out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "check-layout exited $rc on a call cycle, want 1"
+grep -q "^call cycle: .*node/daemon/log.c calls node__now_ms (node/daemon/server.c)" "$TMP/out" ||
+    fail "call cycle not reported: $(cat "$TMP/out")"
+
 # A violation inside a comment is no violation.
 f=$SRC/node/client/util.c
 cp "$f" "$TMP/saved"
