@@ -59,7 +59,7 @@ mkdir -p "$TMP/obj"
 cp -R "$BUILD/obj/node" "$TMP/obj/"
 printf 'unsigned long node__now_ms(void *s);\nunsigned long node__log_back(void) { return node__now_ms(0); }\n' \
     >"$TMP/back.c"
-cc -c -o "$TMP/back.o" "$TMP/back.c"
+"${CC:-cc}" -c -o "$TMP/back.o" "$TMP/back.c"
 ld -r -o "$TMP/obj/node/daemon/log.o" "$BUILD/obj/node/daemon/log.o" "$TMP/back.o"
 rc=0
 /usr/bin/python3 "$CHECK" --objects "$TMP/obj" "$SRC" >"$TMP/out" 2>&1 || rc=$?
