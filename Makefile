@@ -65,13 +65,14 @@ FUNC_PROGS := $(patsubst tests/functional/%.c,$(BUILD)/tests/functional/%,$(wild
 
 BINS := $(BUILD)/fwledgerd $(BUILD)/fwledger
 
-.PHONY: all check unit functional demo asan tsan bench fuzz clean help deps
+.PHONY: all check layout unit functional demo asan tsan bench fuzz clean help deps
 all: $(BINS) $(CLIENT_LIB)
 
 help:
 	@echo "make            build $(BINS) $(CLIENT_LIB)"
 	@echo "make demo       run the demo (4 validators and a replica: publish, eligibility, revoke)"
-	@echo "make check      run all tests (unit + functional)"
+	@echo "make check      run all tests (layout + unit + functional)"
+	@echo "make layout     check who may include and call whom (scripts/check-layout)"
 	@echo "make asan       run all tests under AddressSanitizer + UBSan (build-asan/)"
 	@echo "make tsan       run the functional tests under ThreadSanitizer (build-tsan/)"
 	@echo "make check-long the consensus simulator over 100,000 seeds, then the full fault suite"
@@ -136,7 +137,13 @@ functional: $(BINS) $(FUNC_PROGS)
 	@set -e; for t in $(FUNC_TESTS); do echo "  FUNC    $$t"; BUILD=$(BUILD) bash $$t || { echo "FAILED: $$t"; exit 1; }; done
 	@echo "functional tests: $(words $(FUNC_TESTS)) passed"
 
-check: unit functional
+# Who may include and call whom (docs/architecture.md): module arrows, internal headers, no
+# include cycle in node/, no call cycle between node/ components (from the objects' symbols).
+# tests/functional/test_layout.sh checks the checker.
+layout: $(LIB_OBJS) $(TOOL_OBJS) $(BUILD)/obj/node/daemon/fwledgerd.o $(BUILD)/obj/node/tool/main.o
+	$(Q)$(PYTHON) scripts/check-layout --objects $(BUILD)/obj
+
+check: layout unit functional
 
 # The consensus simulator over 100,000 seeds on both cores (see docs/consensus.md);
 # SIM_SEEDS, SIM_FIRST and SIM_JOBS override. Then the full fault suite (docs/testing.md):

@@ -212,14 +212,15 @@ typedef struct {
     size_t len;
 } ldg_pubkey;
 
+/* A genesis author is what an AuthorTx adds; the chain id is what every TxBody names. */
 typedef struct {
-    char product[65];
-    char name[129];
+    char product[sizeof ((fwl_AuthorTx *)0)->product];
+    char name[sizeof ((fwl_AuthorTx *)0)->name];
     ldg_pubkey key;
 } ldg_genesis_author;
 
 typedef struct {
-    char chain_id[65];
+    char chain_id[sizeof ((fwl_TxBody *)0)->chain_id];
     uint32_t hash_alg;           /* chain hash: tx ids, block hashes, Merkle (default sha256) */
     uint64_t genesis_time_ms;
     ldg_pubkey admins[LDG_MAX_ADMINS];
@@ -435,7 +436,6 @@ int ldg_store_open(ldg_store **out, const char *dir, const ldg_genesis *g, size_
 void ldg_store_close(ldg_store *s);
 /* The size of the store's map in bytes (what LDG_EMAPFULL ran into). */
 size_t ldg_store_map_size(ldg_store *s);
-const ldg_genesis *ldg_store_genesis(const ldg_store *s);
 
 /* A second handle on an open store, for reading on another thread while the first one
  * writes: its own read transaction and scratch, the same environment. The read queries,

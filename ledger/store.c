@@ -342,8 +342,6 @@ void ldg_store_close(ldg_store *s)
     free(s);
 }
 
-const ldg_genesis *ldg_store_genesis(const ldg_store *s) { return &s->g; }
-
 size_t ldg_store_map_size(ldg_store *s)
 {
     MDB_envinfo info;

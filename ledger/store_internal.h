@@ -18,10 +18,26 @@ enum { DB_META, DB_BLOCKS, DB_BLOCK_IDX, DB_TXS, DB_RELEASES, DB_BY_PRODUCT, DB_
        DB_TRACKERS, DB_OUTCOMES, DB_COUNT };
 
 #define FILE_KEY_MAX (4 + LDG_HASH_MAX)
-#define IDX_KEY_MAX (65 + 1 + 12)
+/* Every name a key is made of (product, hardware model, contract) is at most 64 characters:
+ * NAME_SIZE bytes with its NUL, the size the schema gives each of them. */
+#define NAME_SIZE sizeof ((fwl_Release *)0)->product
+_Static_assert(sizeof ((fwl_HardwareSupport *)0)->model == NAME_SIZE &&
+                   sizeof ((fwl_AuthorTx *)0)->product == NAME_SIZE &&
+                   sizeof ((fwl_ContractTx *)0)->name == NAME_SIZE &&
+                   sizeof ((fwl_BindTx *)0)->product == NAME_SIZE &&
+                   sizeof ((fwl_BindTx *)0)->hardware_model == NAME_SIZE &&
+                   sizeof ((fwl_BindTx *)0)->contract == NAME_SIZE &&
+                   sizeof ((fwl_ContractRecord *)0)->name == NAME_SIZE &&
+                   sizeof ((fwl_BindingRecord *)0)->product == NAME_SIZE &&
+                   sizeof ((fwl_BindingRecord *)0)->hardware_model == NAME_SIZE,
+               "the names keys are made of share one max_size in fwledger.options");
+/* ldg__idx_key's longest result (a name, its NUL, height and index) with a byte to spare. */
+#define IDX_KEY_MAX (NAME_SIZE + 1 + 12)
+_Static_assert(IDX_KEY_MAX <= LDG_CURSOR_MAX, "a list cursor is an index key");
 /* ldg__pair_key's longest result: a name with its NUL, then a name of up to 64 characters
  * (product 0x00 model) or a 32-byte key id. */
-#define PAIR_KEY_MAX (65 + 64)
+#define PAIR_KEY_MAX (NAME_SIZE + NAME_SIZE - 1)
+_Static_assert(NAME_SIZE - 1 >= LDG_DIGEST_LEN, "a key id fits where a name does");
 #define TIP_LEN (8 + LDG_DIGEST_LEN + 8 + 8)
 #define LIST_MAX 256
 #define LIST_DEFAULT 100

@@ -147,7 +147,7 @@ int ldg_store_list_releases(ldg_store *s, const char *product, const char *hardw
     size_t plen = name ? strlen(name) + 1 : 0;
     size_t max_scan;
     *next_len = 0;
-    if (plen > 66 || cursor_len > IDX_KEY_MAX)
+    if (plen + 12 > IDX_KEY_MAX || cursor_len > IDX_KEY_MAX)
         return LDG_EINVALID;
     if (name)
         memcpy(prefix, name, plen);
@@ -244,11 +244,11 @@ static int read_record(ldg_store *s, int db, const void *k, size_t kl, const pb_
     return rc;
 }
 
-/* Names from the caller (an RPC) are bounded before they size a key: at most 64 characters,
- * like every name on the ledger. */
+/* Names from the caller (an RPC) are bounded before they size a key: at most 64 characters
+ * (NAME_SIZE with the NUL), like every name on the ledger. */
 static bool name_fits(const char *name)
 {
-    return strnlen(name, 65) <= 64;
+    return strnlen(name, NAME_SIZE) < NAME_SIZE;
 }
 
 int ldg_store_contract(ldg_store *s, const char *name, fwl_ContractRecord *out)

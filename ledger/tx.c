@@ -22,6 +22,25 @@ _Static_assert(sizeof(((fwl_ContractTx *)0)->source) == LDG_CONTRACT_SOURCE_MAX 
                "fwl.ContractTx.source max_size");
 _Static_assert(sizeof(((fwl_ReportTx *)0)->reports) / sizeof(fwl_OutcomeReport) == LDG_REPORT_MAX,
                "fwl.ReportTx.reports max_count");
+_Static_assert(sizeof(((fwl_SubmitTxReq *)0)->tx.bytes) >= LDG_TX_MAX,
+               "fwl.SubmitTxReq.tx max_size");
+
+/* ledger.h's bounds against the schema's: a digest, a key or a signature the registry makes
+ * fits its field; a certificate holds every validator's precommit; a header the store
+ * encodes fits the block, and one a block carries fits ldg_block; a list cursor goes out as
+ * next and comes back as after. */
+_Static_assert(sizeof(((fwl_Hash *)0)->digest.bytes) >= LDG_HASH_MAX, "fwl.Hash.digest max_size");
+_Static_assert(sizeof(((fwl_PublicKey *)0)->key.bytes) >= LDG_PUBKEY_MAX,
+               "fwl.PublicKey.key max_size");
+_Static_assert(sizeof(((fwl_Signature *)0)->sig.bytes) >= LDG_SIG_MAX,
+               "fwl.Signature.sig max_size");
+_Static_assert(sizeof(((fwl_Block *)0)->commit) / sizeof(fwl_Signature) >= LDG_MAX_VALIDATORS,
+               "fwl.Block.commit max_count");
+_Static_assert(sizeof(((fwl_Block *)0)->header.bytes) == LDG_HEADER_MAX, /* ldg_block.hdr_raw */
+               "fwl.Block.header max_size");
+_Static_assert(sizeof(((fwl_ListReleasesResp *)0)->next.bytes) >= LDG_CURSOR_MAX &&
+                   sizeof(((fwl_ListReleasesReq *)0)->after.bytes) == LDG_CURSOR_MAX,
+               "fwl.ListReleasesResp.next and fwl.ListReleasesReq.after max_size");
 
 int ldg__domain_digest(const ldg_genesis *g, const char *domain, const uint8_t *fixed,
                        size_t fixed_len, const uint8_t *data, size_t len,

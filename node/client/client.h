@@ -86,7 +86,7 @@ void node_client_set_timeout(node_client *c, uint32_t timeout_ms);
 int node_client_send(node_client *c, const fwl_Request *req);
 int node_client_flush(node_client *c);
 /* Receive the next response frame. Callback fields in resp must be set up by the caller
- * when it wants GetBlock or ListReleases payloads (see node_client_call helpers below).
+ * when it wants GetBlock or ListReleases payloads (as for node_call below).
  * Errors: NODE_ETIMEOUT, NODE_EPROTO, NODE_EFRAME, NODE_ECONNECT. */
 int node_client_recv(node_client *c, fwl_Response *resp);
 /* Raw receive: the next frame's bytes (valid until the next call). */
@@ -122,11 +122,16 @@ void fwl_tracker_close(fwl_tracker *t);
 
 typedef void (*fwl_answer_cb)(void *ctx, const fwl_DeviceAnswer *answer);
 
-/* Ask about n devices (1..16). cb gets each answer (valid during the call). height and
- * block_hash (32 bytes; either may be NULL) receive the state the answers are based on.
- * Errors: the node's error code (negative) with its message in err, among them NODE_EBUSY
- * when the node has too many devices waiting (ask again a little later); NODE_ETIMEOUT,
- * NODE_EPROTO, NODE_ECONNECT; LDG_EINVALID for n outside 1..16. */
+/* The most devices in one request: fwl.EligibleReq.devices max_count (16). */
+#define FWL_TRACKER_DEVICES_MAX \
+    (sizeof ((fwl_EligibleReq *)0)->devices / sizeof ((fwl_EligibleReq *)0)->devices[0])
+
+/* Ask about n devices (1..FWL_TRACKER_DEVICES_MAX). cb gets each answer (valid during the
+ * call). height and block_hash (LDG_DIGEST_LEN bytes; either may be NULL) receive the state
+ * the answers are based on. Errors: the node's error code (negative) with its message in
+ * err, among them NODE_EBUSY when the node has too many devices waiting (ask again a little
+ * later); NODE_ETIMEOUT, NODE_EPROTO, NODE_ECONNECT; LDG_EINVALID for n outside
+ * 1..FWL_TRACKER_DEVICES_MAX. */
 int fwl_tracker_eligible(fwl_tracker *t, const fwl_Device *devices, size_t n, fwl_answer_cb cb,
                          void *ctx, uint64_t *height, uint8_t *block_hash, char *err,
                          size_t errlen);

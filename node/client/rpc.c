@@ -1,6 +1,6 @@
 /*
  * The blocking RPC client: framing over a TCP socket, used by the tool, tests and benchmarks.
- * (The server side of the framing lives in node/server.c, on libuv.)
+ * (The server side of the framing is the daemon's rpc component, node/daemon/rpc.c, on libuv.)
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* The tracker client library (see tracker.h). */
+/* The tracker client library (see its part of node/client/client.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +69,7 @@ int fwl_tracker_eligible(fwl_tracker *t, const fwl_Device *devices, size_t n, fw
                          void *ctx, uint64_t *height, uint8_t *block_hash, char *err,
                          size_t errlen)
 {
-    if (!t || !devices || !cb || n == 0 || n > sizeof t->req.req.eligible.devices /
-                                                    sizeof *t->req.req.eligible.devices)
+    if (!t || !devices || !cb || n == 0 || n > FWL_TRACKER_DEVICES_MAX)
         return LDG_EINVALID;
     memset(&t->req, 0, sizeof t->req);
     t->req.id = ++t->next_id;
@@ -103,8 +102,10 @@ int fwl_tracker_eligible(fwl_tracker *t, const fwl_Device *devices, size_t n, fw
         return NODE_EPROTO;
     if (height)
         *height = t->resp.resp.eligible.at_height;
-    if (block_hash)
-        memcpy(block_hash, t->resp.resp.eligible.block_hash.bytes,
-               t->resp.resp.eligible.block_hash.size < 32 ? t->resp.resp.eligible.block_hash.size : 32);
+    if (block_hash) {
+        const fwl_EligibleResp *r = &t->resp.resp.eligible;
+        memcpy(block_hash, r->block_hash.bytes,
+               r->block_hash.size < LDG_DIGEST_LEN ? r->block_hash.size : LDG_DIGEST_LEN);
+    }
     return 0;
 }

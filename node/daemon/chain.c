@@ -4,13 +4,13 @@
  *
  * Heights start only when there is something to decide: when the mempool holds transactions
  * or a peer's proposal or vote for the height arrives (no empty blocks while idle). Own
- * proposals and votes are recorded durably (node/votelog.c) before they are signed; other
+ * proposals and votes are recorded durably (votelog.c) before they are signed; other
  * validators' messages are checked against their genesis keys before the engine sees them.
  * A proposed block is validated by staging it (ldg_store_stage_block), so that when it is
  * decided it commits in the same write transaction with its certificate: the precommits of
  * the deciding round, collected here.
  *
- * Message flow on p2p (types in node/server_internal.h): a proposal is its block
+ * Message flow on p2p (types in node/daemon/chain_internal.h): a proposal is its block
  * (PROPOSAL_BLOCK) followed by the signed header (PROPOSAL) on the same connection; votes
  * (VOTE); every node announces its tip (STATUS) on connect and after each commit; a node
  * behind its peers fetches blocks with their certificates (sync.c).

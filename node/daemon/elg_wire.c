@@ -6,6 +6,35 @@
 #include "node/daemon/elg_wire.h"
 
 #define SMAX(type, field) (sizeof ((type *)0)->field - 1)
+#define SCOUNT(type, field) (sizeof ((type *)0)->field / sizeof ((type *)0)->field[0])
+
+/* The decider's bounds (contracts/contracts.h) against the schema's (proto/fwledger.options):
+ * what it answers must decode on the tracker's side, and what a device description carries
+ * must fit its inputs. Strings longer than a field are cut below; these never are. */
+_Static_assert(CTR_PRODUCTS_MAX <= SCOUNT(fwl_DeviceAnswer, products),
+               "fwl.DeviceAnswer.products max_count");
+_Static_assert(CTR_PLAN_MAX <= SCOUNT(fwl_ProductAnswer, plan), "fwl.ProductAnswer.plan max_count");
+_Static_assert(CTR_REJECTED_MAX <= SCOUNT(fwl_ProductAnswer, rejected),
+               "fwl.ProductAnswer.rejected max_count");
+_Static_assert(CTR_RULE_MAX <= SMAX(fwl_Rejection, rule) + 1, "fwl.Rejection.rule max_size");
+_Static_assert(CTR_REASON_MAX <= SMAX(fwl_Rejection, reason) + 1, "fwl.Rejection.reason max_size");
+_Static_assert(CTR_REASON_MAX <= SMAX(fwl_ProductAnswer, unsatisfiable_reason) + 1,
+               "fwl.ProductAnswer.unsatisfiable_reason max_size");
+_Static_assert(LDG_DIGEST_LEN <= sizeof ((fwl_EligibleResp *)0)->block_hash.bytes,
+               "fwl.EligibleResp.block_hash max_size");
+_Static_assert(SCOUNT(fwl_Device, addons) <= CTR_LIST_MAX &&
+                   SCOUNT(fwl_Device, tags) <= CTR_LIST_MAX &&
+                   SCOUNT(fwl_Device, packages) <= CTR_LIST_MAX,
+               "fwl.Device addons, tags, packages max_count: at most CTR_LIST_MAX");
+_Static_assert(SMAX(fwl_Device, id) <= CTR_NAME_MAX &&
+                   SMAX(fwl_Device, hardware_model) <= CTR_NAME_MAX &&
+                   SMAX(fwl_Device, region) <= CTR_NAME_MAX &&
+                   SMAX(fwl_Device, addons[0]) <= CTR_NAME_MAX &&
+                   SMAX(fwl_Device, tags[0]) <= CTR_NAME_MAX &&
+                   SMAX(fwl_InstalledPackage, name) <= CTR_NAME_MAX &&
+                   SMAX(fwl_InstalledPackage, version) <= CTR_NAME_MAX,
+               "fwl.Device strings max_size: at most CTR_NAME_MAX bytes");
+
 #define WT_VARINT 0u
 #define WT_LEN 2u
 

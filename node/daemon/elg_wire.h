@@ -18,7 +18,7 @@
 typedef struct {
     const char *id;
     int error;                              /* the device could not be answered  */
-    char message[256];
+    char message[sizeof ((fwl_Error *)0)->message];
     size_t n;                               /* products answered                  */
     ctr_answer ans[CTR_PRODUCTS_MAX];
     const char *policy[CTR_PRODUCTS_MAX];   /* label of each product's policy     */

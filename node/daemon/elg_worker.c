@@ -78,12 +78,24 @@ static void arena_free(arena *a)
  * empty cache when it could pass the first or the second is passed. */
 #define MODEL_CACHE_MAX 4096
 
+/* Sizes the schema gives a device (fwl.Device in proto/fwledger.options). */
+#define DEV_COUNT(field) (sizeof ((fwl_Device *)0)->field / sizeof ((fwl_Device *)0)->field[0])
+#define DEV_MODEL_SIZE sizeof ((fwl_Device *)0)->hardware_model
+
+/* A label names a product's policy in fwl.ProductAnswer.policy: it must hold the longest,
+ * "contract NAME vN" with the longest contract name and version. */
+#define POLICY_LABEL_SIZE sizeof ((fwl_ProductAnswer *)0)->policy
+_Static_assert(POLICY_LABEL_SIZE >= sizeof "contract " - 1 +
+                                        sizeof ((fwl_ContractRecord *)0)->name - 1 +
+                                        sizeof " v4294967295",
+               "fwl.ProductAnswer.policy max_size too small for \"contract NAME vN\"");
+
 /* The policy of one product on the model, looked up once per block. */
 typedef struct {
     const char *product;     /* the candidates' shared name (ctr_prepare)         */
     const ctr_program *prog; /* NULL: the default                                 */
     int rc;
-    char label[96];          /* "default" or "contract NAME vN"                   */
+    char label[POLICY_LABEL_SIZE]; /* "default" or "contract NAME vN"             */
 } model_policy;
 
 /* What a model's cached view was built from (ldg_store_model_height and
@@ -98,7 +110,7 @@ typedef struct {
     ctr_candidate *c;        /* prepared (ctr_prepare)                           */
     size_t n;
     int rc;                  /* a read error (LDG_ETOOBIG is kept until a change)  */
-    char model[65];
+    char model[DEV_MODEL_SIZE];
     model_policy *pol;       /* one per product, filled on first use             */
     size_t n_pol, cap_pol;
 } model_cands;
@@ -162,7 +174,7 @@ static int lookup_policy(node_elg *e, const char *product, const char *model,
     memcpy(key, c.code_hash.bytes, c.code_hash.size < 32 ? c.code_hash.size : 32);
     cached *k = hmap_get(&e->programs, key);
     if (!k) {
-        char err[160];
+        char err[LDG_CONTRACT_ERR_MAX];
         ctr_program *p = NULL;
         if ((rc = ctr_compile(c.source, strlen(c.source), &p, err, sizeof err)))
             return rc; /* cannot happen for a deployed contract: it compiled on the ledger */
@@ -345,8 +357,8 @@ static model_cands *candidates(node_elg *e, const char *model, stamps at)
 static void decide_device(node_elg *e, const fwl_Device *dev, const ctr_context *cc, stamps at,
                           elg_device_answer *o)
 {
-    const char *addons[16], *tags[16];
-    ctr_package pk[16];
+    const char *addons[DEV_COUNT(addons)], *tags[DEV_COUNT(tags)];
+    ctr_package pk[DEV_COUNT(packages)];
     o->id = dev->id;
     o->error = 0;
     o->ans[0].error_reason[0] = '\0';
@@ -386,9 +398,9 @@ static void decide_device(node_elg *e, const fwl_Device *dev, const ctr_context 
  * Eligible requests are decided off the loop thread, by one worker thread with the store's
  * reader handle (e->reader: its own read snapshot per request), so a heavy contract never
  * delays consensus or the other RPCs. The worker alone touches the model and program
- * caches. The loop queues requests (a bounded number of devices) under elg_mu; the worker
+ * caches. The loop queues requests (a bounded number of devices) under e->mu; the worker
  * takes what is queued, decides one request after the other and hands each encoded answer
- * back at once (elg_async), so the loop keeps reading and writing meanwhile.
+ * back at once (e->async), so the loop keeps reading and writing meanwhile.
  */
 
 #define SPARE_MAX 64           /* requests kept for reuse            */
@@ -401,7 +413,7 @@ typedef struct node__elg_req {
     struct node__elg_req *next;
     node_reply_to to;
     int rc;                    /* an error answer instead: code and message */
-    char err[160];
+    char err[sizeof ((fwl_Error *)0)->message];
     uint8_t *frame;            /* the encoded Response (cap bytes of room)  */
     size_t len, cap;
     size_t n;

@@ -1,4 +1,4 @@
-/* node/ internal: an open-addressing hash map from 32-byte hashes to pointers. The keys are
+/* node/daemon internal: an open-addressing hash map from 32-byte hashes to pointers. The keys are
  * cryptographic hashes, so their first 8 bytes are already uniformly distributed. */
 #ifndef FWL_NODE_HMAP_H
 #define FWL_NODE_HMAP_H

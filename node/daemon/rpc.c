@@ -58,11 +58,6 @@ void node_rpc_close(node_rpc *r)
     memset(r, 0, sizeof *r);
 }
 
-size_t node_rpc_conn_count(const node_rpc *r)
-{
-    return r->n_conns;
-}
-
 node_reply_to node_rpc_reply_to(const node_rpc_conn *c, uint64_t id)
 {
     return (node_reply_to){c->slot, c->gen, id};
@@ -74,11 +69,6 @@ node_rpc_conn *node_rpc_conn_of(node_rpc *r, node_reply_to to)
         return NULL;
     node_rpc_conn *c = r->conns[to.slot];
     return c && !c->closing ? c : NULL;
-}
-
-node_rpc *node_rpc_of(const node_rpc_conn *c)
-{
-    return c->r;
 }
 
 size_t *node_rpc_conn_pending(node_rpc_conn *c)

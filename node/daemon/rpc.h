@@ -68,13 +68,10 @@ void node_rpc_stop(node_rpc *r);
 /* Free what is left; only after the loop ended. NULL is fine. */
 void node_rpc_close(node_rpc *r);
 
-size_t node_rpc_conn_count(const node_rpc *r);
 /* What to keep to answer c's request id later. */
 node_reply_to node_rpc_reply_to(const node_rpc_conn *c, uint64_t id);
 /* The connection still open at to's slot and generation, or NULL. */
 node_rpc_conn *node_rpc_conn_of(node_rpc *r, node_reply_to to);
-/* The component c belongs to. */
-node_rpc *node_rpc_of(const node_rpc_conn *c);
 /* A per-connection counter of work its requests have outstanding elsewhere (the
  * eligibility worker's per-client bound); 0 when the connection opens. */
 size_t *node_rpc_conn_pending(node_rpc_conn *c);

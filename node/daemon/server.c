@@ -1,8 +1,8 @@
 /*
  * fwledgerd's composition root: one libuv loop for RPC and block production. This file
- * wires the components (rpc.h, mempool.h, the chain driver, the eligibility worker) to each
- * other: requests to their handlers (writes.c, reads.c, eligible.c), the periodic sweep,
- * start and stop (shared state: server_internal.h).
+ * creates the components (rpc.h, mempool.h, chain.h, elg_worker.h) and wires them to each
+ * other: requests to their handlers (writes.c, reads.c, the eligibility component), events
+ * to their receivers, the periodic sweep, start and stop (shared state: server_internal.h).
  */
 #include "node/daemon/server_internal.h"
 

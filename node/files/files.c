@@ -1,5 +1,5 @@
 /*
- * Key files and the node config: JSON through jansson (the formats are in node.h).
+ * Key files and the node config: JSON through jansson (the formats are in node/files/files.h).
  *
  * Strict like every file loader here (json_util.h): unknown and duplicate keys are refused at
  * every level, every field is range-checked, and err names the field.

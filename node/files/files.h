@@ -16,7 +16,7 @@
 #include "node/client/client.h"
 
 /* ---------------------------------------------------------------------------------------- */
-/* Genesis, config and key files: JSON through jansson (node/files.c)                        */
+/* Genesis, config and key files: JSON through jansson (node/files/files.c, genesis.c)       */
 
 /*
  * Genesis file:
@@ -31,7 +31,7 @@
  * A validator's "identity" (into validator_ids) is its node identity key for p2p: an
  * identity algorithm (node_identity_alg_ok), unique, never a voting key, and given for every
  * validator or for none (a single-node chain needs none). Loading and saving: see
- * node/genesis_file.c.
+ * node/files/genesis.c.
  */
 int node_genesis_load(const char *path, ldg_genesis *g, char *err, size_t errlen);
 int node_genesis_save(const char *path, const ldg_genesis *g);

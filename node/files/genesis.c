@@ -1,5 +1,5 @@
 /*
- * The genesis file: JSON through jansson (the format is in node.h).
+ * The genesis file: JSON through jansson (the format is in node/files/files.h).
  *
  * Strict like every file loader here (json_util.h): unknown and duplicate keys are refused at
  * every level, every field is range-checked, and err names the field.

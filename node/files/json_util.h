@@ -1,6 +1,6 @@
 /*
- * node/ internal: the jansson helpers the file loaders share (node/json_util.c).
- *   genesis_file.c  the genesis file
+ * node/files internal: the jansson helpers the file loaders share (json_util.c).
+ *   genesis.c       the genesis file
  *   files.c         key files and the node config
  *
  * The loaders are strict because a typo in these files otherwise becomes a silently different

@@ -80,6 +80,8 @@ static const char deploy_usage[] =
     "  --no-compile      leave the compiling to the node\n"
     TOOL_USAGE_TX TOOL_USAGE_NODE
     "  --json            print {\"tx_hash\", \"height\", \"block_hash\", \"name\", ...}\n";
+_Static_assert(sizeof ((fwl_ContractTx *)0)->name - 1 == 64 && LDG_CONTRACT_SOURCE_MAX == 8192,
+               "the usage says a name of 64 bytes at most, a source of 8192");
 
 enum {
     OPT_NAME = TOOL_OPT_LOCAL,

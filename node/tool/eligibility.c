@@ -208,6 +208,7 @@ static const char eligible_usage[] =
     "  --json            print {\"at_height\", \"block_hash\", \"answers\": [{\"device_id\",\n"
     "                    \"products\": [{\"product\", \"status\", \"installed\", \"best\",\n"
     "                    \"plan\", \"unsatisfiable\", \"policy\", \"rejected\", ...}]}]}\n";
+_Static_assert(FWL_TRACKER_DEVICES_MAX == 16, "the usage says at most 16 devices");
 
 enum {
     OPT_DEVICE = TOOL_OPT_LOCAL,
@@ -410,7 +411,7 @@ int eligible_main(int argc, char **argv)
 {
     static const struct option opts[] = {{"device", required_argument, NULL, OPT_DEVICE},
                                          TOOL_OPTS_NODE, TOOL_OPTS_JSON, TOOL_OPTS_HELP, {0}};
-    const char *files[COUNT(((fwl_EligibleReq *)0)->devices)];
+    const char *files[FWL_TRACKER_DEVICES_MAX];
     size_t n = 0;
     tool_opts o;
     int c;
@@ -485,6 +486,7 @@ static const char report_usage[] =
     "                     \"failed\": N, \"rolled_back\": N} (hash_alg and counts optional)\n"
     TOOL_USAGE_TX TOOL_USAGE_NODE
     "  --json            print {\"tx_hash\", \"height\", \"block_hash\", \"reports\", ...}\n";
+_Static_assert(COUNT(((fwl_ReportTx *)0)->reports) == 32, "the usage says up to 32 reports");
 
 /* A batch entry's hash: hex of a whole digest of h. */
 static bool report_hash(const char *hex, const ldg_hash_impl *h, fwl_Hash *out)

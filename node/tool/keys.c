@@ -166,6 +166,8 @@ static const char init_usage[] =
     "  --replicas M     non-voting replicas (default 0); at most 65 nodes in all\n"
     "  --base-port P    the first port (default 7400): a cluster uses P to P+2(N+M)-1; for a\n"
     "                   single node, the same as --port\n";
+_Static_assert(LDG_MAX_VALIDATORS == 32 && NODE_MAX_PEERS + 1 == 65,
+               "the usage says 1 to 32 validators, at most 65 nodes (every other one a peer)");
 
 static const char *const init_files[] = {"admin.key", "author.key", "validator.key",
                                          "genesis.json", "node.json"};
@@ -285,6 +287,12 @@ static void init_report(const init_ctx *x)
 
 /* Every node has all the others as peers. */
 #define CLUSTER_MAX_NODES (NODE_MAX_PEERS + 1)
+/* A chain id and a product name as the schema bounds them (fwl.TxBody.chain_id,
+ * fwl.Release.product, fwl.AuthorTx.product; the genesis keeps them as strings). */
+#define CHAIN_ID_MAX (sizeof ((fwl_TxBody *)0)->chain_id - 1)
+#define PRODUCT_MAX (sizeof ((fwl_Release *)0)->product - 1)
+_Static_assert(PRODUCT_MAX == sizeof ((fwl_AuthorTx *)0)->product - 1,
+               "fwl.Release.product and fwl.AuthorTx.product max_size");
 /* What a cluster init may create: 2 keys, the genesis, and per node a directory, 2 keys and
  * node.json; undone in reverse order when a step fails. */
 #define CLUSTER_MAX_CREATED (3 + 4 * CLUSTER_MAX_NODES)
@@ -529,8 +537,8 @@ static void init_opt(init_ctx *x, int opt, const char *v)
 {
     switch (opt) {
     case OPT_CHAIN_ID:
-        if (!*v || strlen(v) > 64)
-            tool_usage_error("--chain-id: 1 to 64 characters");
+        if (!*v || strlen(v) > CHAIN_ID_MAX)
+            tool_usage_error("--chain-id: 1 to %zu characters", CHAIN_ID_MAX);
         x->chain_id = v;
         break;
     case OPT_ALG: x->alg = tool_parse_sig_alg("--alg", v); break;
@@ -557,8 +565,8 @@ static void init_opt(init_ctx *x, int opt, const char *v)
     case OPT_PRODUCT:
         if (x->n_products == LDG_MAX_GENESIS_AUTHORS)
             tool_usage_error("at most %d --product options", LDG_MAX_GENESIS_AUTHORS);
-        if (!*v || strlen(v) > 64)
-            tool_usage_error("--product: 1 to 64 characters");
+        if (!*v || strlen(v) > PRODUCT_MAX)
+            tool_usage_error("--product: 1 to %zu characters", PRODUCT_MAX);
         x->products[x->n_products++] = v;
         break;
     }

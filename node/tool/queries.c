@@ -93,7 +93,8 @@ static json_t *release_json(const fwl_Release *r)
     return o;
 }
 
-json_t *tool_record_json(const fwl_ReleaseRecord *r)
+/* ReleaseRecord as JSON, every field. */
+static json_t *record_json(const fwl_ReleaseRecord *r)
 {
     json_t *o = json_object();
     json_object_set_new(o, "release", release_json(&r->release));
@@ -185,7 +186,7 @@ static int list_row(void *arg, const fwl_ReleaseRecord *rec)
     const fwl_Release *r = &rec->release;
     char hex[2 * LDG_HASH_MAX + 1], hw[600], line[2048];
     if (l->o->json) {
-        json_array_append_new(l->records, tool_record_json(rec));
+        json_array_append_new(l->records, record_json(rec));
         return 0;
     }
     if (l->rows++ == 0)
@@ -346,7 +347,7 @@ int release_main(int argc, char **argv)
     if (o.json) {
         json_t *res = json_object();
         json_object_set_new(res, "at_height", int_json(r->at_height));
-        json_object_set_new(res, "record", tool_record_json(&r->record));
+        json_object_set_new(res, "record", record_json(&r->record));
         tool_json_print(res);
     } else {
         record_print(&r->record);
@@ -531,7 +532,7 @@ static void block_parse(int argc, char **argv, tool_opts *o, block_args *a)
         {"hash", required_argument, NULL, OPT_HASH},
         {"latest", no_argument, NULL, OPT_LATEST},
         TOOL_OPTS_NODE, TOOL_OPTS_JSON, TOOL_OPTS_HELP, {0}};
-    uint8_t tmp[64];
+    uint8_t tmp[sizeof ((fwl_GetBlockReq *)0)->by.hash.bytes]; /* checked here, sent later */
     int c;
     while ((c = tool_getopt(argc, argv, opts)) != -1) {
         switch (c) {

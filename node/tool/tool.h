@@ -28,7 +28,9 @@ enum { TOOL_EXIT_OK = 0, TOOL_EXIT_RUNTIME = 1, TOOL_EXIT_USAGE = 2 };
 #define TOOL_DEFAULT_PORT 7400
 #define TOOL_DEFAULT_TIMEOUT_MS 10000u
 #define TOOL_DEFAULT_WAIT_MS 30000u
-#define TOOL_MAX_KEYS 8 /* fwl.Tx.sigs max_count */
+#define TOOL_MAX_KEYS 8 /* fwl.Tx.sigs max_count: one signature per --key */
+_Static_assert(TOOL_MAX_KEYS == sizeof ((fwl_Tx *)0)->sigs / sizeof ((fwl_Tx *)0)->sigs[0],
+               "TOOL_MAX_KEYS is fwl.Tx.sigs max_count");
 
 /* "fwledger" or "fwledger <subcommand>": the prefix of every message. Set by main(). */
 extern const char *tool_prog;
@@ -254,8 +256,5 @@ const char *tool_reason_name(int reason);
 /* Hardware support as given to publish --hardware: MODEL[:MIN-MAX][+ADDON...]. */
 int tool_hw_parse(const char *s, fwl_HardwareSupport *hw);
 void tool_hw_format(const fwl_HardwareSupport *hw, char *out, size_t cap);
-
-/* ReleaseRecord as JSON, every field (queries.c). */
-json_t *tool_record_json(const fwl_ReleaseRecord *r);
 
 #endif

@@ -26,7 +26,7 @@
 #include "node/daemon/elg_wire.h"
 #include "tests/consensus/splitmix.h"
 
-#define MAX_DEV 16 /* devices in one request (fwl.EligibleReq.devices) */
+#define MAX_DEV (sizeof ((fwl_EligibleReq *)0)->devices / sizeof(fwl_Device)) /* in one request */
 #define GUARD 64
 #define SMAX(type, field) (sizeof ((type *)0)->field - 1)
 
