@@ -1,7 +1,7 @@
 /*
  * Key files and the node config: JSON through jansson (the formats are in node/files/files.h).
  *
- * Strict like every file loader here (json_util.h): unknown and duplicate keys are refused at
+ * Strict like every file loader here (files_internal.h): unknown and duplicate keys are refused at
  * every level, every field is range-checked, and err names the field.
  *
  * Errors of the two loaders: LDG_EINVALID for bad arguments, LDG_EIO when the file cannot be
@@ -24,7 +24,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "node/files/json_util.h"
+#include "node/files/files_internal.h"
 
 /* Config limits: generous, but each bounds memory or work somewhere. */
 #define BLOCK_INTERVAL_MAX 3600000u /* one hour */
@@ -47,7 +47,7 @@ static void wipe_json_string(json_t *v)
         OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
 }
 
-static int key_from_json(const json_t *root, node_key *k, node__errbuf *e)
+static int key_from_json(const json_t *root, node_key *k, node_json_err *e)
 {
     static const char *const keys[] = {"alg", "secret", "public", NULL};
     const ldg_sig_impl *impl;
@@ -55,7 +55,7 @@ static int key_from_json(const json_t *root, node_key *k, node__errbuf *e)
     int rc;
 
     memset(k, 0, sizeof *k);
-    if ((rc = node__check_keys(root, keys, "", e)) ||
+    if ((rc = node_json_check_keys(root, keys, "", e)) ||
         (rc = node__get_sig_alg(root, "", "alg", &impl, e)))
         return rc;
     if (impl->sec_len > LDG_SECKEY_MAX || impl->pub_len > LDG_PUBKEY_MAX)
@@ -76,11 +76,11 @@ static int key_from_json(const json_t *root, node_key *k, node__errbuf *e)
 
 int node_key_load(const char *path, node_key *k, char *err, size_t errlen)
 {
-    node__errbuf e;
+    node_json_err e;
     json_t *root;
     int rc;
 
-    node__errbuf_init(&e, err, errlen);
+    node_json_err_init(&e, err, errlen);
     if (!k)
         return LDG_EINVALID;
     memset(k, 0, sizeof *k);
@@ -133,7 +133,7 @@ int node_key_save(const char *path, const node_key *k)
     char text[1024]; /* the whole file: three short members */
     node_key check;
     json_t *root;
-    node__errbuf e;
+    node_json_err e;
     bool ok;
     int rc;
 
@@ -157,7 +157,7 @@ int node_key_save(const char *path, const node_key *k)
     rc = ok ? 0 : LDG_ENOMEM;
     if (!rc) {
         /* Refuse a key that would not load back (e.g. public not derived from secret). */
-        node__errbuf_init(&e, NULL, 0);
+        node_json_err_init(&e, NULL, 0);
         rc = key_from_json(root, &check, &e) ? LDG_EINVALID : 0;
         OPENSSL_cleanse(&check, sizeof check);
     }
@@ -187,7 +187,7 @@ int node_key_save(const char *path, const node_key *k)
  * IPv6 in brackets (p2p never resolves names: that would block the loop thread).
  */
 static int parse_addr(const char *s, const char *prefix, const char *field, bool numeric,
-                      char *out, size_t cap, int *port_out, node__errbuf *e)
+                      char *out, size_t cap, int *port_out, node_json_err *e)
 {
     const char *colon = strrchr(s, ':'), *host = s;
     bool bracketed = false;
@@ -258,10 +258,10 @@ static bool unspecified_addr(const char *host)
 
 /* A path member; "" is refused unless empty_ok. */
 static int get_path(const json_t *root, const char *name, bool empty_ok, char *out, size_t cap,
-                    node__errbuf *e)
+                    node_json_err *e)
 {
     const char *s;
-    int rc = node__get_string(root, "", name, false, &s, e);
+    int rc = node_json_get_string(root, "", name, false, &s, e);
 
     if (rc || !s)
         return rc;
@@ -274,10 +274,10 @@ static int get_path(const json_t *root, const char *name, bool empty_ok, char *o
 }
 
 static int get_u32(const json_t *root, const char *name, uint32_t min, uint32_t max,
-                   uint32_t *out, node__errbuf *e)
+                   uint32_t *out, node_json_err *e)
 {
     uint64_t v = *out;
-    int rc = node__get_uint(root, "", name, false, min, max, &v, e);
+    int rc = node_json_get_uint(root, "", name, false, min, max, &v, e);
     *out = (uint32_t)v;
     return rc;
 }
@@ -294,7 +294,7 @@ static bool peer_name_ok(const char *s)
     return true;
 }
 
-static int config_peers(const json_t *root, node_config *c, node__errbuf *e)
+static int config_peers(const json_t *root, node_config *c, node_json_err *e)
 {
     static const char *const keys[] = {"address", "identity", "name", NULL};
     const json_t *arr;
@@ -310,8 +310,8 @@ static int config_peers(const json_t *root, node_config *c, node__errbuf *e)
         snprintf(p, sizeof p, "peers[%zu]", i);
         if (!json_is_object(o))
             return node__bad(e, NODE_ECONFIG, p, "", "must be an object");
-        if ((rc = node__check_keys(o, keys, p, e)) ||
-            (rc = node__get_string(o, p, "address", true, &s, e)) ||
+        if ((rc = node_json_check_keys(o, keys, p, e)) ||
+            (rc = node_json_get_string(o, p, "address", true, &s, e)) ||
             (rc = parse_addr(s, p, "address", true, peer->host, sizeof peer->host, &peer->port,
                              e)))
             return rc;
@@ -319,7 +319,7 @@ static int config_peers(const json_t *root, node_config *c, node__errbuf *e)
             return node__bad(e, NODE_ECONFIG, p, "address", "%s is not an address to connect to",
                              peer->host);
         if ((rc = node__get_identity(o, p, "identity", &peer->identity, e)) ||
-            (rc = node__get_string(o, p, "name", false, &s, e)))
+            (rc = node_json_get_string(o, p, "name", false, &s, e)))
             return rc;
         if (s && !peer_name_ok(s))
             return node__bad(e, NODE_ECONFIG, p, "name",
@@ -342,7 +342,7 @@ static int config_peers(const json_t *root, node_config *c, node__errbuf *e)
 }
 
 /* c holds the defaults; present members override them. Paths are not resolved here. */
-static int config_from_json(const json_t *root, node_config *c, node__errbuf *e)
+static int config_from_json(const json_t *root, node_config *c, node_json_err *e)
 {
     static const char *const keys[] = {
         "data_dir",
@@ -383,12 +383,12 @@ static int config_from_json(const json_t *root, node_config *c, node__errbuf *e)
     const char *s;
     int rc;
 
-    if ((rc = node__check_keys(root, keys, "", e)) ||
+    if ((rc = node_json_check_keys(root, keys, "", e)) ||
         (rc = get_path(root, "data_dir", false, c->data_dir, sizeof c->data_dir, e)) ||
         (rc = get_path(root, "genesis", false, c->genesis, sizeof c->genesis, e)) ||
         (rc = get_path(root, "validator_key", true, c->validator_key, sizeof c->validator_key,
                        e)) ||
-        (rc = node__get_string(root, "", "rpc_listen", false, &s, e)) ||
+        (rc = node_json_get_string(root, "", "rpc_listen", false, &s, e)) ||
         (s && (rc = parse_addr(s, "", "rpc_listen", false, c->rpc_host, sizeof c->rpc_host,
                                &c->rpc_port, e))) ||
         (rc = get_u32(root, "block_interval_ms", 1, BLOCK_INTERVAL_MAX, &c->block_interval_ms,
@@ -398,7 +398,7 @@ static int config_from_json(const json_t *root, node_config *c, node__errbuf *e)
         (rc = get_u32(root, "max_clients", 1, CLIENTS_MAX_MAX, &c->max_clients, e)) ||
         (rc =
              get_path(root, "identity_key", false, c->identity_key, sizeof c->identity_key, e)) ||
-        (rc = node__get_string(root, "", "p2p_listen", false, &s, e)) ||
+        (rc = node_json_get_string(root, "", "p2p_listen", false, &s, e)) ||
         (s && (rc = parse_addr(s, "", "p2p_listen", true, c->p2p_host, sizeof c->p2p_host,
                                &c->p2p_port, e))) ||
         (rc = config_peers(root, c, e)))
@@ -462,7 +462,7 @@ void node_config_defaults(node_config *c)
 }
 
 /* Make a relative path relative to dir instead ("" dir or "" path: leave it as it is). */
-static int resolve(const char *dir, char *path, size_t cap, const char *name, node__errbuf *e)
+static int resolve(const char *dir, char *path, size_t cap, const char *name, node_json_err *e)
 {
     char tmp[4096];
 
@@ -491,11 +491,11 @@ static int resolve(const char *dir, char *path, size_t cap, const char *name, no
 int node_config_load(const char *path, node_config *c, char *err, size_t errlen)
 {
     char dir[4096] = "";
-    node__errbuf e;
+    node_json_err e;
     json_t *root;
     int rc;
 
-    node__errbuf_init(&e, err, errlen);
+    node_json_err_init(&e, err, errlen);
     if (!c)
         return LDG_EINVALID;
     node_config_defaults(c);
@@ -641,9 +641,9 @@ int node_config_save(const char *path, const node_config *c)
         json_decref(root);
         return LDG_ENOMEM;
     }
-    node__errbuf e;
+    node_json_err e;
     node_config_defaults(check);
-    node__errbuf_init(&e, NULL, 0);
+    node_json_err_init(&e, NULL, 0);
     if (config_from_json(root, check, &e) || !config_same(check, c))
         rc = LDG_EINVALID;
     free(check);
@@ -656,10 +656,10 @@ int node_config_save(const char *path, const node_config *c)
 int node_config_check(const node_config *c, const ldg_genesis *g, const ldg_pubkey *validator,
                       const ldg_pubkey *identity, char *err, size_t errlen)
 {
-    node__errbuf e;
+    node_json_err e;
     size_t vi = 0;
 
-    node__errbuf_init(&e, err, errlen);
+    node_json_err_init(&e, err, errlen);
     if (!c || !g || !validator != !c->validator_key[0] || !identity != !c->identity_key[0] ||
         g->n_validators > LDG_MAX_VALIDATORS || c->n_peers > NODE_MAX_PEERS)
         return LDG_EINVALID;

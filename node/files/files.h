@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "ledger/ledger.h"
 #include "node/client/client.h"
 
@@ -167,5 +169,33 @@ int node_config_save(const char *path, const node_config *c);
  */
 int node_config_check(const node_config *c, const ldg_genesis *g, const ldg_pubkey *validator,
                       const ldg_pubkey *identity, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Strict JSON reading (node/files/json_util.c), for the tool's input files too             */
+/*
+ * Unknown and duplicate keys are refused, every value range-checked; each call returns 0 or
+ * NODE_ECONFIG with "<prefix>.<field>: <what is wrong>" in the error buffer.
+ */
+
+/* Where a loader's message goes: buf of len bytes, or nowhere (buf NULL or len 0). */
+typedef struct {
+    char *buf;
+    size_t len;
+} node_json_err;
+
+void node_json_err_init(node_json_err *e, char *buf, size_t len);
+
+/* Refuse members of obj outside allowed (NULL-terminated): catches misspelt optional fields,
+ * which would otherwise silently take their defaults. */
+int node_json_check_keys(const json_t *obj, const char *const *allowed, const char *prefix,
+                         node_json_err *e);
+
+/* A string member; *out (borrowed from obj) NULL when absent and optional. */
+int node_json_get_string(const json_t *obj, const char *prefix, const char *name,
+                         bool required, const char **out, node_json_err *e);
+
+/* An integer member in [min, max]; *out left alone (the default) when absent and optional. */
+int node_json_get_uint(const json_t *obj, const char *prefix, const char *name, bool required,
+                       uint64_t min, uint64_t max, uint64_t *out, node_json_err *e);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * The genesis file: JSON through jansson (the format is in node/files/files.h).
  *
- * Strict like every file loader here (json_util.h): unknown and duplicate keys are refused at
+ * Strict like every file loader here (files_internal.h): unknown and duplicate keys are refused at
  * every level, every field is range-checked, and err names the field.
  *
  * Errors of node_genesis_load: LDG_EINVALID for bad arguments, LDG_EIO when the file cannot be
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/files/json_util.h"
+#include "node/files/files_internal.h"
 
 /* Total validator power stays a safe integer for every JSON consumer (2^53 - 1), and far
  * below the point where the consensus 2/3 arithmetic (power * 3) could overflow a uint64. */
@@ -65,7 +65,7 @@ static int rule_status(const ldg_genesis *g, int kind, uint32_t id)
     return LDG_ALG_ALLOWED;
 }
 
-static int genesis_algorithms(const json_t *root, ldg_genesis *g, node__errbuf *e)
+static int genesis_algorithms(const json_t *root, ldg_genesis *g, node_json_err *e)
 {
     static const char *const keys[] = {"name", "status", "from_height", NULL};
     const json_t *arr;
@@ -84,9 +84,9 @@ static int genesis_algorithms(const json_t *root, ldg_genesis *g, node__errbuf *
         snprintf(p, sizeof p, "algorithms[%zu]", i);
         if (!json_is_object(o))
             return node__bad(e, NODE_ECONFIG, p, "", "must be an object");
-        if ((rc = node__check_keys(o, keys, p, e)) ||
-            (rc = node__get_string(o, p, "name", true, &name, e)) ||
-            (rc = node__get_string(o, p, "status", true, &status, e)))
+        if ((rc = node_json_check_keys(o, keys, p, e)) ||
+            (rc = node_json_get_string(o, p, "name", true, &name, e)) ||
+            (rc = node_json_get_string(o, p, "status", true, &status, e)))
             return rc;
         if ((h = ldg_hash_by_name(name))) {
             r->kind = 0;
@@ -110,7 +110,7 @@ static int genesis_algorithms(const json_t *root, ldg_genesis *g, node__errbuf *
         r->status = (ldg_alg_status)k;
         if (json_object_get(o, "from_height") && r->status != LDG_ALG_DEPRECATED)
             return node__bad(e, NODE_ECONFIG, p, "from_height", "only applies to \"deprecated\"");
-        if ((rc = node__get_uint(o, p, "from_height", false, 0, INT64_MAX, &r->from_height, e)))
+        if ((rc = node_json_get_uint(o, p, "from_height", false, 0, INT64_MAX, &r->from_height, e)))
             return rc;
         for (size_t j = 0; j < i; j++)
             if (g->alg_rules[j].kind == r->kind && g->alg_rules[j].id == r->id)
@@ -126,7 +126,7 @@ static int genesis_algorithms(const json_t *root, ldg_genesis *g, node__errbuf *
 }
 
 /* A genesis key must be usable: its algorithm may not be disabled on this chain. */
-static int key_allowed(const ldg_genesis *g, const ldg_pubkey *k, const char *p, node__errbuf *e)
+static int key_allowed(const ldg_genesis *g, const ldg_pubkey *k, const char *p, node_json_err *e)
 {
     if (rule_status(g, 1, k->alg) == LDG_ALG_DISABLED)
         return node__bad(e, NODE_ECONFIG, p, "alg", "%s is disabled in \"algorithms\"",
@@ -141,7 +141,7 @@ static int key_allowed(const ldg_genesis *g, const ldg_pubkey *k, const char *p,
  * identity is nobody else's and no validator's voting key: one key, one purpose.
  */
 static int validator_identity(const json_t *o, ldg_genesis *g, size_t i, const char *p,
-                              node__errbuf *e)
+                              node_json_err *e)
 {
     char ip[64];
     ldg_pubkey *id = &g->validator_ids[i];
@@ -173,7 +173,7 @@ static int validator_identity(const json_t *o, ldg_genesis *g, size_t i, const c
     return 0;
 }
 
-static int genesis_from_json(const json_t *root, ldg_genesis *g, node__errbuf *e)
+static int genesis_from_json(const json_t *root, ldg_genesis *g, node_json_err *e)
 {
     static const char *const top[] = {"chain_id",        "hash",       "genesis_time_ms",
                                       "admin_threshold", "admins",     "validators",
@@ -188,10 +188,10 @@ static int genesis_from_json(const json_t *root, ldg_genesis *g, node__errbuf *e
     int rc;
 
     memset(g, 0, sizeof *g);
-    if ((rc = node__check_keys(root, top, "", e)))
+    if ((rc = node_json_check_keys(root, top, "", e)))
         return rc;
 
-    if ((rc = node__get_string(root, "", "chain_id", true, &s, e)))
+    if ((rc = node_json_get_string(root, "", "chain_id", true, &s, e)))
         return rc;
     size_t n = strlen(s);
     if (n < 1 || n > sizeof g->chain_id - 1)
@@ -201,7 +201,7 @@ static int genesis_from_json(const json_t *root, ldg_genesis *g, node__errbuf *e
         return node__bad(e, NODE_ECONFIG, "", "chain_id", "may only use A-Z a-z 0-9 . _ -");
     memcpy(g->chain_id, s, n + 1);
 
-    if ((rc = node__get_string(root, "", "hash", false, &s, e)))
+    if ((rc = node_json_get_string(root, "", "hash", false, &s, e)))
         return rc;
     if (!s)
         s = "sha256";
@@ -211,7 +211,7 @@ static int genesis_from_json(const json_t *root, ldg_genesis *g, node__errbuf *e
                          s, node__alg_names(0, names, sizeof names));
     g->hash_alg = h->id;
 
-    if ((rc = node__get_uint(root, "", "genesis_time_ms", false, 0, INT64_MAX,
+    if ((rc = node_json_get_uint(root, "", "genesis_time_ms", false, 0, INT64_MAX,
                              &g->genesis_time_ms, e)))
         return rc;
 
@@ -226,7 +226,7 @@ static int genesis_from_json(const json_t *root, ldg_genesis *g, node__errbuf *e
         snprintf(p, sizeof p, "admins[%zu]", i);
         if (!json_is_object(o))
             return node__bad(e, NODE_ECONFIG, p, "", "must be an object");
-        if ((rc = node__check_keys(o, admin_keys, p, e)) ||
+        if ((rc = node_json_check_keys(o, admin_keys, p, e)) ||
             (rc = node__get_pubkey(o, p, &g->admins[i], e)) ||
             (rc = key_allowed(g, &g->admins[i], p, e)))
             return rc;
@@ -237,7 +237,7 @@ static int genesis_from_json(const json_t *root, ldg_genesis *g, node__errbuf *e
         g->n_admins = i + 1;
     }
 
-    if ((rc = node__get_uint(root, "", "admin_threshold", true, 1, g->n_admins, &u, e)))
+    if ((rc = node_json_get_uint(root, "", "admin_threshold", true, 1, g->n_admins, &u, e)))
         return rc;
     g->admin_threshold = (uint32_t)u;
 
@@ -250,10 +250,10 @@ static int genesis_from_json(const json_t *root, ldg_genesis *g, node__errbuf *e
         if (!json_is_object(o))
             return node__bad(e, NODE_ECONFIG, p, "", "must be an object");
         g->validator_power[i] = 1;
-        if ((rc = node__check_keys(o, validator_keys, p, e)) ||
+        if ((rc = node_json_check_keys(o, validator_keys, p, e)) ||
             (rc = node__get_pubkey(o, p, &g->validators[i], e)) ||
             (rc = key_allowed(g, &g->validators[i], p, e)) ||
-            (rc = node__get_uint(o, p, "power", false, 1, POWER_TOTAL_MAX, &g->validator_power[i],
+            (rc = node_json_get_uint(o, p, "power", false, 1, POWER_TOTAL_MAX, &g->validator_power[i],
                                  e)))
             return rc;
         for (size_t j = 0; j < i; j++)
@@ -277,15 +277,15 @@ static int genesis_from_json(const json_t *root, ldg_genesis *g, node__errbuf *e
         snprintf(p, sizeof p, "authors[%zu]", i);
         if (!json_is_object(o))
             return node__bad(e, NODE_ECONFIG, p, "", "must be an object");
-        if ((rc = node__check_keys(o, author_keys, p, e)) ||
-            (rc = node__get_string(o, p, "product", true, &s, e)))
+        if ((rc = node_json_check_keys(o, author_keys, p, e)) ||
+            (rc = node_json_get_string(o, p, "product", true, &s, e)))
             return rc;
         if (!ident_ok(s, sizeof a->product - 1))
             return node__bad(e, NODE_ECONFIG, p, "product",
                              "must be 1 to %zu characters of A-Z a-z 0-9 . _ + / -",
                              sizeof a->product - 1);
         strcpy(a->product, s);
-        if ((rc = node__get_string(o, p, "name", true, &s, e)))
+        if ((rc = node_json_get_string(o, p, "name", true, &s, e)))
             return rc;
         if (!text_ok(s, sizeof a->name - 1))
             return node__bad(e, NODE_ECONFIG, p, "name",
@@ -306,11 +306,11 @@ static int genesis_from_json(const json_t *root, ldg_genesis *g, node__errbuf *e
 
 int node_genesis_load(const char *path, ldg_genesis *g, char *err, size_t errlen)
 {
-    node__errbuf e;
+    node_json_err e;
     json_t *root;
     int rc;
 
-    node__errbuf_init(&e, err, errlen);
+    node_json_err_init(&e, err, errlen);
     if (!g)
         return LDG_EINVALID;
     memset(g, 0, sizeof *g);
@@ -440,7 +440,7 @@ fail:
 int node_genesis_save(const char *path, const ldg_genesis *g)
 {
     json_t *root;
-    node__errbuf e;
+    node_json_err e;
     int rc;
 
     if (!path || !g)
@@ -453,7 +453,7 @@ int node_genesis_save(const char *path, const ldg_genesis *g)
         json_decref(root);
         return LDG_ENOMEM;
     }
-    node__errbuf_init(&e, NULL, 0);
+    node_json_err_init(&e, NULL, 0);
     rc = genesis_from_json(root, check, &e) ? LDG_EINVALID : 0;
     free(check);
     if (!rc)

@@ -1,5 +1,5 @@
 /*
- * The jansson helpers the file loaders share; see json_util.h.
+ * The jansson helpers the file loaders share; see files_internal.h and files.h.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -9,9 +9,9 @@
 
 #include <openssl/crypto.h>
 
-#include "node/files/json_util.h"
+#include "node/files/files_internal.h"
 
-void node__errbuf_init(node__errbuf *e, char *buf, size_t len)
+void node_json_err_init(node_json_err *e, char *buf, size_t len)
 {
     e->buf = len ? buf : NULL;
     e->len = len;
@@ -19,7 +19,7 @@ void node__errbuf_init(node__errbuf *e, char *buf, size_t len)
         e->buf[0] = '\0';
 }
 
-int node__bad(node__errbuf *e, int rc, const char *prefix, const char *field, const char *fmt,
+int node__bad(node_json_err *e, int rc, const char *prefix, const char *field, const char *fmt,
               ...)
 {
     if (!e->buf)
@@ -35,7 +35,7 @@ int node__bad(node__errbuf *e, int rc, const char *prefix, const char *field, co
     return rc;
 }
 
-int node__load_object(const char *path, bool secret, json_t **out, node__errbuf *e)
+int node__load_object(const char *path, bool secret, json_t **out, node_json_err *e)
 {
     uint8_t *buf;
     size_t len;
@@ -67,8 +67,8 @@ int node__load_object(const char *path, bool secret, json_t **out, node__errbuf 
     return 0;
 }
 
-int node__check_keys(const json_t *obj, const char *const *allowed, const char *prefix,
-                     node__errbuf *e)
+int node_json_check_keys(const json_t *obj, const char *const *allowed, const char *prefix,
+                         node_json_err *e)
 {
     const char *key;
     json_t *v;
@@ -93,8 +93,8 @@ int node__check_keys(const json_t *obj, const char *const *allowed, const char *
     return 0;
 }
 
-int node__get_string(const json_t *obj, const char *prefix, const char *name, bool required,
-                     const char **out, node__errbuf *e)
+int node_json_get_string(const json_t *obj, const char *prefix, const char *name,
+                         bool required, const char **out, node_json_err *e)
 {
     const json_t *v = json_object_get(obj, name);
 
@@ -107,8 +107,8 @@ int node__get_string(const json_t *obj, const char *prefix, const char *name, bo
     return 0;
 }
 
-int node__get_uint(const json_t *obj, const char *prefix, const char *name, bool required,
-                   uint64_t min, uint64_t max, uint64_t *out, node__errbuf *e)
+int node_json_get_uint(const json_t *obj, const char *prefix, const char *name, bool required,
+                       uint64_t min, uint64_t max, uint64_t *out, node_json_err *e)
 {
     const json_t *v = json_object_get(obj, name);
 
@@ -125,7 +125,7 @@ int node__get_uint(const json_t *obj, const char *prefix, const char *name, bool
 }
 
 int node__get_array(const json_t *obj, const char *name, bool required, size_t min, size_t max,
-                    const json_t **out, node__errbuf *e)
+                    const json_t **out, node_json_err *e)
 {
     const json_t *v = json_object_get(obj, name);
 
@@ -153,11 +153,11 @@ static bool is_hex(const char *s, size_t n)
 }
 
 int node__get_hex(const json_t *obj, const char *prefix, const char *name, const char *alg,
-                  size_t want, uint8_t *out, node__errbuf *e)
+                  size_t want, uint8_t *out, node_json_err *e)
 {
     const char *s;
     size_t len;
-    int rc = node__get_string(obj, prefix, name, true, &s, e);
+    int rc = node_json_get_string(obj, prefix, name, true, &s, e);
 
     if (rc)
         return rc;
@@ -197,11 +197,11 @@ const char *node__alg_names(int kind, char *buf, size_t cap)
 }
 
 int node__get_sig_alg(const json_t *obj, const char *prefix, const char *name,
-                      const ldg_sig_impl **out, node__errbuf *e)
+                      const ldg_sig_impl **out, node_json_err *e)
 {
     const char *s;
     char names[256];
-    int rc = node__get_string(obj, prefix, name, true, &s, e);
+    int rc = node_json_get_string(obj, prefix, name, true, &s, e);
 
     if (rc)
         return rc;
@@ -212,7 +212,7 @@ int node__get_sig_alg(const json_t *obj, const char *prefix, const char *name,
     return 0;
 }
 
-int node__get_pubkey(const json_t *obj, const char *prefix, ldg_pubkey *k, node__errbuf *e)
+int node__get_pubkey(const json_t *obj, const char *prefix, ldg_pubkey *k, node_json_err *e)
 {
     const ldg_sig_impl *impl;
     int rc;
@@ -235,7 +235,7 @@ bool node_identity_alg_ok(uint32_t alg)
 }
 
 int node__get_identity(const json_t *obj, const char *prefix, const char *name, ldg_pubkey *k,
-                       node__errbuf *e)
+                       node_json_err *e)
 {
     static const char *const keys[] = {"alg", "key", NULL};
     const json_t *o = json_object_get(obj, name);
@@ -248,7 +248,7 @@ int node__get_identity(const json_t *obj, const char *prefix, const char *name, 
         return node__bad(e, NODE_ECONFIG, prefix, name,
                          "must be an object {\"alg\": ..., \"key\": ...}");
     snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "", name);
-    if ((rc = node__check_keys(o, keys, p, e)) || (rc = node__get_pubkey(o, p, k, e)))
+    if ((rc = node_json_check_keys(o, keys, p, e)) || (rc = node__get_pubkey(o, p, k, e)))
         return rc;
     if (!node_identity_alg_ok(k->alg)) {
         const char *alg = ldg_sig_by_id(k->alg)->name;

@@ -14,7 +14,7 @@
 #include <pb_decode.h>
 
 #include "contracts/contracts.h"
-#include "node/files/json_util.h"
+#include "node/files/files.h"
 #include "node/tool/tool.h"
 
 /* --- Strict JSON input files -------------------------------------------------------------- */
@@ -47,9 +47,9 @@ void tool_json_keys(const char *path, const json_t *obj, const char *prefix,
                     const char *const *allowed)
 {
     char msg[700];
-    node__errbuf e;
-    node__errbuf_init(&e, msg, sizeof msg);
-    if (node__check_keys(obj, allowed, prefix, &e))
+    node_json_err e;
+    node_json_err_init(&e, msg, sizeof msg);
+    if (node_json_check_keys(obj, allowed, prefix, &e))
         tool_die("%s: %s", path, msg);
 }
 
@@ -58,9 +58,9 @@ bool tool_json_get_str(const char *path, const json_t *obj, const char *prefix,
 {
     char msg[300], f[200];
     const char *s;
-    node__errbuf e;
-    node__errbuf_init(&e, msg, sizeof msg);
-    if (node__get_string(obj, prefix, name, required, &s, &e))
+    node_json_err e;
+    node_json_err_init(&e, msg, sizeof msg);
+    if (node_json_get_string(obj, prefix, name, required, &s, &e))
         tool_die("%s: %s", path, msg);
     dst[0] = '\0';
     if (!s)
@@ -81,9 +81,9 @@ uint64_t tool_json_get_uint(const char *path, const json_t *obj, const char *pre
 {
     char msg[300];
     uint64_t v = 0;
-    node__errbuf e;
-    node__errbuf_init(&e, msg, sizeof msg);
-    if (node__get_uint(obj, prefix, name, required, 0, max, &v, &e))
+    node_json_err e;
+    node_json_err_init(&e, msg, sizeof msg);
+    if (node_json_get_uint(obj, prefix, name, required, 0, max, &v, &e))
         tool_die("%s: %s", path, msg);
     return v;
 }

@@ -22,56 +22,40 @@
 
 #define NODE_FILE_MAX (1u << 20) /* any of the three files */
 
-/* Where a loader's message goes: buf of len bytes, or nowhere (buf NULL or len 0). */
-typedef struct {
-    char *buf;
-    size_t len;
-} node__errbuf;
 
-void node__errbuf_init(node__errbuf *e, char *buf, size_t len);
 
 /* Write "<prefix>.<field>: <message>" to e (prefix or field may be empty); returns rc. */
-int node__bad(node__errbuf *e, int rc, const char *prefix, const char *field, const char *fmt,
+int node__bad(node_json_err *e, int rc, const char *prefix, const char *field, const char *fmt,
               ...) __attribute__((format(printf, 5, 6)));
 
 /* Read and parse path as a JSON object (duplicate keys refused); *out is the caller's to
  * json_decref. With secret, the raw text is wiped once parsed. Errors: LDG_EIO, LDG_ETOOBIG
  * (over NODE_FILE_MAX, checked before parsing), LDG_ENOMEM, NODE_ECONFIG. */
-int node__load_object(const char *path, bool secret, json_t **out, node__errbuf *e);
+int node__load_object(const char *path, bool secret, json_t **out, node_json_err *e);
 
-/* Refuse members of obj outside allowed (NULL-terminated): catches misspelt optional fields,
- * which would otherwise silently take their defaults. */
-int node__check_keys(const json_t *obj, const char *const *allowed, const char *prefix,
-                     node__errbuf *e);
 
-/* A string member; *out (borrowed from obj) NULL when absent and optional. */
-int node__get_string(const json_t *obj, const char *prefix, const char *name, bool required,
-                     const char **out, node__errbuf *e);
 
-/* An integer member in [min, max]; *out left alone (the default) when absent and optional. */
-int node__get_uint(const json_t *obj, const char *prefix, const char *name, bool required,
-                   uint64_t min, uint64_t max, uint64_t *out, node__errbuf *e);
 
 /* An array member of min to max elements (a top-level one: the message names it alone);
  * *out NULL when absent and optional. */
 int node__get_array(const json_t *obj, const char *name, bool required, size_t min, size_t max,
-                    const json_t **out, node__errbuf *e);
+                    const json_t **out, node_json_err *e);
 
 /* A hex member of exactly want bytes of an alg key ("secret" names a secret key). */
 int node__get_hex(const json_t *obj, const char *prefix, const char *name, const char *alg,
-                  size_t want, uint8_t *out, node__errbuf *e);
+                  size_t want, uint8_t *out, node_json_err *e);
 
 /* A signature algorithm name the registry knows. */
 int node__get_sig_alg(const json_t *obj, const char *prefix, const char *name,
-                      const ldg_sig_impl **out, node__errbuf *e);
+                      const ldg_sig_impl **out, node_json_err *e);
 
 /* {"alg": ..., "key": ...} members of obj into k. */
-int node__get_pubkey(const json_t *obj, const char *prefix, ldg_pubkey *k, node__errbuf *e);
+int node__get_pubkey(const json_t *obj, const char *prefix, ldg_pubkey *k, node_json_err *e);
 
 /* The object member name of obj, {"alg", "key"} and nothing else, as an identity key
  * (node_identity_alg_ok); prefix names obj. Required. */
 int node__get_identity(const json_t *obj, const char *prefix, const char *name, ldg_pubkey *k,
-                       node__errbuf *e);
+                       node_json_err *e);
 
 /* The names the registry knows, for messages: "a, b, c". kind: 0 hashes, 1 signatures. */
 const char *node__alg_names(int kind, char *buf, size_t cap);
