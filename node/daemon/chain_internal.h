@@ -32,6 +32,12 @@ enum {
                                  with P2P_T_PROPOSAL_BLOCK when held                      */
 };
 
+/* Send one message to a peer (peer >= 0) or all (-1): through cfg.send, else p2p. Returns
+ * 0 (or for all, >= 0) when queued; < 0 when not (stopping, no transport, a full queue). */
+int node__chain_send(node_chain *ch, int64_t peer, uint8_t type, const uint8_t *data,
+                     size_t len);
+/* Is there a transport to send on (and the component not stopping)? */
+bool node__chain_can_send(const node_chain *ch);
 /* The component's clock (cfg.now_ms, else the wall clock). */
 uint64_t node__chain_now(const node_chain *ch);
 /* Answers may be waiting: the flush event. */
