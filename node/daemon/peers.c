@@ -14,6 +14,7 @@
 #include "node/daemon/chain_internal.h"
 
 #define SEEN_TXS (1u << 18)
+#define SEEN_TXS_TEST (1u << 12)
 
 _Static_assert(NODE_PEER_NAME_MAX == P2P_NAME_MAX, "a configured name must fit p2p's");
 
@@ -132,8 +133,10 @@ int node__p2p_start(node_chain *ch, char *err, size_t errlen)
 {
     const node_config *c = ch->cfg.node;
     uint8_t seed[16];
-    if (ch->cfg.send) { /* a test's transport: no p2p, but gossip is de-duplicated alike */
-        if (RAND_bytes(seed, sizeof seed) != 1 || p2p_seen_new(&ch->seen_tx, SEEN_TXS, seed)) {
+    if (ch->cfg.send) { /* a test's transport: no p2p, but gossip is de-duplicated alike (a
+                          * test's few txs need a small set: the full one is 8 MiB) */
+        if (RAND_bytes(seed, sizeof seed) != 1 ||
+            p2p_seen_new(&ch->seen_tx, SEEN_TXS_TEST, seed)) {
             snprintf(err, errlen, "out of memory");
             return LDG_ENOMEM;
         }
