@@ -30,6 +30,7 @@
 #include "tests/ledger/store_helpers.h"
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -46,6 +47,7 @@
 #define NTX 24       /* txs per run: one author each (nonce 1), so no order between them */
 #define SIGNED_MAX 4096
 #define T0 1700000000000ull /* the fake clock at the start (ms since the epoch) */
+#define CRASH_LATEST_MS 2000
 
 typedef enum { SC_AGREE, SC_FAULTS, SC_PARTITION, SC_CRASH } scenario;
 static const char *const sc_name[] = {"agree", "faults", "partition", "crash"};
@@ -101,6 +103,10 @@ static struct {
     uint32_t drop_pm, dup_pm, delay_min, delay_max;
     int cut;                  /* the node cut off from the others, -1: none */
     int victim;               /* the node the scenario crashes or cuts      */
+    uint64_t crash_armed;     /* from then on the victim crashes right after it signs (the
+                                 worst moment for its vote record), at the latest at
+                                 crash_armed + CRASH_LATEST_MS; 0: not armed */
+    uint64_t restart_after;   /* and restarts this long after the crash */
     int submitted_to[NTX];
     uint32_t settled_ok[NTX], settled_bad[NTX];
     signed_msg sig[SIGNED_MAX];
@@ -258,6 +264,11 @@ static int net_send(void *ctx, int64_t peer, uint8_t type, const uint8_t *data, 
     node *n = ctx;
     if (n->ch.self >= 0)
         check_signed(n, type, data, len);
+    if (n->idx == sim.victim && sim.crash_armed && sim.now >= sim.crash_armed &&
+        (type == P2P_T_VOTE || type == P2P_T_PROPOSAL)) {
+        sim.crash_armed = 0;
+        at(sim.now, EV_CRASH, n->idx); /* after the event that made it sign */
+    }
     if (peer >= 0) {
         int to = node_of(peer);
         if (to < 0) {
@@ -441,9 +452,11 @@ static void sim_setup(scenario sc, uint64_t seed)
         at(cut + rnd_in(1000, 6000), EV_HEAL, sim.victim);
     }
     if (sc == SC_CRASH) {
-        uint64_t down = T0 + rnd_in(100, 4000);
-        at(down, EV_CRASH, sim.victim);
-        at(down + rnd_in(0, 5000), EV_RESTART, sim.victim);
+        sim.crash_armed = T0 + rnd_in(100, 4000);
+        /* back at once (the same height: where a forgotten vote would be signed again
+         * differently) or after the others moved on (sync) */
+        sim.restart_after = chance(600) ? rnd_in(0, 300) : rnd_in(300, 5000);
+        at(sim.crash_armed + CRASH_LATEST_MS, EV_CRASH, sim.victim);
     }
 }
 
@@ -485,8 +498,12 @@ static void handle(event *e)
         break;
     }
     case EV_CRASH:
+        if (n->crashed_once)
+            break; /* (the latest time, after it crashed on a signature) */
+        sim.crash_armed = 0;
         node_shut(n);
         n->crashed_once = true;
+        at(sim.now + sim.restart_after, EV_RESTART, e->to);
         break;
     case EV_RESTART:
         node_open(n);
@@ -635,7 +652,7 @@ static void keys_setup(void)
     mkkey(&admin, LDG_SIG_ED25519, 1);
     mkkey(&admin2, LDG_SIG_ED25519, 2);
     for (int i = 0; i < NV; i++)
-        mkkey(&vkeys[i], LDG_SIG_ED25519, (uint8_t)(10 + i));
+        mkkey(&vkeys[i], LDG_SIG_SECP256K1_SCHNORR, (uint8_t)(10 + i));
     make_genesis();
     G.n_validators = NV;
     for (int i = 0; i < NV; i++) {
@@ -644,7 +661,7 @@ static void keys_setup(void)
     }
     G.n_authors = NTX;
     for (int t = 0; t < NTX; t++) {
-        mkkey(&authors[t], LDG_SIG_ED25519, (uint8_t)(100 + t));
+        mkkey(&authors[t], LDG_SIG_SECP256K1_SCHNORR, (uint8_t)(100 + t));
         snprintf(G.authors[t].product, sizeof G.authors[t].product, "fw-%d", t);
         snprintf(G.authors[t].name, sizeof G.authors[t].name, "Maker %d", t);
         G.authors[t].key = authors[t].pub;
@@ -758,6 +775,9 @@ static void test_deterministic(void **st)
 
 int main(int argc, char **argv)
 {
+    /* Each run opens five mempools (several MiB of tables each): a fixed mmap threshold
+     * gives them fresh zero pages instead of heap memory cleared by calloc. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     keys_setup();
     if (argc > 1) {
         uint64_t first = 1, n = 100;
