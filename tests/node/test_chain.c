@@ -25,7 +25,8 @@
  * every waiter of the nodes that kept running settled with 0, and no double signature.
  *
  * Longer runs: test_chain [--scenario agree|faults|partition|crash] [--seeds N] [--first S]
- * [--verbose] (the nodes' logs to stderr).
+ * [--verbose] (the nodes' logs to stderr) [--lossy] (lose single messages, keeping their
+ * connection, which p2p's TCP never does: sync's known stall, see docs/testing.md).
  */
 #include "tests/ledger/store_helpers.h"
 
@@ -46,19 +47,23 @@
 #define REPLICA_ID 1000u
 #define NTX 24       /* txs per run: one author each (nonce 1), so no order between them */
 #define SIGNED_MAX 4096
-#define T0 1700000000000ull /* the fake clock at the start (ms since the epoch) */
+#define T0 UINT64_C(1700000000000)/* the fake clock at the start (ms since the epoch) */
 #define CRASH_LATEST_MS 2000
+#define LATE_TXS 4
 
 typedef enum { SC_AGREE, SC_FAULTS, SC_PARTITION, SC_CRASH } scenario;
 static const char *const sc_name[] = {"agree", "faults", "partition", "crash"};
 
-typedef enum { EV_MSG, EV_TIMER, EV_TICK, EV_SUBMIT, EV_CRASH, EV_RESTART, EV_CUT, EV_HEAL } ev_kind;
+typedef enum {
+    EV_MSG, EV_TIMER, EV_TICK, EV_SUBMIT, EV_CRASH, EV_RESTART, EV_CUT, EV_HEAL, EV_RECONNECT
+} ev_kind;
 
 typedef struct {
     uint64_t at, seq;
     ev_kind kind;
     int to, from;
     uint8_t type;
+    uint32_t epoch;  /* of its link when sent: a message outlives no connection */
     uint8_t *data;
     size_t len;
 } event;
@@ -101,12 +106,19 @@ static struct {
     /* network: a message is dropped with drop_pm / 1000, sent twice with dup_pm / 1000, and
      * takes delay_min..delay_max ms */
     uint32_t drop_pm, dup_pm, delay_min, delay_max;
+    uint64_t link_at[NN][NN]; /* the last delivery queued on each link (from, to)       */
+    bool redialing[NN][NN];   /* the link (a < b) lost its connection and is reconnecting */
+    uint32_t epoch[NN][NN];   /* its connection (a < b): bumped when one is lost          */
+    bool lossy;               /* lose single messages and keep the connection (which TCP
+                                 never does): --lossy, not in make check                  */
     int cut;                  /* the node cut off from the others, -1: none */
     int victim;               /* the node the scenario crashes or cuts      */
     uint64_t crash_armed;     /* from then on the victim crashes right after it signs (the
                                  worst moment for its vote record), at the latest at
                                  crash_armed + CRASH_LATEST_MS; 0: not armed */
     uint64_t restart_after;   /* and restarts this long after the crash */
+    bool late_pending;        /* the last LATE_TXS txs wait for the victim's return: the
+                                 heights they make show it is back in consensus */
     int submitted_to[NTX];
     uint32_t settled_ok[NTX], settled_bad[NTX];
     signed_msg sig[SIGNED_MAX];
@@ -115,7 +127,7 @@ static struct {
     bool failed;
 } sim;
 
-static bool verbose;
+static bool verbose, lossy;
 
 static uint64_t rnd(void) { return splitmix64(&sim.rng); }
 static uint64_t rnd_in(uint64_t lo, uint64_t hi) { return lo + rnd() % (hi - lo + 1); }
@@ -246,12 +258,31 @@ static void check_signed(const node *from, uint8_t type, const uint8_t *data, si
 
 static void deliver_later(int from, int to, uint8_t type, const uint8_t *data, size_t len)
 {
-    if (!linked(from, to) || chance(sim.drop_pm))
+    int a = from < to ? from : to, b = from < to ? to : from;
+    if (!linked(from, to) || (sim.redialing[a][b] && !sim.lossy))
+        return; /* (p2p_send to a peer that is down fails) */
+    if (chance(sim.drop_pm)) {
+        /* p2p loses messages with their connection: this one, those still on their way,
+         * those sent until the peers have reconnected and said hello again
+         * (node_chain_peer_up). (--lossy: this one only.) */
+        if (!sim.redialing[a][b]) {
+            sim.redialing[a][b] = true;
+            sim.epoch[a][b] += !sim.lossy;
+            push((event){.at = sim.now + rnd_in(50, 500), .kind = EV_RECONNECT, .to = b,
+                         .from = a});
+        }
         return;
+    }
     int copies = chance(sim.dup_pm) ? 2 : 1;
     for (int c = 0; c < copies; c++) {
-        event e = {.at = sim.now + rnd_in(sim.delay_min, sim.delay_max), .kind = EV_MSG,
-                   .to = to, .from = from, .type = type, .len = len};
+        /* Each link keeps its order, as p2p's connections do (a proposal's block comes
+         * before the proposal on the same connection: the driver relies on it) */
+        uint64_t t = sim.now + rnd_in(sim.delay_min, sim.delay_max);
+        if (t < sim.link_at[from][to])
+            t = sim.link_at[from][to];
+        sim.link_at[from][to] = t;
+        event e = {.at = t, .kind = EV_MSG, .to = to, .from = from, .type = type, .len = len,
+                   .epoch = sim.epoch[a][b]};
         e.data = malloc(len ? len : 1);
         assert_non_null(e.data);
         memcpy(e.data, data, len);
@@ -396,6 +427,8 @@ static void settle_node(node *n)
 /* ---------------------------------------------------------------------------------------- */
 /* A run                                                                                     */
 
+static uint64_t tip_of(node *n);
+
 static void sim_setup(scenario sc, uint64_t seed)
 {
     memset(&sim, 0, sizeof sim);
@@ -404,9 +437,10 @@ static void sim_setup(scenario sc, uint64_t seed)
     sim.rng = seed * 0x9e3779b97f4a7c15ull + (uint64_t)sc;
     sim.now = T0;
     sim.cut = sim.victim = -1;
+    sim.lossy = lossy;
     sim.delay_min = 1, sim.delay_max = 20;
     if (sc == SC_FAULTS) {
-        sim.drop_pm = (uint32_t)rnd_in(20, 200);
+        sim.drop_pm = (uint32_t)rnd_in(lossy ? 20 : 2, lossy ? 200 : 20);
         sim.dup_pm = (uint32_t)rnd_in(20, 300);
         sim.delay_max = (uint32_t)rnd_in(20, 400);
     }
@@ -436,15 +470,19 @@ static void sim_setup(scenario sc, uint64_t seed)
         settle_node(&sim.n[i]);
     }
     /* the txs, each to a random node (not the victim of a crash: its waiters die with it),
-     * spread over the first 3 s; a third of them in a burst at the start */
-    for (int t = 0; t < NTX; t++) {
+     * in four bursts over the first 3 s (a burst makes blocks of several txs) */
+    uint64_t burst[4];
+    for (int k = 0; k < 4; k++)
+        burst[k] = T0 + 50 + rnd_in(0, 3000);
+    sim.late_pending = sc == SC_PARTITION || sc == SC_CRASH;
+    for (int t = 0; t < NTX - (sim.late_pending ? LATE_TXS : 0); t++) {
         int to;
         do
             to = (int)rnd_in(0, NN - 1);
         while (sc == SC_CRASH && to == sim.victim);
         sim.submitted_to[t] = to;
-        push((event){.at = T0 + 50 + rnd_in(0, 3000) / (t % 3 ? 1 : 20), .kind = EV_SUBMIT,
-                     .to = to, .from = t});
+        push((event){.at = burst[rnd_in(0, 3)] + rnd_in(0, 30), .kind = EV_SUBMIT, .to = to,
+                     .from = t});
     }
     if (sc == SC_PARTITION) {
         uint64_t cut = T0 + rnd_in(0, 3000);
@@ -460,12 +498,35 @@ static void sim_setup(scenario sc, uint64_t seed)
     }
 }
 
+/* The victim is back: the late txs go in a little later, to random nodes. */
+static void submit_late(void)
+{
+    if (!sim.late_pending)
+        return;
+    sim.late_pending = false;
+    for (int t = NTX - LATE_TXS; t < NTX; t++) {
+        int to;
+        do
+            to = (int)rnd_in(0, NN - 1);
+        while (sim.sc == SC_CRASH && to == sim.victim);
+        sim.submitted_to[t] = to;
+        push((event){.at = sim.now + rnd_in(1000, 3000), .kind = EV_SUBMIT, .to = to,
+                     .from = t});
+    }
+}
+
 static void handle(event *e)
 {
     node *n = &sim.n[e->to];
+    if (verbose && e->kind != EV_MSG && e->kind != EV_TIMER && e->kind != EV_TICK)
+        fprintf(stderr, "%6" PRIu64 " ms: %s at node %d\n", sim.now - T0,
+                (const char *[]){"", "", "", "submit", "crash", "restart", "cut", "heal", "reconnect"}[e->kind],
+                e->to);
     switch (e->kind) {
     case EV_MSG:
-        if (n->up && linked(e->from, e->to))
+        if (n->up && linked(e->from, e->to) &&
+            e->epoch == sim.epoch[e->from < e->to ? e->from : e->to]
+                                 [e->from < e->to ? e->to : e->from])
             node_chain_on_message(&n->ch, sim.n[e->from].id, e->type, e->data, e->len);
         free(e->data);
         break;
@@ -512,11 +573,16 @@ static void handle(event *e)
     case EV_CUT:
         sim.cut = e->to;
         break;
+    case EV_RECONNECT:
+        sim.redialing[e->from][e->to] = false;
+        link_up(e->from, e->to);
+        break;
     case EV_HEAL:
         if (sim.cut == e->to)
             sim.cut = -1;
         for (int i = 0; i < NN; i++)
             link_up(e->to, i);
+        submit_late();
         break;
     }
     for (int i = 0; i < NN; i++)
@@ -573,6 +639,23 @@ static void verify_end(void)
                 sim_fail("nodes 0 and %d hold different blocks at height %" PRIu64, i, h);
         }
     }
+    /* The victim of a partition or a crash is back in consensus, not only following: it
+     * signed at the last height (made by the late txs). */
+    bool signed_last = sim.victim < 0;
+    for (size_t i = 0; i < sim.nsig; i++)
+        if (sim.sig[i].v == (uint32_t)sim.victim && sim.sig[i].height == h0)
+            signed_last = true;
+    if (!signed_last && verbose)
+        for (int i = 0; i < NN; i++)
+            fprintf(stderr, "node %d: tip %" PRIu64 ", height %" PRIu64 " %s%s, round %u\n", i,
+                    tip_of(&sim.n[i]), sim.n[i].ch.height, sim.n[i].ch.started ? "started" : "",
+                    sim.n[i].ch.syncing ? " syncing" : "", sim.n[i].ch.tm.round);
+    if (!signed_last && verbose)
+        for (size_t i = 0; i < sim.nsig; i++)
+            fprintf(stderr, "signed: v%u h%" PRIu64 " r%u step %u %s %02x%02x\n", sim.sig[i].v,
+                    sim.sig[i].height, sim.sig[i].round, sim.sig[i].step, sim.sig[i].nil ? "nil" : "", sim.sig[i].value[0], sim.sig[i].value[1]);
+    if (!signed_last)
+        sim_fail("validator %d signed nothing at the last height %" PRIu64, sim.victim, h0);
     if (total != NTX)
         sim_fail("%" PRIu64 " txs in the chain for %d submitted", total, NTX);
     if (h0 < 1)
@@ -614,11 +697,13 @@ static bool run_one(scenario sc, uint64_t seed, run_stats *rs)
             if (sim.now > T0 + 3000 && all_done())
                 break;
             if (sim.now > deadline) {
-                char tips[128] = "";
+                char tips[256] = "";
                 for (int i = 0; i < NN; i++)
-                    snprintf(tips + strlen(tips), sizeof tips - strlen(tips), " %" PRIu64,
-                             sim.n[i].up ? tip_of(&sim.n[i]) : 0);
-                sim_fail("no end after %" PRIu64 " ms: tips%s", sim.now - T0, tips);
+                    snprintf(tips + strlen(tips), sizeof tips - strlen(tips),
+                             " %" PRIu64 "(%zu jobs)", sim.n[i].up ? tip_of(&sim.n[i]) : 0,
+                             sim.n[i].up ? sim.n[i].ch.n_jobs : 0);
+                sim_fail("no end after %" PRIu64 " ms: tips (sync jobs held)%s", sim.now - T0,
+                         tips);
             }
         }
     }
@@ -789,6 +874,8 @@ int main(int argc, char **argv)
                 first = strtoull(argv[++i], NULL, 10);
             else if (!strcmp(argv[i], "--verbose"))
                 verbose = true;
+            else if (!strcmp(argv[i], "--lossy"))
+                lossy = true;
             else if (!strcmp(argv[i], "--scenario") && i + 1 < argc) {
                 i++;
                 for (int s = 0; s <= SC_CRASH; s++)
@@ -799,7 +886,7 @@ int main(int argc, char **argv)
             } else {
 usage:
                 fprintf(stderr, "usage: %s [--scenario agree|faults|partition|crash] "
-                        "[--seeds N] [--first S] [--verbose]\n", argv[0]);
+                        "[--seeds N] [--first S] [--verbose] [--lossy]\n", argv[0]);
                 return 2;
             }
         }
