@@ -48,7 +48,7 @@
 #define NTX 24       /* txs per run: one author each (nonce 1), so no order between them */
 #define SIGNED_MAX 4096
 #define T0 UINT64_C(1700000000000)/* the fake clock at the start (ms since the epoch) */
-#define CRASH_LATEST_MS 2000
+#define CRASH_LATEST_MS 4000
 #define LATE_TXS 4
 
 typedef enum { SC_AGREE, SC_FAULTS, SC_PARTITION, SC_CRASH } scenario;
@@ -116,6 +116,7 @@ static struct {
     uint64_t crash_armed;     /* from then on the victim crashes right after it signs (the
                                  worst moment for its vote record), at the latest at
                                  crash_armed + CRASH_LATEST_MS; 0: not armed */
+    bool crash_on_proposal;   /* only after it signs a proposal (else any signature)     */
     uint64_t restart_after;   /* and restarts this long after the crash */
     bool late_pending;        /* the last LATE_TXS txs wait for the victim's return: the
                                  heights they make show it is back in consensus */
@@ -296,7 +297,7 @@ static int net_send(void *ctx, int64_t peer, uint8_t type, const uint8_t *data, 
     if (n->ch.self >= 0)
         check_signed(n, type, data, len);
     if (n->idx == sim.victim && sim.crash_armed && sim.now >= sim.crash_armed &&
-        (type == P2P_T_VOTE || type == P2P_T_PROPOSAL)) {
+        (type == P2P_T_PROPOSAL || (type == P2P_T_VOTE && !sim.crash_on_proposal))) {
         sim.crash_armed = 0;
         at(sim.now, EV_CRASH, n->idx); /* after the event that made it sign */
     }
@@ -490,10 +491,12 @@ static void sim_setup(scenario sc, uint64_t seed)
         at(cut + rnd_in(1000, 6000), EV_HEAL, sim.victim);
     }
     if (sc == SC_CRASH) {
-        sim.crash_armed = T0 + rnd_in(100, 4000);
-        /* back at once (the same height: where a forgotten vote would be signed again
-         * differently) or after the others moved on (sync) */
-        sim.restart_after = chance(600) ? rnd_in(0, 300) : rnd_in(300, 5000);
+        sim.crash_armed = T0 + rnd_in(100, 3000);
+        sim.crash_on_proposal = chance(700);
+        /* back at once (the same height, where a forgotten proposal or vote would be signed
+         * again differently: a new block has a new time) or after the others moved on
+         * (sync) */
+        sim.restart_after = chance(750) ? rnd_in(1, 50) : rnd_in(300, 5000);
         at(sim.crash_armed + CRASH_LATEST_MS, EV_CRASH, sim.victim);
     }
 }
@@ -818,7 +821,7 @@ static uint64_t env_u64(const char *name, uint64_t dflt)
 }
 
 /* Seeds in `make check` per scenario (CHAIN_SEEDS overrides). */
-#define CHECK_SEEDS 100
+#define CHECK_SEEDS 50
 
 static void test_agree(void **st)
 {
