@@ -38,6 +38,21 @@
 #include "node/files/files.h"
 #include "p2p/p2p.h"
 
+/* p2p message types (the p2p frame's type byte): what peers send each other, and what a
+ * test's transport (cfg.send) carries. */
+enum {
+    P2P_T_TX = 1,             /* an encoded Tx envelope                                  */
+    P2P_T_PROPOSAL_BLOCK = 2, /* an encoded Block without certificate                    */
+    P2P_T_PROPOSAL = 3,       /* fwl.ProposalMsg                                         */
+    P2P_T_VOTE = 4,           /* fwl.VoteMsg                                             */
+    P2P_T_STATUS = 5,         /* fwl.StatusMsg                                           */
+    P2P_T_SYNC_REQUEST = 6,   /* fwl.SyncRequestMsg                                      */
+    P2P_T_SYNC_BLOCK = 7,     /* an encoded Block with its commit certificate            */
+    P2P_T_FETCH_VOTES = 8,    /* fwl.SyncRequestMsg: (height, round) of prevotes wanted   */
+    P2P_T_GET_BLOCK = 9,      /* 32 bytes: the hash of a candidate block wanted; answered
+                                 with P2P_T_PROPOSAL_BLOCK when held                      */
+};
+
 typedef struct {
     uv_loop_t *loop;
     const node_config *node;  /* timeouts, intervals, data_dir, p2p and peers           */
@@ -50,7 +65,7 @@ typedef struct {
     /* Answers may be waiting to be written (after a commit, a sync batch). Optional. */
     void (*flush)(void *ctx);
     /* Optional: the transport in place of p2p (which is then not started, and Status shows
-     * no peer stats). Sends one message of a p2p type (chain_internal.h) to the peer with
+     * no peer stats). Sends one message of a p2p type (P2P_T_*) to the peer with
      * this id, or to every peer when peer is -1; data is valid during the call only. Called
      * on the loop thread, also from inside node_chain_on_message and the other calls here
      * (the transport must queue, not deliver at once). Returns 0 when queued, or < 0 (a

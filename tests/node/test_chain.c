@@ -38,7 +38,8 @@
 
 #include <pb_decode.h>
 
-#include "node/daemon/chain_internal.h"
+#include "node/client/client.h"
+#include "node/daemon/chain.h"
 #include "node/daemon/mempool.h"
 #include "tests/consensus/splitmix.h"
 
