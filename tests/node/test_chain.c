@@ -455,7 +455,7 @@ static void sim_setup(scenario sc, uint64_t seed)
         snprintf(n->dir, sizeof n->dir, "%s/n%d", root, i);
         assert_int_equal(mkdir(n->dir, 0700), 0);
         node_config_defaults(&n->cfg);
-        snprintf(n->cfg.data_dir, sizeof n->cfg.data_dir, "%s", n->dir);
+        snprintf(n->cfg.data_dir, sizeof n->cfg.data_dir, "%s/n%d", root, i);
         n->cfg.sync_batch_blocks = (uint32_t)rnd_in(1, 4); /* several batches per catch-up */
         if (i < NV) {
             n->vkey.alg = vkeys[i].sec.alg;
