@@ -156,18 +156,34 @@ static void vote_to_msg(const vote_entry *e, fwl_VoteMsg *m)
 /* ---------------------------------------------------------------------------------------- */
 /* Sending                                                                                   */
 
+bool node__chain_can_send(const node_chain *ch)
+{
+    return !ch->stopping && (ch->cfg.send || ch->net);
+}
+
+/* Every message of the component leaves here: through the test's transport (cfg.send) or
+ * p2p. */
+int node__chain_send(node_chain *ch, int64_t peer, uint8_t type, const uint8_t *data,
+                     size_t len)
+{
+    if (!node__chain_can_send(ch))
+        return P2P_ESTOPPING;
+    if (ch->cfg.send)
+        return ch->cfg.send(ch->cfg.ctx, peer, type, data, len);
+    if (peer >= 0)
+        return p2p_send(ch->net, (uint32_t)peer, type, data, len);
+    return p2p_broadcast(ch->net, type, data, len);
+}
+
 /* Encode msg and send it to one peer (peer >= 0) or all. */
 static void send_pb(node_chain *ch, int64_t peer, uint8_t type, const pb_msgdesc_t *f,
                     const void *msg)
 {
     uint8_t buf[512];
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
-    if (!ch->net || !pb_encode(&os, f, msg))
+    if (!node__chain_can_send(ch) || !pb_encode(&os, f, msg))
         return;
-    if (peer >= 0)
-        p2p_send(ch->net, (uint32_t)peer, type, buf, os.bytes_written);
-    else
-        p2p_broadcast(ch->net, type, buf, os.bytes_written);
+    node__chain_send(ch, peer, type, buf, os.bytes_written);
 }
 
 void node__send_status(node_chain *ch, int64_t peer)
@@ -189,13 +205,10 @@ void node__send_status(node_chain *ch, int64_t peer)
 static void request_block(node_chain *ch, int64_t peer, const uint8_t hash[LDG_DIGEST_LEN])
 {
     uint64_t now = node__chain_now(ch);
-    if (!ch->net || (ch->blk_req_ms && now < ch->blk_req_ms + 200))
+    if (!node__chain_can_send(ch) || (ch->blk_req_ms && now < ch->blk_req_ms + 200))
         return;
     ch->blk_req_ms = now;
-    if (peer >= 0)
-        p2p_send(ch->net, (uint32_t)peer, P2P_T_GET_BLOCK, hash, LDG_DIGEST_LEN);
-    else
-        p2p_broadcast(ch->net, P2P_T_GET_BLOCK, hash, LDG_DIGEST_LEN);
+    node__chain_send(ch, peer, P2P_T_GET_BLOCK, hash, LDG_DIGEST_LEN);
 }
 
 /* The prevotes we hold for value in round vr of height h: the proof a re-proposal rests on. */
@@ -223,10 +236,7 @@ static void send_own_proposal(node_chain *ch, int64_t peer)
         request_block(ch, -1, p->block_hash.bytes);
         return;
     }
-    if (peer >= 0)
-        p2p_send(ch->net, (uint32_t)peer, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
-    else
-        p2p_broadcast(ch->net, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
+    node__chain_send(ch, peer, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
     send_pb(ch, peer, P2P_T_PROPOSAL, fwl_ProposalMsg_fields, p);
     if (p->valid_round >= 0)
         send_prevotes(ch, peer, p->height, (uint32_t)p->valid_round, p->block_hash.bytes);
@@ -488,6 +498,12 @@ static void schedule(node_chain *ch, const cns_tm_action *a)
 static void on_timer(uv_timer_t *t)
 {
     node_chain *ch = t->data;
+    node_chain_fire_timers(ch);
+}
+
+/* The engine's timeouts due at the component's clock (the uv timer's work, and a test's). */
+static void fire_engine_timers(node_chain *ch)
+{
     uint64_t now = node__chain_now(ch);
     for (size_t i = 0; i < TIMERS_MAX; i++) {
         tm_timer x = ch->timers[i];
@@ -501,6 +517,29 @@ static void on_timer(uv_timer_t *t)
     }
     arm(ch);
     node__chain_flush(ch);
+}
+
+void node_chain_fire_timers(node_chain *ch)
+{
+    if (ch->stopping)
+        return;
+    fire_engine_timers(ch);
+    /* A build that waited for verification (the build timer's work, when a test runs no
+     * loop): due at block_interval_ms from the start of the height. */
+    if (ch->build_pending &&
+        node__chain_now(ch) >= ch->height_started_ms + ch->cfg.node->block_interval_ms) {
+        build_now(ch);
+        node__chain_flush(ch);
+    }
+}
+
+uint64_t node_chain_timer_due(const node_chain *ch)
+{
+    int64_t due = timer_due(ch);
+    uint64_t d = due < 0 ? UINT64_MAX : (uint64_t)due;
+    if (ch->build_pending && ch->height_started_ms + ch->cfg.node->block_interval_ms < d)
+        d = ch->height_started_ms + ch->cfg.node->block_interval_ms;
+    return d;
 }
 
 static void feed_held(node_chain *ch, uint64_t h, uint32_t r);
@@ -914,7 +953,7 @@ void node__chain_on_get_block(node_chain *ch, uint32_t from, const uint8_t hash[
     }
     ch->blk_ans[slot].peer = from;
     ch->blk_ans[slot].at_ms = now;
-    p2p_send(ch->net, from, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
+    node__chain_send(ch, from, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
 }
 
 void node__chain_on_fetch(node_chain *ch, uint32_t from, const fwl_SyncRequestMsg *q)

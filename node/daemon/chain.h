@@ -14,6 +14,13 @@
  * (p2p, the first status), node_chain_stop (p2p and timers close), node_chain_close once
  * the loop has ended. Loop thread only, except sync's verification on the thread pool,
  * which touches only its job.
+ *
+ * Seams for tests (tests/node/test_chain.c drives several nodes in one process without
+ * sockets or real time): cfg.send replaces p2p (messages then come in through
+ * node_chain_on_message and node_chain_peer_up), cfg.now_ms the clock (the engine's
+ * timeouts then fire through node_chain_fire_timers, at node_chain_timer_due), and
+ * cfg.inline_verify keeps sync's verification off the thread pool. The daemon leaves all
+ * three unset.
  */
 #ifndef FWL_NODE_DAEMON_CHAIN_H
 #define FWL_NODE_DAEMON_CHAIN_H
@@ -31,6 +38,21 @@
 #include "node/files/files.h"
 #include "p2p/p2p.h"
 
+/* p2p message types (the p2p frame's type byte): what peers send each other, and what a
+ * test's transport (cfg.send) carries. */
+enum {
+    P2P_T_TX = 1,             /* an encoded Tx envelope                                  */
+    P2P_T_PROPOSAL_BLOCK = 2, /* an encoded Block without certificate                    */
+    P2P_T_PROPOSAL = 3,       /* fwl.ProposalMsg                                         */
+    P2P_T_VOTE = 4,           /* fwl.VoteMsg                                             */
+    P2P_T_STATUS = 5,         /* fwl.StatusMsg                                           */
+    P2P_T_SYNC_REQUEST = 6,   /* fwl.SyncRequestMsg                                      */
+    P2P_T_SYNC_BLOCK = 7,     /* an encoded Block with its commit certificate            */
+    P2P_T_FETCH_VOTES = 8,    /* fwl.SyncRequestMsg: (height, round) of prevotes wanted   */
+    P2P_T_GET_BLOCK = 9,      /* 32 bytes: the hash of a candidate block wanted; answered
+                                 with P2P_T_PROPOSAL_BLOCK when held                      */
+};
+
 typedef struct {
     uv_loop_t *loop;
     const node_config *node;  /* timeouts, intervals, data_dir, p2p and peers           */
@@ -42,6 +64,16 @@ typedef struct {
     uint64_t (*now_ms)(void *ctx);
     /* Answers may be waiting to be written (after a commit, a sync batch). Optional. */
     void (*flush)(void *ctx);
+    /* Optional: the transport in place of p2p (which is then not started, and Status shows
+     * no peer stats). Sends one message of a p2p type (P2P_T_*) to the peer with
+     * this id, or to every peer when peer is -1; data is valid during the call only. Called
+     * on the loop thread, also from inside node_chain_on_message and the other calls here
+     * (the transport must queue, not deliver at once). Returns 0 when queued, or < 0 (a
+     * full queue: the sender may try again later); for peer -1 any value >= 0. */
+    int (*send)(void *ctx, int64_t peer, uint8_t type, const uint8_t *data, size_t len);
+    /* Verify sync's blocks on the loop thread, at their arrival, instead of on the thread
+     * pool (deterministic tests). */
+    bool inline_verify;
     void *ctx;
 } node_chain_config;
 
@@ -172,6 +204,21 @@ void node_chain_status(node_chain *ch, fwl_StatusResp *st);
 /* A tx entered the mempool: mark it seen and gossip it to the peers. */
 void node_chain_tx_admitted(node_chain *ch, const uint8_t *raw, size_t len,
                             const uint8_t raw_hash[LDG_DIGEST_LEN]);
+/* A message from a peer (its p2p type and payload; peer: the peer's id, a validator's
+ * index in genesis or >= 1000 for a replica): what p2p's on_message does, so a test's
+ * transport (cfg.send) delivers here. Loop thread. Bad input is dropped. */
+void node_chain_on_message(node_chain *ch, uint32_t peer, uint8_t type, const uint8_t *data,
+                           size_t len);
+/* The peer is connected: it gets our status and our messages of the current height. */
+void node_chain_peer_up(node_chain *ch, uint32_t peer);
+/* Fire the engine's timeouts that are due at the component's clock (cfg.now_ms) and a
+ * block build that waited its time: what the loop's timers do with the wall clock. Loop
+ * thread; calling it early does nothing. */
+void node_chain_fire_timers(node_chain *ch);
+/* When node_chain_fire_timers has something to do next (ms on the component's clock), or
+ * UINT64_MAX when nothing is pending. */
+uint64_t node_chain_timer_due(const node_chain *ch);
+
 /* Txs in the blocks committed since start. */
 uint64_t node_chain_committed_txs(const node_chain *ch);
 /* This node's validator index, -1 for a replica. */

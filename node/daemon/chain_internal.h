@@ -1,6 +1,7 @@
 /*
- * Private to the chain component (chain.c, blocks.c, sync.c, stall.c, peers.c): the p2p
- * message types and the calls its files make to each other.
+ * Private to the chain component (chain.c, blocks.c, sync.c, stall.c, peers.c): the calls
+ * its files make to each other. (The p2p message types are in chain.h: a test's transport
+ * carries them.)
  */
 #ifndef FWL_NODE_DAEMON_CHAIN_INTERNAL_H
 #define FWL_NODE_DAEMON_CHAIN_INTERNAL_H
@@ -18,20 +19,12 @@
 #include "node/daemon/chain.h"
 #include "node/daemon/log.h"
 
-/* p2p message types (the p2p frame's type byte). */
-enum {
-    P2P_T_TX = 1,             /* an encoded Tx envelope                                  */
-    P2P_T_PROPOSAL_BLOCK = 2, /* an encoded Block without certificate                    */
-    P2P_T_PROPOSAL = 3,       /* fwl.ProposalMsg                                         */
-    P2P_T_VOTE = 4,           /* fwl.VoteMsg                                             */
-    P2P_T_STATUS = 5,         /* fwl.StatusMsg                                           */
-    P2P_T_SYNC_REQUEST = 6,   /* fwl.SyncRequestMsg                                      */
-    P2P_T_SYNC_BLOCK = 7,     /* an encoded Block with its commit certificate            */
-    P2P_T_FETCH_VOTES = 8,    /* fwl.SyncRequestMsg: (height, round) of prevotes wanted   */
-    P2P_T_GET_BLOCK = 9,      /* 32 bytes: the hash of a candidate block wanted; answered
-                                 with P2P_T_PROPOSAL_BLOCK when held                      */
-};
-
+/* Send one message to a peer (peer >= 0) or all (-1): through cfg.send, else p2p. Returns
+ * 0 (or for all, >= 0) when queued; < 0 when not (stopping, no transport, a full queue). */
+int node__chain_send(node_chain *ch, int64_t peer, uint8_t type, const uint8_t *data,
+                     size_t len);
+/* Is there a transport to send on (and the component not stopping)? */
+bool node__chain_can_send(const node_chain *ch);
 /* The component's clock (cfg.now_ms, else the wall clock). */
 uint64_t node__chain_now(const node_chain *ch);
 /* Answers may be waiting: the flush event. */

@@ -61,7 +61,7 @@ static void update_syncing(node_chain *ch)
 void node__sync_request(node_chain *ch)
 {
     uint64_t now = node__chain_now(ch);
-    if (!ch->net || (ch->sync_in_flight && now < ch->sync_deadline_ms))
+    if (!node__chain_can_send(ch) || (ch->sync_in_flight && now < ch->sync_deadline_ms))
         return;
     ldg_tip t;
     uint32_t id = 0;
@@ -79,7 +79,7 @@ void node__sync_request(node_chain *ch)
     uint8_t buf[32];
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
     if (!pb_encode(&os, fwl_SyncRequestMsg_fields, &m) ||
-        p2p_send(ch->net, id, P2P_T_SYNC_REQUEST, buf, os.bytes_written))
+        node__chain_send(ch, id, P2P_T_SYNC_REQUEST, buf, os.bytes_written))
         return;
     ch->sync_in_flight = true;
     ch->sync_peer = id;
@@ -112,7 +112,7 @@ void node__sync_on_request(node_chain *ch, uint32_t from, const fwl_SyncRequestM
         size_t len;
         if (ldg_store_block_by_height(ch->cfg.store, h, &blk, &len, hash))
             break;
-        int rc = p2p_send(ch->net, from, P2P_T_SYNC_BLOCK, blk, len);
+        int rc = node__chain_send(ch, from, P2P_T_SYNC_BLOCK, blk, len);
         free(blk);
         if (rc)
             break; /* its queue is full: it will ask again */
@@ -213,7 +213,9 @@ void node__sync_on_block(node_chain *ch, uint32_t from, const uint8_t *data, siz
     ch->jobs = j;
     ch->n_jobs++;
     ch->sync_deadline_ms = node__chain_now(ch) + SYNC_TIMEOUT_MS;
-    if (uv_queue_work(ch->cfg.loop, &j->w, verify_block, after_verify_block)) {
+    /* (Inline when asked, cfg.inline_verify; or when the thread pool refuses the work.) */
+    if (ch->cfg.inline_verify ||
+        uv_queue_work(ch->cfg.loop, &j->w, verify_block, after_verify_block)) {
         verify_block(&j->w);
         after_verify_block(&j->w, 0);
     }
