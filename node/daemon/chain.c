@@ -19,6 +19,8 @@
 
 #include "node/daemon/chain_internal.h"
 
+#define REGOSSIP_MAX 4096 /* pooled txs sent to a peer that comes up, at most */
+
 static void run(node_chain *ch, const cns_tm_actions *acts);
 static void build_maybe(node_chain *ch);
 /* Our votes of a height (WAL) and the prevotes behind our lock, as kept on disk when the
@@ -969,10 +971,25 @@ void node__chain_on_fetch(node_chain *ch, uint32_t from, const fwl_SyncRequestMs
     }
 }
 
+/* A tx is gossiped once, when it is admitted: a peer that was away then (or whose
+ * connection lost it) gets what our mempool holds when it comes up, oldest first, until its
+ * send queue is full. Without this, a tx admitted by a replica while its links were down
+ * never reached a proposer. */
+static void resend_pool(node_chain *ch, uint32_t peer)
+{
+    node_mempool_tx *txs = malloc(REGOSSIP_MAX * sizeof *txs);
+    size_t n = txs ? node_mempool_head(ch->cfg.mp, REGOSSIP_MAX, txs) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (node__chain_send(ch, peer, P2P_T_TX, txs[i].raw, txs[i].len))
+            break;
+    free(txs);
+}
+
 void node__chain_on_peer_up(node_chain *ch, uint32_t peer)
 {
     node__send_status(ch, peer);
     resend_own(ch, peer);
+    resend_pool(ch, peer);
 }
 
 void node__chain_tick(node_chain *ch)

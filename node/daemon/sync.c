@@ -58,6 +58,43 @@ static void update_syncing(node_chain *ch)
     }
 }
 
+/* Is a verified block of height h waiting among the jobs? */
+static bool job_holds(const node_chain *ch, uint64_t h)
+{
+    for (const sync_job *j = ch->jobs; j; j = j->next)
+        if (j->done && !j->rc && j->height == h)
+            return true;
+    return false;
+}
+
+/* The first height to ask for. While blocks are being verified (their heights not known
+ * yet: the batch asked for, arriving in order), after them; once every job is verified,
+ * the first height above the tip that no job holds: a block missing below verified ones
+ * (lost with a connection, or blocks that came unasked) is asked for again instead of
+ * skipped for good. When the jobs are full and none can be applied, the verified ones
+ * are dropped (they will be fetched again in order). */
+static uint64_t first_wanted(node_chain *ch, uint64_t tip)
+{
+    uint64_t from = tip + 1 + node__stall_holds(ch, tip + 1);
+    size_t verifying = 0;
+    for (const sync_job *j = ch->jobs; j; j = j->next)
+        verifying += !j->done;
+    if (verifying)
+        return tip + 1 + ch->n_jobs + node__stall_holds(ch, tip + 1);
+    if (ch->n_jobs >= SYNC_MAX_JOBS && !job_holds(ch, from)) {
+        for (sync_job **pp = &ch->jobs; *pp;) {
+            sync_job *j = *pp;
+            *pp = j->next;
+            free(j->bytes);
+            free(j);
+        }
+        ch->n_jobs = 0;
+    }
+    while (job_holds(ch, from))
+        from++;
+    return from;
+}
+
 void node__sync_request(node_chain *ch)
 {
     uint64_t now = node__chain_now(ch);
@@ -67,8 +104,7 @@ void node__sync_request(node_chain *ch)
     uint32_t id = 0;
     ldg_store_tip(ch->cfg.store, &t);
     uint64_t top = best_peer(ch, &id);
-    /* after what is already being verified, and a block kept to be written again */
-    uint64_t from = t.height + 1 + ch->n_jobs + node__stall_holds(ch, t.height + 1);
+    uint64_t from = first_wanted(ch, t.height);
     ch->sync_in_flight = false;
     if (top < from || ch->n_jobs >= SYNC_MAX_JOBS)
         return;

@@ -446,8 +446,10 @@ static void sim_setup(scenario sc, uint64_t seed)
         sim.dup_pm = (uint32_t)rnd_in(20, 300);
         sim.delay_max = (uint32_t)rnd_in(20, 400);
     }
-    if (sc == SC_PARTITION || sc == SC_CRASH)
+    if (sc == SC_CRASH)
         sim.victim = (int)rnd_in(0, NV - 1);
+    if (sc == SC_PARTITION) /* the replica one time in three: its txs reach no one else */
+        sim.victim = chance(333) ? NN - 1 : (int)rnd_in(0, NV - 1);
     for (int i = 0; i < NN; i++) {
         node *n = &sim.n[i];
         n->idx = i;
@@ -508,7 +510,7 @@ static void submit_late(void)
     if (!sim.late_pending)
         return;
     sim.late_pending = false;
-    for (int t = NTX - LATE_TXS; t < NTX; t++) {
+    for (int t = NTX - LATE_TXS; t < NTX - (sim.sc == SC_PARTITION); t++) {
         int to;
         do
             to = (int)rnd_in(0, NN - 1);
@@ -576,6 +578,11 @@ static void handle(event *e)
         break;
     case EV_CUT:
         sim.cut = e->to;
+        /* The last tx goes to the victim while it is cut off: admitted there and gossiped
+         * to no one, it must reach the others when the links come back. */
+        sim.submitted_to[NTX - 1] = e->to;
+        push((event){.at = sim.now + rnd_in(1, 500), .kind = EV_SUBMIT, .to = e->to,
+                     .from = NTX - 1});
         break;
     case EV_RECONNECT:
         sim.redialing[e->from][e->to] = false;
@@ -645,7 +652,7 @@ static void verify_end(void)
     }
     /* The victim of a partition or a crash is back in consensus, not only following: it
      * signed at the last height (made by the late txs). */
-    bool signed_last = sim.victim < 0;
+    bool signed_last = sim.victim < 0 || sim.victim >= NV; /* a replica signs nothing */
     for (size_t i = 0; i < sim.nsig; i++)
         if (sim.sig[i].v == (uint32_t)sim.victim && sim.sig[i].height == h0)
             signed_last = true;
@@ -657,7 +664,8 @@ static void verify_end(void)
     if (!signed_last && verbose)
         for (size_t i = 0; i < sim.nsig; i++)
             fprintf(stderr, "signed: v%u h%" PRIu64 " r%u step %u %s %02x%02x\n", sim.sig[i].v,
-                    sim.sig[i].height, sim.sig[i].round, sim.sig[i].step, sim.sig[i].nil ? "nil" : "", sim.sig[i].value[0], sim.sig[i].value[1]);
+                    sim.sig[i].height, sim.sig[i].round, sim.sig[i].step,
+                    sim.sig[i].nil ? "nil" : "", sim.sig[i].value[0], sim.sig[i].value[1]);
     if (!signed_last)
         sim_fail("validator %d signed nothing at the last height %" PRIu64, sim.victim, h0);
     if (total != NTX)
@@ -704,10 +712,12 @@ static bool run_one(scenario sc, uint64_t seed, run_stats *rs)
                 char tips[256] = "";
                 for (int i = 0; i < NN; i++)
                     snprintf(tips + strlen(tips), sizeof tips - strlen(tips),
-                             " %" PRIu64 "(%zu jobs)", sim.n[i].up ? tip_of(&sim.n[i]) : 0,
-                             sim.n[i].up ? sim.n[i].ch.n_jobs : 0);
-                sim_fail("no end after %" PRIu64 " ms: tips (sync jobs held)%s", sim.now - T0,
-                         tips);
+                             " %" PRIu64 "(%zu jobs, %zu pooled)",
+                             sim.n[i].up ? tip_of(&sim.n[i]) : 0,
+                             sim.n[i].up ? sim.n[i].ch.n_jobs : 0,
+                             sim.n[i].up ? node_mempool_count(&sim.n[i].mp) : 0);
+                sim_fail("no end after %" PRIu64 " ms: tips (sync jobs held, txs in the "
+                         "mempool)%s", sim.now - T0, tips);
             }
         }
     }
@@ -849,6 +859,19 @@ static void test_crash(void **st)
 }
 
 /* The same seed twice: the same run, event for event. */
+/* Single messages lost on a connection that stays up (TCP never does it, but blocks that
+ * came unasked leave the same hole): sync must ask for a missing height again rather than
+ * skip it for good behind verified blocks above it (before that fix about one seed in ten
+ * stalled here). */
+static void test_lossy(void **st)
+{
+    (void)st;
+    lossy = true;
+    unsigned failed = run_seeds(SC_FAULTS, 1, env_u64("CHAIN_SEEDS", CHECK_SEEDS), true);
+    lossy = false;
+    assert_int_equal(failed, 0);
+}
+
 static void test_deterministic(void **st)
 {
     (void)st;
@@ -906,6 +929,7 @@ usage:
         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_partition),
         cmocka_unit_test(test_crash),
+        cmocka_unit_test(test_lossy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
