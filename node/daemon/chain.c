@@ -19,141 +19,8 @@
 
 #include "node/daemon/chain_internal.h"
 
-#define REGOSSIP_MAX 4096 /* pooled txs sent to a peer that comes up, at most */
-
-static void run(node_chain *ch, const cns_tm_actions *acts);
 static void build_maybe(node_chain *ch);
-/* Our votes of a height (WAL) and the prevotes behind our lock, as kept on disk when the
- * height started: what a restart brings back. */
-typedef struct {
-    uint64_t h;
-    size_t n_wal, n_pol;
-    cns_msg wal[NODE_WAL_MAX];
-    node_signed_vote pol[NODE_POL_MAX];
-} kept_votes;
-static void kept_take(node_chain *ch, kept_votes *k);
-static void replay_kept(node_chain *ch, const kept_votes *k);
 static void load_kept_blocks(node_chain *ch);
-
-/* ---------------------------------------------------------------------------------------- */
-/* Small stores: candidate blocks and votes of the current and the next height               */
-
-static cand_block *cand_find(node_chain *ch, const uint8_t hash[LDG_DIGEST_LEN])
-{
-    for (size_t i = 0; i < CAND_MAX; i++)
-        if (ch->cand[i].bytes && !memcmp(ch->cand[i].hash, hash, LDG_DIGEST_LEN))
-            return &ch->cand[i];
-    return NULL;
-}
-
-/* A candidate that must not give way: the engine's locked or valid value (it may have to
- * propose it again, and a locked validator that lost its block can never propose anything
- * the others accept: issue 8's stall), or the block of our durable lock. */
-static bool cand_pinned(const node_chain *ch, const cand_block *c)
-{
-    return c->bytes && (cns_tm_needs_value(&ch->tm, c->hash) ||
-                        (ch->has_kept[0] && !memcmp(c->hash, ch->kept[0], LDG_DIGEST_LEN)) ||
-                        (ch->has_kept[1] && !memcmp(c->hash, ch->kept[1], LDG_DIGEST_LEN)));
-}
-
-/* Keep a copy of an encoded block (without certificate) under its hash; the oldest
- * candidate that is not pinned makes room. */
-static cand_block *cand_add(node_chain *ch, uint64_t height, const uint8_t hash[LDG_DIGEST_LEN],
-                            const uint8_t *bytes, size_t len, uint32_t proposer_alg,
-                            const uint8_t *proposer_key, size_t proposer_len)
-{
-    cand_block *c = cand_find(ch, hash);
-    if (c)
-        return c;
-    for (size_t k = 0; k < CAND_MAX; k++) {
-        c = &ch->cand[ch->cand_next];
-        ch->cand_next = (ch->cand_next + 1) % CAND_MAX;
-        if (!cand_pinned(ch, c))
-            break;
-    }
-    if (cand_pinned(ch, c))
-        return NULL; /* cannot happen: at most three pinned of CAND_MAX */
-    free(c->bytes);
-    memset(c, 0, sizeof *c);
-    if (!(c->bytes = malloc(len ? len : 1)))
-        return NULL;
-    memcpy(c->bytes, bytes, len);
-    c->len = len;
-    c->height = height;
-    memcpy(c->hash, hash, LDG_DIGEST_LEN);
-    c->proposer.alg = proposer_alg;
-    c->proposer.len = proposer_len <= LDG_PUBKEY_MAX ? proposer_len : 0;
-    memcpy(c->proposer.key, proposer_key, c->proposer.len);
-    return c;
-}
-
-/* Forget candidates and votes below height. */
-static void forget_below(node_chain *ch, uint64_t height)
-{
-    for (size_t i = 0; i < CAND_MAX; i++)
-        if (ch->cand[i].bytes && ch->cand[i].height < height) {
-            free(ch->cand[i].bytes);
-            memset(&ch->cand[i], 0, sizeof ch->cand[i]);
-        }
-    for (size_t i = 0; i < VOTES_MAX; i++)
-        if (ch->votes[i].used && ch->votes[i].height < height)
-            ch->votes[i].used = false;
-}
-
-static vote_entry *vote_find(node_chain *ch, uint64_t h, uint32_t r, uint8_t step, uint32_t v)
-{
-    for (size_t i = 0; i < VOTES_MAX; i++) {
-        vote_entry *e = &ch->votes[i];
-        if (e->used && e->height == h && e->round == r && e->step == step && e->validator == v)
-            return e;
-    }
-    return NULL;
-}
-
-/* Store a checked vote (the first one per validator, height, round and step; a conflicting
- * second one is evidence the engine counts). Full: the lowest round of the oldest height
- * gives way. */
-static void vote_store(node_chain *ch, const fwl_VoteMsg *m)
-{
-    if (vote_find(ch, m->height, m->round, (uint8_t)m->step, m->validator))
-        return;
-    vote_entry *slot = NULL;
-    for (size_t i = 0; i < VOTES_MAX && !slot; i++)
-        if (!ch->votes[i].used)
-            slot = &ch->votes[i];
-    for (size_t i = 0; i < VOTES_MAX && !slot; i++) {
-        vote_entry *e = &ch->votes[i];
-        if (!slot || e->height < slot->height ||
-            (e->height == slot->height && e->round < slot->round))
-            slot = e;
-    }
-    memset(slot, 0, sizeof *slot);
-    slot->used = true;
-    slot->height = m->height;
-    slot->round = m->round;
-    slot->step = (uint8_t)m->step;
-    slot->nil = m->nil;
-    memcpy(slot->value, m->value.bytes, m->value.size);
-    slot->validator = m->validator;
-    memcpy(slot->sig, m->sig.bytes, m->sig.size);
-    slot->sig_len = (uint8_t)m->sig.size;
-}
-
-static void vote_to_msg(const vote_entry *e, fwl_VoteMsg *m)
-{
-    memset(m, 0, sizeof *m);
-    m->height = e->height;
-    m->round = e->round;
-    m->step = e->step;
-    m->nil = e->nil;
-    if (!e->nil) {
-        memcpy(m->value.bytes, e->value, LDG_DIGEST_LEN);
-        m->value.size = LDG_DIGEST_LEN;
-    }
-    m->validator = e->validator;
-    memcpy(m->sig.bytes, e->sig, e->sig_len);
-    m->sig.size = e->sig_len;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Sending                                                                                   */
@@ -178,7 +45,7 @@ int node__chain_send(node_chain *ch, int64_t peer, uint8_t type, const uint8_t *
 }
 
 /* Encode msg and send it to one peer (peer >= 0) or all. */
-static void send_pb(node_chain *ch, int64_t peer, uint8_t type, const pb_msgdesc_t *f,
+void node__send_pb(node_chain *ch, int64_t peer, uint8_t type, const pb_msgdesc_t *f,
                     const void *msg)
 {
     uint8_t buf[512];
@@ -197,14 +64,14 @@ void node__send_status(node_chain *ch, int64_t peer)
     memcpy(m.tip_hash.bytes, t.hash, LDG_DIGEST_LEN);
     m.tip_hash.size = LDG_DIGEST_LEN;
     m.consensus_height = ch->started ? ch->height : 0;
-    send_pb(ch, peer, P2P_T_STATUS, fwl_StatusMsg_fields, &m);
+    node__send_pb(ch, peer, P2P_T_STATUS, fwl_StatusMsg_fields, &m);
 }
 
 /* Our own proposal and votes of the current height, to one peer or all: heals messages lost
  * to a dropped connection or a full queue. */
 /* Ask peers for a candidate block we lack: one peer (the one whose proposal named it) or
  * all; at most one request per 200 ms. */
-static void request_block(node_chain *ch, int64_t peer, const uint8_t hash[LDG_DIGEST_LEN])
+void node__request_block(node_chain *ch, int64_t peer, const uint8_t hash[LDG_DIGEST_LEN])
 {
     uint64_t now = node__chain_now(ch);
     if (!node__chain_can_send(ch) || (ch->blk_req_ms && now < ch->blk_req_ms + 200))
@@ -222,42 +89,42 @@ static void send_prevotes(node_chain *ch, int64_t peer, uint64_t h, uint32_t vr,
         if (e->used && e->height == h && e->round == vr && e->step == CNS_PREVOTE &&
             (!value || (!e->nil && !memcmp(e->value, value, LDG_DIGEST_LEN)))) {
             fwl_VoteMsg m;
-            vote_to_msg(e, &m);
-            send_pb(ch, peer, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+            node__vote_to_msg(e, &m);
+            node__send_pb(ch, peer, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
         }
     }
 }
 
 /* Our proposal with its block (and, for a re-proposal, the prevotes it rests on); without
  * the block, ask the peers for it: the proposal goes out when it arrives. */
-static void send_own_proposal(node_chain *ch, int64_t peer)
+void node__send_own_proposal(node_chain *ch, int64_t peer)
 {
     const fwl_ProposalMsg *p = &ch->own_prop;
-    cand_block *c = cand_find(ch, p->block_hash.bytes);
+    cand_block *c = node__cand_find(ch, p->block_hash.bytes);
     if (!c) {
-        request_block(ch, -1, p->block_hash.bytes);
+        node__request_block(ch, -1, p->block_hash.bytes);
         return;
     }
     node__chain_send(ch, peer, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
-    send_pb(ch, peer, P2P_T_PROPOSAL, fwl_ProposalMsg_fields, p);
+    node__send_pb(ch, peer, P2P_T_PROPOSAL, fwl_ProposalMsg_fields, p);
     if (p->valid_round >= 0)
         send_prevotes(ch, peer, p->height, (uint32_t)p->valid_round, p->block_hash.bytes);
     if (peer < 0)
         ch->own_prop_sent = true;
 }
 
-static void resend_own(node_chain *ch, int64_t peer)
+void node__resend_own(node_chain *ch, int64_t peer)
 {
     if (ch->self < 0)
         return;
     if (ch->own_prop.height == ch->height)
-        send_own_proposal(ch, peer);
+        node__send_own_proposal(ch, peer);
     for (size_t i = 0; i < VOTES_MAX; i++) {
         vote_entry *e = &ch->votes[i];
         if (e->used && e->height == ch->height && e->validator == (uint32_t)ch->self) {
             fwl_VoteMsg m;
-            vote_to_msg(e, &m);
-            send_pb(ch, peer, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+            node__vote_to_msg(e, &m);
+            node__send_pb(ch, peer, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
         }
     }
 }
@@ -266,21 +133,21 @@ static void resend_own(node_chain *ch, int64_t peer)
 /* Heights                                                                                   */
 
 /* Begin deciding ch->height if this node is a validator in step with its peers. */
-static void start_height(node_chain *ch)
+void node__start_height(node_chain *ch)
 {
     cns_tm_actions acts;
     if (ch->self < 0 || ch->started || ch->syncing)
         return;
-    if (ch->vs.rec.locked_round >= 0 && !cand_find(ch, ch->vs.rec.locked_value))
+    if (ch->vs.rec.locked_round >= 0 && !node__cand_find(ch, ch->vs.rec.locked_value))
         load_kept_blocks(ch);
     static kept_votes kept; /* taken before the first actions add to the WAL */
     if (cns_tm_start_height(&ch->tm, ch->height, &acts))
         return;
-    kept_take(ch, &kept);
+    node__kept_take(ch, &kept);
     ch->started = true;
     ch->height_started_ms = node__chain_now(ch);
-    run(ch, &acts);
-    replay_kept(ch, &kept);
+    node__chain_run(ch, &acts);
+    node__replay_kept(ch, &kept);
     /* A proposal for this height that came before we started. */
     if (ch->next_prop_from >= 0 && ch->next_prop.height == ch->height) {
         fwl_ProposalMsg p = ch->next_prop;
@@ -294,7 +161,7 @@ void node_chain_kick(node_chain *ch)
 {
     build_maybe(ch);
     if (node_mempool_count(ch->cfg.mp) > 0)
-        start_height(ch);
+        node__start_height(ch);
 }
 
 /* A block was committed (by consensus or sync) at height h: move on. */
@@ -305,7 +172,7 @@ void node__chain_committed(node_chain *ch, uint64_t h)
     ch->height = h + 1;
     ch->started = false;
     ch->build_pending = false;
-    forget_below(ch, ch->height);
+    node__forget_below(ch, ch->height);
     for (size_t i = 0; i < TIMERS_MAX; i++)
         ch->timers[i].used = false;
     node__send_status(ch, -1);
@@ -333,11 +200,11 @@ static void build_now(node_chain *ch)
     if (node__build_block(ch, h, &blk, &len, hash))
         return; /* the propose timeout moves the round on */
     const ldg_pubkey *own = &ch->cfg.vkey->pub;
-    cand_add(ch, h, hash, blk, len, own->alg, own->key, own->len);
+    node__cand_add(ch, h, hash, blk, len, own->alg, own->key, own->len);
     free(blk);
     cns_tm_actions acts;
     if (!cns_tm_on_value(&ch->tm, h, r, hash, &acts))
-        run(ch, &acts);
+        node__chain_run(ch, &acts);
 }
 
 static void on_build_timer(uv_timer_t *t)
@@ -370,7 +237,7 @@ static void build(node_chain *ch, const cns_tm_action *a)
         uv_timer_start(&ch->build_timer, on_build_timer, due - now, 0);
 }
 
-/* Sign digest; the record covering it was persisted by run(). false: send nothing. */
+/* Sign digest; the record covering it was persisted by node__chain_run(). false: send nothing. */
 static bool sign_digest(node_chain *ch, const uint8_t d[LDG_DIGEST_LEN], uint8_t *sig,
                         pb_size_t *sig_len)
 {
@@ -398,10 +265,10 @@ static void propose(node_chain *ch, const cns_tm_action *a)
         return;
     ch->own_prop = p;
     ch->own_prop_sent = false;
-    send_own_proposal(ch, -1); /* a re-proposal sends the prevotes of valid_round with it */
+    node__send_own_proposal(ch, -1); /* a re-proposal sends the prevotes of valid_round with it */
 }
 
-static void vote(node_chain *ch, const cns_tm_action *a)
+void node__chain_vote(node_chain *ch, const cns_tm_action *a)
 {
     fwl_VoteMsg m = fwl_VoteMsg_init_zero;
     uint8_t d[LDG_DIGEST_LEN], zero[LDG_DIGEST_LEN] = {0};
@@ -419,8 +286,8 @@ static void vote(node_chain *ch, const cns_tm_action *a)
     m.validator = (uint32_t)ch->self;
     if (!sign_digest(ch, d, m.sig.bytes, &m.sig.size))
         return;
-    vote_store(ch, &m);
-    send_pb(ch, -1, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
+    node__vote_store(ch, &m);
+    node__send_pb(ch, -1, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
 }
 
 /* The engine decided value at height in round: assemble the certificate, commit. */
@@ -430,7 +297,7 @@ static void commit(node_chain *ch, const cns_tm_action *a)
     size_t n = 0;
     for (uint32_t i = 0; i < a->n_signers; i++) {
         uint32_t v = a->signers[i];
-        vote_entry *e = vote_find(ch, a->height, a->round, CNS_PRECOMMIT, v);
+        vote_entry *e = node__vote_find(ch, a->height, a->round, CNS_PRECOMMIT, v);
         if (!e || e->nil || memcmp(e->value, a->value, LDG_DIGEST_LEN) ||
             v >= ch->cfg.g->n_validators)
             continue;
@@ -443,7 +310,7 @@ static void commit(node_chain *ch, const cns_tm_action *a)
         memcpy(sig->sig.bytes, e->sig, e->sig_len);
         sig->sig.size = e->sig_len;
     }
-    cand_block *c = cand_find(ch, a->value);
+    cand_block *c = node__cand_find(ch, a->value);
     if (!c) {
         /* Decided without the block (its proposal never reached us): take it from a peer,
          * with its certificate. */
@@ -515,7 +382,7 @@ static void fire_engine_timers(node_chain *ch)
         cns_tm_actions acts;
         if (ch->started && x.height == ch->height &&
             !cns_tm_on_timeout(&ch->tm, x.height, x.round, (cns_step)x.step, &acts))
-            run(ch, &acts);
+            node__chain_run(ch, &acts);
     }
     arm(ch);
     node__chain_flush(ch);
@@ -544,15 +411,15 @@ uint64_t node_chain_timer_due(const node_chain *ch)
     return d;
 }
 
-static void feed_held(node_chain *ch, uint64_t h, uint32_t r);
+void node__chain_feed_held(node_chain *ch, uint64_t h, uint32_t r);
 
 static void fetch(node_chain *ch, const cns_tm_action *a)
 {
-    feed_held(ch, a->height, a->round); /* the engine may have dropped some we hold */
+    node__chain_feed_held(ch, a->height, a->round); /* the engine may have dropped some we hold */
     fwl_SyncRequestMsg m = fwl_SyncRequestMsg_init_zero; /* (height, round) of the prevotes */
     m.from_height = a->height;
     m.count = a->round;
-    send_pb(ch, -1, P2P_T_FETCH_VOTES, fwl_SyncRequestMsg_fields, &m);
+    node__send_pb(ch, -1, P2P_T_FETCH_VOTES, fwl_SyncRequestMsg_fields, &m);
 }
 
 /* Blocks we may have to propose again after a restart: the block of our lock, and of our
@@ -561,12 +428,11 @@ static void fetch(node_chain *ch, const cns_tm_action *a)
  * signature that needs it, as a new file renamed over the old one (a torn write is never
  * read). Not synced: it survives a crash of the process; after a power loss the block is
  * fetched from a peer (GET_BLOCK) like any candidate we lack. */
-enum { KEPT_LOCK, KEPT_PROP };
 static const char *const kept_name[2] = {"lockblock", "propblock"};
 
 static void keep_block(node_chain *ch, int which, const uint8_t hash[LDG_DIGEST_LEN])
 {
-    cand_block *c = cand_find(ch, hash);
+    cand_block *c = node__cand_find(ch, hash);
     char path[4200], tmp[4210];
     if (!c || (ch->has_kept[which] && !memcmp(ch->kept[which], hash, LDG_DIGEST_LEN)))
         return;
@@ -611,7 +477,7 @@ static void load_kept_blocks(node_chain *ch)
             node__chain_on_proposal_block(ch, buf, len);
         free(buf);
     }
-    if (ch->vs.rec.locked_round >= 0 && cand_find(ch, ch->vs.rec.locked_value)) {
+    if (ch->vs.rec.locked_round >= 0 && node__cand_find(ch, ch->vs.rec.locked_value)) {
         ch->has_kept[KEPT_LOCK] = true;
         memcpy(ch->kept[KEPT_LOCK], ch->vs.rec.locked_value, LDG_DIGEST_LEN);
         node__log("height %" PRIu64 ": the block of our lock is back", ch->height);
@@ -630,7 +496,7 @@ static void keep_pol(node_chain *ch, node_vote_state *st, const cns_tm_action *a
     st->n_pol = 0;
     keep_block(ch, KEPT_LOCK, a->msg.value);
     for (uint32_t k = 0; k < a->n_signers && st->n_pol < NODE_POL_MAX; k++) {
-        vote_entry *e = vote_find(ch, a->height, a->round, CNS_PREVOTE, a->signers[k]);
+        vote_entry *e = node__vote_find(ch, a->height, a->round, CNS_PREVOTE, a->signers[k]);
         if (!e || e->nil || memcmp(e->value, a->msg.value, CNS_HASH_LEN))
             continue;
         node_signed_vote *v = &st->pol[st->n_pol++];
@@ -646,7 +512,7 @@ static void keep_pol(node_chain *ch, node_vote_state *st, const cns_tm_action *a
     }
 }
 
-static void run(node_chain *ch, const cns_tm_actions *acts)
+void node__chain_run(node_chain *ch, const cns_tm_actions *acts)
 {
     /* The vote record only moves forward, so persisting the last record of this batch
      * covers every message the batch signs: one fsync instead of one per message (a
@@ -682,314 +548,12 @@ static void run(node_chain *ch, const cns_tm_actions *acts)
         switch (a->type) {
         case CNS_TM_BUILD: build(ch, a); break;
         case CNS_TM_PROPOSE: propose(ch, a); break;
-        case CNS_TM_VOTE: vote(ch, a); break;
+        case CNS_TM_VOTE: node__chain_vote(ch, a); break;
         case CNS_TM_SCHEDULE: schedule(ch, a); break;
         case CNS_TM_COMMIT: commit(ch, a); break;
         case CNS_TM_FETCH: fetch(ch, a); break;
         }
     }
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Messages from peers                                                                       */
-
-static bool validator_sig_ok(node_chain *ch, uint32_t v, const uint8_t d[LDG_DIGEST_LEN],
-                             const uint8_t *sig, size_t sig_len)
-{
-    const ldg_genesis *g = ch->cfg.g;
-    return v < g->n_validators &&
-           ldg_verify(g->validators[v].alg, g->validators[v].key, g->validators[v].len, d, sig,
-                      sig_len) == 0;
-}
-
-/* Back at the height of the WAL or of the proof-of-lock (after a restart, or after catching
- * up to it): our earlier votes are signed again (the same content: not equivocation), kept
- * and sent, and the engine counts them and the prevotes behind our lock again. */
-static void kept_take(node_chain *ch, kept_votes *k)
-{
-    k->h = ch->height;
-    k->n_wal = k->n_pol = 0;
-    if (ch->self < 0 || !ch->vlog)
-        return;
-    if (ch->vs.wal_h == k->h)
-        memcpy(k->wal, ch->vs.wal, (k->n_wal = ch->vs.n_wal) * sizeof *k->wal);
-    if (ch->vs.pol_h == k->h)
-        memcpy(k->pol, ch->vs.pol, (k->n_pol = ch->vs.n_pol) * sizeof *k->pol);
-}
-
-static void replay_kept(node_chain *ch, const kept_votes *k)
-{
-    const cns_msg *wal = k->wal;
-    const node_signed_vote *pol = k->pol;
-    uint64_t h = k->h;
-    size_t n_wal = k->n_wal, n_pol = k->n_pol;
-    if (ch->height != h)
-        return;
-    if (n_wal || n_pol)
-        node__log("height %" PRIu64 ": replaying %zu own votes and %zu prevotes behind the lock, "
-                  "kept from before", h, n_wal, n_pol);
-    for (size_t i = 0; i < n_wal && ch->started && ch->height == h && !ch->stopping; i++) {
-        cns_tm_action a;
-        cns_tm_actions acts;
-        memset(&a, 0, sizeof a);
-        a.type = CNS_TM_VOTE;
-        a.height = wal[i].height;
-        a.round = wal[i].round;
-        a.msg = wal[i];
-        a.msg.valid_round = -1;
-        ch->record_ok = true; /* in the WAL: written with a record at or above it */
-        vote(ch, &a);
-        if (!cns_tm_on_vote(&ch->tm, &a.msg, (uint32_t)ch->self, &acts))
-            run(ch, &acts);
-    }
-    for (size_t i = 0; i < n_pol && ch->started && ch->height == h && !ch->stopping; i++) {
-        const node_signed_vote *v = &pol[i]; /* as if received again: checked, kept, counted */
-        fwl_VoteMsg m = fwl_VoteMsg_init_zero;
-        m.height = v->m.height;
-        m.round = v->m.round;
-        m.step = v->m.step;
-        m.nil = v->m.nil;
-        if (!m.nil) {
-            memcpy(m.value.bytes, v->m.value, LDG_DIGEST_LEN);
-            m.value.size = LDG_DIGEST_LEN;
-        }
-        m.validator = v->validator;
-        memcpy(m.sig.bytes, v->sig, v->sig_len);
-        m.sig.size = v->sig_len;
-        node__chain_on_vote(ch, &m);
-    }
-}
-
-void node__chain_on_proposal_block(node_chain *ch, const uint8_t *data, size_t len)
-{
-    ldg_block b;
-    uint8_t hash[LDG_DIGEST_LEN];
-    if (ldg_block_decode(data, len, &b))
-        return;
-    bool got = (b.hdr.height == ch->height || b.hdr.height == ch->height + 1) &&
-               !ldg_block_hash(ch->cfg.g, b.hdr_raw, b.hdr_len, hash);
-    if (got) {
-        cand_block *c = cand_add(ch, b.hdr.height, hash, data, len, b.hdr.proposer.alg,
-                                 b.hdr.proposer.key.bytes, b.hdr.proposer.key.size);
-        if (c)
-            c->time_ms = b.hdr.time_ms;
-    }
-    ldg_block_free(&b);
-    /* Our proposal waited for this block (we re-propose a value whose block we had lost). */
-    if (got && ch->self >= 0 && !ch->own_prop_sent && ch->own_prop.height == ch->height &&
-        !memcmp(ch->own_prop.block_hash.bytes, hash, LDG_DIGEST_LEN))
-        send_own_proposal(ch, -1);
-}
-
-/* Proposer-based timestamps: a fresh proposal's block time must be within the drift of our
- * clock, a re-proposal is exempt (ldg_block_time_check). false: judge the block invalid, so
- * that we prevote nil on it; the refusal is logged once per block. */
-static bool proposal_timely(node_chain *ch, const fwl_ProposalMsg *p, cand_block *c)
-{
-    ldg_tip t;
-    uint64_t now = node__chain_now(ch), drift = ch->cfg.node->block_time_drift_ms;
-    if (ldg_store_tip(ch->cfg.store, &t))
-        return false;
-    int rc = ldg_block_time_check(c->time_ms, t.time_ms, now, drift, p->valid_round);
-    if (rc && !c->time_logged) {
-        c->time_logged = true;
-        if (rc == LDG_ETIME)
-            node__log("height %" PRIu64 " round %" PRIu32 ": proposal time %" PRIu64
-                      " ms %s our clock (drift %" PRIu64 " ms): prevoting nil",
-                      p->height, p->round, c->time_ms > now ? c->time_ms - now : now - c->time_ms,
-                      c->time_ms > now ? "ahead of" : "behind", drift);
-        else if (rc == LDG_EBLOCK)
-            node__log("height %" PRIu64 " round %" PRIu32 ": proposal time %" PRIu64
-                      " ms before the previous block's: prevoting nil",
-                      p->height, p->round, t.time_ms - c->time_ms);
-        else
-            node__log("height %" PRIu64 " round %" PRIu32 ": proposal time: %s", p->height,
-                      p->round, node_strerror(rc));
-    }
-    return rc == 0;
-}
-
-void node__chain_on_proposal(node_chain *ch, uint32_t from, const fwl_ProposalMsg *p)
-{
-    uint8_t d[LDG_DIGEST_LEN];
-    if (ch->self < 0 || p->block_hash.size != LDG_DIGEST_LEN ||
-        p->proposer >= ch->cfg.g->n_validators)
-        return;
-    if (p->height == ch->height + 1 || (p->height == ch->height && ch->syncing)) {
-        ch->next_prop = *p; /* delivered when that height starts */
-        ch->next_prop_from = (int32_t)from;
-        return;
-    }
-    cns_msg m;
-    memset(&m, 0, sizeof m);
-    m.height = p->height;
-    m.round = p->round;
-    m.step = CNS_PROPOSE;
-    m.valid_round = p->valid_round;
-    memcpy(m.value, p->block_hash.bytes, LDG_DIGEST_LEN);
-    /* A proposal the engine holds already (the proposer repeats it every second): nothing
-     * new. Judging it again would find a fresh proposal's time stale and log a refusal of a
-     * proposal we accepted. */
-    if (p->height != ch->height || cns_tm_holds(&ch->tm, &m, p->proposer) ||
-        ldg_proposal_digest(ch->cfg.g, p->height, p->round, p->valid_round, p->block_hash.bytes,
-                            d) ||
-        !validator_sig_ok(ch, p->proposer, d, p->sig.bytes, p->sig.size))
-        return;
-    cand_block *c = cand_find(ch, p->block_hash.bytes);
-    if (!c) {
-        /* The block comes first on the proposer's connection; without it (lost, or the
-         * proposer re-proposes a locked value it had from another node), ask the sender:
-         * the proposer sends the proposal again every second. */
-        request_block(ch, from, p->block_hash.bytes);
-        return;
-    }
-    if (!ch->started)
-        start_height(ch);
-    if (!ch->started)
-        return;
-    /* Valid: built by the right validator (a fresh proposal by its proposer, a re-proposal
-     * by any: ldg_block_builder_check), timely, and passes every rule here. */
-    bool valid = !ldg_block_builder_check(ch->cfg.g, p->proposer, p->valid_round, &c->proposer) &&
-                 proposal_timely(ch, p, c);
-    uint8_t staged[LDG_DIGEST_LEN];
-    if (valid &&
-        (ldg_store_built(ch->cfg.store, staged) || memcmp(staged, c->hash, LDG_DIGEST_LEN)))
-        valid = node__stage_block(ch, c->bytes, c->len) == 0;
-    cns_tm_actions acts;
-    if (!cns_tm_on_proposal(&ch->tm, &m, p->proposer, valid, &acts))
-        run(ch, &acts);
-}
-
-static void entry_msg(const vote_entry *e, cns_msg *m)
-{
-    memset(m, 0, sizeof *m);
-    m->height = e->height;
-    m->round = e->round;
-    m->step = e->step;
-    m->nil = e->nil;
-    if (!e->nil)
-        memcpy(m->value, e->value, LDG_DIGEST_LEN);
-    m->valid_round = -1;
-}
-
-/* Hand the engine a checked vote it does not hold (it keeps a window of rounds, and drops
- * messages of rounds too far ahead: a vote the node stored may be gone from the engine). */
-static void feed(node_chain *ch, const cns_msg *m, uint32_t validator)
-{
-    cns_tm_actions acts;
-    if (ch->started && m->height == ch->height && !cns_tm_holds(&ch->tm, m, validator) &&
-        !cns_tm_on_vote(&ch->tm, m, validator, &acts))
-        run(ch, &acts);
-}
-
-/* The prevotes of (h, r) we hold, to the engine: before asking peers for them (FETCH). */
-static void feed_held(node_chain *ch, uint64_t h, uint32_t r)
-{
-    for (size_t i = 0; i < VOTES_MAX && ch->started && ch->height == h; i++) {
-        vote_entry *e = &ch->votes[i];
-        if (e->used && e->height == h && e->round == r && e->step == CNS_PREVOTE) {
-            cns_msg m;
-            entry_msg(e, &m);
-            feed(ch, &m, e->validator);
-        }
-    }
-}
-
-void node__chain_on_vote(node_chain *ch, const fwl_VoteMsg *v)
-{
-    uint8_t d[LDG_DIGEST_LEN], zero[LDG_DIGEST_LEN] = {0};
-    if (ch->self < 0 || (v->step != CNS_PREVOTE && v->step != CNS_PRECOMMIT) ||
-        (!v->nil && v->value.size != LDG_DIGEST_LEN) || (v->nil && v->value.size) ||
-        v->validator >= ch->cfg.g->n_validators ||
-        (v->height != ch->height && v->height != ch->height + 1))
-        return;
-    cns_msg m;
-    memset(&m, 0, sizeof m);
-    m.height = v->height;
-    m.round = v->round;
-    m.step = (uint8_t)v->step;
-    m.nil = v->nil;
-    if (!v->nil)
-        memcpy(m.value, v->value.bytes, LDG_DIGEST_LEN);
-    m.valid_round = -1;
-    vote_entry *seen = vote_find(ch, v->height, v->round, (uint8_t)v->step, v->validator);
-    if (seen) {
-        /* The same vote again: its signature was checked when it was stored, but the engine
-         * may have dropped it since (issue 8: a proof-of-lock that never counted again). A
-         * conflicting second vote is not kept (the first serves the certificate). */
-        cns_msg first;
-        entry_msg(seen, &first);
-        if (first.nil == m.nil && (m.nil || !memcmp(first.value, m.value, LDG_DIGEST_LEN)))
-            feed(ch, &m, v->validator);
-        return;
-    }
-    if (ldg_vote_digest(ch->cfg.g, v->height, v->round, (uint8_t)v->step,
-                        v->nil ? zero : v->value.bytes, d) ||
-        !validator_sig_ok(ch, v->validator, d, v->sig.bytes, v->sig.size))
-        return;
-    vote_store(ch, v);
-    if (v->height == ch->height && !ch->started)
-        start_height(ch);
-    cns_tm_actions acts;
-    if (ch->started && !cns_tm_on_vote(&ch->tm, &m, v->validator, &acts))
-        run(ch, &acts);
-}
-
-void node__chain_on_get_block(node_chain *ch, uint32_t from, const uint8_t hash[LDG_DIGEST_LEN])
-{
-    cand_block *c = cand_find(ch, hash);
-    uint64_t now = node__chain_now(ch);
-    size_t slot = 0;
-    if (!c)
-        return;
-    /* At most one answer per peer each 200 ms: a block can be large. */
-    for (size_t i = 0; i < sizeof ch->blk_ans / sizeof *ch->blk_ans; i++) {
-        if (ch->blk_ans[i].peer == from && ch->blk_ans[i].at_ms) {
-            if (now < ch->blk_ans[i].at_ms + 200)
-                return;
-            slot = i;
-            break;
-        }
-        if (ch->blk_ans[i].at_ms < ch->blk_ans[slot].at_ms)
-            slot = i;
-    }
-    ch->blk_ans[slot].peer = from;
-    ch->blk_ans[slot].at_ms = now;
-    node__chain_send(ch, from, P2P_T_PROPOSAL_BLOCK, c->bytes, c->len);
-}
-
-void node__chain_on_fetch(node_chain *ch, uint32_t from, const fwl_SyncRequestMsg *q)
-{
-    for (size_t i = 0; i < VOTES_MAX; i++) {
-        vote_entry *e = &ch->votes[i];
-        if (e->used && e->height == q->from_height && e->round == q->count &&
-            e->step == CNS_PREVOTE) {
-            fwl_VoteMsg m;
-            vote_to_msg(e, &m);
-            send_pb(ch, from, P2P_T_VOTE, fwl_VoteMsg_fields, &m);
-        }
-    }
-}
-
-/* A tx is gossiped once, when it is admitted: a peer that was away then (or whose
- * connection lost it) gets what our mempool holds when it comes up, oldest first, until its
- * send queue is full. Without this, a tx admitted by a replica while its links were down
- * never reached a proposer. */
-static void resend_pool(node_chain *ch, uint32_t peer)
-{
-    node_mempool_tx *txs = malloc(REGOSSIP_MAX * sizeof *txs);
-    size_t n = txs ? node_mempool_head(ch->cfg.mp, REGOSSIP_MAX, txs) : 0;
-    for (size_t i = 0; i < n; i++)
-        if (node__chain_send(ch, peer, P2P_T_TX, txs[i].raw, txs[i].len))
-            break;
-    free(txs);
-}
-
-void node__chain_on_peer_up(node_chain *ch, uint32_t peer)
-{
-    node__send_status(ch, peer);
-    resend_own(ch, peer);
-    resend_pool(ch, peer);
 }
 
 void node__chain_tick(node_chain *ch)
@@ -998,7 +562,7 @@ void node__chain_tick(node_chain *ch)
     /* An undecided height for a while: repeat our messages (a peer may have missed them). */
     if (ch->started && now - ch->height_started_ms > 1000 && now - ch->last_resend_ms > 1000) {
         ch->last_resend_ms = now;
-        resend_own(ch, -1);
+        node__resend_own(ch, -1);
     }
     node_chain_kick(ch);
 }
@@ -1023,7 +587,7 @@ static void restore_last_vote(node_chain *ch, const cns_vote_record *rec)
     a.msg = *m;
     a.record = *rec;
     ch->record_ok = true; /* this very record is already durable */
-    vote(ch, &a);
+    node__chain_vote(ch, &a);
 }
 
 int node_chain_init(node_chain *ch, const node_chain_config *cfg, char *err, size_t errlen)

@@ -1,7 +1,8 @@
 /*
  * node/daemon/chain.h: the chain component of fwledgerd. It owns everything that moves the
- * chain forward: the consensus driver (chain.c: the Tendermint engine's actions, candidate
- * blocks, votes, timers, the durable vote record), blocks (blocks.c: build from the
+ * chain forward: the consensus driver (chain.c: the Tendermint engine's actions, timers,
+ * restarts; chain_recv.c: what peers send; chain_votes.c: candidate blocks and votes held;
+ * votelog.c: the durable vote record), blocks (blocks.c: build from the
  * mempool's head, stage, commit, apply), block sync (sync.c), the disk-stall retry
  * (stall.c) and the p2p transport with its message types (peers.c).
  *

@@ -89,4 +89,42 @@ void node__stall_free(node_chain *ch);
 int node__p2p_start(node_chain *ch, char *err, size_t errlen);
 void node__p2p_stop(node_chain *ch);
 
+/* --- chain.c, chain_votes.c, chain_recv.c: the driver's files share these --- */
+
+/* Our votes of a height (WAL) and the prevotes behind our lock, as kept on disk when the
+ * height started: what a restart brings back. */
+typedef struct {
+    uint64_t h;
+    size_t n_wal, n_pol;
+    cns_msg wal[NODE_WAL_MAX];
+    node_signed_vote pol[NODE_POL_MAX];
+} kept_votes;
+enum { KEPT_LOCK, KEPT_PROP }; /* data_dir/lockblock, propblock */
+
+/* chain_votes.c: candidate blocks and checked votes */
+cand_block *node__cand_find(node_chain *ch, const uint8_t hash[LDG_DIGEST_LEN]);
+bool node__cand_pinned(const node_chain *ch, const cand_block *c);
+cand_block *node__cand_add(node_chain *ch, uint64_t height, const uint8_t hash[LDG_DIGEST_LEN],
+                           const uint8_t *bytes, size_t len, uint32_t proposer_alg,
+                           const uint8_t *proposer_key, size_t proposer_len);
+void node__forget_below(node_chain *ch, uint64_t height);
+vote_entry *node__vote_find(node_chain *ch, uint64_t h, uint32_t r, uint8_t step, uint32_t v);
+void node__vote_store(node_chain *ch, const fwl_VoteMsg *m);
+void node__vote_to_msg(const vote_entry *e, fwl_VoteMsg *m);
+
+/* chain.c: the driver */
+void node__chain_run(node_chain *ch, const cns_tm_actions *acts);
+void node__chain_vote(node_chain *ch, const cns_tm_action *a);
+void node__start_height(node_chain *ch);
+void node__send_pb(node_chain *ch, int64_t peer, uint8_t type, const pb_msgdesc_t *f,
+                   const void *msg);
+void node__request_block(node_chain *ch, int64_t peer, const uint8_t hash[LDG_DIGEST_LEN]);
+void node__send_own_proposal(node_chain *ch, int64_t peer);
+void node__resend_own(node_chain *ch, int64_t peer);
+
+/* chain_recv.c: what peers send */
+void node__chain_feed_held(node_chain *ch, uint64_t h, uint32_t r);
+void node__kept_take(node_chain *ch, kept_votes *k);
+void node__replay_kept(node_chain *ch, const kept_votes *k);
+
 #endif
