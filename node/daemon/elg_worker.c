@@ -645,6 +645,12 @@ void node_elg_request(node_elg *e, node_rpc_conn *c, uint64_t id, const fwl_Elig
         node_rpc_send_error(c, id, LDG_EINVALID, "eligible: no device");
         return;
     }
+    for (pb_size_t i = 0; i < r->devices_count; i++)
+        if (!r->devices[i].id[0] || !r->devices[i].hardware_model[0]) {
+            node_rpc_send_error(c, id, LDG_EINVALID, "eligible: devices[%u].%s is required",
+                                (unsigned)i, r->devices[i].id[0] ? "hardware_model" : "id");
+            return;
+        }
     if (e->queued + r->devices_count > NODE_ELG_QUEUE_MAX ||
         *node_rpc_conn_pending(c) + r->devices_count > NODE_ELG_CONN_MAX) {
         node_rpc_send_error(c, id, NODE_EBUSY,

@@ -81,6 +81,17 @@ void node__handle_get_release(server *s, client *c, uint64_t id, const fwl_GetRe
         node_rpc_send_error(c, id, LDG_EINVALID, "file_hash is required");
         return;
     }
+    const ldg_hash_impl *h = ldg_hash_by_id(r->file_hash.alg);
+    if (!h) {
+        node_rpc_send_error(c, id, LDG_EUNKNOWN_ALG, "file_hash.alg: unknown hash algorithm %u",
+                            r->file_hash.alg);
+        return;
+    }
+    if (r->file_hash.digest.size != h->digest_len) {
+        node_rpc_send_error(c, id, LDG_EINVALID, "file_hash.digest: %s digests are %zu bytes, "
+                            "got %u", h->name, h->digest_len, (unsigned)r->file_hash.digest.size);
+        return;
+    }
     int rc = ldg_store_release_raw(s->store, r->file_hash.alg, r->file_hash.digest.bytes,
                                    r->file_hash.digest.size, rec, sizeof rec, &rec_len, &at);
     if (rc) {
@@ -172,6 +183,21 @@ void node__handle_nonce(server *s, client *c, uint64_t id, const fwl_NonceReq *r
 {
     uint64_t n;
     uint8_t kid[LDG_DIGEST_LEN];
+    const ldg_sig_impl *im = r->has_key ? ldg_sig_by_id(r->key.alg) : NULL;
+    if (!r->has_key) {
+        node_rpc_send_error(c, id, LDG_EINVALID, "nonce: key is required");
+        return;
+    }
+    if (!im) {
+        node_rpc_send_error(c, id, LDG_EUNKNOWN_ALG, "nonce: key.alg: unknown signature "
+                            "algorithm %u", r->key.alg);
+        return;
+    }
+    if (r->key.key.size != im->pub_len) {
+        node_rpc_send_error(c, id, LDG_EBADKEY, "nonce: key.key: %s keys are %zu bytes, got %u",
+                            im->name, im->pub_len, (unsigned)r->key.key.size);
+        return;
+    }
     int rc = ldg_store_nonce(s->store, r->key.alg, r->key.key.bytes, r->key.key.size, &n);
     if (!rc && !ldg_key_id(&s->g, r->key.alg, r->key.key.bytes, r->key.key.size, kid)) {
         uint64_t p;
@@ -189,6 +215,10 @@ void node__handle_nonce(server *s, client *c, uint64_t id, const fwl_NonceReq *r
 
 void node__handle_get_contract(server *s, client *c, uint64_t id, const fwl_GetContractReq *r)
 {
+    if (!r->name[0]) {
+        node_rpc_send_error(c, id, LDG_EINVALID, "contract: name is required");
+        return;
+    }
     fwl_Response *resp = node_rpc_new_resp(&s->rpc, id, fwl_Response_get_contract_tag);
     int rc = r->version ? ldg_store_contract_version(s->store, r->name, r->version,
                                                      &resp->resp.get_contract.contract)

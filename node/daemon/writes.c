@@ -88,6 +88,10 @@ int node__writes_init(server *s)
 
 void node__handle_submit(server *s, client *c, uint64_t id, const fwl_SubmitTxReq *r)
 {
+    if (r->tx.size == 0) {
+        node_rpc_send_error(c, id, LDG_EINVALID, "tx is required (an encoded, signed Tx)");
+        return;
+    }
     int rc = node_mempool_submit(&s->mp, node_rpc_reply_to(c, id), r->tx.bytes,
                                  r->tx.size);
     if (rc == NODE_EMEMPOOL)

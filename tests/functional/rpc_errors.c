@@ -336,6 +336,65 @@ int main(int argc, char **argv)
     rc = submit_wait(c, tx, len, hash, err, sizeof err);
     CHECK(rc == LDG_ECHAIN, "wrong chain: %d %s", rc, err);
 
+    /* 14. Requests that name nothing, or something that cannot exist: each its own error,
+     * naming the field (issue 10, item 6), and the connection keeps working. */
+    {
+        memset(&req, 0, sizeof req); /* an empty SubmitTx (was: "wrong chain id") */
+        req.which_req = fwl_Request_submit_tx_tag;
+        rc = call(c, err, sizeof err);
+        CHECK(rc == LDG_EINVALID && strstr(err, "tx is required"), "empty SubmitTx: %d %s", rc,
+              err);
+        memset(&req, 0, sizeof req); /* Nonce without a key (was: 0) */
+        req.which_req = fwl_Request_nonce_tag;
+        rc = call(c, err, sizeof err);
+        CHECK(rc == LDG_EINVALID && strstr(err, "key"), "Nonce without key: %d %s", rc, err);
+        req.req.nonce.has_key = true; /* a 66-byte secp256k1 key (was: 0) */
+        req.req.nonce.key.alg = LDG_SIG_SECP256K1_ECDSA;
+        req.req.nonce.key.key.size = 66;
+        rc = call(c, err, sizeof err);
+        CHECK(rc == LDG_EBADKEY && strstr(err, "33 bytes"), "Nonce, 66-byte key: %d %s", rc, err);
+        req.req.nonce.key.alg = 99; /* an unknown algorithm (was: 0) */
+        req.req.nonce.key.key.size = 33;
+        rc = call(c, err, sizeof err);
+        CHECK(rc == LDG_EUNKNOWN_ALG, "Nonce, algorithm 99: %d %s", rc, err);
+        memset(&req, 0, sizeof req); /* GetRelease with algorithm 99 (was: not found) */
+        req.which_req = fwl_Request_get_release_tag;
+        req.req.get_release.has_file_hash = true;
+        req.req.get_release.file_hash.alg = 99;
+        req.req.get_release.file_hash.digest.size = 32;
+        rc = call(c, err, sizeof err);
+        CHECK(rc == LDG_EUNKNOWN_ALG && strstr(err, "file_hash.alg"), "GetRelease, algorithm 99: "
+              "%d %s", rc, err);
+        req.req.get_release.file_hash.alg = LDG_HASH_SHA256; /* a 31-byte sha256 digest */
+        req.req.get_release.file_hash.digest.size = 31;
+        rc = call(c, err, sizeof err);
+        CHECK(rc == LDG_EINVALID && strstr(err, "32 bytes"), "GetRelease, 31-byte digest: %d %s",
+              rc, err);
+        memset(&req, 0, sizeof req); /* GetContract without a name (was: a storage error) */
+        req.which_req = fwl_Request_get_contract_tag;
+        rc = call(c, err, sizeof err);
+        CHECK(rc == LDG_EINVALID && strstr(err, "name"), "GetContract without name: %d %s", rc,
+              err);
+        memset(&req, 0, sizeof req); /* Eligible devices without id, without model (were
+                                      * answered as if valid) */
+        req.which_req = fwl_Request_eligible_tag;
+        req.req.eligible.devices_count = 2;
+        snprintf(req.req.eligible.devices[0].id, sizeof req.req.eligible.devices[0].id, "d0");
+        snprintf(req.req.eligible.devices[0].hardware_model,
+                 sizeof req.req.eligible.devices[0].hardware_model, "cam-v1");
+        snprintf(req.req.eligible.devices[1].hardware_model,
+                 sizeof req.req.eligible.devices[1].hardware_model, "cam-v1");
+        rc = call(c, err, sizeof err);
+        CHECK(rc == LDG_EINVALID && strstr(err, "devices[1].id"), "Eligible, no id: %d %s", rc,
+              err);
+        snprintf(req.req.eligible.devices[1].id, sizeof req.req.eligible.devices[1].id, "d1");
+        req.req.eligible.devices[1].hardware_model[0] = '\0';
+        rc = call(c, err, sizeof err);
+        CHECK(rc == LDG_EINVALID && strstr(err, "devices[1].hardware_model"), "Eligible, no "
+              "model: %d %s", rc, err);
+        status_ok(c, "the requests that named nothing");
+    }
+
     /* Nothing else was stored: exactly one release; the node serves everyone. */
     status_ok(bystander, "all refusals");
     CHECK(resp.resp.status.releases == 1, "releases stored: %llu, want 1",
