@@ -271,6 +271,14 @@ enum {
 #define LDG_TX_MAX 10400   /* encoded Tx envelope, bytes (fwl.Tx.body is 9,040 at most) */
 #define LDG_CONTRACT_SOURCE_MAX 8192 /* contract source bytes on the ledger                */
 #define LDG_REPORT_MAX 32            /* outcome reports in one ReportTx                   */
+/* A release's security version is a counter that only goes up on its lines: one at the
+ * top of uint64 would lock every line it is on (no later release could be newer), so it is
+ * bounded, far above any product's life (LDG_EINVALID "release.security_version"). */
+#define LDG_SECURITY_VERSION_MAX 0xffffffffu
+/* A release's published_at (Unix seconds, the author's claim) may be at most this far
+ * after the time of the block that commits it (LDG_EINVALID "release.published_at"),
+ * checked when the block is built or applied: a date years ahead would claim a future. */
+#define LDG_PUBLISHED_AHEAD_MAX_S 86400
 
 /* A decoded transaction. Large (the nanopb structs are fixed-size): allocate on the heap. */
 typedef struct {

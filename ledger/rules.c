@@ -48,6 +48,13 @@ static int stamp(wctx *w, const char *key)
     return ldg__put(w, DB_META, key, strlen(key), hb, sizeof hb, 0);
 }
 
+/* Refuse with code, saying why (for ldg_store_check_tx). */
+static int refuse(wctx *w, int code, const char *why)
+{
+    w->why = why;
+    return code;
+}
+
 static int apply_publish(wctx *w, const ldg_tx *tx, uint32_t index)
 {
     ldg_store *s = w->s;
@@ -56,6 +63,12 @@ static int apply_publish(wctx *w, const ldg_tx *tx, uint32_t index)
     size_t fkl = ldg__file_key(fk, &r->file_hash);
     MDB_val v;
     int rc;
+
+    /* Not published in the future (by more than a day of the block's time). Admission
+     * (check_only) runs at the tip's time, which may be days old on a quiet chain: the rule
+     * waits for the block. */
+    if (!w->check_only && r->published_at > w->time_ms / 1000 + LDG_PUBLISHED_AHEAD_MAX_S)
+        return refuse(w, LDG_EINVALID, "release.published_at (more than a day ahead)");
 
     /* The sender must be a registered author of the product. */
     rc = ldg__get(s, w->txn, DB_AUTHORS, k, ldg__pair_key(k, r->product, tx->sender, LDG_DIGEST_LEN), &v);
@@ -171,13 +184,6 @@ static int apply_author(wctx *w, const ldg_tx *tx)
     r.key = a->key;
     r.added_height = w->height;
     return ldg__put_pb(w, DB_AUTHORS, k, kl, fwl_AuthorRecord_fields, &r);
-}
-
-/* Refuse with code, saying why (for ldg_store_check_tx). */
-static int refuse(wctx *w, int code, const char *why)
-{
-    w->why = why;
-    return code;
 }
 
 /* name 0x00 version(4): the contract_versions key. */

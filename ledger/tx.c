@@ -175,6 +175,8 @@ static int check_release(const ldg_genesis *g, uint64_t height, const fwl_Releas
         FAIL(LDG_EINVALID, "release.file_name");
     if (r->file_size == 0)
         FAIL(LDG_EINVALID, "release.file_size");
+    if (r->security_version > LDG_SECURITY_VERSION_MAX)
+        FAIL(LDG_EINVALID, "release.security_version (at most 4294967295)");
     if (r->hardware_count == 0)
         FAIL(LDG_EINVALID, "release.hardware (at least one model)");
     for (pb_size_t i = 0; i < r->hardware_count; i++) {

@@ -152,7 +152,8 @@ static const char publish_usage[] =
     "\n"
     "  --product P           product (package) name; the key must be one of its authors\n"
     "  --version SEMVER      Semantic Versioning 2.0 version, newer than the last one\n"
-    "  --security-version N  anti-rollback counter, greater than the last one\n"
+    "  --security-version N  anti-rollback counter, greater than the last one (at most\n"
+    "                        4294967295)\n"
     "  --file PATH           the firmware image (any size)\n"
     "  --url URL             where devices download it (https, http, ipfs, s3, file)\n"
     "  --name FILENAME       file name to record (default: the base name of PATH)\n"
@@ -162,7 +163,8 @@ static const char publish_usage[] =
     "  --depends DEP         dependency, repeatable: a package name and a constraint,\n"
     "                        e.g. \"libfoo>=1.2,<2\"\n"
     "  --hash ALG            file hash: sha256 (default) or sha3-256\n"
-    "  --published-at UNIX   publication time in Unix seconds (default: now)\n"
+    "  --published-at UNIX   publication time in Unix seconds (default: now; at most a day\n"
+    "                        after the block's time)\n"
     TOOL_USAGE_TX TOOL_USAGE_NODE
     "  --json            print {\"tx_hash\", \"height\", \"block_hash\", \"file_hash\", ...}\n";
 
@@ -236,6 +238,9 @@ static void publish_opt(publish_args *a, int opt, const char *v)
         break;
     case OPT_SECVER:
         r->security_version = tool_parse_u64("--security-version", v);
+        if (r->security_version > LDG_SECURITY_VERSION_MAX)
+            tool_usage_error("--security-version: at most %u, got %s", LDG_SECURITY_VERSION_MAX,
+                             v);
         a->has_secver = true;
         break;
     case OPT_FILE: a->file = v; break;

@@ -26,6 +26,10 @@ typedef struct {
     ldg_pubkey pub;
 } key;
 
+/* The time of the blocks the helpers build: releases are published_at 1700000000 (Unix
+ * seconds), which must not be more than a day after their block (ledger.h). */
+#define BLOCK_TIME_MS 1700000000000ull
+
 static key admin, admin2, validator, author, other;
 static ldg_genesis G;
 static char dir[64];
@@ -182,7 +186,7 @@ static inline void make_block(rawtx *const *txs, size_t n, int *results, uint8_t
     size_t hl;
     for (size_t i = 0; i < n; i++)
         raw[i] = txs[i]->buf, lens[i] = txs[i]->len;
-    assert_int_equal(ldg_store_build_block(S, raw, lens, n, 1000, &validator.pub, results, hdr,
+    assert_int_equal(ldg_store_build_block(S, raw, lens, n, BLOCK_TIME_MS, &validator.pub, results, hdr,
                                            &hl, hash), 0);
     const uint8_t *incl[16];
     size_t il[16];

@@ -43,7 +43,7 @@ static void full_body(fwl_TxBody *b)
     memset(r->provider, 'v', sizeof r->provider - 1);
     r->published_at = UINT64_MAX;
     snprintf(r->version, sizeof r->version, "1.2.3-rc.1+build.7");
-    r->security_version = UINT64_MAX;
+    r->security_version = LDG_SECURITY_VERSION_MAX;
     r->has_file_hash = true;
     r->file_hash.alg = LDG_HASH_SHA3_256;
     memset(r->file_hash.digest.bytes, 0xab, 32);
@@ -96,6 +96,14 @@ static void test_tx_round_trip_at_limits(void **st)
     assert_int_equal(oa.bytes_written, oc.bytes_written);
     assert_memory_equal(a, c, oa.bytes_written);
     assert_memory_equal(tx->env.body.bytes, a, oa.bytes_written); /* signed bytes, verbatim */
+    /* One above the bound of a security version (a line would be locked for good): refused,
+     * naming the field. */
+    b->payload.publish.release.security_version = (uint64_t)LDG_SECURITY_VERSION_MAX + 1;
+    assert_int_equal(ldg_tx_sign(&G, b, &K, 1, NULL, buf, LDG_TX_MAX, &len, hash), 0);
+    why = NULL;
+    assert_int_equal(ldg_tx_parse(&G, 1, buf, len, tx, &why), LDG_EINVALID);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "release.security_version"));
     free(b);
     free(buf);
     free(tx);

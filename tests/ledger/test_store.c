@@ -120,6 +120,35 @@ static void test_unauthorised_author(void **st)
     assert_int_equal(release_exists(0xbb, NULL), LDG_ENOTFOUND);
 }
 
+/* published_at at most a day after the block's time (LDG_PUBLISHED_AHEAD_MAX_S): a day is
+ * fine, a second more is refused naming the field; admission (ldg_store_check_tx, at the
+ * tip's time, which may be old) leaves the rule to the block. */
+static void test_published_at_bound(void **st)
+{
+    (void)st;
+    rawtx t;
+    const key *ks[] = {&author};
+    uint64_t limit = BLOCK_TIME_MS / 1000 + LDG_PUBLISHED_AHEAD_MAX_S;
+    publish_tx(&t, &author, 1, "cam-fw", "2.0.0", 5, 0x30, "cam-v2");
+    body.payload.publish.release.published_at = limit + 1;
+    sign_with(&t, ks, 1);
+    const char *why = NULL;
+    assert_int_equal(ldg_store_check_tx(S, t.buf, t.len, &why), 0);
+    int res[1];
+    uint8_t hdr[LDG_HEADER_MAX], hash[LDG_DIGEST_LEN];
+    size_t hl;
+    const uint8_t *raw[1] = {t.buf};
+    size_t lens[1] = {t.len};
+    assert_int_equal(ldg_store_build_block(S, raw, lens, 1, BLOCK_TIME_MS, &validator.pub, res,
+                                           hdr, &hl, hash), 0);
+    assert_int_equal(res[0], LDG_EINVALID);
+    ldg_store_abort_built(S);
+    body.payload.publish.release.published_at = limit;
+    sign_with(&t, ks, 1);
+    assert_int_equal(commit1(&t), 0);
+    assert_int_equal(release_exists(0x30, NULL), 0);
+}
+
 static void test_versions_strictly_increase(void **st)
 {
     (void)st;
@@ -724,6 +753,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_publish_and_read_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_published_at_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_filters_and_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unauthorised_author, setup, teardown),
         cmocka_unit_test_setup_teardown(test_versions_strictly_increase, setup, teardown),
