@@ -56,7 +56,7 @@ const char *p2p_strerror(int err);
 
 #define P2P_MAX_PEERS 256
 #define P2P_HOST_MAX 64     /* a numeric IPv4 or IPv6 address and its NUL              */
-#define P2P_NETWORK_MAX 64  /* network name (e.g. the chain id), checked in the hello   */
+#define P2P_NETWORK_MAX 65  /* network name and its NUL (a chain id), checked in the hello */
 #define P2P_NAME_MAX 32     /* a peer's name for logs and stats, and its NUL            */
 
 /* Defaults, used for every limit left 0. */

@@ -594,8 +594,7 @@ int node_chain_init(node_chain *ch, const node_chain_config *cfg, char *err, siz
 {
     memset(ch, 0, sizeof *ch);
     ch->cfg = *cfg;
-    ch->has_vkey = cfg->vkey != NULL;
-    const ldg_pubkey *own = ch->has_vkey ? &cfg->vkey->pub : NULL;
+    const ldg_pubkey *own = cfg->vkey ? &cfg->vkey->pub : NULL;
     ch->self = own ? ldg_validator_index(cfg->g, own->alg, own->key, own->len) : -1;
     ch->next_prop_from = -1;
     ldg_tip t;

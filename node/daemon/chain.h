@@ -141,7 +141,6 @@ typedef struct sync_job {
 typedef struct node_chain {
     node_chain_config cfg;
     node_key ikey;             /* p2p identity (loaded from cfg.node->identity_key)      */
-    bool has_vkey;             /* cfg.vkey: a validator                                  */
     bool stopping;
     uint64_t committed_txs;    /* txs in the blocks committed since start                */
     node_stall stall;          /* a decided block the disk refused (stall.c)             */

@@ -17,6 +17,8 @@
 #define SEEN_TXS_TEST (1u << 12)
 
 _Static_assert(NODE_PEER_NAME_MAX == P2P_NAME_MAX, "a configured name must fit p2p's");
+_Static_assert(sizeof ((p2p_config *)0)->network == sizeof ((ldg_genesis *)0)->chain_id,
+               "p2p's hello carries the whole chain id as the network name");
 
 static uint32_t peer_id_of(const ldg_genesis *g, const ldg_pubkey *k)
 {
@@ -178,13 +180,7 @@ int node__p2p_start(node_chain *ch, char *err, size_t errlen)
     }
     pc.peers = peers;
     pc.n_peers = c->n_peers;
-    size_t id_len = strnlen(ch->cfg.g->chain_id, sizeof ch->cfg.g->chain_id);
-    if (id_len >= sizeof pc.network) { /* p2p's hello carries it whole, or not at all */
-        snprintf(err, errlen, "chain id of %zu bytes: p2p takes at most %zu", id_len,
-                 sizeof pc.network - 1);
-        return NODE_ECONFIG;
-    }
-    memcpy(pc.network, ch->cfg.g->chain_id, id_len + 1);
+    memcpy(pc.network, ch->cfg.g->chain_id, sizeof ch->cfg.g->chain_id);
     RAND_bytes((uint8_t *)&pc.seed, sizeof pc.seed);
     /* Liveness: down after peer_timeout_ms of silence, pinged after a quarter of it. */
     pc.limits.idle_timeout_ms = c->peer_timeout_ms;

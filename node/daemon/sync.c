@@ -76,20 +76,11 @@ static bool job_holds(const node_chain *ch, uint64_t h)
 static uint64_t first_wanted(node_chain *ch, uint64_t tip)
 {
     uint64_t from = tip + 1 + node__stall_holds(ch, tip + 1);
-    size_t verifying = 0;
     for (const sync_job *j = ch->jobs; j; j = j->next)
-        verifying += !j->done;
-    if (verifying)
-        return tip + 1 + ch->n_jobs + node__stall_holds(ch, tip + 1);
-    if (ch->n_jobs >= SYNC_MAX_JOBS && !job_holds(ch, from)) {
-        for (sync_job **pp = &ch->jobs; *pp;) {
-            sync_job *j = *pp;
-            *pp = j->next;
-            free(j->bytes);
-            free(j);
-        }
-        ch->n_jobs = 0;
-    }
+        if (!j->done)
+            return from + ch->n_jobs;
+    if (ch->n_jobs >= SYNC_MAX_JOBS && !job_holds(ch, from))
+        node__sync_free(ch);
     while (job_holds(ch, from))
         from++;
     return from;
@@ -274,6 +265,7 @@ void node__sync_free(node_chain *ch)
         free(j);
     }
     ch->jobs = NULL;
+    ch->n_jobs = 0;
 }
 
 void node__chain_status(node_chain *ch, fwl_StatusResp *st)

@@ -205,6 +205,29 @@ static void test_other_network(void **state)
     fx_end(&f);
 }
 
+/* The longest network name, a chain id of 64 bytes (the genesis allows as many), connects:
+ * the hello carries it whole (P2P_NETWORK_MAX had no room for its last byte). */
+static void test_longest_network(void **state)
+{
+    (void)state;
+    tfix f;
+    fx_init(&f);
+    node_key(&f.n[1], LDG_SIG_ED25519, 0xd1);
+    node_key(&f.n[2], LDG_SIG_ED25519, 0xd2);
+    for (int i = 1; i <= 2; i++) {
+        memset(f.n[i].network, 'n', sizeof f.n[i].network - 1);
+        f.n[i].network[sizeof f.n[i].network - 1] = '\0';
+        assert_int_equal(strlen(f.n[i].network), 64);
+    }
+    uint32_t p1 = 2, p2 = 1;
+    assert_int_equal(node_start(&f, &f.n[1], &p1, 1, true), 0);
+    assert_int_equal(node_start(&f, &f.n[2], &p2, 1, true), 0);
+    uint32_t u12[] = {1, 2, 1}, u21[] = {2, 1, 1};
+    assert_true(run_until(&f, pred_ups, u12, DEADLINE_MS));
+    assert_true(run_until(&f, pred_ups, u21, DEADLINE_MS));
+    fx_end(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_wrong_key_at_address),
         cmocka_unit_test(test_dial_rule),
         cmocka_unit_test(test_other_network),
+        cmocka_unit_test(test_longest_network),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
