@@ -133,7 +133,7 @@ $(BUILD)/tests/functional/eligible_query: tests/functional/eligible_query.c $(CL
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(CLIENT_LIB) $(CLIENT_LDLIBS)
 
-functional: $(BINS) $(FUNC_PROGS)
+functional: $(BINS) $(FUNC_PROGS) $(BUILD)/bench_client
 	@set -e; for t in $(FUNC_TESTS); do echo "  FUNC    $$t"; BUILD=$(BUILD) bash $$t || { echo "FAILED: $$t"; exit 1; }; done
 	@echo "functional tests: $(words $(FUNC_TESTS)) passed"
 

@@ -194,6 +194,7 @@ void node__mp_settle(node_mempool *m, node__mp_waiter *w, const uint8_t hash[LDG
         node__mp_waiter *next = w->next;
         m->ev.settled(m->ev.ctx, w->to, hash, code);
         free(w);
+        m->n_waiters--;
         w = next;
     }
 }
@@ -302,6 +303,8 @@ bool node_mempool_pending_nonce(const node_mempool *m, const uint8_t sender[LDG_
 int node_mempool_wait(node_mempool *m, node_reply_to to, const uint8_t hash[LDG_DIGEST_LEN],
                       uint64_t deadline_ms)
 {
+    if (m->n_waiters >= NODE_MP_WAITERS_MAX)
+        return NODE_EBUSY;
     node__mp_waiter *w = malloc(sizeof *w);
     if (!w)
         return LDG_ENOMEM;
@@ -311,6 +314,7 @@ int node_mempool_wait(node_mempool *m, node_reply_to to, const uint8_t hash[LDG_
     if (e) {
         w->next = e->waiters;
         e->waiters = w;
+        m->n_waiters++;
         return 0;
     }
     /* not seen yet (still verifying, or submitted later): park it */
@@ -319,6 +323,7 @@ int node_mempool_wait(node_mempool *m, node_reply_to to, const uint8_t hash[LDG_
         free(w);
         return LDG_ENOMEM;
     }
+    m->n_waiters++;
     return 0;
 }
 
@@ -336,6 +341,7 @@ static node__mp_waiter *expire(expire_ctx *x, node__mp_waiter *w, const uint8_t 
         if (w->deadline_ms <= x->now) {
             x->m->ev.settled(x->m->ev.ctx, w->to, hash, NODE_ETIMEOUT);
             free(w);
+            x->m->n_waiters--;
         } else {
             w->next = keep;
             keep = w;

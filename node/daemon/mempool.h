@@ -40,6 +40,7 @@
 
 #define NODE_MP_BATCH_MAX 128        /* txs per verification batch                         */
 #define NODE_MP_REJECTED_MAX 65536   /* refused txs remembered for a later WaitForTx      */
+#define NODE_MP_WAITERS_MAX 65536    /* WaitForTx requests waiting, over all clients        */
 
 
 typedef struct {
@@ -87,6 +88,7 @@ typedef struct node_mempool {
     hmap by_hash;                 /* tx id -> entry                                        */
     hmap by_raw;                  /* envelope hash -> entry                                */
     hmap parked;                  /* tx id -> waiter list, for txs not in the pool         */
+    size_t n_waiters;             /* in the pool's entries and parked                      */
     hmap nonces;                  /* sender key id -> highest nonce in the pool; cleared
                                      whenever the pool drains                              */
     struct node__mp_rejected *rej; /* ring of recently refused txs                         */
@@ -137,7 +139,7 @@ bool node_mempool_rejected(const node_mempool *m, const uint8_t hash[LDG_DIGEST_
                            int *code);
 /* Wait for the tx hash (in the pool, or not seen yet) until deadline_ms; answered through
  * the settled event. The caller checks the store and node_mempool_rejected first.
- * Errors: LDG_ENOMEM. */
+ * Errors: NODE_EBUSY (NODE_MP_WAITERS_MAX are waiting), LDG_ENOMEM. */
 int node_mempool_wait(node_mempool *m, node_reply_to to, const uint8_t hash[LDG_DIGEST_LEN],
                       uint64_t deadline_ms);
 /* Settle the waiters whose deadline is at or before now_ms with NODE_ETIMEOUT. */

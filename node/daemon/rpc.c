@@ -1,8 +1,14 @@
 /*
- * The RPC component (rpc.h): connections, framing, coalesced output, backpressure.
- * Bounds: request frames (NODE_RPC_MAX_REQUEST), connections (max_clients), unsent output
- * per connection (reading pauses above NODE_RPC_OUT_HIGH).
+ * The RPC component (rpc.h): connections, framing, coalesced output, and the bounds on work,
+ * memory and time per client (rpc.h lists them).
+ *
+ * A connection's input is served by pump(): whole frames are decoded and handed on while
+ * may_serve() allows (its own and the total unwritten output under their bounds, at most
+ * NODE_RPC_FRAMES_PER_TURN per turn); the socket is read only while no whole frame waits.
+ * What stops serving restarts it: a write completing (on_write) or the next turn (the
+ * backlog idle handle, for a connection cut off by the per-turn bound).
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +31,14 @@ struct node_rpc_conn {
     size_t out_len, out_cap;
     size_t unsent;      /* bytes handed to uv_write and not yet written               */
     size_t pending;     /* node_rpc_conn_pending                                      */
+    size_t waits;       /* node_rpc_conn_waits                                        */
+    uint64_t last_rx_ms;    /* loop time bytes last came in                           */
+    uint64_t last_tx_ms;    /* loop time output last made progress                    */
+    uint64_t frame_since_ms; /* a partial frame is buffered since (0: none)           */
+    uint8_t ip[16];     /* the client's IPv4 address, or IPv6 /64 (per-IP bound)      */
+    uint8_t ip_len;
     bool dirty;         /* out has bytes to flush                                     */
+    bool backlog;       /* whole frames left for the next turn                        */
     bool reading;
     bool closing;
     bool close_after_flush;
@@ -40,6 +53,12 @@ int node_rpc_init(node_rpc *r, const node_rpc_config *cfg)
     if (!cfg || !cfg->loop || !cfg->on_request || cfg->max_clients == 0)
         return LDG_EINVALID;
     r->cfg = *cfg;
+    if (!r->cfg.max_per_ip)
+        r->cfg.max_per_ip = NODE_RPC_MAX_PER_IP;
+    if (!r->cfg.idle_timeout_ms)
+        r->cfg.idle_timeout_ms = NODE_RPC_IDLE_TIMEOUT_MS;
+    if (!r->cfg.request_timeout_ms)
+        r->cfg.request_timeout_ms = NODE_RPC_REQUEST_TIMEOUT_MS;
     r->conns = calloc(cfg->max_clients, sizeof *r->conns);
     r->gens = calloc(cfg->max_clients, sizeof *r->gens);
     if (!r->conns || !r->gens) {
@@ -76,10 +95,15 @@ size_t *node_rpc_conn_pending(node_rpc_conn *c)
     return &c->pending;
 }
 
+size_t *node_rpc_conn_waits(node_rpc_conn *c)
+{
+    return &c->waits;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Output                                                                                    */
 
-static void resume_read(node_rpc_conn *c);
+static void pump(node_rpc_conn *c);
 
 fwl_Response *node_rpc_new_resp(node_rpc *r, uint64_t id, pb_size_t which)
 {
@@ -115,6 +139,7 @@ uint8_t *node_rpc_frame_begin(node_rpc_conn *c, size_t size)
 void node_rpc_frame_end(node_rpc_conn *c, size_t size)
 {
     c->out_len += 4 + size;
+    c->r->out_total += 4 + size;
     mark_dirty(c);
 }
 
@@ -159,6 +184,8 @@ static void on_write(uv_write_t *req, int status)
     write_req *w = (write_req *)req;
     node_rpc_conn *c = w->c;
     c->unsent -= w->len;
+    c->r->out_total -= w->len;
+    c->last_tx_ms = uv_now(c->r->cfg.loop);
     free(w->buf);
     free(w);
     if (status < 0) {
@@ -167,8 +194,8 @@ static void on_write(uv_write_t *req, int status)
     }
     if (c->close_after_flush && c->unsent == 0)
         node_rpc_close_conn(c);
-    else if (!c->reading && !c->closing && c->unsent < NODE_RPC_OUT_HIGH / 2)
-        resume_read(c);
+    else if (!c->closing && !c->reading)
+        pump(c); /* output drained: serve what waits, or read again */
 }
 
 void node_rpc_flush(node_rpc *r)
@@ -190,17 +217,15 @@ void node_rpc_flush(node_rpc *r)
         c->out = NULL;
         c->out_len = c->out_cap = 0;
         uv_buf_t b = uv_buf_init((char *)w->buf, (unsigned)w->len);
+        if (!c->unsent)
+            c->last_tx_ms = uv_now(r->cfg.loop);
         c->unsent += w->len;
         if (uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, on_write)) {
             c->unsent -= w->len;
+            r->out_total -= w->len;
             free(w->buf);
             free(w);
             node_rpc_close_conn(c);
-            continue;
-        }
-        if (c->unsent > NODE_RPC_OUT_HIGH && c->reading) {
-            uv_read_stop((uv_stream_t *)&c->h); /* backpressure: a client that does not read */
-            c->reading = false;
         }
     }
 }
@@ -215,6 +240,9 @@ static void on_conn_closed(uv_handle_t *h)
     r->conns[c->slot] = NULL;
     r->gens[c->slot]++;
     r->n_conns--;
+    r->out_total -= c->out_len; /* unsent bytes left with their write requests */
+    if (c->backlog && !--r->n_backlog)
+        uv_idle_stop(&r->backlog);
     free(c->in);
     free(c->out);
     free(c);
@@ -255,53 +283,163 @@ static void handle_frame(node_rpc_conn *c, const uint8_t *buf, size_t len)
     r->cfg.on_request(r->cfg.ctx, c, req);
 }
 
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+/* Unwritten answer bytes of c. */
+static size_t out_held(const node_rpc_conn *c)
 {
-    (void)buf;
-    node_rpc_conn *c = st->data;
+    return c->out_len + c->unsent;
+}
+
+/* May c's next request be served now (rpc.h: the output bounds)? */
+static bool may_serve(const node_rpc_conn *c)
+{
+    size_t held = out_held(c);
+    return !c->closing && !c->close_after_flush && held < NODE_RPC_OUT_HIGH &&
+           (held == 0 || c->r->out_total < NODE_RPC_OUT_TOTAL);
+}
+
+/* The size (length prefix included) of the whole frame at offset off of c's input, or 0
+ * when there is none yet. A frame over the size limit is answered, and c closes once the
+ * answer is out. */
+static size_t whole_frame(node_rpc_conn *c, size_t off)
+{
+    if (c->in_len - off < 4)
+        return 0;
+    const uint8_t *p = c->in + off;
+    size_t flen = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+    if (flen > NODE_RPC_MAX_REQUEST) {
+        /* The stream cannot be resynchronised: answer, then hang up. */
+        node_rpc_send_error(c, 0, NODE_EFRAME, "request frame of %zu bytes exceeds the limit "
+                            "of %u", flen, NODE_RPC_MAX_REQUEST);
+        c->close_after_flush = true;
+        return 0;
+    }
+    return c->in_len - off - 4 >= flen ? 4 + flen : 0;
+}
+
+static void on_backlog(uv_idle_t *h);
+
+static void set_backlog(node_rpc_conn *c, bool on)
+{
     node_rpc *r = c->r;
-    if (n < 0) {
-        node_rpc_close_conn(c);
+    if (c->backlog == on)
         return;
+    c->backlog = on;
+    if (on && r->n_backlog++ == 0)
+        uv_idle_start(&r->backlog, on_backlog);
+    else if (!on && --r->n_backlog == 0)
+        uv_idle_stop(&r->backlog);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+
+/* Serve c's whole frames within the bounds, then decide whether to read more. */
+static void pump(node_rpc_conn *c)
+{
+    node_rpc *r = c->r;
+    unsigned served = 0;
+    size_t off = 0, size, held0 = out_held(c);
+    while (served < NODE_RPC_FRAMES_PER_TURN && out_held(c) - held0 < NODE_RPC_OUT_PER_TURN &&
+           may_serve(c) && (size = whole_frame(c, off))) {
+        handle_frame(c, c->in + off + 4, size - 4);
+        served++;
+        off += size;
     }
-    c->in_len += (size_t)n;
-    size_t off = 0;
-    while (!c->closing && !c->close_after_flush && c->in_len - off >= 4) {
-        const uint8_t *p = c->in + off;
-        size_t flen = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
-        if (flen > NODE_RPC_MAX_REQUEST) {
-            /* The stream cannot be resynchronised: answer, then hang up. */
-            node_rpc_send_error(c, 0, NODE_EFRAME,
-                                "request frame of %zu bytes exceeds the limit of %u", flen,
-                                NODE_RPC_MAX_REQUEST);
-            c->close_after_flush = true;
-            break;
-        }
-        if (c->in_len - off < 4 + flen)
-            break;
-        handle_frame(c, p + 4, flen);
-        off += 4 + flen;
-    }
+    if (c->close_after_flush)
+        c->in_len = off = 0; /* nothing more is read from it */
     if (off) {
         memmove(c->in, c->in + off, c->in_len - off);
         c->in_len -= off;
     }
-    if (r->cfg.on_read_end)
+    if (served && r->cfg.on_read_end)
         r->cfg.on_read_end(r->cfg.ctx);
     node_rpc_flush(r);
-    if (c->close_after_flush && !c->closing && c->unsent == 0 && !c->dirty)
-        node_rpc_close_conn(c);
+    if (c->closing)
+        return;
+    if (c->close_after_flush) {
+        if (c->unsent == 0 && !c->dirty)
+            node_rpc_close_conn(c);
+        else if (c->reading && !uv_read_stop((uv_stream_t *)&c->h))
+            c->reading = false;
+        return;
+    }
+    bool whole = whole_frame(c, 0) != 0;
+    set_backlog(c, whole && may_serve(c));
+    bool want_read = !whole && may_serve(c);
+    if (want_read && !c->reading && !uv_read_start((uv_stream_t *)&c->h, on_alloc, on_read))
+        c->reading = true;
+    else if (!want_read && c->reading && !uv_read_stop((uv_stream_t *)&c->h))
+        c->reading = false;
+    if (c->in_len == 0)
+        c->frame_since_ms = 0;
+    else if (!c->frame_since_ms)
+        c->frame_since_ms = uv_now(r->cfg.loop);
 }
 
-static void resume_read(node_rpc_conn *c)
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
-    if (!uv_read_start((uv_stream_t *)&c->h, on_alloc, on_read))
-        c->reading = true;
+    (void)buf;
+    node_rpc_conn *c = st->data;
+    if (n < 0) {
+        node_rpc_close_conn(c);
+        return;
+    }
+    if (n == 0)
+        return;
+    c->in_len += (size_t)n;
+    c->last_rx_ms = uv_now(c->r->cfg.loop);
+    pump(c);
+}
+
+/* The next turn for connections cut off by NODE_RPC_FRAMES_PER_TURN. */
+static void on_backlog(uv_idle_t *h)
+{
+    node_rpc *r = h->data;
+    for (uint32_t i = 0; i < r->cfg.max_clients && r->n_backlog; i++) {
+        node_rpc_conn *c = r->conns[i];
+        if (c && c->backlog) {
+            set_backlog(c, false);
+            pump(c);
+        }
+    }
 }
 
 static void free_handle(uv_handle_t *h)
 {
     free(h->data);
+}
+
+/* The client's address as the per-IP bound counts it: IPv4 (also IPv4-mapped IPv6), or
+ * the /64 of an IPv6 address (one host commonly holds a whole /64). */
+static void client_ip(node_rpc_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    c->ip_len = 0;
+    if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&ss, &len))
+        return;
+    if (ss.ss_family == AF_INET) {
+        memcpy(c->ip, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+        c->ip_len = 4;
+    } else if (ss.ss_family == AF_INET6) {
+        const uint8_t *a = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+        bool v4 = memcmp(a, mapped, sizeof mapped) == 0;
+        memcpy(c->ip, v4 ? a + 12 : a, v4 ? 4 : 8);
+        c->ip_len = v4 ? 4 : 8;
+    }
+}
+
+/* Connections open from c's address, c not counted. */
+static uint32_t same_ip(const node_rpc *r, const node_rpc_conn *c)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < r->cfg.max_clients; i++) {
+        const node_rpc_conn *o = r->conns[i];
+        n += o && o != c && !o->closing && o->ip_len == c->ip_len &&
+             memcmp(o->ip, c->ip, c->ip_len) == 0;
+    }
+    return n;
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -319,11 +457,17 @@ static void on_connection(uv_stream_t *l, int status)
         uv_close((uv_handle_t *)&c->h, free_handle);
         return;
     }
+    client_ip(c);
     uint32_t slot = 0;
     while (slot < r->cfg.max_clients && r->conns[slot])
         slot++;
-    if (slot == r->cfg.max_clients) {
-        node__log("refusing a client: %u clients connected (max_clients)", r->n_conns);
+    bool full = slot == r->cfg.max_clients;
+    if (full || same_ip(r, c) >= r->cfg.max_per_ip) {
+        /* counted, and logged once per tick (on_tick), not per connection */
+        if (full)
+            r->stats.refused_full++;
+        else
+            r->stats.refused_per_ip++;
         uv_close((uv_handle_t *)&c->h, free_handle);
         return;
     }
@@ -331,8 +475,60 @@ static void on_connection(uv_stream_t *l, int status)
     c->gen = r->gens[slot];
     r->conns[slot] = c;
     r->n_conns++;
+    c->last_rx_ms = c->last_tx_ms = uv_now(r->cfg.loop);
     uv_tcp_nodelay(&c->h, 1);
-    resume_read(c);
+    pump(c);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Deadlines                                                                                 */
+
+/* Why c should be closed at now, or NULL. */
+static const char *overdue(const node_rpc *r, const node_rpc_conn *c, uint64_t now)
+{
+    if (c->frame_since_ms && c->reading && now - c->frame_since_ms >= r->cfg.request_timeout_ms)
+        return "slow_request";
+    if (c->unsent && now - c->last_tx_ms >= r->cfg.idle_timeout_ms)
+        return "not_reading";
+    bool owed = c->pending || c->waits || c->in_len || out_held(c);
+    if (!owed && now - c->last_rx_ms >= r->cfg.idle_timeout_ms &&
+        now - c->last_tx_ms >= r->cfg.idle_timeout_ms)
+        return "idle";
+    return NULL;
+}
+
+static void log_stats(node_rpc *r)
+{
+    node_rpc_stats *s = &r->stats, *l = &r->logged;
+    if (!memcmp(s, l, sizeof *s))
+        return;
+    node__log("rpc: refused %" PRIu64 " clients at max_clients and %" PRIu64 " at the per-IP "
+              "bound; closed %" PRIu64 " idle, %" PRIu64 " with a request not sent in time, "
+              "%" PRIu64 " not reading their answers",
+              s->refused_full - l->refused_full, s->refused_per_ip - l->refused_per_ip,
+              s->closed_idle - l->closed_idle, s->closed_slow_request - l->closed_slow_request,
+              s->closed_not_reading - l->closed_not_reading);
+    *l = *s;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    node_rpc *r = t->data;
+    uint64_t now = uv_now(r->cfg.loop);
+    for (uint32_t i = 0; i < r->cfg.max_clients; i++) {
+        node_rpc_conn *c = r->conns[i];
+        const char *why = c && !c->closing ? overdue(r, c, now) : NULL;
+        if (!why)
+            continue;
+        if (why[0] == 's')
+            r->stats.closed_slow_request++;
+        else if (why[0] == 'n')
+            r->stats.closed_not_reading++;
+        else
+            r->stats.closed_idle++;
+        node_rpc_close_conn(c);
+    }
+    log_stats(r);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -343,8 +539,11 @@ int node_rpc_start(node_rpc *r, char *err, size_t errlen)
     struct sockaddr_storage addr;
     int rc;
     uv_tcp_init(r->cfg.loop, &r->listener);
-    r->listener.data = r;
+    uv_idle_init(r->cfg.loop, &r->backlog);
+    uv_timer_init(r->cfg.loop, &r->tick);
+    r->listener.data = r->backlog.data = r->tick.data = r;
     r->started = true;
+    uv_timer_start(&r->tick, on_tick, NODE_RPC_TICK_MS, NODE_RPC_TICK_MS);
     if (uv_ip4_addr(r->cfg.host, r->cfg.port, (struct sockaddr_in *)&addr) &&
         uv_ip6_addr(r->cfg.host, r->cfg.port, (struct sockaddr_in6 *)&addr)) {
         snprintf(err, errlen, "rpc_listen: bad address %s", r->cfg.host);
@@ -361,8 +560,11 @@ int node_rpc_start(node_rpc *r, char *err, size_t errlen)
 
 void node_rpc_stop(node_rpc *r)
 {
-    if (r->started && !uv_is_closing((uv_handle_t *)&r->listener))
+    if (r->started && !uv_is_closing((uv_handle_t *)&r->listener)) {
         uv_close((uv_handle_t *)&r->listener, NULL);
+        uv_close((uv_handle_t *)&r->backlog, NULL);
+        uv_close((uv_handle_t *)&r->tick, NULL);
+    }
     for (uint32_t i = 0; i < r->cfg.max_clients; i++)
         if (r->conns[i])
             node_rpc_close_conn(r->conns[i]);

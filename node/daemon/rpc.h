@@ -1,11 +1,24 @@
 /*
  * node/daemon/rpc.h: the RPC component of fwledgerd. It owns the listening socket and the
- * client connections: accepting (at most max_clients), reading and framing requests (a
- * frame over NODE_RPC_MAX_REQUEST is answered NODE_EFRAME and the connection closed after
- * the answer), decoding them into a scratch fwl_Request, and the output side: answers are
- * appended to a per-connection buffer and written once per loop iteration
- * (node_rpc_flush), and a connection with more than NODE_RPC_OUT_HIGH bytes unsent is not
- * read from until half of them are written (backpressure).
+ * client connections: accepting (at most max_clients, at most max_per_ip from one IPv4
+ * address or IPv6 /64), reading and framing requests (a frame over NODE_RPC_MAX_REQUEST is
+ * answered NODE_EFRAME and the connection closed after the answer), decoding them into a
+ * scratch fwl_Request, and the output side: answers are appended to a per-connection buffer
+ * and written once per loop iteration (node_rpc_flush).
+ *
+ * Bounds on what a client can make the node do (docs/threat-model.md):
+ *   - work: at most NODE_RPC_FRAMES_PER_TURN requests of one connection, or as many as make
+ *     NODE_RPC_OUT_PER_TURN bytes of answers, are served per loop iteration; requests beyond
+ *     wait in the connection's input buffer, which is not read into while it holds a whole
+ *     request;
+ *   - output: a connection's requests are served only while its unwritten answers are under
+ *     NODE_RPC_OUT_HIGH, and, once all connections together hold NODE_RPC_OUT_TOTAL, only
+ *     while it has none (a client that reads its answers is still served; one that does not
+ *     stops at one answer). Total output stays under NODE_RPC_OUT_TOTAL + max_clients x the
+ *     largest answer;
+ *   - time: a request frame begun must be complete within request_timeout_ms; a connection
+ *     owed nothing that sends nothing for idle_timeout_ms, or whose answers are not read for
+ *     idle_timeout_ms, is closed.
  *
  * What a request means is not its business: each decoded request goes to the on_request
  * event, and on_read_end follows the requests of one read (for work batched per read).
@@ -29,7 +42,23 @@
 #include "fwledger.pb.h"
 #include "node/daemon/reply_to.h"
 
-#define NODE_RPC_OUT_HIGH (8u << 20) /* unsent bytes past which a connection is not read  */
+#define NODE_RPC_OUT_HIGH (8u << 20)   /* a connection's unwritten answers: serving stops  */
+#define NODE_RPC_OUT_TOTAL (64u << 20) /* all connections' unwritten answers (see above)     */
+#define NODE_RPC_FRAMES_PER_TURN 256   /* requests of one connection per loop iteration     */
+#define NODE_RPC_OUT_PER_TURN (256u << 10) /* ... or answer bytes: then it waits a turn     */
+#define NODE_RPC_TICK_MS 1000          /* deadlines are checked this often                  */
+#define NODE_RPC_IDLE_TIMEOUT_MS 120000
+#define NODE_RPC_REQUEST_TIMEOUT_MS 10000
+#define NODE_RPC_MAX_PER_IP 64
+
+/* What the component did to bound its clients (cumulative; for logs and tests). */
+typedef struct {
+    uint64_t refused_full;    /* connections refused at max_clients                        */
+    uint64_t refused_per_ip;  /* ... at max_per_ip                                         */
+    uint64_t closed_idle;     /* closed: nothing sent, nothing owed, for idle_timeout_ms   */
+    uint64_t closed_slow_request; /* a request frame not complete within request_timeout */
+    uint64_t closed_not_reading;  /* answers not read for idle_timeout_ms               */
+} node_rpc_stats;
 
 typedef struct node_rpc_conn node_rpc_conn; /* private to rpc.c */
 typedef struct node_rpc node_rpc;
@@ -39,6 +68,9 @@ typedef struct {
     const char *host;     /* numeric IPv4 or IPv6 address                             */
     int port;
     uint32_t max_clients;
+    uint32_t max_per_ip;         /* 0: NODE_RPC_MAX_PER_IP                                  */
+    uint32_t idle_timeout_ms;    /* 0: NODE_RPC_IDLE_TIMEOUT_MS                             */
+    uint32_t request_timeout_ms; /* 0: NODE_RPC_REQUEST_TIMEOUT_MS                          */
     /* A decoded request of c (valid during the call; the answer goes out through the
      * send functions below). Decoding errors are answered by the component. */
     void (*on_request)(void *ctx, node_rpc_conn *c, const fwl_Request *req);
@@ -54,6 +86,12 @@ struct node_rpc {
     uint32_t *gens;         /* by slot: bumped when its connection closes               */
     uint32_t n_conns;
     node_rpc_conn *dirty;   /* connections with output to write                        */
+    size_t out_total;       /* unwritten answer bytes over all connections             */
+    uint32_t n_backlog;     /* connections with whole requests left for the next turn  */
+    uv_idle_t backlog;      /* serves them while n_backlog > 0                         */
+    uv_timer_t tick;        /* deadlines                                               */
+    node_rpc_stats stats;
+    node_rpc_stats logged;  /* stats when last logged                                  */
     bool started;
     fwl_Request req;        /* scratch, decoded per frame                              */
     fwl_Response resp;      /* scratch, node_rpc_new_resp                              */
@@ -75,6 +113,8 @@ node_rpc_conn *node_rpc_conn_of(node_rpc *r, node_reply_to to);
 /* A per-connection counter of work its requests have outstanding elsewhere (the
  * eligibility worker's per-client bound); 0 when the connection opens. */
 size_t *node_rpc_conn_pending(node_rpc_conn *c);
+/* The same for WaitForTx requests waiting for their tx. */
+size_t *node_rpc_conn_waits(node_rpc_conn *c);
 
 /* The scratch Response, zeroed, with id and kind set; valid until the next call. */
 fwl_Response *node_rpc_new_resp(node_rpc *r, uint64_t id, pb_size_t which);

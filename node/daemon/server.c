@@ -137,7 +137,11 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
         return rc;
     }
     node_rpc_config rcfg = {.loop = &s->loop, .host = cfg->rpc_host, .port = cfg->rpc_port,
-                            .max_clients = cfg->max_clients, .on_request = on_request,
+                            .max_clients = cfg->max_clients,
+                            .max_per_ip = cfg->rpc_max_clients_per_ip,
+                            .idle_timeout_ms = cfg->rpc_idle_timeout_ms,
+                            .request_timeout_ms = cfg->rpc_request_timeout_ms,
+                            .on_request = on_request,
                             .on_read_end = on_read_end, .ctx = s};
     node_elg_config ecfg = {.loop = &s->loop, .store = s->store, .rpc = &s->rpc,
                             .cache = cfg->eligibility_cache};

@@ -9,6 +9,7 @@
 
 #define WAIT_DEFAULT_MS 30000
 #define WAIT_MAX_MS 600000
+#define WAITS_PER_CLIENT 256 /* WaitForTx requests of one connection waiting at once */
 
 static void send_wait_ok(server *s, client *c, uint64_t id, const uint8_t hash[LDG_DIGEST_LEN])
 {
@@ -58,6 +59,7 @@ static void on_settled(void *ctx, node_reply_to to, const uint8_t hash[LDG_DIGES
     client *c = node_rpc_conn_of(&s->rpc, to);
     if (!c)
         return;
+    --*node_rpc_conn_waits(c);
     if (code == NODE_ETIMEOUT)
         node_rpc_send_error(c, to.id, code, "not committed before the timeout");
     else if (code)
@@ -120,9 +122,19 @@ void node__handle_wait(server *s, client *c, uint64_t id, const fwl_WaitForTxReq
                          node_strerror(code));
         return;
     }
+    if (*node_rpc_conn_waits(c) >= WAITS_PER_CLIENT) {
+        node_rpc_send_error(c, id, NODE_EBUSY, "%d WaitForTx requests of this connection are "
+                            "waiting already; wait for their answers", WAITS_PER_CLIENT);
+        return;
+    }
     uint32_t tmo = r->timeout_ms ? r->timeout_ms : WAIT_DEFAULT_MS;
     uint64_t deadline = node__now_ms(s) + (tmo > WAIT_MAX_MS ? WAIT_MAX_MS : tmo);
-    if (node_mempool_wait(&s->mp, node_rpc_reply_to(c, id), r->tx_hash.bytes,
-                          deadline))
-        node_rpc_send_error(c, id, LDG_ENOMEM, "out of memory");
+    int rc = node_mempool_wait(&s->mp, node_rpc_reply_to(c, id), r->tx_hash.bytes, deadline);
+    if (rc == NODE_EBUSY)
+        node_rpc_send_error(c, id, rc, "%d WaitForTx requests are waiting on this node; ask "
+                            "again later", NODE_MP_WAITERS_MAX);
+    else if (rc)
+        node_rpc_send_error(c, id, rc, "%s", node_strerror(rc));
+    else
+        ++*node_rpc_conn_waits(c);
 }

@@ -367,6 +367,9 @@ static int config_from_json(const json_t *root, node_config *c, node_json_err *e
         "block_time_drift_ms",
         "map_size_mib",
         "peer_timeout_ms",
+        "rpc_max_clients_per_ip",
+        "rpc_idle_timeout_ms",
+        "rpc_request_timeout_ms",
         NULL,
     };
     static const struct {
@@ -416,7 +419,13 @@ static int config_from_json(const json_t *root, node_config *c, node_json_err *e
         (rc = get_u32(root, "map_size_mib", NODE_MAP_SIZE_MIN_MIB, NODE_MAP_SIZE_MAX_MIB,
                       &c->map_size_mib, e)) ||
         (rc = get_u32(root, "peer_timeout_ms", NODE_PEER_TIMEOUT_MIN_MS,
-                      NODE_PEER_TIMEOUT_MAX_MS, &c->peer_timeout_ms, e)))
+                      NODE_PEER_TIMEOUT_MAX_MS, &c->peer_timeout_ms, e)) ||
+        (rc = get_u32(root, "rpc_max_clients_per_ip", 1, CLIENTS_MAX_MAX,
+                      &c->rpc_max_clients_per_ip, e)) ||
+        (rc = get_u32(root, "rpc_idle_timeout_ms", NODE_RPC_TIMEOUT_MIN_MS,
+                      NODE_RPC_TIMEOUT_MAX_MS, &c->rpc_idle_timeout_ms, e)) ||
+        (rc = get_u32(root, "rpc_request_timeout_ms", NODE_RPC_TIMEOUT_MIN_MS,
+                      NODE_RPC_TIMEOUT_MAX_MS, &c->rpc_request_timeout_ms, e)))
         return rc;
 
     /* p2p is on exactly when p2p_listen is given: what only makes sense with it is refused
@@ -459,6 +468,9 @@ void node_config_defaults(node_config *c)
      * loaded or sanitised node: a fraction of a second), and a tight bound next to an hour. */
     c->block_time_drift_ms = 5000;
     c->peer_timeout_ms = 4000;
+    c->rpc_max_clients_per_ip = 64;
+    c->rpc_idle_timeout_ms = 120000;
+    c->rpc_request_timeout_ms = 10000;
 }
 
 /* Make a relative path relative to dir instead ("" dir or "" path: leave it as it is). */
@@ -539,7 +551,10 @@ static bool config_same(const node_config *a, const node_config *b)
         a->sync_batch_blocks != b->sync_batch_blocks ||
         a->eligibility_cache != b->eligibility_cache ||
         a->block_time_drift_ms != b->block_time_drift_ms || a->map_size_mib != b->map_size_mib ||
-        a->peer_timeout_ms != b->peer_timeout_ms)
+        a->peer_timeout_ms != b->peer_timeout_ms ||
+        a->rpc_max_clients_per_ip != b->rpc_max_clients_per_ip ||
+        a->rpc_idle_timeout_ms != b->rpc_idle_timeout_ms ||
+        a->rpc_request_timeout_ms != b->rpc_request_timeout_ms)
         return false;
     for (size_t i = 0; i < a->n_peers; i++)
         if (strcmp(a->peers[i].host, b->peers[i].host) || a->peers[i].port != b->peers[i].port ||
@@ -618,6 +633,9 @@ static int config_to_json(const node_config *c, json_t **out)
     node__put(root, "block_time_drift_ms", json_integer(c->block_time_drift_ms), &ok);
     node__put(root, "map_size_mib", json_integer(c->map_size_mib), &ok);
     node__put(root, "peer_timeout_ms", json_integer(c->peer_timeout_ms), &ok);
+    node__put(root, "rpc_max_clients_per_ip", json_integer(c->rpc_max_clients_per_ip), &ok);
+    node__put(root, "rpc_idle_timeout_ms", json_integer(c->rpc_idle_timeout_ms), &ok);
+    node__put(root, "rpc_request_timeout_ms", json_integer(c->rpc_request_timeout_ms), &ok);
     if (!ok) {
         json_decref(root);
         return LDG_EINVALID; /* invalid UTF-8 in a path, or out of memory */

@@ -64,7 +64,8 @@ int node_key_save(const char *path, const node_key *k);
  *   "timeout_prevote_ms": 500, "timeout_prevote_delta_ms": 250,
  *   "timeout_precommit_ms": 500, "timeout_precommit_delta_ms": 250,
  *   "sync_batch_blocks": 64, "eligibility_cache": 250000, "block_time_drift_ms": 5000,
- *   "map_size_mib": 8192 }
+ *   "map_size_mib": 8192, "rpc_max_clients_per_ip": 64, "rpc_idle_timeout_ms": 120000,
+ *   "rpc_request_timeout_ms": 10000 }
  *
  * Every member is optional; absent ones take node_config_defaults' values. Relative paths
  * (data_dir, genesis, validator_key, identity_key) are resolved against the config file's
@@ -94,6 +95,11 @@ int node_key_save(const char *path, const node_key *k);
  *   map_size_mib   the most the store (LMDB's map) may hold, in MiB
  *                  (NODE_MAP_SIZE_MIN_MIB..NODE_MAP_SIZE_MAX_MIB); reaching it stops
  *                  commits with LDG_EMAPFULL until the node restarts with a larger one.
+ *   rpc_max_clients_per_ip  RPC connections from one IPv4 address or IPv6 /64 (1..65536).
+ *   rpc_idle_timeout_ms  an RPC connection owed nothing that sent nothing for this long, or
+ *                  that has not read its answers for this long, is closed.
+ *   rpc_request_timeout_ms  a request frame (or TLS handshake) begun must be complete
+ *                  within this (both NODE_RPC_TIMEOUT_MIN_MS..NODE_RPC_TIMEOUT_MAX_MS).
  * Rules that need the genesis and the key files as well: node_config_check.
  */
 #define NODE_MAX_PEERS 64
@@ -111,6 +117,8 @@ int node_key_save(const char *path, const node_key *k);
 #define NODE_DRIFT_MIN_MS 100
 #define NODE_DRIFT_MAX_MS 600000
 #define NODE_MAP_SIZE_MIN_MIB 1
+#define NODE_RPC_TIMEOUT_MIN_MS 100
+#define NODE_RPC_TIMEOUT_MAX_MS 86400000
 #define NODE_MAP_SIZE_MAX_MIB (1u << 22) /* 4 TiB */
 
 typedef struct {
@@ -143,6 +151,9 @@ typedef struct {
     uint32_t block_time_drift_ms;
     uint32_t map_size_mib;
     uint32_t peer_timeout_ms;
+    uint32_t rpc_max_clients_per_ip;
+    uint32_t rpc_idle_timeout_ms;
+    uint32_t rpc_request_timeout_ms;
 } node_config;
 /* All defaults: the example above without identity_key, p2p_listen and peers, with RPC on
  * 127.0.0.1:7400. Unused bytes (past strings, peers past n_peers) are zero. */

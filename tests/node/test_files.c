@@ -921,6 +921,9 @@ static void test_config_refusals(void **state)
          "peers[1].name: same name as peers[0]"},
         {"\"peer_timeout_ms\": 999", "peer_timeout_ms: must be between 1000 and 300000, got 999"},
         {"\"peer_timeout_ms\": 300001", "peer_timeout_ms: must be between 1000 and 300000"},
+        {"\"rpc_max_clients_per_ip\": 0", "rpc_max_clients_per_ip: must be between 1 and"},
+        {"\"rpc_idle_timeout_ms\": 99", "rpc_idle_timeout_ms: must be between 100 and"},
+        {"\"rpc_request_timeout_ms\": 86400001", "rpc_request_timeout_ms: must be between"},
         /* consensus timeouts and sync */
         {"\"timeout_propose_ms\": 0", "timeout_propose_ms: must be between 1 and 60000, got 0"},
         {"\"timeout_propose_delta_ms\": 60001", "timeout_propose_delta_ms: must be between 1"},
@@ -982,6 +985,9 @@ static void fill_cluster_config(node_config *c, const char *dir)
     }
     c->n_peers = NODE_MAX_PEERS;
     c->peer_timeout_ms = NODE_PEER_TIMEOUT_MAX_MS;
+    c->rpc_max_clients_per_ip = 3;
+    c->rpc_idle_timeout_ms = NODE_RPC_TIMEOUT_MAX_MS;
+    c->rpc_request_timeout_ms = NODE_RPC_TIMEOUT_MIN_MS;
     c->timeout_propose_ms = NODE_TIMEOUT_MAX_MS;
     c->timeout_propose_delta_ms = NODE_TIMEOUT_MIN_MS;
     c->timeout_prevote_ms = 2;
@@ -1135,6 +1141,8 @@ static void test_config_cluster_defaults(void **state)
     assert_int_equal(c.eligibility_cache, 250000);
     assert_int_equal(c.block_time_drift_ms, 5000);
     assert_int_equal(c.peer_timeout_ms, 4000);
+    assert_int_equal(c.rpc_max_clients_per_ip, 64);
+    assert_int_equal(c.rpc_idle_timeout_ms, 120000);
 
     put_file(P(f, "node.json"),
              "{\"validator_key\": \"\", \"identity_key\": \"node.key\", \"p2p_listen\": "
