@@ -182,7 +182,7 @@ static void on_write(uv_write_t *req, int status)
 /* Hand everything TLS has produced to the socket. Returns non-zero when c was closed. */
 static int flush_out(p2p__conn *c)
 {
-    size_t n = p2p__tls_pending(&c->tls);
+    size_t n = p2p_tls_pending(&c->tls);
     if (!n)
         return 0;
     wreq *w = malloc(sizeof *w + n);
@@ -191,7 +191,7 @@ static int flush_out(p2p__conn *c)
         return 1;
     }
     w->c = c;
-    w->len = p2p__tls_take(&c->tls, w->data, n);
+    w->len = p2p_tls_take(&c->tls, w->data, n);
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)w->len);
     c->unsent += w->len;
     int rc = uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, on_write);
@@ -224,7 +224,7 @@ static void pump(p2p__conn *c)
             if (m->len - c->q_off >= P2P_RECORD) {
                 /* Encrypt in place; the message may only be popped after the write. */
                 n = P2P_RECORD;
-                rc = p2p__tls_write(&c->tls, m->bytes + c->q_off, n);
+                rc = p2p_tls_write(&c->tls, m->bytes + c->q_off, n);
                 c->q_off += n;
                 c->q_bytes -= n;
                 if (c->q_off == m->len)
@@ -242,7 +242,7 @@ static void pump(p2p__conn *c)
                     if (c->q_off == m->len)
                         pop_head(c, true);
                 }
-                rc = p2p__tls_write(&c->tls, stage, n);
+                rc = p2p_tls_write(&c->tls, stage, n);
             }
             if (rc) {
                 p2p__conn_close(c, "TLS write failed");
@@ -338,7 +338,7 @@ static void drive(p2p__conn *c)
     char why[200];
     why[0] = 0;
     if (c->state == P2P_C_HANDSHAKE) {
-        int r = p2p__tls_handshake(&c->tls, why, sizeof why);
+        int r = p2p_tls_handshake(&c->tls, why, sizeof why);
         if (r < 0) {
             if (!c->refused)
                 c->net->st.handshake_failed++;
@@ -376,7 +376,7 @@ static void drive(p2p__conn *c)
         }
         if (input_stopped(c))
             break;
-        int n = p2p__tls_read(&c->tls, c->pt, sizeof c->pt, why, sizeof why);
+        int n = p2p_tls_read(&c->tls, c->pt, sizeof c->pt, why, sizeof why);
         if (n == 0)
             break;
         if (n < 0) {
@@ -411,7 +411,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
             c->peer->heard = true;
         }
     }
-    if (p2p__tls_feed(&c->tls, c->rd, (size_t)n)) {
+    if (p2p_tls_feed(&c->tls, c->rd, (size_t)n)) {
         p2p__conn_close(c, "out of memory");
         return;
     }
@@ -465,7 +465,7 @@ p2p__conn *p2p__conn_new(p2p_net *net, bool outbound, p2p__peer *peer)
 
 int p2p__conn_begin(p2p__conn *c)
 {
-    if (p2p__tls_new(&c->tls, c->net->ssl, c->outbound, c) != 0) {
+    if (p2p_tls_new(&c->tls, c->net->ssl, c->outbound, c) != 0) {
         p2p__conn_close(c, "out of memory");
         return 1;
     }
@@ -491,7 +491,7 @@ static void on_closed(uv_handle_t *h)
         c->next->prev = c->prev;
     while (c->q_head)
         pop_head(c, false);
-    p2p__tls_free(&c->tls);
+    p2p_tls_free(&c->tls);
     p2p__frame_free(&c->fr);
     free(c->rd);
     free(c);
@@ -512,7 +512,7 @@ void p2p__conn_close(p2p__conn *c, const char *why)
             p2p__log(net, "connection %s closed: %s", c->addr, why);
     }
     if (!net->stopping && c->tls.ssl && c->state != P2P_C_CONNECTING) {
-        p2p__tls_shutdown(&c->tls);
+        p2p_tls_shutdown(&c->tls);
         c->state = P2P_C_CLOSING; /* before flush_out, whose errors would close again */
         flush_out(c);
     }

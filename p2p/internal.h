@@ -13,6 +13,7 @@
 #include <openssl/ssl.h>
 
 #include "p2p/p2p.h"
+#include "p2p/p2p_tls.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Frames (frame.c)                                                                          */
@@ -55,42 +56,10 @@ void p2p__frame_header(uint8_t out[P2P_FRAME_HDR], uint8_t type, size_t len);
 int p2p__tls_ctx_new(SSL_CTX **out, uint32_t alg, const uint8_t *sec, const ldg_pubkey *pub,
                      char *err, size_t errlen);
 
-/* The identity key in a certificate, in the registry's encoding (Ed25519: 32 bytes; P-256:
- * 33-byte compressed point). Errors: P2P_EKEY (another key type or curve). */
-int p2p__tls_cert_key(X509 *cert, ldg_pubkey *out);
-
 /* Defined in net.c: called from the TLS verify callback with the key the peer's certificate
  * carries (NULL when it carries no usable key). app is the session's app pointer (the
  * connection). Returns 0 to accept; anything else fails the handshake. */
 int p2p__authorize(void *app, const ldg_pubkey *key);
-
-typedef struct {
-    SSL *ssl;   /* owns both BIOs                                                             */
-    BIO *rbio;  /* network -> TLS: bytes read from the socket                                 */
-    BIO *wbio;  /* TLS -> network: bytes to write to the socket                               */
-    bool done;  /* handshake complete                                                         */
-} p2p__tls;
-
-/* A session in the client (dialer) or server role; app is handed to p2p__authorize.
- * Errors: P2P_ENOMEM. */
-int p2p__tls_new(p2p__tls *t, SSL_CTX *ctx, bool client, void *app);
-void p2p__tls_free(p2p__tls *t);
-/* Bytes from the network. Errors: P2P_ENOMEM. */
-int p2p__tls_feed(p2p__tls *t, const uint8_t *data, size_t len);
-/* Advance the handshake: 1 complete, 0 needs more input, P2P_ETLS failed (why says how). */
-int p2p__tls_handshake(p2p__tls *t, char *why, size_t whylen);
-/* Decrypt into buf: > 0 bytes, 0 needs more input, P2P_ENOTCONN the peer closed the
- * session (close_notify), P2P_ETLS an error (why says which). */
-int p2p__tls_read(p2p__tls *t, uint8_t *buf, size_t cap, char *why, size_t whylen);
-/* Encrypt len bytes (always all of them: the memory BIO grows). Errors: P2P_ETLS. */
-int p2p__tls_write(p2p__tls *t, const uint8_t *data, size_t len);
-/* Encrypted bytes waiting to be written to the network, and taking them out. */
-size_t p2p__tls_pending(const p2p__tls *t);
-size_t p2p__tls_take(p2p__tls *t, uint8_t *out, size_t cap);
-/* Queue a close_notify alert (best effort). */
-void p2p__tls_shutdown(p2p__tls *t);
-/* "TLSv1.3 TLS_AES_128_GCM_SHA256 X25519" for logs. */
-void p2p__tls_describe(const p2p__tls *t, char *out, size_t len);
 
 /* ---------------------------------------------------------------------------------------- */
 /* The net, its peers and connections (net.c, conn.c)                                        */
@@ -152,7 +121,7 @@ struct p2p__conn {
     bool pong_queued;     /* our pong is in the queue (at most one at a time)                */
     p2p__conn *next_dirty;
     p2p__conn *prev, *next; /* the net's list of connections                                 */
-    p2p__tls tls;
+    p2p_tls tls;
     p2p__frame fr;
     uint8_t *rd;          /* P2P_READ_CHUNK bytes for socket reads                           */
     uint8_t pt[P2P_RECORD]; /* decrypted bytes not yet parsed: pt[pt_off..pt_len)            */

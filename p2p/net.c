@@ -401,7 +401,7 @@ int p2p__on_hello(p2p__conn *c, const uint8_t *h, size_t len)
     if (p->st.ups++)
         p->st.reconnects++;
     char tls[64];
-    p2p__tls_describe(&c->tls, tls, sizeof tls);
+    p2p_tls_describe(&c->tls, tls, sizeof tls);
     p2p__log(net, "peer %s up (%s, %s, %s)", p->cfg.name, c->addr,
              c->outbound ? "dialled" : "accepted", tls);
     p2p__conn_update_reading(c);

@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "ledger/tls.h"
 #include "node/files/files_internal.h"
 
 void node_json_err_init(node_json_err *e, char *buf, size_t len)
@@ -231,7 +232,7 @@ int node__get_pubkey(const json_t *obj, const char *prefix, ldg_pubkey *k, node_
 
 bool node_identity_alg_ok(uint32_t alg)
 {
-    return alg == LDG_SIG_ED25519 || alg == LDG_SIG_P256_ECDSA;
+    return ldg_tls_identity_alg(alg);
 }
 
 int node__get_identity(const json_t *obj, const char *prefix, const char *name, ldg_pubkey *k,
