@@ -9,7 +9,7 @@ PYTHON  ?= /usr/bin/python3
 PKGS    := libsecp256k1 libuv libssl libcrypto jansson
 DEPS_OK := $(shell pkg-config --exists $(PKGS) cmocka 2>/dev/null && test -f /usr/include/lmdb.h \
              && test -f /usr/include/pb.h && command -v nanopb_generator.py >/dev/null \
-             && command -v protoc >/dev/null && command -v faketime >/dev/null && echo yes)
+             && command -v protoc >/dev/null && command -v faketime >/dev/null && command -v openssl >/dev/null && echo yes)
 ifneq ($(DEPS_OK),yes)
   ifeq ($(filter clean help,$(MAKECMDGOALS)),)
     $(info fwledger: dependencies missing, running scripts/install-deps)

@@ -65,7 +65,7 @@ int p2p__authorize(void *app, const ldg_pubkey *key);
 /* The net, its peers and connections (net.c, conn.c)                                        */
 
 #define P2P_READ_CHUNK (64u << 10)  /* one socket read                                      */
-#define P2P_RECORD (16u << 10)      /* plaintext per TLS record / per SSL_read              */
+#define P2P_RECORD P2P_TLS_RECORD    /* plaintext per TLS record / per SSL_read              */
 #define P2P_PUMP_BATCH (64u << 10)  /* plaintext encrypted per write to the socket          */
 /* Encrypted bytes handed to the socket and not yet written: the pump stops feeding TLS above
  * WR_HIGH; reading stops above RD_STOP, which only TLS's own replies (alerts, key updates

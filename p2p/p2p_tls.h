@@ -15,6 +15,8 @@
 
 #include "p2p/p2p_errors.h"
 
+#define P2P_TLS_RECORD (16u << 10) /* the most plaintext one TLS record carries            */
+
 typedef struct {
     SSL *ssl;   /* owns both BIOs                                                             */
     BIO *rbio;  /* network -> TLS: bytes read from the socket                                 */

@@ -27,6 +27,7 @@
 
 #include "ledger/ledger.h"
 #include "node/files/files.h"
+#include "tests/functional/trust.h" /* the node is checked against $FWLEDGER_GENESIS */
 
 static double now_s(void)
 {
@@ -288,9 +289,12 @@ int main(int argc, char **argv)
         }
     }
     node_client *c;
-    int rc = node_client_connect(&c, host, port, 60000);
-    if (rc)
-        die("connect", rc);
+    char cerr[256] = "";
+    int rc = node_client_connect(&c, host, port, 60000, test_trust(), cerr, sizeof cerr);
+    if (rc) {
+        fprintf(stderr, "bench_client: connect: %s: %s\n", node_strerror(rc), cerr);
+        return 1;
+    }
     static fwl_Request req;
     static fwl_Response resp;
     char err[256];

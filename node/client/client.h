@@ -39,7 +39,9 @@
     X(NODE_EFRAME, -104, "frame too large")                                         \
     X(NODE_EMEMPOOL, -105, "mempool full")                                          \
     X(NODE_EBUSY, -106, "too many requests in flight")                              \
-    X(NODE_EPENDING, -107, "transaction already pending")
+    X(NODE_EPENDING, -107, "transaction already pending")                           \
+    X(NODE_ETLS, -109, "TLS handshake failed or the node is not trusted")           \
+    X(NODE_EAUTH, -110, "not authorised: a client certificate of another role is needed")
 
 enum node_err {
 #define NODE_ENUM_(name, val, msg) name = (val),
@@ -57,6 +59,12 @@ const char *node_strerror(int err);
 void node_hex(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
 /* Decode hex of exactly cap bytes or fewer; *len set. Errors: LDG_EINVALID. */
 int node_unhex(const char *in, uint8_t *out, size_t cap, size_t *len);
+/* A public key written "ALG:HEX" (e.g. "ed25519:<64 hex digits>"), the first len bytes of
+ * s. Errors: LDG_EUNKNOWN_ALG, LDG_EINVALID (no colon, bad hex, wrong length). */
+int node_pubkey_parse(const char *s, size_t len, ldg_pubkey *out);
+/* A comma-separated list of those into out (at most cap); *n set.
+ * Errors: those of node_pubkey_parse, LDG_ETOOBIG (more than cap). */
+int node_pubkey_list_parse(const char *s, ldg_pubkey *out, size_t cap, size_t *n);
 /* Read a whole file (at most max bytes). *out malloc'd. Errors: LDG_EIO, LDG_ETOOBIG. */
 int node_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
 /* Grow a malloc'd buffer to hold at least need bytes (doubling). Errors: LDG_ENOMEM (the
@@ -76,9 +84,36 @@ int node_write_file(const char *path, const void *data, size_t len, int mode);
 #define NODE_RPC_MAX_REQUEST (64u << 10)
 #define NODE_RPC_MAX_RESPONSE (LDG_BLOCK_MAX_BYTES + (64u << 10))
 
-/* Blocking client for the tool, tests and benchmarks. */
+/*
+ * How a client reaches and checks a node. The RPC port speaks TLS 1.3 unless the node's
+ * config says rpc_plaintext (loopback only); the client then checks the node by one of:
+ *   pins     the node presents the self-signed certificate of its identity key
+ *            (ledger/tls.h), which must be one of these n_pins keys (e.g. the validators'
+ *            identities from the genesis, or a replica's from its config);
+ *   ca_file  a PEM file of CA certificates: the node's certificate chain must lead to one of
+ *            them and name the host connected to (IP address or DNS name).
+ * Optionally the client presents its own key (ed25519 or p256-ecdsa) for nodes whose
+ * rpc_require asks for a role (e.g. a registered tracker's key for eligible).
+ * plaintext: no TLS at all, and only to a loopback address.
+ */
+typedef struct {
+    bool plaintext;
+    const ldg_pubkey *pins;
+    size_t n_pins;
+    const char *ca_file;
+    uint32_t key_alg;          /* 0: no client certificate                                 */
+    const uint8_t *key_sec;
+    const ldg_pubkey *key_pub;
+} node_tls;
+
+/* Blocking client for the tool, tests and benchmarks. Connects and, unless plaintext, runs
+ * the TLS handshake within timeout_ms. Errors: NODE_ECONNECT, NODE_ETIMEOUT, NODE_ETLS (the
+ * node is not the one trusted, or the handshake failed), LDG_EINVALID (no way to check the
+ * node given, plaintext to a non-loopback host, an unusable client key), LDG_ENOMEM; err
+ * (may be NULL) says why. */
 typedef struct node_client node_client;
-int node_client_connect(node_client **out, const char *host, int port, uint32_t timeout_ms);
+int node_client_connect(node_client **out, const char *host, int port, uint32_t timeout_ms,
+                        const node_tls *tls, char *err, size_t errlen);
 void node_client_close(node_client *c);
 /* Change the timeout for later sends and receives (e.g. longer for WaitForTx). */
 void node_client_set_timeout(node_client *c, uint32_t timeout_ms);
@@ -89,6 +124,9 @@ int node_client_flush(node_client *c);
  * when it wants GetBlock or ListReleases payloads (as for node_call below).
  * Errors: NODE_ETIMEOUT, NODE_EPROTO, NODE_EFRAME, NODE_ECONNECT. */
 int node_client_recv(node_client *c, fwl_Response *resp);
+/* Raw send: len bytes as they are, no framing added (for tests of malformed input);
+ * buffered like node_client_send. Errors: LDG_ENOMEM. */
+int node_client_send_raw(node_client *c, const uint8_t *data, size_t len);
 /* Raw receive: the next frame's bytes (valid until the next call). */
 int node_client_recv_raw(node_client *c, const uint8_t **buf, size_t *len);
 
@@ -103,7 +141,8 @@ int node_call(node_client *c, fwl_Request *req, fwl_Response *resp, char *err, s
  * may install. Link build/libfwlclient.a with nanopb, OpenSSL and libsecp256k1.
  *
  *     fwl_tracker *t;
- *     fwl_tracker_connect(&t, "127.0.0.1", 7400, 5000);
+ *     node_tls tls = {.pins = &node_identity, .n_pins = 1};   // or .ca_file = "ca.pem"
+ *     fwl_tracker_connect(&t, "127.0.0.1", 7400, 5000, &tls, err, sizeof err);
  *     fwl_Device dev = {...};                        // id, model, revision, packages, ...
  *     fwl_tracker_eligible(t, &dev, 1, on_answer, ctx, &height, block_hash, err, sizeof err);
  *     fwl_tracker_close(t);
@@ -116,8 +155,10 @@ int node_call(node_client *c, fwl_Request *req, fwl_Response *resp, char *err, s
 
 typedef struct fwl_tracker fwl_tracker;
 
-/* Errors: NODE_ECONNECT, LDG_ENOMEM. */
-int fwl_tracker_connect(fwl_tracker **out, const char *host, int port, uint32_t timeout_ms);
+/* tls: how to check the node (node_tls above). Errors: those of node_client_connect, err
+ * (may be NULL) saying why. */
+int fwl_tracker_connect(fwl_tracker **out, const char *host, int port, uint32_t timeout_ms,
+                        const node_tls *tls, char *err, size_t errlen);
 void fwl_tracker_close(fwl_tracker *t);
 
 typedef void (*fwl_answer_cb)(void *ctx, const fwl_DeviceAnswer *answer);

@@ -16,12 +16,13 @@ struct fwl_tracker {
     uint64_t next_id;
 };
 
-int fwl_tracker_connect(fwl_tracker **out, const char *host, int port, uint32_t timeout_ms)
+int fwl_tracker_connect(fwl_tracker **out, const char *host, int port, uint32_t timeout_ms,
+                        const node_tls *tls, char *err, size_t errlen)
 {
     *out = calloc(1, sizeof **out);
     if (!*out)
         return LDG_ENOMEM;
-    int rc = node_client_connect(&(*out)->c, host, port, timeout_ms);
+    int rc = node_client_connect(&(*out)->c, host, port, timeout_ms, tls, err, errlen);
     if (rc) {
         free(*out);
         *out = NULL;

@@ -270,3 +270,41 @@ int node_buf_reserve(uint8_t **buf, size_t *cap, size_t need)
     *cap = n;
     return 0;
 }
+
+int node_pubkey_parse(const char *s, size_t len, ldg_pubkey *out)
+{
+    const char *colon = memchr(s, ':', len);
+    char name[32], hex[2 * LDG_PUBKEY_MAX + 2];
+    size_t nl = colon ? (size_t)(colon - s) : 0, hl = colon ? len - nl - 1 : 0, kl = 0;
+    memset(out, 0, sizeof *out);
+    if (!colon || nl >= sizeof name || hl >= sizeof hex)
+        return LDG_EINVALID;
+    memcpy(name, s, nl);
+    name[nl] = '\0';
+    memcpy(hex, colon + 1, hl);
+    hex[hl] = '\0';
+    const ldg_sig_impl *im = ldg_sig_by_name(name);
+    if (!im)
+        return LDG_EUNKNOWN_ALG;
+    if (node_unhex(hex, out->key, sizeof out->key, &kl) || kl != im->pub_len)
+        return LDG_EINVALID;
+    out->alg = im->id;
+    out->len = kl;
+    return 0;
+}
+
+int node_pubkey_list_parse(const char *s, ldg_pubkey *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        if (*n == cap)
+            return LDG_ETOOBIG;
+        int rc = node_pubkey_parse(s, len, &out[*n]);
+        if (rc)
+            return rc;
+        ++*n;
+        s += len + (s[len] == ',');
+    }
+    return 0;
+}

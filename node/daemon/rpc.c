@@ -17,6 +17,10 @@
 #include <pb_decode.h>
 #include <pb_encode.h>
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "ledger/tls.h"
 #include "node/client/client.h"
 #include "node/daemon/log.h"
 #include "node/daemon/rpc.h"
@@ -35,8 +39,11 @@ struct node_rpc_conn {
     uint64_t last_rx_ms;    /* loop time bytes last came in                           */
     uint64_t last_tx_ms;    /* loop time output last made progress                    */
     uint64_t frame_since_ms; /* a partial frame is buffered since (0: none)           */
+    uint64_t accepted_ms;   /* loop time the connection was accepted                 */
     uint8_t ip[16];     /* the client's IPv4 address, or IPv6 /64 (per-IP bound)      */
     uint8_t ip_len;
+    p2p_tls tls;        /* tls.ssl NULL: plaintext                                     */
+    ldg_pubkey client_key; /* from the client's certificate; len 0: none             */
     bool dirty;         /* out has bytes to flush                                     */
     bool backlog;       /* whole frames left for the next turn                        */
     bool reading;
@@ -44,6 +51,8 @@ struct node_rpc_conn {
     bool close_after_flush;
     node_rpc_conn *next_dirty;
 };
+
+static int verify_client(X509_STORE_CTX *xs, void *arg);
 
 int node_rpc_init(node_rpc *r, const node_rpc_config *cfg)
 {
@@ -53,6 +62,8 @@ int node_rpc_init(node_rpc *r, const node_rpc_config *cfg)
     if (!cfg || !cfg->loop || !cfg->on_request || cfg->max_clients == 0)
         return LDG_EINVALID;
     r->cfg = *cfg;
+    if (cfg->tls)
+        SSL_CTX_set_cert_verify_callback(cfg->tls, verify_client, NULL);
     if (!r->cfg.max_per_ip)
         r->cfg.max_per_ip = NODE_RPC_MAX_PER_IP;
     if (!r->cfg.idle_timeout_ms)
@@ -98,6 +109,45 @@ size_t *node_rpc_conn_pending(node_rpc_conn *c)
 size_t *node_rpc_conn_waits(node_rpc_conn *c)
 {
     return &c->waits;
+}
+
+const ldg_pubkey *node_rpc_conn_client_key(const node_rpc_conn *c)
+{
+    return c->client_key.len ? &c->client_key : NULL;
+}
+
+void node_rpc_conn_peer(node_rpc_conn *c, char *out, size_t len)
+{
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (!uv_tcp_getpeername(&c->h, (struct sockaddr *)&ss, &sl)) {
+        if (ss.ss_family == AF_INET) {
+            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        }
+    }
+    snprintf(out, len, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+/* Client certificates (rpc_client_auth): any certificate of an identity key is accepted
+ * here, its key kept for the request checks (rpc_require); one without such a key fails the
+ * handshake. */
+static int verify_client(X509_STORE_CTX *xs, void *arg)
+{
+    (void)arg;
+    SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+    node_rpc_conn *c = ssl ? SSL_get_app_data(ssl) : NULL;
+    if (!c || ldg_tls_cert_key(X509_STORE_CTX_get0_cert(xs), &c->client_key)) {
+        X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+        return 0;
+    }
+    X509_STORE_CTX_set_error(xs, X509_V_OK);
+    return 1;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -198,35 +248,71 @@ static void on_write(uv_write_t *req, int status)
         pump(c); /* output drained: serve what waits, or read again */
 }
 
+/* Hand len bytes of buf (malloc'd; freed once written) to the socket. */
+static void write_buf(node_rpc_conn *c, uint8_t *buf, size_t len)
+{
+    node_rpc *r = c->r;
+    write_req *w = malloc(sizeof *w);
+    if (!w) {
+        free(buf);
+        node_rpc_close_conn(c);
+        return;
+    }
+    w->c = c;
+    w->buf = buf;
+    w->len = len;
+    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
+    if (!c->unsent)
+        c->last_tx_ms = uv_now(r->cfg.loop);
+    c->unsent += len;
+    r->out_total += len;
+    if (uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, on_write)) {
+        c->unsent -= len;
+        r->out_total -= len;
+        free(buf);
+        free(w);
+        node_rpc_close_conn(c);
+    }
+}
+
+/* Write c's pending output: its answers, through TLS when it has a session (whose own
+ * handshake messages go out the same way). */
+static void write_out(node_rpc_conn *c)
+{
+    node_rpc *r = c->r;
+    uint8_t *buf = c->out;
+    size_t len = c->out_len;
+    r->out_total -= len; /* counted again as unsent bytes once handed to the socket */
+    c->out_len = 0;
+    if (!c->tls.ssl) {
+        c->out = NULL;
+        c->out_cap = 0;
+        if (len)
+            write_buf(c, buf, len);
+        return;
+    }
+    if (len && p2p_tls_write(&c->tls, buf, len)) {
+        node_rpc_close_conn(c);
+        return;
+    }
+    size_t n = p2p_tls_pending(&c->tls);
+    if (!n)
+        return;
+    if (!(buf = malloc(n))) {
+        node_rpc_close_conn(c);
+        return;
+    }
+    write_buf(c, buf, p2p_tls_take(&c->tls, buf, n));
+}
+
 void node_rpc_flush(node_rpc *r)
 {
     while (r->dirty) {
         node_rpc_conn *c = r->dirty;
         r->dirty = c->next_dirty;
         c->dirty = false;
-        if (c->closing || !c->out_len)
-            continue;
-        write_req *w = malloc(sizeof *w);
-        if (!w) {
-            node_rpc_close_conn(c);
-            continue;
-        }
-        w->c = c;
-        w->buf = c->out;
-        w->len = c->out_len;
-        c->out = NULL;
-        c->out_len = c->out_cap = 0;
-        uv_buf_t b = uv_buf_init((char *)w->buf, (unsigned)w->len);
-        if (!c->unsent)
-            c->last_tx_ms = uv_now(r->cfg.loop);
-        c->unsent += w->len;
-        if (uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, on_write)) {
-            c->unsent -= w->len;
-            r->out_total -= w->len;
-            free(w->buf);
-            free(w);
-            node_rpc_close_conn(c);
-        }
+        if (!c->closing)
+            write_out(c);
     }
 }
 
@@ -243,6 +329,7 @@ static void on_conn_closed(uv_handle_t *h)
     r->out_total -= c->out_len; /* unsent bytes left with their write requests */
     if (c->backlog && !--r->n_backlog)
         uv_idle_stop(&r->backlog);
+    p2p_tls_free(&c->tls);
     free(c->in);
     free(c->out);
     free(c);
@@ -260,6 +347,10 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     (void)hint;
     node_rpc_conn *c = h->data;
+    if (c->tls.ssl) { /* ciphertext: fed to TLS at once, so one buffer serves everyone */
+        *buf = uv_buf_init((char *)c->r->rbuf, sizeof c->r->rbuf);
+        return;
+    }
     if (node_buf_reserve(&c->in, &c->in_cap, c->in_len + 65536)) {
         *buf = uv_buf_init(NULL, 0);
         return;
@@ -333,10 +424,62 @@ static void set_backlog(node_rpc_conn *c, bool on)
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
 
+/* Count, log and report a failed handshake. */
+static void tls_failed(node_rpc_conn *c, const char *why)
+{
+    node_rpc *r = c->r;
+    char who[64];
+    r->stats.tls_failed++;
+    node_rpc_conn_peer(c, who, sizeof who);
+    if (r->cfg.on_security)
+        r->cfg.on_security(r->cfg.ctx, "rpc_tls_failed", who, why);
+    node_rpc_close_conn(c);
+}
+
+/* Move TLS along: the handshake, then every decrypted byte into c->in (no more than the
+ * socket reads bring: it is not read while a whole request waits). false: c is closing, or
+ * its handshake is not done yet. */
+static bool tls_step(node_rpc_conn *c)
+{
+    char why[200] = "";
+    if (!c->tls.done) {
+        int rc = p2p_tls_handshake(&c->tls, why, sizeof why);
+        mark_dirty(c); /* the handshake's own messages */
+        if (rc < 0)
+            tls_failed(c, why);
+        if (rc <= 0)
+            return false;
+    }
+    for (;;) {
+        if (node_buf_reserve(&c->in, &c->in_cap, c->in_len + P2P_TLS_RECORD)) {
+            node_rpc_close_conn(c);
+            return false;
+        }
+        int n = p2p_tls_read(&c->tls, c->in + c->in_len, c->in_cap - c->in_len, why,
+                             sizeof why);
+        if (n > 0) {
+            c->in_len += (size_t)n;
+            continue;
+        }
+        if (n == P2P_ENOTCONN) /* close_notify: answer what came before it, then close */
+            c->close_after_flush = true;
+        else if (n < 0)
+            node_rpc_close_conn(c);
+        return !c->closing;
+    }
+}
+
 /* Serve c's whole frames within the bounds, then decide whether to read more. */
 static void pump(node_rpc_conn *c)
 {
     node_rpc *r = c->r;
+    if (c->tls.ssl && !c->closing && !tls_step(c)) {
+        node_rpc_flush(r);
+        if (!c->closing && !c->reading &&
+            !uv_read_start((uv_stream_t *)&c->h, on_alloc, on_read))
+            c->reading = true; /* the handshake needs the client's next flight */
+        return;
+    }
     unsigned served = 0;
     size_t off = 0, size, held0 = out_held(c);
     while (served < NODE_RPC_FRAMES_PER_TURN && out_held(c) - held0 < NODE_RPC_OUT_PER_TURN &&
@@ -386,8 +529,13 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
     }
     if (n == 0)
         return;
-    c->in_len += (size_t)n;
     c->last_rx_ms = uv_now(c->r->cfg.loop);
+    if (!c->tls.ssl)
+        c->in_len += (size_t)n;
+    else if (p2p_tls_feed(&c->tls, c->r->rbuf, (size_t)n)) {
+        node_rpc_close_conn(c);
+        return;
+    }
     pump(c);
 }
 
@@ -475,8 +623,12 @@ static void on_connection(uv_stream_t *l, int status)
     c->gen = r->gens[slot];
     r->conns[slot] = c;
     r->n_conns++;
-    c->last_rx_ms = c->last_tx_ms = uv_now(r->cfg.loop);
+    c->accepted_ms = c->last_rx_ms = c->last_tx_ms = uv_now(r->cfg.loop);
     uv_tcp_nodelay(&c->h, 1);
+    if (r->cfg.tls && p2p_tls_new(&c->tls, r->cfg.tls, false, c)) {
+        node_rpc_close_conn(c);
+        return;
+    }
     pump(c);
 }
 
@@ -486,6 +638,8 @@ static void on_connection(uv_stream_t *l, int status)
 /* Why c should be closed at now, or NULL. */
 static const char *overdue(const node_rpc *r, const node_rpc_conn *c, uint64_t now)
 {
+    if (c->tls.ssl && !c->tls.done && now - c->accepted_ms >= r->cfg.request_timeout_ms)
+        return "handshake";
     if (c->frame_since_ms && c->reading && now - c->frame_since_ms >= r->cfg.request_timeout_ms)
         return "slow_request";
     if (c->unsent && now - c->last_tx_ms >= r->cfg.idle_timeout_ms)
@@ -504,10 +658,10 @@ static void log_stats(node_rpc *r)
         return;
     node__log("rpc: refused %" PRIu64 " clients at max_clients and %" PRIu64 " at the per-IP "
               "bound; closed %" PRIu64 " idle, %" PRIu64 " with a request not sent in time, "
-              "%" PRIu64 " not reading their answers",
+              "%" PRIu64 " not reading their answers; %" PRIu64 " TLS handshakes failed",
               s->refused_full - l->refused_full, s->refused_per_ip - l->refused_per_ip,
               s->closed_idle - l->closed_idle, s->closed_slow_request - l->closed_slow_request,
-              s->closed_not_reading - l->closed_not_reading);
+              s->closed_not_reading - l->closed_not_reading, s->tls_failed - l->tls_failed);
     *l = *s;
 }
 
@@ -520,7 +674,7 @@ static void on_tick(uv_timer_t *t)
         const char *why = c && !c->closing ? overdue(r, c, now) : NULL;
         if (!why)
             continue;
-        if (why[0] == 's')
+        if (why[0] == 's' || why[0] == 'h')
             r->stats.closed_slow_request++;
         else if (why[0] == 'n')
             r->stats.closed_not_reading++;

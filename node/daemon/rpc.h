@@ -36,11 +36,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
 #include <pb.h>
 #include <uv.h>
 
 #include "fwledger.pb.h"
+#include "ledger/ledger.h"
 #include "node/daemon/reply_to.h"
+#include "p2p/p2p_tls.h"
 
 #define NODE_RPC_OUT_HIGH (8u << 20)   /* a connection's unwritten answers: serving stops  */
 #define NODE_RPC_OUT_TOTAL (64u << 20) /* all connections' unwritten answers (see above)     */
@@ -58,6 +61,7 @@ typedef struct {
     uint64_t closed_idle;     /* closed: nothing sent, nothing owed, for idle_timeout_ms   */
     uint64_t closed_slow_request; /* a request frame not complete within request_timeout */
     uint64_t closed_not_reading;  /* answers not read for idle_timeout_ms               */
+    uint64_t tls_failed;      /* TLS handshakes that failed                                */
 } node_rpc_stats;
 
 typedef struct node_rpc_conn node_rpc_conn; /* private to rpc.c */
@@ -70,7 +74,15 @@ typedef struct {
     uint32_t max_clients;
     uint32_t max_per_ip;         /* 0: NODE_RPC_MAX_PER_IP                                  */
     uint32_t idle_timeout_ms;    /* 0: NODE_RPC_IDLE_TIMEOUT_MS                             */
-    uint32_t request_timeout_ms; /* 0: NODE_RPC_REQUEST_TIMEOUT_MS                          */
+    uint32_t request_timeout_ms; /* 0: NODE_RPC_REQUEST_TIMEOUT_MS (also the TLS handshake)  */
+    /* TLS: the caller's context (certificate, key, whether client certificates are asked
+     * for: SSL_CTX_set_verify), kept until node_rpc_close; the component installs its
+     * certificate check (any identity key, kept: node_rpc_conn_client_key). NULL:
+     * plaintext. */
+    SSL_CTX *tls;
+    /* A security event (for the audit log): event ("rpc_tls_failed"), subject (the client's
+     * address), detail. Optional. */
+    void (*on_security)(void *ctx, const char *event, const char *subject, const char *detail);
     /* A decoded request of c (valid during the call; the answer goes out through the
      * send functions below). Decoding errors are answered by the component. */
     void (*on_request)(void *ctx, node_rpc_conn *c, const fwl_Request *req);
@@ -93,6 +105,7 @@ struct node_rpc {
     node_rpc_stats stats;
     node_rpc_stats logged;  /* stats when last logged                                  */
     bool started;
+    uint8_t rbuf[64u << 10]; /* ciphertext of one socket read, fed to TLS at once       */
     fwl_Request req;        /* scratch, decoded per frame                              */
     fwl_Response resp;      /* scratch, node_rpc_new_resp                              */
 };
@@ -115,6 +128,10 @@ node_rpc_conn *node_rpc_conn_of(node_rpc *r, node_reply_to to);
 size_t *node_rpc_conn_pending(node_rpc_conn *c);
 /* The same for WaitForTx requests waiting for their tx. */
 size_t *node_rpc_conn_waits(node_rpc_conn *c);
+/* The key of the client's certificate, or NULL (none, or plaintext). */
+const ldg_pubkey *node_rpc_conn_client_key(const node_rpc_conn *c);
+/* "HOST:PORT" of the client, for logs. */
+void node_rpc_conn_peer(node_rpc_conn *c, char *out, size_t len);
 
 /* The scratch Response, zeroed, with id and kind set; valid until the next call. */
 fwl_Response *node_rpc_new_resp(node_rpc *r, uint64_t id, pb_size_t which);

@@ -12,12 +12,25 @@ uint64_t node__now_ms(server *s)
     return node__wall_ms();
 }
 
+void node__security(server *s, const char *event, const char *subject, const char *detail)
+{
+    (void)s;
+    node__log("security: %s from %s: %s", event, subject, detail);
+}
+
+static void on_security(void *ctx, const char *event, const char *subject, const char *detail)
+{
+    node__security(ctx, event, subject, detail);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Requests: the rpc component's events                                                      */
 
 static void on_request(void *ctx, client *c, const fwl_Request *req)
 {
     server *s = ctx;
+    if (!node__access_allowed(s, c, req))
+        return;
     switch (req->which_req) {
     case fwl_Request_submit_tx_tag: node__handle_submit(s, c, req->id, &req->req.submit_tx); break;
     case fwl_Request_wait_for_tx_tag: node__handle_wait(s, c, req->id, &req->req.wait_for_tx); break;
@@ -136,7 +149,10 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
         free(s);
         return rc;
     }
+    if ((rc = node__access_init(s, err, errlen)))
+        goto out;
     node_rpc_config rcfg = {.loop = &s->loop, .host = cfg->rpc_host, .port = cfg->rpc_port,
+                            .tls = s->tls, .on_security = on_security,
                             .max_clients = cfg->max_clients,
                             .max_per_ip = cfg->rpc_max_clients_per_ip,
                             .idle_timeout_ms = cfg->rpc_idle_timeout_ms,
@@ -197,6 +213,7 @@ out:
     node_rpc_close(&s->rpc);
     node_chain_close(&s->ch);
     node_elg_close(&s->elg);
+    node__access_close(s);
     ldg_store_close(s->store);
     OPENSSL_cleanse(&s->vkey, sizeof s->vkey);
     free(s);

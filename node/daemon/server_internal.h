@@ -54,12 +54,20 @@ struct server {
     node_mempool mp;  /* the mempool component (mempool.h)           */
 
     node_elg elg;     /* the eligibility component (elg_worker.h)   */
+    SSL_CTX *tls;     /* the RPC port's TLS context (access.c); NULL: plaintext */
     bool stopping;
     uint64_t trimmed_at;  /* committed txs at the last malloc_trim   */
 };
 
 /* server.c */
 uint64_t node__now_ms(server *s);
+/* A security event (denied request, failed handshake, ...): logged. */
+void node__security(server *s, const char *event, const char *subject, const char *detail);
+/* access.c: the RPC port's TLS context from the config, and rpc_require per request */
+int node__access_init(server *s, char *err, size_t errlen);
+void node__access_close(server *s);
+/* false: c may not send req, and has been answered NODE_EAUTH. */
+bool node__access_allowed(server *s, client *c, const fwl_Request *req);
 /* writes.c: the write RPCs and the mempool's events */
 int node__writes_init(server *s);
 void node__handle_submit(server *s, client *c, uint64_t id, const fwl_SubmitTxReq *r);

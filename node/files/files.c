@@ -257,31 +257,6 @@ static bool unspecified_addr(const char *host)
 }
 
 /* A path member; "" is refused unless empty_ok. */
-static int get_path(const json_t *root, const char *name, bool empty_ok, char *out, size_t cap,
-                    node_json_err *e)
-{
-    const char *s;
-    int rc = node_json_get_string(root, "", name, false, &s, e);
-
-    if (rc || !s)
-        return rc;
-    if (!*s && !empty_ok)
-        return node__bad(e, NODE_ECONFIG, "", name, "must not be empty");
-    if (strlen(s) >= cap)
-        return node__bad(e, NODE_ECONFIG, "", name, "longer than %zu bytes", cap - 1);
-    strcpy(out, s);
-    return 0;
-}
-
-static int get_u32(const json_t *root, const char *name, uint32_t min, uint32_t max,
-                   uint32_t *out, node_json_err *e)
-{
-    uint64_t v = *out;
-    int rc = node_json_get_uint(root, "", name, false, min, max, &v, e);
-    *out = (uint32_t)v;
-    return rc;
-}
-
 /* A peer's name: what logs and status call it, so a plain word. */
 static bool peer_name_ok(const char *s)
 {
@@ -367,9 +342,7 @@ static int config_from_json(const json_t *root, node_config *c, node_json_err *e
         "block_time_drift_ms",
         "map_size_mib",
         "peer_timeout_ms",
-        "rpc_max_clients_per_ip",
-        "rpc_idle_timeout_ms",
-        "rpc_request_timeout_ms",
+        NODE_CONFIG_RPC_KEYS,
         NULL,
     };
     static const struct {
@@ -387,45 +360,40 @@ static int config_from_json(const json_t *root, node_config *c, node_json_err *e
     int rc;
 
     if ((rc = node_json_check_keys(root, keys, "", e)) ||
-        (rc = get_path(root, "data_dir", false, c->data_dir, sizeof c->data_dir, e)) ||
-        (rc = get_path(root, "genesis", false, c->genesis, sizeof c->genesis, e)) ||
-        (rc = get_path(root, "validator_key", true, c->validator_key, sizeof c->validator_key,
+        (rc = node__get_path(root, "data_dir", false, c->data_dir, sizeof c->data_dir, e)) ||
+        (rc = node__get_path(root, "genesis", false, c->genesis, sizeof c->genesis, e)) ||
+        (rc = node__get_path(root, "validator_key", true, c->validator_key, sizeof c->validator_key,
                        e)) ||
         (rc = node_json_get_string(root, "", "rpc_listen", false, &s, e)) ||
         (s && (rc = parse_addr(s, "", "rpc_listen", false, c->rpc_host, sizeof c->rpc_host,
                                &c->rpc_port, e))) ||
-        (rc = get_u32(root, "block_interval_ms", 1, BLOCK_INTERVAL_MAX, &c->block_interval_ms,
+        (rc = node__get_u32(root, "block_interval_ms", 1, BLOCK_INTERVAL_MAX, &c->block_interval_ms,
                       e)) ||
-        (rc = get_u32(root, "max_block_txs", 1, LDG_BLOCK_MAX_TXS, &c->max_block_txs, e)) ||
-        (rc = get_u32(root, "mempool_max", 1, MEMPOOL_MAX_MAX, &c->mempool_max, e)) ||
-        (rc = get_u32(root, "max_clients", 1, CLIENTS_MAX_MAX, &c->max_clients, e)) ||
+        (rc = node__get_u32(root, "max_block_txs", 1, LDG_BLOCK_MAX_TXS, &c->max_block_txs, e)) ||
+        (rc = node__get_u32(root, "mempool_max", 1, MEMPOOL_MAX_MAX, &c->mempool_max, e)) ||
+        (rc = node__get_u32(root, "max_clients", 1, CLIENTS_MAX_MAX, &c->max_clients, e)) ||
         (rc =
-             get_path(root, "identity_key", false, c->identity_key, sizeof c->identity_key, e)) ||
+             node__get_path(root, "identity_key", false, c->identity_key, sizeof c->identity_key, e)) ||
         (rc = node_json_get_string(root, "", "p2p_listen", false, &s, e)) ||
         (s && (rc = parse_addr(s, "", "p2p_listen", true, c->p2p_host, sizeof c->p2p_host,
                                &c->p2p_port, e))) ||
         (rc = config_peers(root, c, e)))
         return rc;
     for (size_t i = 0; i < sizeof timeouts / sizeof *timeouts; i++)
-        if ((rc = get_u32(root, timeouts[i].name, NODE_TIMEOUT_MIN_MS, NODE_TIMEOUT_MAX_MS,
+        if ((rc = node__get_u32(root, timeouts[i].name, NODE_TIMEOUT_MIN_MS, NODE_TIMEOUT_MAX_MS,
                           (uint32_t *)((char *)c + timeouts[i].off), e)))
             return rc;
-    if ((rc = get_u32(root, "sync_batch_blocks", 1, NODE_SYNC_BATCH_MAX, &c->sync_batch_blocks,
+    if ((rc = node__get_u32(root, "sync_batch_blocks", 1, NODE_SYNC_BATCH_MAX, &c->sync_batch_blocks,
                       e)) ||
-        (rc = get_u32(root, "eligibility_cache", NODE_ELG_CACHE_MIN, NODE_ELG_CACHE_MAX,
+        (rc = node__get_u32(root, "eligibility_cache", NODE_ELG_CACHE_MIN, NODE_ELG_CACHE_MAX,
                       &c->eligibility_cache, e)) ||
-        (rc = get_u32(root, "block_time_drift_ms", NODE_DRIFT_MIN_MS, NODE_DRIFT_MAX_MS,
+        (rc = node__get_u32(root, "block_time_drift_ms", NODE_DRIFT_MIN_MS, NODE_DRIFT_MAX_MS,
                       &c->block_time_drift_ms, e)) ||
-        (rc = get_u32(root, "map_size_mib", NODE_MAP_SIZE_MIN_MIB, NODE_MAP_SIZE_MAX_MIB,
+        (rc = node__get_u32(root, "map_size_mib", NODE_MAP_SIZE_MIN_MIB, NODE_MAP_SIZE_MAX_MIB,
                       &c->map_size_mib, e)) ||
-        (rc = get_u32(root, "peer_timeout_ms", NODE_PEER_TIMEOUT_MIN_MS,
+        (rc = node__get_u32(root, "peer_timeout_ms", NODE_PEER_TIMEOUT_MIN_MS,
                       NODE_PEER_TIMEOUT_MAX_MS, &c->peer_timeout_ms, e)) ||
-        (rc = get_u32(root, "rpc_max_clients_per_ip", 1, CLIENTS_MAX_MAX,
-                      &c->rpc_max_clients_per_ip, e)) ||
-        (rc = get_u32(root, "rpc_idle_timeout_ms", NODE_RPC_TIMEOUT_MIN_MS,
-                      NODE_RPC_TIMEOUT_MAX_MS, &c->rpc_idle_timeout_ms, e)) ||
-        (rc = get_u32(root, "rpc_request_timeout_ms", NODE_RPC_TIMEOUT_MIN_MS,
-                      NODE_RPC_TIMEOUT_MAX_MS, &c->rpc_request_timeout_ms, e)))
+        (rc = node__config_rpc(root, c, e)))
         return rc;
 
     /* p2p is on exactly when p2p_listen is given: what only makes sense with it is refused
@@ -468,9 +436,7 @@ void node_config_defaults(node_config *c)
      * loaded or sanitised node: a fraction of a second), and a tight bound next to an hour. */
     c->block_time_drift_ms = 5000;
     c->peer_timeout_ms = 4000;
-    c->rpc_max_clients_per_ip = 64;
-    c->rpc_idle_timeout_ms = 120000;
-    c->rpc_request_timeout_ms = 10000;
+    node__config_rpc_defaults(c);
 }
 
 /* Make a relative path relative to dir instead ("" dir or "" path: leave it as it is). */
@@ -527,6 +493,8 @@ int node_config_load(const char *path, node_config *c, char *err, size_t errlen)
         !(rc = resolve(dir, c->genesis, sizeof c->genesis, "genesis", &e)) &&
         !(rc = resolve(dir, c->validator_key, sizeof c->validator_key, "validator_key", &e)))
         rc = resolve(dir, c->identity_key, sizeof c->identity_key, "identity_key", &e);
+    if (!rc && !(rc = resolve(dir, c->rpc_tls_cert, sizeof c->rpc_tls_cert, "rpc_tls_cert", &e)))
+        rc = resolve(dir, c->rpc_tls_key, sizeof c->rpc_tls_key, "rpc_tls_key", &e);
     if (rc)
         memset(c, 0, sizeof *c);
     return rc;
@@ -551,10 +519,7 @@ static bool config_same(const node_config *a, const node_config *b)
         a->sync_batch_blocks != b->sync_batch_blocks ||
         a->eligibility_cache != b->eligibility_cache ||
         a->block_time_drift_ms != b->block_time_drift_ms || a->map_size_mib != b->map_size_mib ||
-        a->peer_timeout_ms != b->peer_timeout_ms ||
-        a->rpc_max_clients_per_ip != b->rpc_max_clients_per_ip ||
-        a->rpc_idle_timeout_ms != b->rpc_idle_timeout_ms ||
-        a->rpc_request_timeout_ms != b->rpc_request_timeout_ms)
+        a->peer_timeout_ms != b->peer_timeout_ms || !node__config_rpc_same(a, b))
         return false;
     for (size_t i = 0; i < a->n_peers; i++)
         if (strcmp(a->peers[i].host, b->peers[i].host) || a->peers[i].port != b->peers[i].port ||
@@ -633,9 +598,7 @@ static int config_to_json(const node_config *c, json_t **out)
     node__put(root, "block_time_drift_ms", json_integer(c->block_time_drift_ms), &ok);
     node__put(root, "map_size_mib", json_integer(c->map_size_mib), &ok);
     node__put(root, "peer_timeout_ms", json_integer(c->peer_timeout_ms), &ok);
-    node__put(root, "rpc_max_clients_per_ip", json_integer(c->rpc_max_clients_per_ip), &ok);
-    node__put(root, "rpc_idle_timeout_ms", json_integer(c->rpc_idle_timeout_ms), &ok);
-    node__put(root, "rpc_request_timeout_ms", json_integer(c->rpc_request_timeout_ms), &ok);
+    node__config_rpc_put(root, c, &ok);
     if (!ok) {
         json_decref(root);
         return LDG_EINVALID; /* invalid UTF-8 in a path, or out of memory */
@@ -697,6 +660,10 @@ int node_config_check(const node_config *c, const ldg_genesis *g, const ldg_pubk
                          "p256-ecdsa)",
                          impl ? impl->name : "an unknown algorithm");
     }
+    if (!identity && !c->p2p_port && !c->rpc_plaintext && !c->rpc_tls_cert[0])
+        return node__bad(&e, NODE_ECONFIG, "", "identity_key",
+                         "missing: the RPC port's TLS presents it (or give rpc_tls_cert and "
+                         "rpc_tls_key, or rpc_plaintext with a loopback rpc_listen)");
     if (c->p2p_port) {
         if (!identity)
             return node__bad(&e, NODE_ECONFIG, "", "identity_key",

@@ -100,6 +100,16 @@ int node_key_save(const char *path, const node_key *k);
  *                  that has not read its answers for this long, is closed.
  *   rpc_request_timeout_ms  a request frame (or TLS handshake) begun must be complete
  *                  within this (both NODE_RPC_TIMEOUT_MIN_MS..NODE_RPC_TIMEOUT_MAX_MS).
+ *   rpc_plaintext  true: the RPC port speaks plain TCP, allowed only with a loopback
+ *                  rpc_listen (127.0.0.0/8, ::1). Default false: TLS 1.3, the node
+ *                  presenting identity_key's certificate (clients pin the key), or, with
+ *                  rpc_tls_cert and rpc_tls_key (PEM files, both or neither), that
+ *                  certificate chain (clients check it against their CA).
+ *   rpc_client_auth  "none", "optional" (default: a client may present a certificate of an
+ *                  ed25519 or p256-ecdsa key) or "required".
+ *   rpc_require    {"<request kind>": "authenticated" | "tracker" | "admin"}: who may send
+ *                  that kind (kinds: node_rpc_kind_name; absent: anyone); needs
+ *                  rpc_client_auth other than "none".
  * Rules that need the genesis and the key files as well: node_config_check.
  */
 #define NODE_MAX_PEERS 64
@@ -119,6 +129,17 @@ int node_key_save(const char *path, const node_key *k);
 #define NODE_MAP_SIZE_MIN_MIB 1
 #define NODE_RPC_TIMEOUT_MIN_MS 100
 #define NODE_RPC_TIMEOUT_MAX_MS 86400000
+/* Client certificates on the RPC port (rpc_client_auth): not asked for; asked for and
+ * checked when sent; required (the handshake fails without one). */
+enum { NODE_RPC_AUTH_NONE, NODE_RPC_AUTH_OPTIONAL, NODE_RPC_AUTH_REQUIRED };
+/* What a request kind needs (rpc_require): anyone; a client certificate; one whose key is a
+ * registered tracker's; one whose key is one of the genesis admins'. */
+enum { NODE_RPC_ROLE_ANY, NODE_RPC_ROLE_AUTHENTICATED, NODE_RPC_ROLE_TRACKER, NODE_RPC_ROLE_ADMIN };
+/* Request kinds, indexed by their fwl.Request tag - 10 (submit_tx .. get_contract). */
+#define NODE_RPC_KINDS 9
+/* "submit_tx", ... for kind i (0..NODE_RPC_KINDS-1); NULL outside. */
+const char *node_rpc_kind_name(unsigned i);
+const char *node_rpc_role_name(unsigned role);
 #define NODE_MAP_SIZE_MAX_MIB (1u << 22) /* 4 TiB */
 
 typedef struct {
@@ -154,6 +175,11 @@ typedef struct {
     uint32_t rpc_max_clients_per_ip;
     uint32_t rpc_idle_timeout_ms;
     uint32_t rpc_request_timeout_ms;
+    bool rpc_plaintext;        /* no TLS on the RPC port (loopback rpc_listen only)         */
+    char rpc_tls_cert[4096];   /* "": present the identity key's certificate instead        */
+    char rpc_tls_key[4096];
+    uint8_t rpc_client_auth;   /* NODE_RPC_AUTH_*                                           */
+    uint8_t rpc_require[NODE_RPC_KINDS]; /* NODE_RPC_ROLE_* by request kind (tag - 10)       */
 } node_config;
 /* All defaults: the example above without identity_key, p2p_listen and peers, with RPC on
  * 127.0.0.1:7400. Unused bytes (past strings, peers past n_peers) are zero. */
@@ -171,7 +197,8 @@ int node_config_save(const char *path, const node_config *c);
  * are loaded. validator: the public key in validator_key, NULL for a replica (validator_key
  * ""); identity: the public key in identity_key, NULL when identity_key is "".
  *   - a validator key must be one of g's validators;
- *   - an identity key must be an identity algorithm, and is required with p2p_listen;
+ *   - an identity key must be an identity algorithm, and is required with p2p_listen, and
+ *     for the RPC port's TLS unless rpc_tls_cert is given or rpc_plaintext is true;
  *   - with p2p, a validator's identity must be the one g lists for it (g must list one), and
  *     a replica's identity must not be any validator's in g;
  *   - no peer is this node itself (its identity).

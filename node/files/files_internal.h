@@ -36,6 +36,24 @@ int node__load_object(const char *path, bool secret, json_t **out, node_json_err
 
 
 
+/* A top-level string member that is a path (empty only with empty_ok), copied into out of
+ * cap bytes; out left alone when absent. */
+int node__get_path(const json_t *root, const char *name, bool empty_ok, char *out, size_t cap,
+                   node_json_err *e);
+/* A top-level integer member in [min, max]; *out left alone (the default) when absent. */
+int node__get_u32(const json_t *root, const char *name, uint32_t min, uint32_t max,
+                  uint32_t *out, node_json_err *e);
+
+/* The RPC port's members of the node config (config_rpc.c): parsed from root into c (after
+ * the rest, so rpc_listen is known), their defaults, equality, and writing them. */
+#define NODE_CONFIG_RPC_KEYS                                                              \
+    "rpc_plaintext", "rpc_tls_cert", "rpc_tls_key", "rpc_client_auth", "rpc_require",     \
+        "rpc_max_clients_per_ip", "rpc_idle_timeout_ms", "rpc_request_timeout_ms"
+int node__config_rpc(const json_t *root, node_config *c, node_json_err *e);
+void node__config_rpc_defaults(node_config *c);
+bool node__config_rpc_same(const node_config *a, const node_config *b);
+void node__config_rpc_put(json_t *root, const node_config *c, bool *ok);
+
 /* An array member of min to max elements (a top-level one: the message names it alone);
  * *out NULL when absent and optional. */
 int node__get_array(const json_t *obj, const char *name, bool required, size_t min, size_t max,

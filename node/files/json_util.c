@@ -323,3 +323,28 @@ int node__write_json(const char *path, const json_t *root, int mode)
     free(buf);
     return rc;
 }
+
+int node__get_path(const json_t *root, const char *name, bool empty_ok, char *out, size_t cap,
+                    node_json_err *e)
+{
+    const char *s;
+    int rc = node_json_get_string(root, "", name, false, &s, e);
+
+    if (rc || !s)
+        return rc;
+    if (!*s && !empty_ok)
+        return node__bad(e, NODE_ECONFIG, "", name, "must not be empty");
+    if (strlen(s) >= cap)
+        return node__bad(e, NODE_ECONFIG, "", name, "longer than %zu bytes", cap - 1);
+    strcpy(out, s);
+    return 0;
+}
+
+int node__get_u32(const json_t *root, const char *name, uint32_t min, uint32_t max,
+                   uint32_t *out, node_json_err *e)
+{
+    uint64_t v = *out;
+    int rc = node_json_get_uint(root, "", name, false, min, max, &v, e);
+    *out = (uint32_t)v;
+    return rc;
+}

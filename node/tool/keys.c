@@ -141,10 +141,12 @@ static const char init_usage[] =
     "                     [--alg NAME] [--product P...]\n"
     "\n"
     "Create a single-validator development chain in DIR (created if missing): admin.key,\n"
-    "author.key, validator.key, genesis.json (one admin, threshold 1; one validator; the\n"
+    "author.key, validator.key, node.key (the node's ed25519 identity: its RPC port's TLS\n"
+    "key), genesis.json (one admin, threshold 1; one validator, with that identity; the\n"
     "author registered for each product) and node.json (data in DIR/data). Refuses a DIR\n"
     "that already holds any of these files. Start the node with\n"
     "  fwledgerd --config DIR/node.json\n"
+    "and reach it with  fwledger status --genesis DIR/genesis.json --node 127.0.0.1:PORT\n"
     "\n"
     "With --validators N above 1 or --replicas M above 0, create a local cluster instead:\n"
     "DIR/genesis.json (N validators of power 1, each with an ed25519 node identity key; one\n"
@@ -169,9 +171,9 @@ static const char init_usage[] =
 _Static_assert(LDG_MAX_VALIDATORS == 32 && NODE_MAX_PEERS + 1 == 65,
                "the usage says 1 to 32 validators, at most 65 nodes (every other one a peer)");
 
-static const char *const init_files[] = {"admin.key", "author.key", "validator.key",
-                                         "genesis.json", "node.json"};
-enum { F_ADMIN, F_AUTHOR, F_VALIDATOR, F_GENESIS, F_CONFIG, F_COUNT };
+static const char *const init_files[] = {"admin.key",   "author.key",   "validator.key",
+                                         "node.key",    "genesis.json", "node.json"};
+enum { F_ADMIN, F_AUTHOR, F_VALIDATOR, F_IDENTITY, F_GENESIS, F_CONFIG, F_COUNT };
 
 typedef struct {
     const char *dir;
@@ -182,7 +184,7 @@ typedef struct {
     int port;
     const char *products[LDG_MAX_GENESIS_AUTHORS];
     size_t n_products;
-    node_key keys[3]; /* admin, author, validator: indexed like F_* */
+    node_key keys[4]; /* admin, author, validator, identity: indexed like F_* */
     uint32_t n_validators, n_replicas; /* a cluster when above 1 or 0 */
     bool port_given, base_port_given;
 } init_ctx;
@@ -226,6 +228,7 @@ static void init_genesis(init_ctx *x, ldg_genesis *g)
     g->n_admins = 1;
     g->admin_threshold = 1;
     g->validators[0] = x->keys[F_VALIDATOR].pub;
+    g->validator_ids[0] = x->keys[F_IDENTITY].pub; /* what clients of its RPC port pin */
     g->validator_power[0] = 1;
     g->n_validators = 1;
     for (size_t i = 0; i < x->n_products; i++) {
@@ -240,8 +243,8 @@ static void init_genesis(init_ctx *x, ldg_genesis *g)
 static void init_write(init_ctx *x)
 {
     int rc;
-    for (int i = F_ADMIN; i <= F_VALIDATOR; i++) {
-        generate(x->alg, &x->keys[i]);
+    for (int i = F_ADMIN; i <= F_IDENTITY; i++) {
+        generate(i == F_IDENTITY ? ldg_sig_by_id(LDG_SIG_ED25519) : x->alg, &x->keys[i]);
         if ((rc = node_key_save(x->path[i], &x->keys[i])))
             init_fail(x, rc, x->path[i]);
         x->created[i] = true;
@@ -258,6 +261,7 @@ static void init_write(init_ctx *x)
     snprintf(cfg->data_dir, sizeof cfg->data_dir, "data");
     snprintf(cfg->genesis, sizeof cfg->genesis, "genesis.json");
     snprintf(cfg->validator_key, sizeof cfg->validator_key, "validator.key");
+    snprintf(cfg->identity_key, sizeof cfg->identity_key, "node.key");
     snprintf(cfg->rpc_host, sizeof cfg->rpc_host, "127.0.0.1");
     cfg->rpc_port = x->port;
     if ((rc = node_config_save(x->path[F_CONFIG], cfg)))
@@ -268,12 +272,14 @@ static void init_write(init_ctx *x)
 
 static void init_report(const init_ctx *x)
 {
-    static const char *const roles[] = {"chain admin", "author", "validator"};
+    static const char *const roles[] = {"chain admin", "author", "validator",
+                                        "node identity (TLS)"};
     char hex[2 * LDG_PUBKEY_MAX + 1];
     printf("initialised %s (chain %s)\n", x->dir, x->chain_id);
-    for (int i = F_ADMIN; i <= F_VALIDATOR; i++) {
+    for (int i = F_ADMIN; i <= F_IDENTITY; i++) {
         node_hex(x->keys[i].pub.key, x->keys[i].pub.len, hex);
-        printf("  %-14s %s key, %s %s\n", init_files[i], roles[i], x->alg->name, hex);
+        printf("  %-14s %s key, %s %s\n", init_files[i], roles[i],
+               ldg_sig_by_id(x->keys[i].pub.alg)->name, hex);
     }
     printf("  %-14s admin threshold 1, 1 validator, author of", init_files[F_GENESIS]);
     for (size_t i = 0; i < x->n_products; i++)

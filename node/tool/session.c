@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <pb_decode.h>
 
 #include "node/tool/tool.h"
@@ -15,41 +16,132 @@
  * stops a hostile node from making the tool loop forever. */
 #define TOOL_MAX_PAGE_RECORDS 100000u
 
-static void config_addr(const char *path, char *host, size_t cap, int *port)
+/* What the tool knows of the node it is to talk to: address, and how to check it. */
+typedef struct {
+    char host[256];
+    int port;
+    ldg_pubkey pins[LDG_MAX_VALIDATORS + 64];
+    size_t n_pins;
+    node_key client;
+    node_tls tls;
+} target;
+
+static void pin(target *t, const ldg_pubkey *k)
+{
+    if (t->n_pins < sizeof t->pins / sizeof *t->pins)
+        t->pins[t->n_pins++] = *k;
+}
+
+/* --config: the node's address (a node listening on every address is reached on
+ * loopback), and trust in its identity key (or plaintext, when it allows only that). */
+static void from_config(const char *path, target *t, bool address)
 {
     node_config *cfg = tool_xcalloc(1, sizeof *cfg);
     char err[256] = "";
     int rc = node_config_load(path, cfg, err, sizeof err);
     if (rc)
         tool_die_rc(rc, path, err);
-    /* A node listening on every address is reached on loopback. */
-    const char *h = cfg->rpc_host;
-    if (!*h || !strcmp(h, "0.0.0.0"))
-        h = "127.0.0.1";
-    else if (!strcmp(h, "::"))
-        h = "::1";
-    snprintf(host, cap, "%s", h);
-    *port = cfg->rpc_port;
+    if (address) {
+        const char *h = cfg->rpc_host;
+        if (!*h || !strcmp(h, "0.0.0.0"))
+            h = "127.0.0.1";
+        else if (!strcmp(h, "::"))
+            h = "::1";
+        snprintf(t->host, sizeof t->host, "%s", h);
+        t->port = cfg->rpc_port;
+    }
+    if (cfg->identity_key[0] && !cfg->rpc_tls_cert[0]) {
+        node_key *k = tool_xcalloc(1, sizeof *k);
+        if ((rc = node_key_load(cfg->identity_key, k, err, sizeof err)))
+            tool_die_rc(rc, cfg->identity_key, err);
+        pin(t, &k->pub);
+        OPENSSL_cleanse(k, sizeof *k);
+        free(k);
+    }
+    t->tls.plaintext |= cfg->rpc_plaintext;
     free(cfg);
+}
+
+/* --node-key ALG:HEX[,ALG:HEX...] (what names them: opt) */
+static void from_key_arg(const char *opt, const char *arg, target *t)
+{
+    size_t room = sizeof t->pins / sizeof *t->pins - t->n_pins, n = 0;
+    int rc = node_pubkey_list_parse(arg, t->pins + t->n_pins, room, &n);
+    if (rc == LDG_ETOOBIG)
+        tool_usage_error("%s: at most %zu keys", opt, room);
+    if (rc)
+        tool_usage_error("%s: expected ALG:HEX[,ALG:HEX...] (e.g. ed25519:<64 hex digits>): %s",
+                         opt, node_strerror(rc));
+    t->n_pins += n;
+}
+
+static void from_genesis(const char *path, target *t)
+{
+    ldg_genesis *g = tool_xcalloc(1, sizeof *g);
+    char err[256] = "";
+    int rc = node_genesis_load(path, g, err, sizeof err);
+    if (rc)
+        tool_die_rc(rc, path, err);
+    for (size_t i = 0; i < g->n_validators; i++)
+        if (g->validator_ids[i].len)
+            pin(t, &g->validator_ids[i]);
+    free(g);
+}
+
+/* Where the node is and how to check it, from the options (tool.h's usage text). */
+static void resolve_target(const tool_opts *o, target *t)
+{
+    snprintf(t->host, sizeof t->host, "%s", TOOL_DEFAULT_HOST);
+    t->port = TOOL_DEFAULT_PORT;
+    if (*o->host) {
+        snprintf(t->host, sizeof t->host, "%s", o->host);
+        t->port = o->port;
+    }
+    if (o->config)
+        from_config(o->config, t, !*o->host);
+    const char *env_keys = getenv("FWLEDGER_NODE_KEY"), *env_gen = getenv("FWLEDGER_GENESIS");
+    if (o->node_key)
+        from_key_arg("--node-key", o->node_key, t);
+    else if (env_keys && *env_keys)
+        from_key_arg("FWLEDGER_NODE_KEY", env_keys, t);
+    if (o->genesis)
+        from_genesis(o->genesis, t);
+    else if (env_gen && *env_gen)
+        from_genesis(env_gen, t);
+    t->tls.plaintext |= o->plaintext;
+    t->tls.ca_file = o->ca;
+    t->tls.pins = t->pins;
+    t->tls.n_pins = t->n_pins;
+    if (o->client_key) {
+        char err[256] = "";
+        int rc = node_key_load(o->client_key, &t->client, err, sizeof err);
+        if (rc)
+            tool_die_rc(rc, o->client_key, err);
+        t->tls.key_alg = t->client.alg;
+        t->tls.key_sec = t->client.sec;
+        t->tls.key_pub = &t->client.pub;
+    }
 }
 
 tool_session *tool_open(const tool_opts *o, uint32_t min_timeout_ms)
 {
-    char host[256] = TOOL_DEFAULT_HOST;
-    int port = TOOL_DEFAULT_PORT;
-    if (*o->host) {
-        snprintf(host, sizeof host, "%s", o->host);
-        port = o->port;
-    } else if (o->config)
-        config_addr(o->config, host, sizeof host, &port);
+    target *t = tool_xcalloc(1, sizeof *t);
+    resolve_target(o, t);
     tool_session *s = tool_xcalloc(1, sizeof *s);
-    uint32_t t = o->timeout_ms > min_timeout_ms ? o->timeout_ms : min_timeout_ms;
-    int rc = node_client_connect(&s->c, host, port, t);
+    uint32_t tmo = o->timeout_ms > min_timeout_ms ? o->timeout_ms : min_timeout_ms;
+    char err[300] = "";
+    int rc = node_client_connect(&s->c, t->host, t->port, tmo, &t->tls, err, sizeof err);
+    OPENSSL_cleanse(&t->client, sizeof t->client);
     if (rc) {
         char what[300];
-        snprintf(what, sizeof what, "node at %s:%d", host, port);
-        tool_die_rc(rc, what, NULL);
+        snprintf(what, sizeof what, "node at %s:%d", t->host, t->port);
+        if (rc == LDG_EINVALID && !t->n_pins && !t->tls.ca_file && !t->tls.plaintext)
+            tool_usage_error("cannot check the node at %s:%d: give --genesis FILE, --node-key "
+                             "(or set FWLEDGER_GENESIS, FWLEDGER_NODE_KEY), --config, --ca or "
+                             "--plaintext", t->host, t->port);
+        tool_die_rc(rc, what, err);
     }
+    free(t);
     return s;
 }
 

@@ -75,6 +75,10 @@ enum {
     TOOL_OPT_NO_WAIT,
     TOOL_OPT_WAIT_TIMEOUT,
     TOOL_OPT_NONCE,
+    TOOL_OPT_NODE_KEY,
+    TOOL_OPT_CA,
+    TOOL_OPT_CLIENT_KEY,
+    TOOL_OPT_PLAINTEXT,
     TOOL_OPT_LOCAL = 0x200,
 };
 
@@ -83,11 +87,15 @@ enum {
 #define TOOL_OPTS_NODE                                                                       \
     {"node", required_argument, NULL, TOOL_OPT_NODE},                                        \
         {"config", required_argument, NULL, TOOL_OPT_CONFIG},                                \
-        {"timeout", required_argument, NULL, TOOL_OPT_TIMEOUT}
+        {"timeout", required_argument, NULL, TOOL_OPT_TIMEOUT},                              \
+        {"genesis", required_argument, NULL, TOOL_OPT_GENESIS},                              \
+        {"node-key", required_argument, NULL, TOOL_OPT_NODE_KEY},                            \
+        {"ca", required_argument, NULL, TOOL_OPT_CA},                                        \
+        {"client-key", required_argument, NULL, TOOL_OPT_CLIENT_KEY},                        \
+        {"plaintext", no_argument, NULL, TOOL_OPT_PLAINTEXT}
 /* Options of the transaction subcommands (publish, revoke, author). */
 #define TOOL_OPTS_TX                                                                         \
     {"key", required_argument, NULL, TOOL_OPT_KEY},                                          \
-        {"genesis", required_argument, NULL, TOOL_OPT_GENESIS},                              \
         {"no-wait", no_argument, NULL, TOOL_OPT_NO_WAIT},                                    \
         {"wait-timeout", required_argument, NULL, TOOL_OPT_WAIT_TIMEOUT},                    \
         {"nonce", required_argument, NULL, TOOL_OPT_NONCE}
@@ -95,12 +103,20 @@ enum {
 /* Usage text lines every networked subcommand appends to its own. */
 #define TOOL_USAGE_NODE                                                                      \
     "  --node HOST:PORT  the node's RPC address (default 127.0.0.1:7400)\n"                  \
-    "  --config FILE     take the RPC address from a node config file (rpc_listen)\n"        \
-    "  --timeout MS      connect and I/O timeout (default 10000)\n"
+    "  --config FILE     a node config file: its RPC address (rpc_listen), and trust in its\n" \
+    "                    identity key (identity_key)\n"                                     \
+    "  --timeout MS      connect and I/O timeout (default 10000)\n"                          \
+    "The node is checked over TLS 1.3 against (at least one of):\n"                         \
+    "  --genesis FILE    the validators' identity keys in this genesis file (default:\n"     \
+    "                    $FWLEDGER_GENESIS); transactions also take the chain id from it\n"  \
+    "  --node-key ALG:HEX[,...]  these identity keys (e.g. a replica's; default:\n"          \
+    "                    $FWLEDGER_NODE_KEY)\n"                                             \
+    "  --ca FILE         a PEM CA file, for a node with a CA-issued certificate\n"          \
+    "  --plaintext       no TLS (only to a node on loopback that allows it)\n"              \
+    "  --client-key FILE present this ed25519 or p256-ecdsa key file (a tracker's, for\n"    \
+    "                    nodes that require one)\n"
 #define TOOL_USAGE_TX                                                                        \
     "  --key FILE        signing key file; repeat for more signers (the first is the sender)\n" \
-    "  --genesis FILE    chain parameters from this genesis file (default: the node's chain\n" \
-    "                    id, hash sha256)\n"                                                 \
     "  --nonce N         use this nonce instead of asking the node for the next one\n"       \
     "  --no-wait         return after the node accepted the transaction\n"                   \
     "  --wait-timeout MS how long to wait for the block (default 30000)\n"
@@ -112,12 +128,17 @@ typedef struct {
     int port;
     const char *config; /* node config file, or NULL */
     uint32_t timeout_ms;
+    const char *genesis;    /* --genesis, or NULL (then $FWLEDGER_GENESIS for trust)     */
+    const char *node_key;   /* --node-key ALG:HEX                                         */
+    const char *ca;         /* --ca FILE                                                  */
+    const char *client_key; /* --client-key FILE                                          */
+    bool plaintext;
 } tool_opts;
 
 typedef struct {
     const char *keys[TOOL_MAX_KEYS];
     size_t n_keys;
-    const char *genesis;
+    const char *genesis; /* --genesis (shared with tool_opts): chain parameters           */
     bool no_wait;
     uint32_t wait_ms;
     uint64_t nonce; /* 0: ask the node */

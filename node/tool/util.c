@@ -84,7 +84,6 @@ static bool tx_opt(tool_txopts *tx, int opt, const char *arg)
             tool_usage_error("at most %d --key options", TOOL_MAX_KEYS);
         tx->keys[tx->n_keys++] = arg;
         return true;
-    case TOOL_OPT_GENESIS: tx->genesis = arg; return true;
     case TOOL_OPT_NO_WAIT: tx->no_wait = true; return true;
     case TOOL_OPT_WAIT_TIMEOUT: tx->wait_ms = tool_parse_u32("--wait-timeout", arg); return true;
     case TOOL_OPT_NONCE:
@@ -127,6 +126,15 @@ void tool_common_opt(tool_opts *o, tool_txopts *tx, int opt, char **argv)
         parse_addr(optarg, o->host, sizeof o->host, &o->port);
         break;
     case TOOL_OPT_CONFIG: o->config = optarg; break;
+    case TOOL_OPT_GENESIS:
+        o->genesis = optarg;
+        if (tx)
+            tx->genesis = optarg;
+        break;
+    case TOOL_OPT_NODE_KEY: o->node_key = optarg; break;
+    case TOOL_OPT_CA: o->ca = optarg; break;
+    case TOOL_OPT_CLIENT_KEY: o->client_key = optarg; break;
+    case TOOL_OPT_PLAINTEXT: o->plaintext = true; break;
     case TOOL_OPT_TIMEOUT:
         if (!(o->timeout_ms = tool_parse_u32("--timeout", optarg)))
             tool_usage_error("--timeout must be at least 1 ms");

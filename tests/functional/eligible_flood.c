@@ -12,6 +12,7 @@
 #include <pb_decode.h>
 
 #include "node/client/client.h"
+#include "tests/functional/trust.h"
 
 static size_t devices_seen;
 
@@ -43,7 +44,7 @@ int main(int argc, char **argv)
     static fwl_Response resp;
     size_t n = strtoul(argv[4], NULL, 10), answered = 0, busy = 0, other = 0;
     node_client *c;
-    int rc = node_client_connect(&c, argv[1], atoi(argv[2]), 120000);
+    int rc = node_client_connect(&c, argv[1], atoi(argv[2]), 120000, test_trust(), NULL, 0);
     if (rc) {
         fprintf(stderr, "eligible_flood: connect: %s\n", node_strerror(rc));
         return 1;

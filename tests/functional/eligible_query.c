@@ -9,6 +9,8 @@
  * outputs across a restart and across nodes: answers must be identical for the same state).
  * It is the tracker program the client library is built for: it links build/libfwlclient.a,
  * nanopb, OpenSSL and libsecp256k1 only (no LMDB, no libuv; test_eligibility.sh checks).
+ * Like a tracker, it checks the node over TLS against the keys it pins:
+ * $FWLEDGER_NODE_KEY, "ALG:HEX" (the node's identity key, or a list: ALG:HEX,...).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,19 @@
 #include "node/client/client.h"
 
 static const char *product = "sensor-fw", *model = "sensor-v1";
+
+/* The node's key from $FWLEDGER_NODE_KEY ("ed25519:<hex>[,...]": any of them). */
+static const node_tls *trust(void)
+{
+    static ldg_pubkey k[64];
+    static node_tls tls = {.pins = k};
+    const char *s = getenv("FWLEDGER_NODE_KEY");
+    if (!s || node_pubkey_list_parse(s, k, 64, &tls.n_pins) || !tls.n_pins) {
+        fprintf(stderr, "eligible_query: set FWLEDGER_NODE_KEY to ALG:HEX, the node's key\n");
+        exit(2);
+    }
+    return &tls;
+}
 
 static void add_device(fwl_Device *d, const char *id, uint32_t rev, const char *addon,
                        const char *fw_version, const char *libfoo)
@@ -99,7 +114,7 @@ static int raw_check(const char *host, int port, const fwl_Device *dev, size_t n
     node_client *c;
     const uint8_t *buf;
     size_t len;
-    int rc = node_client_connect(&c, host, port, 10000);
+    int rc = node_client_connect(&c, host, port, 10000, trust(), NULL, 0);
     if (rc)
         return rc;
     req.id = 7;
@@ -149,7 +164,7 @@ int main(int argc, char **argv)
     char err[256];
     uint64_t height;
     uint8_t hash[32];
-    int rc = fwl_tracker_connect(&t, argv[1], atoi(argv[2]), 10000);
+    int rc = fwl_tracker_connect(&t, argv[1], atoi(argv[2]), 10000, trust(), err, sizeof err);
     if (!rc)
         rc = fwl_tracker_eligible(t, dev, 4, print_answer, NULL, &height, hash, err, sizeof err);
     fwl_tracker_close(t);

@@ -52,6 +52,7 @@
 
 #include "ledger/ledger.h"
 #include "node/files/files.h"
+#include "tests/functional/trust.h"
 
 #define MAX_NODES 16
 #define MAX_WINDOW 256
@@ -358,7 +359,7 @@ static int load_main(int argc, char **argv)
     size_t cur = 0;
     while (!stopping) {
         node_client *c = NULL;
-        if (node_client_connect(&c, nl.host[cur], nl.port[cur], 1000) || sync_nonce(&L, c)) {
+        if (node_client_connect(&c, nl.host[cur], nl.port[cur], 1000, test_trust(), NULL, 0) || sync_nonce(&L, c)) {
             node_client_close(c);
             cur = (cur + 1) % nl.n;
             L.reconnects++;
@@ -423,7 +424,7 @@ static int connect_arg(const char *addr, node_client **c)
         fprintf(stderr, "fault_client: bad node address %s\n", addr);
         return 2;
     }
-    if (node_client_connect(c, host, port, 1000)) {
+    if (node_client_connect(c, host, port, 1000, test_trust(), NULL, 0)) {
         fprintf(stderr, "fault_client: cannot connect to %s\n", addr);
         return 1;
     }
@@ -635,7 +636,7 @@ static int monitor_main(int argc, char **argv)
         for (size_t k = 0; k < nl.n; k++) {
             char err[128];
             int rc = 0;
-            if (!cs[k] && node_client_connect(&cs[k], nl.host[k], nl.port[k], 200))
+            if (!cs[k] && node_client_connect(&cs[k], nl.host[k], nl.port[k], 200, test_trust(), NULL, 0))
                 cs[k] = NULL, rc = NODE_ECONNECT;
             if (cs[k]) {
                 node_client_set_timeout(cs[k], 200);

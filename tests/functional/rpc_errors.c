@@ -19,6 +19,7 @@
 
 #include "ledger/ledger.h"
 #include "node/files/files.h"
+#include "tests/functional/trust.h"
 
 static int failures;
 #define CHECK(cond, ...)                                                                     \
@@ -42,7 +43,7 @@ static fwl_TxBody body;
 static node_client *connect_or_die(void)
 {
     node_client *c;
-    int rc = node_client_connect(&c, host, port, 10000);
+    int rc = node_client_connect(&c, host, port, 10000, test_trust(), NULL, 0);
     if (rc) {
         fprintf(stderr, "connect: %s\n", node_strerror(rc));
         exit(1);
@@ -129,39 +130,32 @@ static int get_release(node_client *c, uint8_t file_byte)
     return call(c, err, sizeof err);
 }
 
-/* Send raw bytes as one frame (or a bare length prefix) on a plain socket. */
-static int raw_conn(void)
+/* A connection for raw frames (over TLS like any other). */
+static node_client *raw_conn(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, host, &a.sin_addr);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
-        perror("connect");
+    node_client *c;
+    if (node_client_connect(&c, host, port, 5000, test_trust(), NULL, 0)) {
+        fprintf(stderr, "rpc_errors: cannot connect\n");
         exit(1);
     }
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
+    return c;
 }
 
-static void send_frame(int fd, const uint8_t *p, size_t len, uint32_t declared)
+/* A length prefix declaring declared bytes, then len bytes of p. */
+static void send_frame(node_client *c, const uint8_t *p, size_t len, uint32_t declared)
 {
     uint8_t h[4] = {(uint8_t)(declared >> 24), (uint8_t)(declared >> 16), (uint8_t)(declared >> 8),
                     (uint8_t)declared};
-    CHECK(write(fd, h, 4) == 4, "write");
-    if (len)
-        CHECK(write(fd, p, len) == (ssize_t)len, "write");
+    CHECK(node_client_send_raw(c, h, 4) == 0 && (!len || node_client_send_raw(c, p, len) == 0),
+          "raw send");
 }
 
 /* Read one response frame; returns its error code (0 if not an error), -9999 on EOF. */
-static int read_error(int fd, char *msg, size_t msglen)
+static int read_error(node_client *c, char *msg, size_t msglen)
 {
-    static uint8_t buf[1 << 16];
-    uint8_t h[4];
-    if (recv(fd, h, 4, MSG_WAITALL) != 4)
-        return -9999;
-    size_t len = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
-    if (len > sizeof buf || recv(fd, buf, len, MSG_WAITALL) != (ssize_t)len)
+    const uint8_t *buf;
+    size_t len;
+    if (node_client_recv_raw(c, &buf, &len))
         return -9999;
     pb_istream_t st = pb_istream_from_buffer(buf, len);
     if (!pb_decode(&st, fwl_Response_fields, &resp))
@@ -204,7 +198,7 @@ int main(int argc, char **argv)
 
     /* 1. A malformed frame: an error back, and the same connection keeps working. */
     {
-        int fd = raw_conn();
+        node_client *fd = raw_conn();
         uint8_t junk[8] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
         send_frame(fd, junk, sizeof junk, sizeof junk);
         char msg[256] = "";
@@ -220,11 +214,11 @@ int main(int argc, char **argv)
         send_frame(fd, st, os.bytes_written, (uint32_t)os.bytes_written);
         rc = read_error(fd, msg, sizeof msg);
         CHECK(rc == 0 && resp.which_resp == fwl_Response_status_tag, "status after malformed frame: %d", rc);
-        close(fd);
+        node_client_close(fd);
     }
     /* 2. An oversize field: a 12,000-byte tx (limit 10,400) inside a valid frame. */
     {
-        int fd = raw_conn();
+        node_client *fd = raw_conn();
         static uint8_t f[12100];
         pb_ostream_t os = pb_ostream_from_buffer(f, sizeof f);
         static uint8_t inner[12010];
@@ -238,17 +232,17 @@ int main(int argc, char **argv)
         char msg[256] = "";
         rc = read_error(fd, msg, sizeof msg);
         CHECK(rc == LDG_ETOOBIG, "oversize field: got %d (%s)", rc, msg);
-        close(fd);
+        node_client_close(fd);
     }
     /* 3. An oversize frame: refused with NODE_EFRAME and the connection closed. */
     {
-        int fd = raw_conn();
+        node_client *fd = raw_conn();
         send_frame(fd, NULL, 0, 100u << 20);
         char msg[256] = "";
         rc = read_error(fd, msg, sizeof msg);
         CHECK(rc == NODE_EFRAME, "oversize frame: got %d (%s)", rc, msg);
         CHECK(read_error(fd, msg, sizeof msg) == -9999, "connection not closed after oversize frame");
-        close(fd);
+        node_client_close(fd);
     }
     status_ok(bystander, "framing errors");
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "node/client/client.h"
+#include "tests/functional/trust.h"
 
 #define MAX_CONNS 256
 
@@ -114,7 +115,7 @@ static void *flooder(void *p)
 {
     const flood_arg *a = p;
     node_client *c;
-    if (node_client_connect(&c, host, port, 2000)) {
+    if (node_client_connect(&c, host, port, 2000, test_trust(), NULL, 0)) {
         fprintf(stderr, "rpc_flood: a flooder could not connect\n");
         return NULL;
     }
@@ -147,7 +148,7 @@ static void *probe(void *p)
     char err[256];
     for (uint64_t id = 1; !stop_probe; id++) {
         double t0 = now_ms();
-        int rc = c ? 0 : node_client_connect(&c, host, port, 10000);
+        int rc = c ? 0 : node_client_connect(&c, host, port, 10000, test_trust(), NULL, 0);
         if (!rc) {
             make_request("status", id, &req);
             rc = node_call(c, &req, &resp, err, sizeof err);
@@ -185,6 +186,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "rpc_flood: bad KIND or CONNS\n");
         return 2;
     }
+    (void)test_trust(); /* read the environment once, before the threads */
     long base = anon_mb(pid), peak = base;
     probe_result pr = {0};
     pthread_t fl[MAX_CONNS], pt;

@@ -23,6 +23,7 @@ FAST=2
 DRIFT=5000
 base=$(free_port_range $((2 * N)))
 "$FWL" init "$TMP/c" --validators $N --base-port "$base" --product cam-fw >/dev/null
+trust_chain "$TMP/c"
 rpc() { echo $((base + 2 * $1)); }
 now_ms() { /usr/bin/python3 -c 'import time; print(int(time.time() * 1000))'; }
 declare -A NODE_PIDS

@@ -11,6 +11,7 @@ source "$(dirname "$0")/lib.sh"
 N=4
 base=$(free_port_range 12)
 "$FWL" init "$TMP/c" --validators $N --replicas 1 --base-port "$base" --product cam-fw >/dev/null
+trust_chain "$TMP/c"
 rpc() { echo $((base + 2 * $1)); }
 declare -A NODE_PIDS
 start() { # start K

@@ -169,6 +169,7 @@ base=$(free_ports $NODES)
 dir="$TMP/c"
 rc=0
 "$CLUSTER" start 4 "$dir" --replicas 1 --base-port "$base" >"$TMP/start.out" 2>&1 || rc=$?
+trust_chain "$dir"
 [ "$(layout "$dir" "$base" 4 1 acme-sensor-fw)" = ok ] || fail "cluster start: bad layout"
 up=(0 1 2 3 4)
 if [ $rc -ne 0 ]; then

@@ -27,6 +27,7 @@ fi
 
 base=$(free_port_range 8)
 "$FWL" init "$TMP/c" --validators 4 --base-port "$base" --product cam-fw >/dev/null
+trust_chain "$TMP/c"
 /usr/bin/python3 - "$TMP/c/node3/node.json" "$MNT/data" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); d["data_dir"] = sys.argv[2]; json.dump(d, open(sys.argv[1], "w"))

@@ -10,6 +10,7 @@ source "$(dirname "$0")/lib.sh"
 
 base=$(free_port_range 8)
 "$FWL" init "$TMP/c" --validators 3 --replicas 1 --base-port "$base" --product cam-fw >/dev/null
+trust_chain "$TMP/c"
 rpc() { echo $((base + 2 * $1)); }
 declare -A NODE_PIDS
 for k in 0 1 2 3; do

@@ -140,7 +140,7 @@ expect_rc 0 "$FWL" init "$TMP/chain-ed" --alg ed25519
     fail "init: default product"
 
 # --- a node started from the layout init made ----------------------------------------------
-expect_rc 1 "$FWL" status --node "127.0.0.1:$port" --timeout 2000
+expect_rc 1 "$FWL" status --node "127.0.0.1:$port" --timeout 2000 --genesis "$TMP/chain/genesis.json"
 grep -q "error -101" "$TMP/err" || fail "status without a node: $(cat "$TMP/err")"
 start_node "$TMP/chain" "$port"
 expect_rc 0 "$FWL" status --config "$TMP/chain/node.json" --json

@@ -1278,11 +1278,17 @@ static void test_config_check(void **state)
               "identity_key: /n/node.key is the identity of validators[1] in the genesis, but "
               "this node is a replica");
 
-    /* Without p2p: no identity needed, and a validator needs none in the genesis. */
+    /* Without p2p: the RPC port's TLS needs an identity (or a certificate, or plaintext),
+     * and a validator needs none in the genesis. */
     c->p2p_host[0] = '\0';
     c->p2p_port = 0;
     c->n_peers = 0;
     c->identity_key[0] = '\0';
+    CHECK_CFG(NULL, NULL, NODE_ECONFIG, "identity_key: missing: the RPC port's TLS presents it");
+    strcpy(c->rpc_tls_cert, "/n/rpc.pem");
+    CHECK_CFG(NULL, NULL, 0, "");
+    c->rpc_tls_cert[0] = '\0';
+    c->rpc_plaintext = true;
     CHECK_CFG(NULL, NULL, 0, "");
     strcpy(c->validator_key, "v.key");
     memset(g->validator_ids, 0, sizeof g->validator_ids);

@@ -1,0 +1,122 @@
+/*
+ * Who may talk to this node and send what (wiring, like server.c): the RPC port's TLS
+ * context from the config (the identity key's certificate, or a CA-issued one; client
+ * certificates none, optional or required), and the rpc_require check of each request
+ * against the key of the client's certificate and the committed state (trackers) or the
+ * genesis (admins). docs/operator.md explains the settings.
+ */
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "ledger/tls.h"
+#include "node/daemon/server_internal.h"
+
+/* The certificate and key the port presents. */
+static int use_identity(server *s, SSL_CTX *ctx, char *err, size_t errlen)
+{
+    const node_config *cfg = &s->cfg;
+    if (cfg->rpc_tls_cert[0]) {
+        if (SSL_CTX_use_certificate_chain_file(ctx, cfg->rpc_tls_cert) != 1 ||
+            SSL_CTX_use_PrivateKey_file(ctx, cfg->rpc_tls_key, SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(ctx) != 1) {
+            ldg_tls_error(err, errlen, "rpc_tls_cert/rpc_tls_key");
+            return NODE_ECONFIG;
+        }
+        return 0;
+    }
+    if (!cfg->identity_key[0]) {
+        snprintf(err, errlen, "identity_key: missing: the RPC port's TLS presents it (or give "
+                              "rpc_tls_cert and rpc_tls_key, or rpc_plaintext with a loopback "
+                              "rpc_listen)");
+        return NODE_ECONFIG;
+    }
+    node_key *k = calloc(1, sizeof *k);
+    EVP_PKEY *pk = NULL;
+    X509 *x = NULL;
+    int rc = k ? node_key_load(cfg->identity_key, k, err, errlen) : LDG_ENOMEM;
+    if (!rc && (rc = ldg_tls_identity(k->alg, k->sec, &k->pub, &pk, &x, err, errlen)))
+        rc = NODE_ECONFIG;
+    if (!rc && (SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, pk) != 1)) {
+        ldg_tls_error(err, errlen, "identity_key for the RPC port");
+        rc = NODE_ECONFIG;
+    }
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    if (k)
+        OPENSSL_cleanse(k, sizeof *k);
+    free(k);
+    return rc;
+}
+
+int node__access_init(server *s, char *err, size_t errlen)
+{
+    const node_config *cfg = &s->cfg;
+    s->tls = NULL;
+    if (cfg->rpc_plaintext)
+        return 0;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx || ldg_tls_ctx_restrict(ctx, !cfg->rpc_tls_cert[0])) {
+        ldg_tls_error(err, errlen, "RPC TLS");
+        SSL_CTX_free(ctx);
+        return LDG_ENOMEM;
+    }
+    int rc = use_identity(s, ctx, err, errlen);
+    if (rc) {
+        SSL_CTX_free(ctx);
+        return rc;
+    }
+    int mode = cfg->rpc_client_auth == NODE_RPC_AUTH_NONE ? SSL_VERIFY_NONE
+               : cfg->rpc_client_auth == NODE_RPC_AUTH_OPTIONAL
+                   ? SSL_VERIFY_PEER
+                   : SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    SSL_CTX_set_verify(ctx, mode, NULL);
+    s->tls = ctx;
+    return 0;
+}
+
+void node__access_close(server *s)
+{
+    SSL_CTX_free(s->tls);
+    s->tls = NULL;
+}
+
+/* Does key hold role? */
+static bool has_role(server *s, const ldg_pubkey *key, uint8_t role)
+{
+    if (role == NODE_RPC_ROLE_ANY)
+        return true;
+    if (!key)
+        return false;
+    if (role == NODE_RPC_ROLE_AUTHENTICATED)
+        return true;
+    if (role == NODE_RPC_ROLE_ADMIN) {
+        for (size_t i = 0; i < s->g.n_admins; i++)
+            if (s->g.admins[i].alg == key->alg && s->g.admins[i].len == key->len &&
+                !memcmp(s->g.admins[i].key, key->key, key->len))
+                return true;
+        return false;
+    }
+    static fwl_TrackerRecord t; /* loop thread only */
+    return ldg_store_tracker(s->store, key->alg, key->key, key->len, &t) == 0;
+}
+
+bool node__access_allowed(server *s, client *c, const fwl_Request *req)
+{
+    unsigned kind = (unsigned)req->which_req - fwl_Request_submit_tx_tag;
+    if (kind >= NODE_RPC_KINDS)
+        return true; /* answered as an unknown request */
+    uint8_t role = s->cfg.rpc_require[kind];
+    const ldg_pubkey *key = node_rpc_conn_client_key(c);
+    if (has_role(s, key, role))
+        return true;
+    char who[64];
+    node_rpc_conn_peer(c, who, sizeof who);
+    node__security(s, "rpc_denied", who, node_rpc_kind_name(kind));
+    node_rpc_send_error(c, req->id, NODE_EAUTH, "%s needs a client certificate %s%s", 
+                        node_rpc_kind_name(kind),
+                        role == NODE_RPC_ROLE_TRACKER ? "of a registered tracker's key"
+                        : role == NODE_RPC_ROLE_ADMIN ? "of an admin's key" : "",
+                        key ? "; this one is not" : "; none was presented");
+    return false;
+}
