@@ -263,6 +263,59 @@ int p2p_set_peer_addr(p2p_net *net, uint32_t peer, const char *host, int port)
 /* ---------------------------------------------------------------------------------------- */
 /* Accepting and authorizing                                                                 */
 
+/* The pending inbound connection to evict for a newcomer, among those from ip (NULL: from
+ * any address): the oldest one whose ClientHello we have not answered (silent, or stalled in
+ * its first bytes), and when every one was answered, the oldest. A known peer sends its
+ * ClientHello as soon as it is connected and is authenticated one round trip after our
+ * answer, so it is neither silent nor, while strangers keep arriving, the oldest for long;
+ * a stranger who never speaks is evicted first. */
+static p2p__conn *pending_victim(p2p_net *net, const char *ip)
+{
+    p2p__conn *silent = NULL, *any = NULL;
+    /* net->conns is newest first: the last match is the oldest. */
+    for (p2p__conn *o = net->conns; o; o = o->next) {
+        if (!o->pending || (ip && strcmp(o->ip, ip) != 0))
+            continue;
+        any = o;
+        if (!o->answered)
+            silent = o;
+    }
+    return silent ? silent : any;
+}
+
+/*
+ * Make room for the inbound connection c (not yet pending) within max_pending_per_ip from
+ * its address and max_pending in all, by evicting one pending connection when a limit is
+ * reached. Inbound connections are never refused for want of a slot: before its certificate
+ * (which TLS 1.3 sends after our flight) a known peer looks like anyone else from its
+ * address, so refusing newcomers would let idle connections that hold the slots keep a
+ * restarted peer out for good. With eviction, whoever holds the slots must keep opening
+ * connections faster than a peer completes a handshake, and both bounds still hold.
+ */
+static void make_room(p2p_net *net, const p2p__conn *c)
+{
+    uint32_t same = 0; /* pending from this address (an unknown one counts as one address) */
+    for (p2p__conn *o = net->conns; o; o = o->next)
+        same += o->pending && !strcmp(o->ip, c->ip);
+    p2p__conn *v = NULL;
+    uint64_t *counter = NULL;
+    if (same >= net->lim.max_pending_per_ip) {
+        v = pending_victim(net, c->ip);
+        counter = &net->st.evicted_pending_ip;
+    } else if (net->st.pending >= net->lim.max_pending) {
+        v = pending_victim(net, NULL);
+        counter = &net->st.evicted_pending;
+    }
+    if (!v)
+        return;
+    (*counter)++;
+    char why[256];
+    snprintf(why, sizeof why, "evicted (%s for %" PRIu64 " ms) for inbound %s: %s reached",
+             v->answered ? "handshaking" : "silent", p2p__now(net) - v->t_start, c->addr,
+             counter == &net->st.evicted_pending ? "max_pending" : "max_pending_per_ip");
+    p2p__conn_close(v, why);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     p2p_net *net = server->data;
@@ -279,23 +332,7 @@ static void on_connection(uv_stream_t *server, int status)
     int len = sizeof sa;
     if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&sa, &len) == 0)
         addr_name(&sa, c->addr, sizeof c->addr, c->ip, sizeof c->ip);
-    if (net->st.pending >= net->lim.max_pending) {
-        net->st.refused_pending++;
-        p2p__log(net, "refused inbound %s: %u connections already authenticating", c->addr,
-                 net->st.pending);
-        p2p__conn_close(c, NULL);
-        return;
-    }
-    uint32_t same = 0; /* pending from this address (an unknown one counts as one address) */
-    for (p2p__conn *o = net->conns; o; o = o->next)
-        same += o != c && o->pending && !strcmp(o->ip, c->ip);
-    if (same >= net->lim.max_pending_per_ip) {
-        net->st.refused_pending_ip++;
-        p2p__log(net, "refused inbound %s: %u connections from %s already authenticating",
-                 c->addr, same, c->ip);
-        p2p__conn_close(c, NULL);
-        return;
-    }
+    make_room(net, c);
     c->pending = true;
     net->st.pending++;
     uv_tcp_nodelay(&c->h, 1);
