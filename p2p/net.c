@@ -450,13 +450,31 @@ int p2p__on_hello(p2p__conn *c, const uint8_t *h, size_t len)
 /* ---------------------------------------------------------------------------------------- */
 /* The tick: timeouts and keepalives                                                         */
 
+/* A connection not up yet: closed when it is inbound and not authenticated within
+ * auth_timeout_ms (its pending slot is free again), or not up within handshake_timeout_ms. */
+static void check_handshake(p2p_net *net, p2p__conn *c, uint64_t now)
+{
+    uint64_t age = now - c->t_start;
+    char why[80];
+    if (c->pending && age >= net->lim.auth_timeout_ms)
+        snprintf(why, sizeof why, "not authenticated within %" PRIu32 " ms",
+                 net->lim.auth_timeout_ms);
+    else if (age >= net->lim.handshake_timeout_ms)
+        snprintf(why, sizeof why, "handshake timed out");
+    else
+        return;
+    net->st.timeouts++;
+    p2p__conn_close(c, why);
+}
+
 /* Every up connection: closed when nothing arrived for idle_timeout_ms while reading (a
  * paused peer, or one we stopped reading because our output backed up, is not timed: its
  * silence would be ours), pinged when nothing arrived for ping_interval_ms and no ping of
  * ours is unanswered. While not reading we cannot hear the pong, so a ping goes out every
  * ping_interval_ms instead, for the peer's sake (it times us out otherwise); never a second
- * one while the first is still queued. The tick runs every quarter of the smaller interval,
- * so a silent peer is down within idle_timeout_ms plus a quarter of ping_interval_ms.
+ * one while the first is still queued. The tick runs every quarter of the smaller of
+ * ping_interval_ms and auth_timeout_ms (10 ms to 1 s), so a silent peer is down within
+ * idle_timeout_ms plus a quarter of ping_interval_ms.
  *
  * A tick that comes much later than its period means this loop itself stood still (a stopped
  * process, a long blocking call): what the peers sent meanwhile is still unread in the
@@ -473,10 +491,8 @@ static void on_tick(uv_timer_t *t)
         if (c->state == P2P_C_CLOSING)
             continue;
         if (c->state != P2P_C_UP) {
-            if (!late && now - c->t_start >= net->lim.handshake_timeout_ms) {
-                net->st.timeouts++;
-                p2p__conn_close(c, "handshake timed out");
-            }
+            if (!late)
+                check_handshake(net, c, now);
             continue;
         }
         uint64_t quiet = now - c->last_rx;
@@ -551,6 +567,12 @@ static int check_config(const p2p_config *cfg, p2p_limits *lim, char *err, size_
     DEF_(max_pending, P2P_DEFAULT_MAX_PENDING);
     DEF_(max_pending_per_ip, P2P_DEFAULT_MAX_PENDING_PER_IP);
 #undef DEF_
+    if (!lim->auth_timeout_ms)
+        lim->auth_timeout_ms = lim->handshake_timeout_ms < P2P_DEFAULT_AUTH_TIMEOUT_MS
+                                   ? lim->handshake_timeout_ms
+                                   : P2P_DEFAULT_AUTH_TIMEOUT_MS;
+    if (lim->auth_timeout_ms > lim->handshake_timeout_ms)
+        return fail(err, errlen, P2P_EINVAL, "auth_timeout_ms over handshake_timeout_ms");
     if (lim->max_message > MAX_MESSAGE_LIMIT)
         return fail(err, errlen, P2P_EINVAL, "max_message over %u", MAX_MESSAGE_LIMIT);
     if (lim->max_queue < lim->max_message + P2P_FRAME_HDR)
@@ -664,7 +686,7 @@ int p2p_start(p2p_net **out, uv_loop_t *loop, const p2p_config *cfg, const p2p_c
                                                       : ((struct sockaddr_in6 *)&sa)->sin6_port);
     }
 
-    uint64_t tick = lim.handshake_timeout_ms;
+    uint64_t tick = lim.auth_timeout_ms; /* at most handshake_timeout_ms */
     if (tick > lim.ping_interval_ms)
         tick = lim.ping_interval_ms;
     tick /= 4;

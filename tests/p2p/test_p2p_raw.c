@@ -393,6 +393,43 @@ static void test_evict_order(void **state)
     fx_end(&f);
 }
 
+/* The deadline before authentication is the shorter one: a silent connection is closed after
+ * auth_timeout_ms, the handshake timeout being far; a client authenticated by TLS that then
+ * sends no hello is held to handshake_timeout_ms only. */
+static void test_auth_timeout(void **state)
+{
+    (void)state;
+    tfix f;
+    fx_init(&f);
+    f.n[1].lim.auth_timeout_ms = 300;
+    start_target(&f, 60000, 0);
+    raw r;
+    raw_open(&f, &r, f.n[1].port, NULL);
+    uv_update_time(&f.loop);
+    uint64_t t0 = uv_now(&f.loop);
+    assert_true(run_until(&f, pred_raw_eof, &r, DEADLINE_MS));
+    uint64_t took = uv_now(&f.loop) - t0;
+    assert_true(took >= 300 && took <= 1000);
+    p2p_net_stats ns = net_stats(&f.n[1]);
+    assert_int_equal(ns.timeouts, 1);
+    assert_int_equal(ns.pending, 0);
+    assert_non_null(strstr(f.n[1].last_log, "not authenticated within 300 ms"));
+    SSL_CTX *ctx = client_ctx(&f.n[2], TLS1_3_VERSION);
+    raw a;
+    raw_open(&f, &a, f.n[1].port, ctx);
+    assert_true(run_until(&f, pred_raw_hs, &a, DEADLINE_MS));
+    assert_true(a.hs_done);
+    uint32_t zero = 0;
+    assert_true(run_until(&f, pred_pending, &zero, DEADLINE_MS)); /* authenticated */
+    run_for(&f, 600);
+    assert_false(a.eof);
+    assert_int_equal(net_stats(&f.n[1]).timeouts, 1);
+    raw_close(&f, &r);
+    raw_close(&f, &a);
+    SSL_CTX_free(ctx);
+    fx_end(&f);
+}
+
 static void test_tls12(void **state)
 {
     (void)state;
@@ -793,6 +830,7 @@ static void start_three(tfix *f, bool per_ip)
         l->backoff_min_ms = 200; /* B redials V 100 ms or more after a refused dial */
         l->backoff_max_ms = 400;
         l->handshake_timeout_ms = 60000;
+        l->auth_timeout_ms = 60000;
         if (per_ip)
             l->max_pending_per_ip = JUNK;
         else
@@ -876,6 +914,7 @@ int main(void)
         cmocka_unit_test(test_max_pending),
         cmocka_unit_test(test_max_pending_per_ip),
         cmocka_unit_test(test_evict_order),
+        cmocka_unit_test(test_auth_timeout),
         cmocka_unit_test(test_tls12),
         cmocka_unit_test(test_no_certificate),
         cmocka_unit_test(test_message_before_hello),
