@@ -339,6 +339,9 @@ static void drive(p2p__conn *c)
     why[0] = 0;
     if (c->state == P2P_C_HANDSHAKE) {
         int r = p2p_tls_handshake(&c->tls, why, sizeof why);
+        /* A server's first output is its flight in answer to a whole ClientHello. */
+        if (!c->outbound && p2p_tls_pending(&c->tls) > 0)
+            c->answered = true;
         if (r < 0) {
             if (!c->refused)
                 c->net->st.handshake_failed++;

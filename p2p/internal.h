@@ -111,6 +111,7 @@ struct p2p__conn {
     p2p__cstate state;
     bool outbound;
     bool pending;         /* an inbound connection counted in the net's pending count        */
+    bool answered;        /* inbound: our first flight answered its ClientHello (eviction)   */
     bool reading;         /* uv_read_start is in effect                                      */
     bool out_blocked;     /* reading stopped because TLS output backed up                    */
     bool dirty;           /* on the net's dirty list (pump or resume input processing)       */

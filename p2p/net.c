@@ -263,6 +263,59 @@ int p2p_set_peer_addr(p2p_net *net, uint32_t peer, const char *host, int port)
 /* ---------------------------------------------------------------------------------------- */
 /* Accepting and authorizing                                                                 */
 
+/* The pending inbound connection to evict for a newcomer, among those from ip (NULL: from
+ * any address): the oldest one whose ClientHello we have not answered (silent, or stalled in
+ * its first bytes), and when every one was answered, the oldest. A known peer sends its
+ * ClientHello as soon as it is connected and is authenticated one round trip after our
+ * answer, so it is neither silent nor, while strangers keep arriving, the oldest for long;
+ * a stranger who never speaks is evicted first. */
+static p2p__conn *pending_victim(p2p_net *net, const char *ip)
+{
+    p2p__conn *silent = NULL, *any = NULL;
+    /* net->conns is newest first: the last match is the oldest. */
+    for (p2p__conn *o = net->conns; o; o = o->next) {
+        if (!o->pending || (ip && strcmp(o->ip, ip) != 0))
+            continue;
+        any = o;
+        if (!o->answered)
+            silent = o;
+    }
+    return silent ? silent : any;
+}
+
+/*
+ * Make room for the inbound connection c (not yet pending) within max_pending_per_ip from
+ * its address and max_pending in all, by evicting one pending connection when a limit is
+ * reached. Inbound connections are never refused for want of a slot: before its certificate
+ * (which TLS 1.3 sends after our flight) a known peer looks like anyone else from its
+ * address, so refusing newcomers would let idle connections that hold the slots keep a
+ * restarted peer out for good. With eviction, whoever holds the slots must keep opening
+ * connections faster than a peer completes a handshake, and both bounds still hold.
+ */
+static void make_room(p2p_net *net, const p2p__conn *c)
+{
+    uint32_t same = 0; /* pending from this address (an unknown one counts as one address) */
+    for (p2p__conn *o = net->conns; o; o = o->next)
+        same += o->pending && !strcmp(o->ip, c->ip);
+    p2p__conn *v = NULL;
+    uint64_t *counter = NULL;
+    if (same >= net->lim.max_pending_per_ip) {
+        v = pending_victim(net, c->ip);
+        counter = &net->st.evicted_pending_ip;
+    } else if (net->st.pending >= net->lim.max_pending) {
+        v = pending_victim(net, NULL);
+        counter = &net->st.evicted_pending;
+    }
+    if (!v)
+        return;
+    (*counter)++;
+    char why[256];
+    snprintf(why, sizeof why, "evicted (%s for %" PRIu64 " ms) for inbound %s: %s reached",
+             v->answered ? "handshaking" : "silent", p2p__now(net) - v->t_start, c->addr,
+             counter == &net->st.evicted_pending ? "max_pending" : "max_pending_per_ip");
+    p2p__conn_close(v, why);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     p2p_net *net = server->data;
@@ -279,23 +332,7 @@ static void on_connection(uv_stream_t *server, int status)
     int len = sizeof sa;
     if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&sa, &len) == 0)
         addr_name(&sa, c->addr, sizeof c->addr, c->ip, sizeof c->ip);
-    if (net->st.pending >= net->lim.max_pending) {
-        net->st.refused_pending++;
-        p2p__log(net, "refused inbound %s: %u connections already authenticating", c->addr,
-                 net->st.pending);
-        p2p__conn_close(c, NULL);
-        return;
-    }
-    uint32_t same = 0; /* pending from this address (an unknown one counts as one address) */
-    for (p2p__conn *o = net->conns; o; o = o->next)
-        same += o != c && o->pending && !strcmp(o->ip, c->ip);
-    if (same >= net->lim.max_pending_per_ip) {
-        net->st.refused_pending_ip++;
-        p2p__log(net, "refused inbound %s: %u connections from %s already authenticating",
-                 c->addr, same, c->ip);
-        p2p__conn_close(c, NULL);
-        return;
-    }
+    make_room(net, c);
     c->pending = true;
     net->st.pending++;
     uv_tcp_nodelay(&c->h, 1);
@@ -413,13 +450,31 @@ int p2p__on_hello(p2p__conn *c, const uint8_t *h, size_t len)
 /* ---------------------------------------------------------------------------------------- */
 /* The tick: timeouts and keepalives                                                         */
 
+/* A connection not up yet: closed when it is inbound and not authenticated within
+ * auth_timeout_ms (its pending slot is free again), or not up within handshake_timeout_ms. */
+static void check_handshake(p2p_net *net, p2p__conn *c, uint64_t now)
+{
+    uint64_t age = now - c->t_start;
+    char why[80];
+    if (c->pending && age >= net->lim.auth_timeout_ms)
+        snprintf(why, sizeof why, "not authenticated within %" PRIu32 " ms",
+                 net->lim.auth_timeout_ms);
+    else if (age >= net->lim.handshake_timeout_ms)
+        snprintf(why, sizeof why, "handshake timed out");
+    else
+        return;
+    net->st.timeouts++;
+    p2p__conn_close(c, why);
+}
+
 /* Every up connection: closed when nothing arrived for idle_timeout_ms while reading (a
  * paused peer, or one we stopped reading because our output backed up, is not timed: its
  * silence would be ours), pinged when nothing arrived for ping_interval_ms and no ping of
  * ours is unanswered. While not reading we cannot hear the pong, so a ping goes out every
  * ping_interval_ms instead, for the peer's sake (it times us out otherwise); never a second
- * one while the first is still queued. The tick runs every quarter of the smaller interval,
- * so a silent peer is down within idle_timeout_ms plus a quarter of ping_interval_ms.
+ * one while the first is still queued. The tick runs every quarter of the smaller of
+ * ping_interval_ms and auth_timeout_ms (10 ms to 1 s), so a silent peer is down within
+ * idle_timeout_ms plus a quarter of ping_interval_ms.
  *
  * A tick that comes much later than its period means this loop itself stood still (a stopped
  * process, a long blocking call): what the peers sent meanwhile is still unread in the
@@ -436,10 +491,8 @@ static void on_tick(uv_timer_t *t)
         if (c->state == P2P_C_CLOSING)
             continue;
         if (c->state != P2P_C_UP) {
-            if (!late && now - c->t_start >= net->lim.handshake_timeout_ms) {
-                net->st.timeouts++;
-                p2p__conn_close(c, "handshake timed out");
-            }
+            if (!late)
+                check_handshake(net, c, now);
             continue;
         }
         uint64_t quiet = now - c->last_rx;
@@ -514,6 +567,12 @@ static int check_config(const p2p_config *cfg, p2p_limits *lim, char *err, size_
     DEF_(max_pending, P2P_DEFAULT_MAX_PENDING);
     DEF_(max_pending_per_ip, P2P_DEFAULT_MAX_PENDING_PER_IP);
 #undef DEF_
+    if (!lim->auth_timeout_ms)
+        lim->auth_timeout_ms = lim->handshake_timeout_ms < P2P_DEFAULT_AUTH_TIMEOUT_MS
+                                   ? lim->handshake_timeout_ms
+                                   : P2P_DEFAULT_AUTH_TIMEOUT_MS;
+    if (lim->auth_timeout_ms > lim->handshake_timeout_ms)
+        return fail(err, errlen, P2P_EINVAL, "auth_timeout_ms over handshake_timeout_ms");
     if (lim->max_message > MAX_MESSAGE_LIMIT)
         return fail(err, errlen, P2P_EINVAL, "max_message over %u", MAX_MESSAGE_LIMIT);
     if (lim->max_queue < lim->max_message + P2P_FRAME_HDR)
@@ -627,7 +686,7 @@ int p2p_start(p2p_net **out, uv_loop_t *loop, const p2p_config *cfg, const p2p_c
                                                       : ((struct sockaddr_in6 *)&sa)->sin6_port);
     }
 
-    uint64_t tick = lim.handshake_timeout_ms;
+    uint64_t tick = lim.auth_timeout_ms; /* at most handshake_timeout_ms */
     if (tick > lim.ping_interval_ms)
         tick = lim.ping_interval_ms;
     tick /= 4;

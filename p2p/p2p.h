@@ -29,6 +29,12 @@
  * length, then bytes (memcmp). An authenticated inbound connection from P replaces an older
  * one from P (P only dials when it has no connection, e.g. after a restart).
  *
+ * Before authentication: an inbound connection holds one of max_pending slots (at most
+ * max_pending_per_ip per address) until its key is known, for at most auth_timeout_ms. A
+ * full table lets the newcomer in and evicts an older stranger, never refuses: before its
+ * certificate a known peer looks like anyone else from its address, and it must always get
+ * through. Our own dials take no slot.
+ *
  * Peer ids: each peer carries an id chosen by the caller (e.g. the validator index, or its
  * position in the node config), unique within one node's configuration; it is what the
  * callbacks report and what p2p_send takes. It never goes on the wire.
@@ -65,6 +71,7 @@ const char *p2p_strerror(int err);
 #define P2P_DEFAULT_BACKOFF_MIN_MS 100
 #define P2P_DEFAULT_BACKOFF_MAX_MS 5000
 #define P2P_DEFAULT_HANDSHAKE_TIMEOUT_MS 10000
+#define P2P_DEFAULT_AUTH_TIMEOUT_MS 3000
 #define P2P_DEFAULT_PING_INTERVAL_MS 1000
 #define P2P_DEFAULT_IDLE_TIMEOUT_MS 4000
 #define P2P_DEFAULT_MAX_PENDING 32
@@ -84,6 +91,12 @@ typedef struct {
     /* A connection that is not up (TCP connect, TLS handshake and hello) within this time is
      * closed. */
     uint32_t handshake_timeout_ms;
+    /* The shorter deadline of an inbound connection before it is authenticated (its TLS
+     * handshake done, its key pinned for a peer): closed when not authenticated within this
+     * time, so that its pending slot is free again. A peer needs one and a half round trips.
+     * 0: the smaller of P2P_DEFAULT_AUTH_TIMEOUT_MS and handshake_timeout_ms; at most
+     * handshake_timeout_ms. */
+    uint32_t auth_timeout_ms;
     /* Liveness: when nothing has arrived from a peer for ping_interval_ms, a ping goes out
      * (at most one unanswered per connection) and the peer answers it with a pong; a
      * connection on which nothing at all arrived for idle_timeout_ms while reading is closed
@@ -91,9 +104,15 @@ typedef struct {
      * as heard, not only pongs, so a busy connection sends no pings. idle_timeout_ms must
      * exceed ping_interval_ms; the defaults (1 s, 4 s) leave a live peer 3 s to answer. */
     uint32_t ping_interval_ms, idle_timeout_ms;
-    /* Inbound connections not yet authenticated, at most; more are refused at accept. */
+    /* Inbound connections not yet authenticated, at most. A new one that finds them all
+     * taken is let in and an older one is evicted (closed): the oldest that has not yet
+     * sent a ClientHello we answered, or if each has, the oldest. The server cannot tell a
+     * known peer from a stranger before its certificate, so refusing the newest would let
+     * whoever holds the slots keep a restarted peer out; eviction keeps the slots cycling.
+     * Outbound connections (our dials) never count here. */
     uint32_t max_pending;
-    /* The same from one IP address, so that one host cannot take every pending slot. */
+    /* The same from one IP address (the newcomer then evicts one from that address), so that
+     * one host cannot take every pending slot. */
     uint32_t max_pending_per_ip;
 } p2p_limits;
 
@@ -239,11 +258,12 @@ typedef struct {
 
 typedef struct {
     uint64_t refused_unknown;  /* inbound connections presenting a key pinned for no peer   */
-    uint64_t refused_pending;  /* inbound connections over max_pending, closed at accept     */
-    uint64_t refused_pending_ip; /* the same over max_pending_per_ip from one address       */
+    uint64_t evicted_pending;  /* pending inbound connections closed to make room for a new
+                                  one, max_pending being reached                             */
+    uint64_t evicted_pending_ip; /* the same, max_pending_per_ip from its address reached   */
     uint64_t handshake_failed; /* TLS handshakes that failed for other reasons              */
-    uint64_t timeouts;         /* connections closed by handshake or idle timeout (the idle
-                                  ones also in their peer's timeouts)                        */
+    uint64_t timeouts;         /* connections closed by the auth, handshake or idle timeout
+                                  (the idle ones also in their peer's timeouts)              */
     uint32_t pending;          /* inbound connections not yet authenticated now             */
 } p2p_net_stats;
 

@@ -457,6 +457,11 @@ static void test_api_errors(void **state)
     bad.limits.max_queue = 1u << 20; /* must hold at least one full frame */
     assert_int_equal(p2p_start(&out, &f.loop, &bad, NULL, NULL, err, sizeof err), P2P_EINVAL);
     bad = c;
+    bad.limits.handshake_timeout_ms = 1000;
+    bad.limits.auth_timeout_ms = 1001; /* the pre-authentication deadline is the shorter */
+    assert_int_equal(p2p_start(&out, &f.loop, &bad, NULL, NULL, err, sizeof err), P2P_EINVAL);
+    assert_non_null(strstr(err, "auth_timeout_ms"));
+    bad = c;
     bad.limits.backoff_min_ms = 1000;
     bad.limits.backoff_max_ms = 10;
     assert_int_equal(p2p_start(&out, &f.loop, &bad, NULL, NULL, err, sizeof err), P2P_EINVAL);

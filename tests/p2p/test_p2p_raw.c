@@ -4,7 +4,9 @@
  * breaks the framing rules (a message before its hello, an oversize frame before and after
  * the hello, a malformed hello, no hello at all). Each is refused or disconnected, counted,
  * and leaves the node serving. And an authenticated client that goes silent (down within the
- * idle bound, pinged once) or floods pings (answered, one pong at a time).
+ * idle bound, pinged once) or floods pings (answered, one pong at a time). And an attacker
+ * who keeps the pending slots of a node full (from its peers' address or another): a
+ * restarted peer still gets through, both ways, and the junk stays within the bounds.
  */
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -24,6 +26,7 @@ typedef struct {
     int connect_status;
     SSL *ssl;
     bool hs_done, hs_failed;
+    bool mute; /* sends its ClientHello, then only counts what arrives (a stalled handshake) */
     size_t got; /* plaintext (or raw) bytes received */
     uint8_t pt[4096]; /* the first plaintext bytes received, for count_ctl */
     size_t pt_len;
@@ -91,7 +94,7 @@ static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         uv_read_stop(s);
         return;
     }
-    if (r->ssl) {
+    if (r->ssl && !r->mute) {
         BIO_write(SSL_get_rbio(r->ssl), b->base, (int)n);
         raw_drive(r);
     } else {
@@ -118,11 +121,12 @@ static bool pred_raw_connected(tfix *f, void *arg)
     return r->connected || r->connect_status < 0;
 }
 
-/* Connect to port; with ctx, run TLS as a client. */
-/* Connect to port on 127.0.0.1, from src (a loopback address) when given. */
-static void raw_open_from(tfix *f, raw *r, int port, SSL_CTX *ctx, const char *src)
+/* Connect to port on 127.0.0.1, from src (a loopback address) when given; with ctx, run TLS
+ * as a client (mute: send the ClientHello and nothing more). */
+static void raw_open_opt(tfix *f, raw *r, int port, SSL_CTX *ctx, const char *src, bool mute)
 {
     memset(r, 0, sizeof *r);
+    r->mute = mute;
     uv_tcp_init(&f->loop, &r->h);
     r->h.data = r;
     r->cr.data = r;
@@ -143,9 +147,14 @@ static void raw_open_from(tfix *f, raw *r, int port, SSL_CTX *ctx, const char *s
     assert_true(r->connected);
 }
 
+static void raw_open_from(tfix *f, raw *r, int port, SSL_CTX *ctx, const char *src)
+{
+    raw_open_opt(f, r, port, ctx, src, false);
+}
+
 static void raw_open(tfix *f, raw *r, int port, SSL_CTX *ctx)
 {
-    raw_open_from(f, r, port, ctx, NULL);
+    raw_open_opt(f, r, port, ctx, NULL, false);
 }
 
 static void raw_closed(uv_handle_t *h)
@@ -308,6 +317,8 @@ static void test_silent(void **state)
     fx_end(&f);
 }
 
+/* A full pending table lets the newcomer in and evicts the oldest connection; a slot that
+ * frees up is taken without evicting anyone. */
 static void test_max_pending(void **state)
 {
     (void)state;
@@ -321,20 +332,101 @@ static void test_max_pending(void **state)
     raw_open(&f, &r[1], f.n[1].port, NULL);
     assert_true(run_until(&f, pred_pending, &two, DEADLINE_MS));
     raw_open(&f, &r[2], f.n[1].port, NULL);
-    assert_true(run_until(&f, pred_raw_eof, &r[2], DEADLINE_MS));
+    assert_true(run_until(&f, pred_raw_eof, &r[0], DEADLINE_MS));
     run_for(&f, 50);
-    assert_false(r[0].eof || r[1].eof);
+    assert_false(r[1].eof || r[2].eof);
     p2p_net_stats ns = net_stats(&f.n[1]);
-    assert_int_equal(ns.refused_pending, 1);
+    assert_int_equal(ns.evicted_pending, 1);
+    assert_int_equal(ns.evicted_pending_ip, 0);
     assert_int_equal(ns.pending, 2);
-    /* once one goes away, a new one is let in */
-    raw_close(&f, &r[0]);
+    assert_int_equal(ns.timeouts + ns.handshake_failed, 0);
+    /* once one goes away, a new one is let in without evicting */
+    raw_close(&f, &r[1]);
     assert_true(run_until(&f, pred_pending, &one, DEADLINE_MS));
+    raw_close(&f, &r[0]);
     raw_open(&f, &r[0], f.n[1].port, NULL);
     assert_true(run_until(&f, pred_pending, &two, DEADLINE_MS));
-    assert_int_equal(net_stats(&f.n[1]).refused_pending, 1);
-    for (int i = 0; i < 3; i++)
+    run_for(&f, 50);
+    assert_false(r[0].eof || r[2].eof);
+    assert_int_equal(net_stats(&f.n[1]).evicted_pending, 1);
+    raw_close(&f, &r[0]);
+    raw_close(&f, &r[2]);
+    fx_end(&f);
+}
+
+static bool pred_raw_got(tfix *f, void *arg)
+{
+    (void)f;
+    return ((raw *)arg)->got > 0;
+}
+
+/* Who is evicted: a connection whose ClientHello was answered outlives older ones that said
+ * nothing; when every one was answered, the oldest goes. */
+static void test_evict_order(void **state)
+{
+    (void)state;
+    tfix f;
+    fx_init(&f);
+    start_target(&f, 60000, 2);
+    SSL_CTX *ctx = client_ctx(&f.n[2], TLS1_3_VERSION);
+    raw r[4];
+    uint32_t two = 2;
+    raw_open_opt(&f, &r[0], f.n[1].port, ctx, NULL, true);
+    assert_true(run_until(&f, pred_raw_got, &r[0], DEADLINE_MS)); /* answered */
+    raw_open(&f, &r[1], f.n[1].port, NULL);
+    assert_true(run_until(&f, pred_pending, &two, DEADLINE_MS));
+    raw_open_opt(&f, &r[2], f.n[1].port, ctx, NULL, true);
+    assert_true(run_until(&f, pred_raw_eof, &r[1], DEADLINE_MS)); /* silent: first to go */
+    assert_true(run_until(&f, pred_raw_got, &r[2], DEADLINE_MS));
+    assert_false(r[0].eof);
+    raw_open(&f, &r[3], f.n[1].port, NULL);
+    assert_true(run_until(&f, pred_raw_eof, &r[0], DEADLINE_MS)); /* the oldest answered */
+    run_for(&f, 50);
+    assert_false(r[2].eof || r[3].eof);
+    p2p_net_stats ns = net_stats(&f.n[1]);
+    assert_int_equal(ns.evicted_pending, 2);
+    assert_int_equal(ns.pending, 2);
+    assert_int_equal(f.n[1].ups[2], 0);
+    for (int i = 0; i < 4; i++)
         raw_close(&f, &r[i]);
+    SSL_CTX_free(ctx);
+    fx_end(&f);
+}
+
+/* The deadline before authentication is the shorter one: a silent connection is closed after
+ * auth_timeout_ms, the handshake timeout being far; a client authenticated by TLS that then
+ * sends no hello is held to handshake_timeout_ms only. */
+static void test_auth_timeout(void **state)
+{
+    (void)state;
+    tfix f;
+    fx_init(&f);
+    f.n[1].lim.auth_timeout_ms = 300;
+    start_target(&f, 60000, 0);
+    raw r;
+    raw_open(&f, &r, f.n[1].port, NULL);
+    uv_update_time(&f.loop);
+    uint64_t t0 = uv_now(&f.loop);
+    assert_true(run_until(&f, pred_raw_eof, &r, DEADLINE_MS));
+    uint64_t took = uv_now(&f.loop) - t0;
+    assert_true(took >= 300 && took <= 1000);
+    p2p_net_stats ns = net_stats(&f.n[1]);
+    assert_int_equal(ns.timeouts, 1);
+    assert_int_equal(ns.pending, 0);
+    assert_non_null(strstr(f.n[1].last_log, "not authenticated within 300 ms"));
+    SSL_CTX *ctx = client_ctx(&f.n[2], TLS1_3_VERSION);
+    raw a;
+    raw_open(&f, &a, f.n[1].port, ctx);
+    assert_true(run_until(&f, pred_raw_hs, &a, DEADLINE_MS));
+    assert_true(a.hs_done);
+    uint32_t zero = 0;
+    assert_true(run_until(&f, pred_pending, &zero, DEADLINE_MS)); /* authenticated */
+    run_for(&f, 600);
+    assert_false(a.eof);
+    assert_int_equal(net_stats(&f.n[1]).timeouts, 1);
+    raw_close(&f, &r);
+    raw_close(&f, &a);
+    SSL_CTX_free(ctx);
     fx_end(&f);
 }
 
@@ -463,8 +555,8 @@ static void test_bad_hello(void **state) { (void)state, run_misstep(BAD_HELLO); 
 static void test_no_hello(void **state) { (void)state, run_misstep(NO_HELLO); }
 static void test_big_after_hello(void **state) { (void)state, run_misstep(BIG_AFTER_HELLO); }
 
-/* One address cannot take every pending slot: past max_pending_per_ip its connections are
- * refused at accept while another address still gets in. */
+/* One address cannot take every pending slot: past max_pending_per_ip a newcomer from it
+ * evicts the oldest from the same address, while another address gets in untouched. */
 static void test_max_pending_per_ip(void **state)
 {
     (void)state;
@@ -479,17 +571,17 @@ static void test_max_pending_per_ip(void **state)
         assert_true(run_until(&f, pred_pending, &n, DEADLINE_MS));
     }
     raw_open_from(&f, &r[2], f.n[1].port, NULL, "127.0.0.1");
-    assert_true(run_until(&f, pred_raw_eof, &r[2], DEADLINE_MS));
+    assert_true(run_until(&f, pred_raw_eof, &r[0], DEADLINE_MS));
     p2p_net_stats ns = net_stats(&f.n[1]);
-    assert_int_equal(ns.refused_pending_ip, 1);
-    assert_int_equal(ns.refused_pending, 0);
+    assert_int_equal(ns.evicted_pending_ip, 1);
+    assert_int_equal(ns.evicted_pending, 0);
     assert_int_equal(ns.pending, 2);
     raw_open_from(&f, &r[3], f.n[1].port, NULL, "127.0.0.2"); /* another host */
     n = 3;
     assert_true(run_until(&f, pred_pending, &n, DEADLINE_MS));
     run_for(&f, 50);
-    assert_false(r[0].eof || r[1].eof || r[3].eof);
-    assert_int_equal(net_stats(&f.n[1]).refused_pending_ip, 1);
+    assert_false(r[1].eof || r[2].eof || r[3].eof);
+    assert_int_equal(net_stats(&f.n[1]).evicted_pending_ip, 1);
     for (int i = 0; i < 4; i++)
         raw_close(&f, &r[i]);
     fx_end(&f);
@@ -584,6 +676,236 @@ static void test_ping_flood(void **state)
     fx_end(&f);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Known peers through junk                                                                  */
+
+/* An attacker's connection: TCP only, from src, never a byte sent, and opened again as soon
+ * as the node closes it, so that the attacker keeps every slot it can get. */
+typedef struct {
+    uv_tcp_t h;
+    uv_connect_t cr;
+    uv_loop_t *loop;
+    int port;
+    const char *src;
+    bool stop;   /* junk_stop called: do not open again                                   */
+    bool open;   /* connected now                                                         */
+    bool closed; /* the handle closed for good                                            */
+    int opens;   /* connections made                                                      */
+    int failed;  /* connects refused (nothing listening)                                  */
+} junk;
+
+static void junk_connect(junk *j);
+
+static void junk_closed(uv_handle_t *h)
+{
+    junk *j = h->data;
+    if (j->stop)
+        j->closed = true;
+    else
+        junk_connect(j);
+}
+
+static void junk_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    (void)b;
+    junk *j = s->data;
+    if (n < 0 && !uv_is_closing((uv_handle_t *)s)) {
+        j->open = false;
+        uv_close((uv_handle_t *)s, junk_closed);
+    }
+}
+
+static void junk_connected(uv_connect_t *c, int status)
+{
+    junk *j = c->data;
+    if (status == UV_ECANCELED)
+        return;
+    if (status < 0) {
+        j->failed++;
+        j->stop = true;
+        uv_close((uv_handle_t *)&j->h, junk_closed);
+        return;
+    }
+    j->open = true;
+    j->opens++;
+    uv_read_start((uv_stream_t *)&j->h, raw_alloc, junk_read);
+}
+
+static void junk_connect(junk *j)
+{
+    struct sockaddr_in sa;
+    uv_tcp_init(j->loop, &j->h);
+    j->h.data = j;
+    j->cr.data = j;
+    assert_int_equal(uv_ip4_addr(j->src, 0, &sa), 0);
+    assert_int_equal(uv_tcp_bind(&j->h, (struct sockaddr *)&sa, 0), 0);
+    assert_int_equal(uv_ip4_addr("127.0.0.1", j->port, &sa), 0);
+    assert_int_equal(uv_tcp_connect(&j->cr, &j->h, (struct sockaddr *)&sa, junk_connected), 0);
+}
+
+typedef struct {
+    tnode *t;
+    junk *j;
+    uint32_t n;
+} junk_set;
+
+/* Every junk connection is open and the node holds as many pending (at most the limit). */
+static bool pred_junk_held(tfix *f, void *arg)
+{
+    (void)f;
+    const junk_set *s = arg;
+    for (uint32_t i = 0; i < s->n; i++)
+        if (!s->j[i].open)
+            return false;
+    return s->t->net && net_stats(s->t).pending == s->n;
+}
+
+/* Open n junk connections from src to t and wait until t holds them all. */
+static void junk_fill(tfix *f, junk_set *s, tnode *t, junk *j, uint32_t n, const char *src)
+{
+    *s = (junk_set){t, j, n};
+    for (uint32_t i = 0; i < n; i++) {
+        memset(&j[i], 0, sizeof j[i]);
+        j[i].loop = &f->loop;
+        j[i].port = t->port;
+        j[i].src = src;
+        junk_connect(&j[i]);
+    }
+    assert_true(run_until(f, pred_junk_held, s, DEADLINE_MS));
+}
+
+static bool pred_junk_closed(tfix *f, void *arg)
+{
+    (void)f;
+    const junk_set *s = arg;
+    for (uint32_t i = 0; i < s->n; i++)
+        if (!s->j[i].closed)
+            return false;
+    return true;
+}
+
+static void junk_stop(tfix *f, junk_set *s)
+{
+    for (uint32_t i = 0; i < s->n; i++) {
+        s->j[i].stop = true;
+        if (!uv_is_closing((uv_handle_t *)&s->j[i].h))
+            uv_close((uv_handle_t *)&s->j[i].h, junk_closed);
+    }
+    assert_true(run_until(f, pred_junk_closed, s, DEADLINE_MS));
+    for (uint32_t i = 0; i < s->n; i++)
+        assert_int_equal(s->j[i].failed, 0);
+}
+
+/* Connections the node holds, its peers' and pending ones (not those closing). */
+static uint32_t live_conns(tnode *t)
+{
+    uint32_t n = 0;
+    for (const p2p__conn *c = t->net->conns; c; c = c->next)
+        n += c->state != P2P_C_CLOSING;
+    return n;
+}
+
+#define JUNK 4          /* the pending limit in these tests, and the attacker's connections */
+#define THROUGH_MS 3000 /* a known peer is up within this, junk or not                      */
+
+/* V (node 2) came back: up with A (node 1, which V dials) and B (node 3, which dials V). */
+static bool pred_v_back(tfix *f, void *arg)
+{
+    (void)arg;
+    return f->n[2].ups[1] >= 1 && f->n[2].ups[3] >= 1 && f->n[1].ups[2] >= 2 &&
+           f->n[3].ups[2] >= 2;
+}
+
+/* Nodes 1 (A), 2 (V) and 3 (B), all up; the keys make V dial A and B dial V. The pending
+ * limit (per address or in all) is JUNK, and no pending connection is timed out during the
+ * test: eviction alone must let the peers through. */
+static void start_three(tfix *f, bool per_ip)
+{
+    node_key(&f->n[1], LDG_SIG_ED25519, 0xa1);
+    node_key(&f->n[2], LDG_SIG_ED25519, 0xa3);
+    node_key(&f->n[3], LDG_SIG_ED25519, 0xa2);
+    assert_true(key_less(&f->n[2], &f->n[1]) && key_less(&f->n[3], &f->n[2]));
+    for (uint32_t i = 1; i <= 3; i++) {
+        p2p_limits *l = &f->n[i].lim;
+        l->backoff_min_ms = 200; /* B redials V 100 ms or more after a refused dial */
+        l->backoff_max_ms = 400;
+        l->handshake_timeout_ms = 60000;
+        l->auth_timeout_ms = 60000;
+        if (per_ip)
+            l->max_pending_per_ip = JUNK;
+        else
+            l->max_pending = JUNK;
+    }
+    const uint32_t ids[] = {1, 2, 3, 0}, pa[] = {2, 3}, pv[] = {1, 3}, pb[] = {1, 2};
+    assert_int_equal(node_start(f, &f->n[1], pa, 2, false), 0);
+    assert_int_equal(node_start(f, &f->n[2], pv, 2, false), 0);
+    assert_int_equal(node_start(f, &f->n[3], pb, 2, false), 0);
+    connect_all(f, ids, 3);
+    assert_true(run_until(f, pred_all_up, (void *)ids, DEADLINE_MS));
+}
+
+/* With the peers through, the junk holds what the bounds allow (the attacker reopened what
+ * was evicted), no more, and costs no more evictions. */
+static void assert_junk_bounded(tfix *f, junk_set *sa, junk_set *sv, bool per_ip)
+{
+    assert_true(run_until(f, pred_junk_held, sa, DEADLINE_MS));
+    assert_true(run_until(f, pred_junk_held, sv, DEADLINE_MS));
+    p2p_net_stats was[3] = {{0}, net_stats(&f->n[1]), net_stats(&f->n[2])};
+    run_for(f, 300);
+    for (uint32_t i = 1; i <= 2; i++) {
+        p2p_net_stats ns = net_stats(&f->n[i]);
+        assert_true((per_ip ? ns.evicted_pending_ip : ns.evicted_pending) >= 1);
+        assert_int_equal(per_ip ? ns.evicted_pending : ns.evicted_pending_ip, 0);
+        assert_int_equal(ns.evicted_pending + ns.evicted_pending_ip,
+                         was[i].evicted_pending + was[i].evicted_pending_ip);
+        assert_int_equal(ns.pending, JUNK);
+        assert_int_equal(ns.timeouts, 0);
+        assert_true(live_conns(&f->n[i]) <= JUNK + 2); /* the junk and the two peers */
+    }
+}
+
+/*
+ * The defect of issue 10 (5): an attacker at the address of a node's peers (127.0.0.1 here
+ * for the per-address limit; another address for the total) keeps JUNK idle connections to
+ * A and to V open, opening a new one whenever one is closed. V restarts: its dial to A and
+ * B's dial to V must each get through a pending table full of junk (and V's own full table
+ * must not hold back its dial), within THROUGH_MS, while the junk stays at the bound.
+ */
+static void run_through_junk(bool per_ip)
+{
+    tfix f;
+    fx_init(&f);
+    start_three(&f, per_ip);
+    const char *src = per_ip ? "127.0.0.1" : "127.0.0.2";
+    junk ja[JUNK], jv[JUNK];
+    junk_set sa, sv;
+    junk_fill(&f, &sa, &f.n[1], ja, JUNK, src);
+    node_stop(&f, &f.n[2]);
+    node_reset_counts(&f.n[2]);
+    uint32_t d12[] = {1, 2, 1}, d32[] = {3, 2, 1};
+    assert_true(run_until(&f, pred_downs, d12, DEADLINE_MS));
+    assert_true(run_until(&f, pred_downs, d32, DEADLINE_MS));
+    /* V comes back without A's address, so that it dials A only once its own table is full
+     * (B, which redials V with its backoff, finds it full too). */
+    const uint32_t pv[] = {1, 3};
+    assert_int_equal(node_start(&f, &f.n[2], pv, 2, false), 0);
+    uv_update_time(&f.loop);
+    uint64_t t0 = uv_now(&f.loop);
+    junk_fill(&f, &sv, &f.n[2], jv, JUNK, src);
+    assert_int_equal(p2p_set_peer_addr(f.n[2].net, 1, "127.0.0.1", f.n[1].port), 0);
+    uint64_t spent = uv_now(&f.loop) - t0;
+    assert_true(spent < THROUGH_MS);
+    assert_true(run_until(&f, pred_v_back, NULL, THROUGH_MS - spent));
+    assert_junk_bounded(&f, &sa, &sv, per_ip);
+    assert_int_equal(f.n[1].bad + f.n[2].bad + f.n[3].bad, 0);
+    junk_stop(&f, &sa);
+    junk_stop(&f, &sv);
+    fx_end(&f);
+}
+
+static void test_through_junk_per_ip(void **state) { (void)state, run_through_junk(true); }
+static void test_through_junk_total(void **state) { (void)state, run_through_junk(false); }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -591,6 +913,8 @@ int main(void)
         cmocka_unit_test(test_silent),
         cmocka_unit_test(test_max_pending),
         cmocka_unit_test(test_max_pending_per_ip),
+        cmocka_unit_test(test_evict_order),
+        cmocka_unit_test(test_auth_timeout),
         cmocka_unit_test(test_tls12),
         cmocka_unit_test(test_no_certificate),
         cmocka_unit_test(test_message_before_hello),
@@ -600,6 +924,8 @@ int main(void)
         cmocka_unit_test(test_big_after_hello),
         cmocka_unit_test(test_silent_peer),
         cmocka_unit_test(test_ping_flood),
+        cmocka_unit_test(test_through_junk_per_ip),
+        cmocka_unit_test(test_through_junk_total),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
