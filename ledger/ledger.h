@@ -200,6 +200,15 @@ int ldg_constraint_valid(const char *c);
 int ldg_constraint_match(const char *c, const ldg_semver *v);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Text (ledger/text.c)                                                                      */
+
+/* True when s[0..len) is well-formed UTF-8 (Unicode Table 3-7, RFC 3629): no overlong
+ * form, no surrogate (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequence or
+ * stray continuation byte. NUL (U+0000) is well-formed UTF-8: callers holding C strings
+ * refuse it themselves. A pure function; s may be NULL when len is 0. */
+bool ldg_utf8_valid(const uint8_t *s, size_t len);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Chain parameters (from the genesis file; parsed by node/, handed in as this struct)       */
 
 #define LDG_MAX_ADMINS 8
