@@ -239,31 +239,16 @@ static uint32_t tx_type(pb_size_t which)
     }
 }
 
-int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size_t len,
-                 ldg_tx *tx, const char **why)
+/* The signatures' shapes (ldg_tx_verify checks what they sign): at least one, each signer a
+ * key of an algorithm allowed at height, each signature of its algorithm's length, no signer
+ * twice. */
+static int check_sigs(const ldg_genesis *g, uint64_t height, const fwl_Tx *env, const char **why)
 {
     int rc;
-    if (why)
-        *why = "";
-    memset(tx, 0, sizeof *tx);
-    if (len > LDG_TX_MAX)
-        FAIL(LDG_ETOOBIG, "transaction");
-    pb_istream_t st = pb_istream_from_buffer(buf, len);
-    if (!pb_decode(&st, fwl_Tx_fields, &tx->env))
-        FAIL(ldg__pb_error(&st), "transaction envelope");
-    st = pb_istream_from_buffer(tx->env.body.bytes, tx->env.body.size);
-    if (!pb_decode(&st, fwl_TxBody_fields, &tx->body))
-        FAIL(ldg__pb_error(&st), "transaction body");
-    if (strcmp(tx->body.chain_id, g->chain_id))
-        FAIL(LDG_ECHAIN, "chain_id");
-    if (!(tx->type = tx_type(tx->body.which_payload)))
-        FAIL(LDG_EINVALID, "payload (none)");
-    if (tx->body.nonce == 0)
-        FAIL(LDG_EINVALID, "nonce (must be >= 1)");
-    if (tx->env.sigs_count == 0)
+    if (env->sigs_count == 0)
         FAIL(LDG_EINVALID, "signatures (none)");
-    for (pb_size_t i = 0; i < tx->env.sigs_count; i++) {
-        const fwl_Signature *s = &tx->env.sigs[i];
+    for (pb_size_t i = 0; i < env->sigs_count; i++) {
+        const fwl_Signature *s = &env->sigs[i];
         if (!s->has_signer)
             FAIL(LDG_EINVALID, "signature.signer");
         if ((rc = ldg__key_check(g, height, &s->signer)))
@@ -271,13 +256,20 @@ int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size
         if (s->sig.size != ldg_sig_by_id(s->signer.alg)->sig_len)
             FAIL(LDG_EBADSIG, "signature length");
         for (pb_size_t j = 0; j < i; j++) {
-            const fwl_PublicKey *o = &tx->env.sigs[j].signer;
+            const fwl_PublicKey *o = &env->sigs[j].signer;
             if (o->alg == s->signer.alg && o->key.size == s->signer.key.size &&
                 !memcmp(o->key.bytes, s->signer.key.bytes, o->key.size))
                 FAIL(LDG_EINVALID, "signatures (same signer twice)");
         }
     }
+    return 0;
+}
 
+/* The payload's own fields (tx->type is set). */
+static int check_payload(const ldg_genesis *g, uint64_t height, const ldg_tx *tx,
+                         const char **why)
+{
+    int rc;
     switch (tx->type) {
     case LDG_TX_PUBLISH:
         if (!tx->body.payload.publish.has_release)
@@ -346,7 +338,32 @@ int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size
             return rc;
         break;
     }
+    return 0;
+}
 
+int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size_t len,
+                 ldg_tx *tx, const char **why)
+{
+    int rc;
+    if (why)
+        *why = "";
+    memset(tx, 0, sizeof *tx);
+    if (len > LDG_TX_MAX)
+        FAIL(LDG_ETOOBIG, "transaction");
+    pb_istream_t st = pb_istream_from_buffer(buf, len);
+    if (!pb_decode(&st, fwl_Tx_fields, &tx->env))
+        FAIL(ldg__pb_error(&st), "transaction envelope");
+    st = pb_istream_from_buffer(tx->env.body.bytes, tx->env.body.size);
+    if (!pb_decode(&st, fwl_TxBody_fields, &tx->body))
+        FAIL(ldg__pb_error(&st), "transaction body");
+    if (strcmp(tx->body.chain_id, g->chain_id))
+        FAIL(LDG_ECHAIN, "chain_id");
+    if (!(tx->type = tx_type(tx->body.which_payload)))
+        FAIL(LDG_EINVALID, "payload (none)");
+    if (tx->body.nonce == 0)
+        FAIL(LDG_EINVALID, "nonce (must be >= 1)");
+    if ((rc = check_sigs(g, height, &tx->env, why)) || (rc = check_payload(g, height, tx, why)))
+        return rc;
     if ((rc = ldg_tx_digest(g, tx->type, tx->env.body.bytes, tx->env.body.size, tx->hash)))
         FAIL(rc, "chain hash");
     const fwl_PublicKey *k = &tx->env.sigs[0].signer;
