@@ -216,33 +216,50 @@ static inline void make_block(rawtx *const *txs, size_t n, int *results, uint8_t
     assert_int_equal(ldg_block_encode(hdr, hl, incl, il, m, &sig, 1, 0, blk, len), 0);
 }
 
-/* What a hostile proposer could send: a certified block over t alone, whatever
- * ldg_store_build_block would say of t. The header of an honest empty block, given t's
- * Merkle root, count and size. */
-static inline void forge_block(const rawtx *t, uint8_t **blk, size_t *len)
+/* The header an honest proposer would build for an empty block at the next height. */
+static inline void honest_header(fwl_BlockHeader *h)
 {
-    uint8_t *empty, hdr[LDG_HEADER_MAX], hash[LDG_DIGEST_LEN], leaf[LDG_HASH_MAX];
+    uint8_t *empty;
     size_t el;
     int none[1];
     ldg_block b;
     make_block(NULL, 0, none, &empty, &el);
     ldg_store_abort_built(S);
     assert_int_equal(ldg_block_decode(empty, el, &b), 0);
-    fwl_BlockHeader h = b.hdr;
+    *h = b.hdr;
+    ldg_block_free(&b);
+    free(empty);
+}
+
+/* Certify (the validator's precommit) and encode a block of the encoded header hdr over t
+ * (none when NULL), whatever the header says. */
+static inline void seal_block(const uint8_t *hdr, size_t hl, const rawtx *t, uint8_t **blk,
+                              size_t *len)
+{
+    uint8_t hash[LDG_DIGEST_LEN];
+    fwl_Signature sig;
+    assert_int_equal(ldg_block_hash(&G, hdr, hl, hash), 0);
+    sign_commit(hash, &sig);
+    const uint8_t *txs[] = {t ? t->buf : NULL};
+    size_t lens[] = {t ? t->len : 0};
+    assert_int_equal(ldg_block_encode(hdr, hl, txs, lens, t ? 1 : 0, &sig, 1, 0, blk, len), 0);
+}
+
+/* What a hostile proposer could send: a certified block over t alone, whatever
+ * ldg_store_build_block would say of t. An honest empty block's header, given t's Merkle
+ * root, count and size. */
+static inline void forge_block(const rawtx *t, uint8_t **blk, size_t *len)
+{
+    uint8_t hdr[LDG_HEADER_MAX], leaf[LDG_HASH_MAX];
+    fwl_BlockHeader h;
+    honest_header(&h);
     h.tx_count = 1;
     h.body_size = t->len;
     assert_int_equal(ldg_merkle_leaf(G.hash_alg, t->buf, t->len, leaf), 0);
     assert_int_equal(ldg_merkle_root(G.hash_alg, leaf, 1, h.tx_root.digest.bytes), 0);
     pb_ostream_t os = pb_ostream_from_buffer(hdr, sizeof hdr);
     assert_true(pb_encode(&os, fwl_BlockHeader_fields, &h));
-    assert_int_equal(ldg_block_hash(&G, hdr, os.bytes_written, hash), 0);
-    fwl_Signature sig;
-    sign_commit(hash, &sig);
-    const uint8_t *txs[] = {t->buf};
-    size_t lens[] = {t->len};
-    assert_int_equal(ldg_block_encode(hdr, os.bytes_written, txs, lens, 1, &sig, 1, 0, blk, len), 0);
-    ldg_block_free(&b);
-    free(empty);
+    seal_block(hdr, os.bytes_written, t, blk, len);
 }
 
 /* Commit a block over txs; returns the first tx's result (or the apply error). */

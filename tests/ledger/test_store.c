@@ -513,6 +513,37 @@ static void test_block_with_bad_text(void **st)
     free(blk);
 }
 
+/* A header whose chain id is this chain's up to a NUL and then anything (nanopb compares
+ * "test-chain"; a stock decoder of GetBlock sees the rest, and refuses it when it is not
+ * UTF-8): refused, nothing stored. The same header without the tail applies. */
+static void test_block_header_text(void **st)
+{
+    (void)st;
+    uint8_t hdr[LDG_HEADER_MAX], *blk, hash[LDG_DIGEST_LEN];
+    size_t len;
+    fwl_BlockHeader h;
+    honest_header(&h);
+    snprintf(h.chain_id, sizeof h.chain_id, "%.60s~\xff", G.chain_id);
+    pb_ostream_t os = pb_ostream_from_buffer(hdr, sizeof hdr);
+    assert_true(pb_encode(&os, fwl_BlockHeader_fields, &h));
+    uint8_t *mark = memmem(hdr, os.bytes_written, "~\xff", 2);
+    assert_non_null(mark);
+    *mark = 0;
+    seal_block(hdr, os.bytes_written, NULL, &blk, &len);
+    assert_int_equal(ldg_store_stage_block(S, blk, len, NULL, hash), LDG_EBLOCK);
+    assert_int_equal(ldg_store_apply_block(S, blk, len, NULL), LDG_EBLOCK);
+    free(blk);
+    ldg_tip tip;
+    ldg_store_tip(S, &tip);
+    assert_int_equal(tip.height, 0);
+    honest_header(&h);
+    os = pb_ostream_from_buffer(hdr, sizeof hdr);
+    assert_true(pb_encode(&os, fwl_BlockHeader_fields, &h));
+    seal_block(hdr, os.bytes_written, NULL, &blk, &len);
+    assert_int_equal(ldg_store_apply_block(S, blk, len, NULL), 0);
+    free(blk);
+}
+
 /* The proposer's path: build keeps the state in an open write transaction; commit_built
  * adds the block; abort drops it; readers see nothing before the commit. */
 static void test_commit_built(void **st)
@@ -806,6 +837,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_block_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stateless_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_with_bad_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_header_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_built, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stage_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_tx, setup, teardown),
