@@ -39,4 +39,21 @@ int ldg__hash_check(const ldg_genesis *g, uint64_t height, bool has, const fwl_H
 /* A public key whose algorithm is allowed at height and whose length matches it. */
 int ldg__key_check(const ldg_genesis *g, uint64_t height, const fwl_PublicKey *k);
 
+/* A string field whose raw bytes ldg__wire_text_check refused: the message it belongs to
+ * (its descriptor), its tag, and whether it holds a NUL byte (else it is not UTF-8). */
+typedef struct {
+    const pb_msgdesc_t *msg;
+    uint32_t tag;
+    bool nul;
+} ldg__text_fault;
+
+/* Every string field of the message `desc` encoded in buf[0..len), in nested messages too,
+ * is well-formed UTF-8 (ldg_utf8_valid) without a NUL byte. msg is that message as decoded
+ * from buf (the field iterator takes addresses in it; nothing is read or written). Unknown
+ * fields are skipped. Run it after a successful pb_decode of the same bytes.
+ * Errors: LDG_EINVALID (the first bad string, described in *fault when non-NULL),
+ * LDG_EMALFORMED. */
+int ldg__wire_text_check(const pb_msgdesc_t *desc, const void *msg, const uint8_t *buf,
+                         size_t len, ldg__text_fault *fault);
+
 #endif

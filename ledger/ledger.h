@@ -200,6 +200,16 @@ int ldg_constraint_valid(const char *c);
 int ldg_constraint_match(const char *c, const ldg_semver *v);
 
 /* ---------------------------------------------------------------------------------------- */
+/* Text (ledger/text.c)                                                                      */
+
+/* True when s[0..len) is well-formed UTF-8 (Unicode Table 3-7, RFC 3629): no overlong
+ * form, no surrogate (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequence or
+ * stray continuation byte. NUL (U+0000) is well-formed UTF-8: callers holding C strings
+ * refuse it themselves (ldg_tx_parse does, in every string field of a transaction). A pure
+ * function; s may be NULL when len is 0. */
+bool ldg_utf8_valid(const uint8_t *s, size_t len);
+
+/* ---------------------------------------------------------------------------------------- */
 /* Chain parameters (from the genesis file; parsed by node/, handed in as this struct)       */
 
 #define LDG_MAX_ADMINS 8
@@ -296,7 +306,10 @@ typedef struct {
 int ldg_tx_digest(const ldg_genesis *g, uint32_t type, const uint8_t *body, size_t body_len,
                   uint8_t out[LDG_DIGEST_LEN]);
 
-/* Decode and run every stateless check except signatures: sizes, encodings, chain id,
+/* Decode and run every stateless check except signatures: sizes, encodings (every string
+ * field of the body, at any depth, well-formed UTF-8 without a NUL byte, checked on the
+ * signed bytes: *why names the field, e.g. "release.file_name (not valid UTF-8)" or
+ * "release.version (contains a NUL byte)", with LDG_EINVALID), chain id,
  * payload present, algorithm ids known and allowed at height, field syntax (semver,
  * constraints, hash length matches its algorithm, URL scheme, non-empty names; contract
  * name an identifier and source non-empty text of at most LDG_CONTRACT_SOURCE_MAX bytes;

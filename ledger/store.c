@@ -569,6 +569,11 @@ static int check_header(ldg_store *s, const ldg_block *b)
         !hash_is(&h->prev_hash, h->has_prev_hash, g->hash_alg, prev_hash(s)) ||
         h->tx_count != b->n_txs || h->has_state_root || !h->has_proposer)
         return LDG_EBLOCK;
+    /* The header's strings as hashed, like a transaction's (ldg_tx_parse): the chain id just
+     * compared ends at its first NUL, where a stock decoder of GetBlock sees the rest too,
+     * and refuses the header when that is not UTF-8. */
+    if (ldg__wire_text_check(fwl_BlockHeader_fields, h, b->hdr_raw, b->hdr_len, NULL))
+        return LDG_EBLOCK;
     for (size_t i = 0; i < b->n_txs; i++)
         body += b->tx_len[i];
     if (body != h->body_size)

@@ -2,8 +2,9 @@
  * Transactions: decoding, stateless checks, the signed digest, signing.
  *
  * Invariant: a tx that passes ldg_tx_parse has every bounded field within its limit, every
- * algorithm id known and allowed at the given height, and every field syntactically valid;
- * the stateful rules (store.c) may rely on that.
+ * string field well-formed UTF-8 without NUL in the signed bytes (so each decoded string is
+ * the whole string as signed), every algorithm id known and allowed at the given height, and
+ * every field syntactically valid; the stateful rules (store.c) may rely on that.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,45 @@ int ldg__key_check(const ldg_genesis *g, uint64_t height, const fwl_PublicKey *k
     return k->key.size == ldg_sig_by_id(k->alg)->pub_len ? 0 : LDG_EBADKEY;
 }
 
+/* What a refused string field of a transaction is called in errors: "release.file_name (not
+ * valid UTF-8)". Made from the schema's own field lists (nanopb's FIELDLIST macros), so a
+ * string field added to one of these messages is named without an edit here. There is an
+ * entry for every field; only string fields are ever looked up. A string in a message
+ * missing from the table is refused all the same, as "a string field". */
+typedef struct {
+    const pb_msgdesc_t *msg;
+    uint32_t tag;
+    const char *not_utf8, *nul;
+} text_name;
+
+#define TEXT_PREFIX_TxBody ""
+#define TEXT_PREFIX_Release "release."
+#define TEXT_PREFIX_HardwareSupport "release.hardware."
+#define TEXT_PREFIX_Dependency "release.dependencies."
+#define TEXT_PREFIX_RevokeTx "revoke."
+#define TEXT_PREFIX_AuthorTx "author."
+#define TEXT_PREFIX_ContractTx "contract."
+#define TEXT_PREFIX_BindTx "bind."
+#define TEXT_PREFIX_TrackerTx "tracker."
+#define TEXT_NAME_(m, atype, htype, ltype, field, tag)                                       \
+    {fwl_##m##_fields, tag, TEXT_PREFIX_##m #field " (not valid UTF-8)",                     \
+     TEXT_PREFIX_##m #field " (contains a NUL byte)"},
+#define TEXT_NAMES_(m) fwl_##m##_FIELDLIST(TEXT_NAME_, m)
+
+static const text_name text_names[] = {
+    TEXT_NAMES_(TxBody) TEXT_NAMES_(Release) TEXT_NAMES_(HardwareSupport)
+    TEXT_NAMES_(Dependency) TEXT_NAMES_(RevokeTx) TEXT_NAMES_(AuthorTx)
+    TEXT_NAMES_(ContractTx) TEXT_NAMES_(BindTx) TEXT_NAMES_(TrackerTx)
+};
+
+static const char *text_why(const ldg__text_fault *f)
+{
+    for (size_t i = 0; i < sizeof text_names / sizeof *text_names; i++)
+        if (text_names[i].msg == f->msg && text_names[i].tag == f->tag)
+            return f->nul ? text_names[i].nul : text_names[i].not_utf8;
+    return f->nul ? "a string field (contains a NUL byte)" : "a string field (not valid UTF-8)";
+}
+
 #define FAIL(code, field)                                                                    \
     do {                                                                                     \
         if (why)                                                                             \
@@ -239,31 +279,16 @@ static uint32_t tx_type(pb_size_t which)
     }
 }
 
-int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size_t len,
-                 ldg_tx *tx, const char **why)
+/* The signatures' shapes (ldg_tx_verify checks what they sign): at least one, each signer a
+ * key of an algorithm allowed at height, each signature of its algorithm's length, no signer
+ * twice. */
+static int check_sigs(const ldg_genesis *g, uint64_t height, const fwl_Tx *env, const char **why)
 {
     int rc;
-    if (why)
-        *why = "";
-    memset(tx, 0, sizeof *tx);
-    if (len > LDG_TX_MAX)
-        FAIL(LDG_ETOOBIG, "transaction");
-    pb_istream_t st = pb_istream_from_buffer(buf, len);
-    if (!pb_decode(&st, fwl_Tx_fields, &tx->env))
-        FAIL(ldg__pb_error(&st), "transaction envelope");
-    st = pb_istream_from_buffer(tx->env.body.bytes, tx->env.body.size);
-    if (!pb_decode(&st, fwl_TxBody_fields, &tx->body))
-        FAIL(ldg__pb_error(&st), "transaction body");
-    if (strcmp(tx->body.chain_id, g->chain_id))
-        FAIL(LDG_ECHAIN, "chain_id");
-    if (!(tx->type = tx_type(tx->body.which_payload)))
-        FAIL(LDG_EINVALID, "payload (none)");
-    if (tx->body.nonce == 0)
-        FAIL(LDG_EINVALID, "nonce (must be >= 1)");
-    if (tx->env.sigs_count == 0)
+    if (env->sigs_count == 0)
         FAIL(LDG_EINVALID, "signatures (none)");
-    for (pb_size_t i = 0; i < tx->env.sigs_count; i++) {
-        const fwl_Signature *s = &tx->env.sigs[i];
+    for (pb_size_t i = 0; i < env->sigs_count; i++) {
+        const fwl_Signature *s = &env->sigs[i];
         if (!s->has_signer)
             FAIL(LDG_EINVALID, "signature.signer");
         if ((rc = ldg__key_check(g, height, &s->signer)))
@@ -271,13 +296,20 @@ int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size
         if (s->sig.size != ldg_sig_by_id(s->signer.alg)->sig_len)
             FAIL(LDG_EBADSIG, "signature length");
         for (pb_size_t j = 0; j < i; j++) {
-            const fwl_PublicKey *o = &tx->env.sigs[j].signer;
+            const fwl_PublicKey *o = &env->sigs[j].signer;
             if (o->alg == s->signer.alg && o->key.size == s->signer.key.size &&
                 !memcmp(o->key.bytes, s->signer.key.bytes, o->key.size))
                 FAIL(LDG_EINVALID, "signatures (same signer twice)");
         }
     }
+    return 0;
+}
 
+/* The payload's own fields (tx->type is set). */
+static int check_payload(const ldg_genesis *g, uint64_t height, const ldg_tx *tx,
+                         const char **why)
+{
+    int rc;
     switch (tx->type) {
     case LDG_TX_PUBLISH:
         if (!tx->body.payload.publish.has_release)
@@ -346,7 +378,39 @@ int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size
             return rc;
         break;
     }
+    return 0;
+}
 
+int ldg_tx_parse(const ldg_genesis *g, uint64_t height, const uint8_t *buf, size_t len,
+                 ldg_tx *tx, const char **why)
+{
+    int rc;
+    if (why)
+        *why = "";
+    memset(tx, 0, sizeof *tx);
+    if (len > LDG_TX_MAX)
+        FAIL(LDG_ETOOBIG, "transaction");
+    pb_istream_t st = pb_istream_from_buffer(buf, len);
+    if (!pb_decode(&st, fwl_Tx_fields, &tx->env))
+        FAIL(ldg__pb_error(&st), "transaction envelope");
+    st = pb_istream_from_buffer(tx->env.body.bytes, tx->env.body.size);
+    if (!pb_decode(&st, fwl_TxBody_fields, &tx->body))
+        FAIL(ldg__pb_error(&st), "transaction body");
+    /* Text as signed: nanopb keeps each string up to its first NUL and does not check UTF-8 (a
+     * stock decoder refuses the whole message when a string is not UTF-8), so the strings
+     * are checked on the body's bytes, before any rule reads the decoded ones. */
+    ldg__text_fault tf;
+    if ((rc = ldg__wire_text_check(fwl_TxBody_fields, &tx->body, tx->env.body.bytes,
+                                   tx->env.body.size, &tf)))
+        FAIL(rc, rc == LDG_EINVALID ? text_why(&tf) : "transaction body");
+    if (strcmp(tx->body.chain_id, g->chain_id))
+        FAIL(LDG_ECHAIN, "chain_id");
+    if (!(tx->type = tx_type(tx->body.which_payload)))
+        FAIL(LDG_EINVALID, "payload (none)");
+    if (tx->body.nonce == 0)
+        FAIL(LDG_EINVALID, "nonce (must be >= 1)");
+    if ((rc = check_sigs(g, height, &tx->env, why)) || (rc = check_payload(g, height, tx, why)))
+        return rc;
     if ((rc = ldg_tx_digest(g, tx->type, tx->env.body.bytes, tx->env.body.size, tx->hash)))
         FAIL(rc, "chain hash");
     const fwl_PublicKey *k = &tx->env.sigs[0].signer;

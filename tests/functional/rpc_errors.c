@@ -20,6 +20,7 @@
 #include "ledger/ledger.h"
 #include "node/files/files.h"
 #include "tests/functional/trust.h"
+#include "tests/ledger/raw_tx.h"
 
 static int failures;
 #define CHECK(cond, ...)                                                                     \
@@ -387,6 +388,29 @@ int main(int argc, char **argv)
         CHECK(rc == LDG_EINVALID && strstr(err, "devices[1].hardware_model"), "Eligible, no "
               "model: %d %s", rc, err);
         status_ok(c, "the requests that named nothing");
+    }
+
+    /* 15. Text a stock decoder would refuse, and a NUL nanopb would cut (issue 10, items 2
+     * and 3): refused at admission naming the field, nothing stored. */
+    {
+        publish_body(30, "3.1.0", 10, 0x0a);
+        snprintf(body.payload.publish.release.file_name,
+                 sizeof body.payload.publish.release.file_name, "x\xed\xa0\x80.bin");
+        len = sign(&author, tx, hash);
+        rc = submit_wait(c, tx, len, hash, err, sizeof err);
+        CHECK(rc == LDG_EINVALID && strstr(err, "release.file_name (not valid UTF-8)"),
+              "file_name not UTF-8: %d %s", rc, err);
+        CHECK(get_release(c, 0x0a) == LDG_ENOTFOUND, "release with bad UTF-8 stored");
+        publish_body(31, "3.2.0~-rc", 11, 0x0b);
+        ldg_seckey sk = {author.alg, {0}};
+        memcpy(sk.sec, author.sec, sizeof sk.sec);
+        rc = raw_tx_sign_patched(&G, &sk, LDG_TX_PUBLISH, &body, "0~-", "0\0-", 3, tx, sizeof tx,
+                                 &len, hash);
+        CHECK(rc == 0, "sign the NUL body: %s", node_strerror(rc));
+        rc = submit_wait(c, tx, len, hash, err, sizeof err);
+        CHECK(rc == LDG_EINVALID && strstr(err, "release.version (contains a NUL byte)"),
+              "version with a NUL: %d %s", rc, err);
+        CHECK(get_release(c, 0x0b) == LDG_ENOTFOUND, "release with a NUL stored");
     }
 
     /* Nothing else was stored: exactly one release; the node serves everyone. */

@@ -11,6 +11,7 @@ source "$(dirname "$0")/lib.sh"
 JUNK=8 # P2P_DEFAULT_MAX_PENDING_PER_IP
 base=$(free_port_range 6)
 "$FWL" init "$TMP/c" --validators 3 --base-port "$base" --product cam-fw >/dev/null
+trust_chain "$TMP/c"
 rpc() { echo $((base + 2 * $1)); }
 p2p() { echo $((base + 2 * $1 + 1)); }
 declare -A NODE_PIDS

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bad input over RPC (tests/functional/rpc_errors.c): malformed and oversize frames and
 # fields, bad signature, unknown/disabled/deprecated algorithms, unauthorised author,
-# lower/equal version, duplicate file hash, replays, wrong chain, a full mempool.
+# lower/equal version, duplicate file hash, replays, wrong chain, requests that name nothing,
+# strings not UTF-8 or holding a NUL, a full mempool.
 source "$(dirname "$0")/lib.sh"
 
 port=$(free_port)

@@ -177,12 +177,30 @@ static inline void author_tx(rawtx *t, const key *signer, uint64_t nonce, fwl_Au
     sign_with(t, ks, 1);
 }
 
+/* The validator's precommit (round 0) of the block with this hash at the tip's next height:
+ * the whole commit certificate of the helpers' genesis. */
+static inline void sign_commit(const uint8_t hash[LDG_DIGEST_LEN], fwl_Signature *sig)
+{
+    uint8_t d[LDG_DIGEST_LEN];
+    ldg_tip t;
+    ldg_store_tip(S, &t);
+    memset(sig, 0, sizeof *sig);
+    assert_int_equal(ldg_commit_digest(&G, t.height + 1, 0, LDG_VOTE_PRECOMMIT, hash, d), 0);
+    const ldg_sig_impl *im = ldg_sig_by_id(validator.sec.alg);
+    assert_int_equal(im->sign(validator.sec.sec, d, NULL, sig->sig.bytes), 0);
+    sig->sig.size = (pb_size_t)im->sig_len;
+    sig->has_signer = true;
+    sig->signer.alg = validator.pub.alg;
+    memcpy(sig->signer.key.bytes, validator.pub.key, validator.pub.len);
+    sig->signer.key.size = (pb_size_t)validator.pub.len;
+}
+
 /* Build, sign (the validator's precommit) and encode a block over txs; results per tx. */
 static inline void make_block(rawtx *const *txs, size_t n, int *results, uint8_t **blk, size_t *len)
 {
     const uint8_t *raw[16] = {NULL};
     size_t lens[16] = {0}, m = 0;
-    uint8_t hdr[LDG_HEADER_MAX], hash[LDG_DIGEST_LEN], d[LDG_DIGEST_LEN];
+    uint8_t hdr[LDG_HEADER_MAX], hash[LDG_DIGEST_LEN];
     size_t hl;
     for (size_t i = 0; i < n; i++)
         raw[i] = txs[i]->buf, lens[i] = txs[i]->len;
@@ -193,18 +211,55 @@ static inline void make_block(rawtx *const *txs, size_t n, int *results, uint8_t
     for (size_t i = 0; i < n; i++)
         if (results[i] == 0)
             incl[m] = raw[i], il[m++] = lens[i];
-    ldg_tip t;
-    ldg_store_tip(S, &t);
-    fwl_Signature sig = fwl_Signature_init_zero;
-    assert_int_equal(ldg_commit_digest(&G, t.height + 1, 0, LDG_VOTE_PRECOMMIT, hash, d), 0);
-    const ldg_sig_impl *im = ldg_sig_by_id(validator.sec.alg);
-    assert_int_equal(im->sign(validator.sec.sec, d, NULL, sig.sig.bytes), 0);
-    sig.sig.size = (pb_size_t)im->sig_len;
-    sig.has_signer = true;
-    sig.signer.alg = validator.pub.alg;
-    memcpy(sig.signer.key.bytes, validator.pub.key, validator.pub.len);
-    sig.signer.key.size = (pb_size_t)validator.pub.len;
+    fwl_Signature sig;
+    sign_commit(hash, &sig);
     assert_int_equal(ldg_block_encode(hdr, hl, incl, il, m, &sig, 1, 0, blk, len), 0);
+}
+
+/* The header an honest proposer would build for an empty block at the next height. */
+static inline void honest_header(fwl_BlockHeader *h)
+{
+    uint8_t *empty;
+    size_t el;
+    int none[1];
+    ldg_block b;
+    make_block(NULL, 0, none, &empty, &el);
+    ldg_store_abort_built(S);
+    assert_int_equal(ldg_block_decode(empty, el, &b), 0);
+    *h = b.hdr;
+    ldg_block_free(&b);
+    free(empty);
+}
+
+/* Certify (the validator's precommit) and encode a block of the encoded header hdr over t
+ * (none when NULL), whatever the header says. */
+static inline void seal_block(const uint8_t *hdr, size_t hl, const rawtx *t, uint8_t **blk,
+                              size_t *len)
+{
+    uint8_t hash[LDG_DIGEST_LEN];
+    fwl_Signature sig;
+    assert_int_equal(ldg_block_hash(&G, hdr, hl, hash), 0);
+    sign_commit(hash, &sig);
+    const uint8_t *txs[] = {t ? t->buf : NULL};
+    size_t lens[] = {t ? t->len : 0};
+    assert_int_equal(ldg_block_encode(hdr, hl, txs, lens, t ? 1 : 0, &sig, 1, 0, blk, len), 0);
+}
+
+/* What a hostile proposer could send: a certified block over t alone, whatever
+ * ldg_store_build_block would say of t. An honest empty block's header, given t's Merkle
+ * root, count and size. */
+static inline void forge_block(const rawtx *t, uint8_t **blk, size_t *len)
+{
+    uint8_t hdr[LDG_HEADER_MAX], leaf[LDG_HASH_MAX];
+    fwl_BlockHeader h;
+    honest_header(&h);
+    h.tx_count = 1;
+    h.body_size = t->len;
+    assert_int_equal(ldg_merkle_leaf(G.hash_alg, t->buf, t->len, leaf), 0);
+    assert_int_equal(ldg_merkle_root(G.hash_alg, leaf, 1, h.tx_root.digest.bytes), 0);
+    pb_ostream_t os = pb_ostream_from_buffer(hdr, sizeof hdr);
+    assert_true(pb_encode(&os, fwl_BlockHeader_fields, &h));
+    seal_block(hdr, os.bytes_written, t, blk, len);
 }
 
 /* Commit a block over txs; returns the first tx's result (or the apply error). */

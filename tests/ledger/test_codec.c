@@ -1,6 +1,7 @@
 /*
  * Codecs: transactions and blocks round-trip exactly, and every limit is enforced on decode
- * (a field over its .options bound, too many transactions, oversized envelopes and blocks).
+ * (a field over its .options bound, too many transactions, oversized envelopes and blocks);
+ * every string field of a transaction must be UTF-8 without NUL, named when it is not.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,10 +11,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <pb_common.h>
 #include <pb_decode.h>
 #include <pb_encode.h>
 
 #include "ledger/ledger.h"
+#include "tests/ledger/raw_tx.h"
 
 static ldg_genesis G;
 static ldg_seckey K;
@@ -156,6 +159,190 @@ static void test_tx_limits(void **st)
     free(tx);
 }
 
+/* Every string field a transaction carries, by its path of tags from TxBody (0-terminated),
+ * and the name ldg_tx_parse gives it; test_tx_text_fields_complete holds this list to the
+ * schema. */
+#define REL_ fwl_TxBody_publish_tag, fwl_PublishTx_release_tag
+static const struct {
+    uint32_t path[5];
+    const char *name;
+} text_fields[] = {
+    {{fwl_TxBody_chain_id_tag}, "chain_id"},
+    {{REL_, fwl_Release_product_tag}, "release.product"},
+    {{REL_, fwl_Release_provider_tag}, "release.provider"},
+    {{REL_, fwl_Release_version_tag}, "release.version"},
+    {{REL_, fwl_Release_file_url_tag}, "release.file_url"},
+    {{REL_, fwl_Release_file_name_tag}, "release.file_name"},
+    {{REL_, fwl_Release_hardware_tag, fwl_HardwareSupport_model_tag}, "release.hardware.model"},
+    {{REL_, fwl_Release_hardware_tag, fwl_HardwareSupport_required_addons_tag},
+     "release.hardware.required_addons"},
+    {{REL_, fwl_Release_dependencies_tag, fwl_Dependency_package_tag},
+     "release.dependencies.package"},
+    {{REL_, fwl_Release_dependencies_tag, fwl_Dependency_constraint_tag},
+     "release.dependencies.constraint"},
+    {{fwl_TxBody_revoke_tag, fwl_RevokeTx_note_tag}, "revoke.note"},
+    {{fwl_TxBody_author_tag, fwl_AuthorTx_product_tag}, "author.product"},
+    {{fwl_TxBody_author_tag, fwl_AuthorTx_name_tag}, "author.name"},
+    {{fwl_TxBody_contract_tag, fwl_ContractTx_name_tag}, "contract.name"},
+    {{fwl_TxBody_contract_tag, fwl_ContractTx_source_tag}, "contract.source"},
+    {{fwl_TxBody_bind_tag, fwl_BindTx_product_tag}, "bind.product"},
+    {{fwl_TxBody_bind_tag, fwl_BindTx_hardware_model_tag}, "bind.hardware_model"},
+    {{fwl_TxBody_bind_tag, fwl_BindTx_contract_tag}, "bind.contract"},
+    {{fwl_TxBody_tracker_tag, fwl_TrackerTx_name_tag}, "tracker.name"},
+};
+#undef REL_
+#define N_TEXT_FIELDS (sizeof text_fields / sizeof *text_fields)
+
+/* An unsigned envelope whose body holds only s[0..n) at path, each level a submessage (the
+ * text check comes before the chain id and the signatures). */
+static size_t envelope_with_text(uint8_t *out, size_t cap, const uint32_t *path,
+                                 const char *s, size_t n)
+{
+    uint8_t a[128], b[128];
+    size_t depth = 0, len = n;
+    while (path[depth])
+        depth++;
+    memcpy(a, s, n);
+    while (depth-- > 0) {
+        pb_ostream_t os = pb_ostream_from_buffer(b, sizeof b);
+        assert_true(pb_encode_tag(&os, PB_WT_STRING, path[depth]) && pb_encode_string(&os, a, len));
+        memcpy(a, b, len = os.bytes_written);
+    }
+    pb_ostream_t os = pb_ostream_from_buffer(out, cap);
+    assert_true(pb_encode_tag(&os, PB_WT_STRING, fwl_Tx_body_tag) && pb_encode_string(&os, a, len));
+    return os.bytes_written;
+}
+
+/* Each string field, with each kind of bad text: refused with LDG_EINVALID and its name. */
+static void test_tx_text_every_field(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *s;
+        size_t n;
+        const char *what;
+    } bad[] = {
+        {"\xff", 1, " (not valid UTF-8)"},
+        {"ok\xc0\x80", 4, " (not valid UTF-8)"},       /* an overlong NUL */
+        {"\xe0\x80\xaf", 3, " (not valid UTF-8)"},     /* an overlong '/' */
+        {"\xed\xa0\x80", 3, " (not valid UTF-8)"},     /* a surrogate, U+D800 */
+        {"\xf4\x90\x80\x80", 4, " (not valid UTF-8)"}, /* above U+10FFFF */
+        {"caf\xc3", 4, " (not valid UTF-8)"},          /* truncated */
+        {"\x80z", 2, " (not valid UTF-8)"},            /* a lone continuation byte */
+        {"a\0b", 3, " (contains a NUL byte)"},
+        {"abc\0", 4, " (contains a NUL byte)"},
+        {"\0\xff", 2, " (contains a NUL byte)"},
+    };
+    ldg_tx *tx = malloc(sizeof *tx);
+    uint8_t buf[256];
+    char want[96];
+    const char *why;
+    for (size_t f = 0; f < N_TEXT_FIELDS; f++) {
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+            size_t len = envelope_with_text(buf, sizeof buf, text_fields[f].path, bad[i].s, bad[i].n);
+            snprintf(want, sizeof want, "%s%s", text_fields[f].name, bad[i].what);
+            why = NULL;
+            int rc = ldg_tx_parse(&G, 1, buf, len, tx, &why);
+            if (rc != LDG_EINVALID || !why || strcmp(why, want))
+                fail_msg("%s, bad[%zu]: %d (%s), want %s", text_fields[f].name, i, rc,
+                         why ? why : "-", want);
+        }
+        /* Well-formed text gets past this check (other rules may refuse the field). */
+        static const char good[] = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+        size_t len = envelope_with_text(buf, sizeof buf, text_fields[f].path, good, sizeof good - 1);
+        why = NULL;
+        (void)ldg_tx_parse(&G, 1, buf, len, tx, &why);
+        if (why && (strstr(why, "UTF-8") || strstr(why, "NUL")))
+            fail_msg("%s: good text refused: %s", text_fields[f].name, why);
+    }
+    free(tx);
+}
+
+/* Walk the schema from TxBody: every string field found has its row in text_fields. */
+static size_t text_fields_under(const pb_msgdesc_t *desc, const void *msg, uint32_t *path,
+                                size_t depth)
+{
+    pb_field_iter_t it;
+    size_t found = 0;
+    assert_true(depth < 4);
+    if (!pb_field_iter_begin_const(&it, desc, msg))
+        return 0;
+    do {
+        path[depth] = it.tag;
+        path[depth + 1] = 0;
+        if (PB_LTYPE_IS_SUBMSG(it.type)) {
+            found += text_fields_under(it.submsg_desc, it.pData, path, depth + 1);
+        } else if (PB_LTYPE(it.type) == PB_LTYPE_STRING) {
+            size_t f = 0;
+            while (f < N_TEXT_FIELDS && memcmp(text_fields[f].path, path, (depth + 2) * sizeof *path))
+                f++;
+            if (f == N_TEXT_FIELDS)
+                fail_msg("string field %u.%u.%u.%u of TxBody is not in text_fields", path[0],
+                         path[1], path[2], path[3]);
+            found++;
+        }
+    } while (pb_field_iter_next(&it));
+    return found;
+}
+
+static void test_tx_text_fields_complete(void **st)
+{
+    (void)st;
+    static fwl_TxBody b;
+    uint32_t path[5];
+    assert_int_equal(text_fields_under(fwl_TxBody_fields, &b, path, 0), N_TEXT_FIELDS);
+}
+
+/* Whole signed releases, as an author (or a hostile client) would send them: text that is
+ * not UTF-8 (ldg_tx_sign writes a struct's bytes as they are), and the issue's NULs, which
+ * nanopb would have cut ("1.0.0\0-rc" decodes as the valid "1.0.0"). */
+static void test_tx_text_signed(void **st)
+{
+    (void)st;
+#define RF_(f) offsetof(fwl_Release, f), sizeof ((fwl_Release *)0)->f
+    static const struct {
+        size_t off, size;
+        const char *value, *from, *to, *why;
+    } cases[] = {
+        {RF_(provider), "Acme \xff", NULL, NULL, "release.provider (not valid UTF-8)"},
+        {RF_(file_name), "fw\xc0\xae.bin", NULL, NULL, "release.file_name (not valid UTF-8)"},
+        {RF_(product), "a~b", "a~b", "a\0b", "release.product (contains a NUL byte)"},
+        {RF_(version), "1.0.0~-rc", "0~-", "0\0-", "release.version (contains a NUL byte)"},
+        {RF_(file_url), "https://fw.example.com/a~b.bin", "a~b", "a\0b",
+         "release.file_url (contains a NUL byte)"},
+    };
+#undef RF_
+    fwl_TxBody *b = malloc(sizeof *b);
+    uint8_t *buf = malloc(LDG_TX_MAX), hash[32];
+    ldg_tx *tx = malloc(sizeof *tx);
+    const char *why;
+    size_t len;
+    /* The raw signer itself: an unchanged body passes. */
+    full_body(b);
+    assert_int_equal(raw_tx_sign_patched(&G, &K, LDG_TX_PUBLISH, b, "https", "https", 5, buf,
+                                         LDG_TX_MAX, &len, NULL), 0);
+    assert_int_equal(ldg_tx_parse(&G, 1, buf, len, tx, &why), 0);
+    assert_int_equal(ldg_tx_verify(tx), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        full_body(b);
+        snprintf((char *)&b->payload.publish.release + cases[i].off, cases[i].size, "%s",
+                 cases[i].value);
+        if (cases[i].from)
+            assert_int_equal(raw_tx_sign_patched(&G, &K, LDG_TX_PUBLISH, b, cases[i].from,
+                                                 cases[i].to, strlen(cases[i].from), buf,
+                                                 LDG_TX_MAX, &len, NULL), 0);
+        else
+            assert_int_equal(ldg_tx_sign(&G, b, &K, 1, NULL, buf, LDG_TX_MAX, &len, hash), 0);
+        why = NULL;
+        int rc = ldg_tx_parse(&G, 1, buf, len, tx, &why);
+        if (rc != LDG_EINVALID || !why || strcmp(why, cases[i].why))
+            fail_msg("case %zu: %d (%s), want %s", i, rc, why ? why : "-", cases[i].why);
+    }
+    free(b);
+    free(buf);
+    free(tx);
+}
+
 static void test_block_round_trip_and_limits(void **st)
 {
     (void)st;
@@ -240,6 +427,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tx_round_trip_at_limits),
         cmocka_unit_test(test_tx_limits),
+        cmocka_unit_test(test_tx_text_every_field),
+        cmocka_unit_test(test_tx_text_fields_complete),
+        cmocka_unit_test(test_tx_text_signed),
         cmocka_unit_test(test_block_round_trip_and_limits),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

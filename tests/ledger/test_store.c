@@ -15,6 +15,7 @@
 #include <pb_encode.h>
 
 #include "ledger/ledger.h"
+#include "tests/ledger/raw_tx.h"
 #include "tests/ledger/store_helpers.h"
 
 /* --- tests --- */
@@ -474,6 +475,75 @@ static void test_stateless_refusals(void **st)
     free(tx);
 }
 
+/* A block whose proposer put in a tx that admission refuses, a string not UTF-8 or with a
+ * NUL in it (issue 10, items 2 and 3): refused when applied and when staged, nothing
+ * stored. The same forged block over a good tx applies (the forgery is sound). */
+static void test_block_with_bad_text(void **st)
+{
+    (void)st;
+    rawtx t;
+    uint8_t *blk, hash[LDG_DIGEST_LEN];
+    size_t len;
+    const key *ks[] = {&author};
+    publish_tx(&t, &author, 1, "cam-fw", "1.0.0", 1, 0x90, "cam-v2");
+    snprintf(body.payload.publish.release.provider, sizeof body.payload.publish.release.provider,
+             "Acme \xc0\xae");
+    sign_with(&t, ks, 1);
+    forge_block(&t, &blk, &len);
+    assert_int_equal(ldg_store_stage_block(S, blk, len, NULL, hash), LDG_EINVALID);
+    assert_int_equal(ldg_store_apply_block(S, blk, len, NULL), LDG_EINVALID);
+    free(blk);
+    publish_tx(&t, &author, 1, "cam-fw", "1.0.0", 1, 0x90, "cam-v2");
+    snprintf(body.payload.publish.release.version, sizeof body.payload.publish.release.version,
+             "1.0.0~-rc");
+    assert_int_equal(raw_tx_sign_patched(&G, &author.sec, LDG_TX_PUBLISH, &body, "0~-", "0\0-", 3,
+                                         t.buf, sizeof t.buf, &t.len, t.hash), 0);
+    forge_block(&t, &blk, &len);
+    assert_int_equal(ldg_store_stage_block(S, blk, len, NULL, hash), LDG_EINVALID);
+    assert_int_equal(ldg_store_apply_block(S, blk, len, NULL), LDG_EINVALID);
+    free(blk);
+    ldg_tip tip;
+    ldg_store_tip(S, &tip);
+    assert_int_equal(tip.height, 0);
+    assert_int_equal(release_exists(0x90, NULL), LDG_ENOTFOUND);
+    publish_tx(&t, &author, 1, "cam-fw", "1.0.0", 1, 0x90, "cam-v2");
+    forge_block(&t, &blk, &len);
+    assert_int_equal(ldg_store_apply_block(S, blk, len, NULL), 0);
+    assert_int_equal(release_exists(0x90, NULL), 0);
+    free(blk);
+}
+
+/* A header whose chain id is this chain's up to a NUL and then anything (nanopb compares
+ * "test-chain"; a stock decoder of GetBlock sees the rest, and refuses it when it is not
+ * UTF-8): refused, nothing stored. The same header without the tail applies. */
+static void test_block_header_text(void **st)
+{
+    (void)st;
+    uint8_t hdr[LDG_HEADER_MAX], *blk, hash[LDG_DIGEST_LEN];
+    size_t len;
+    fwl_BlockHeader h;
+    honest_header(&h);
+    snprintf(h.chain_id, sizeof h.chain_id, "%.60s~\xff", G.chain_id);
+    pb_ostream_t os = pb_ostream_from_buffer(hdr, sizeof hdr);
+    assert_true(pb_encode(&os, fwl_BlockHeader_fields, &h));
+    uint8_t *mark = memmem(hdr, os.bytes_written, "~\xff", 2);
+    assert_non_null(mark);
+    *mark = 0;
+    seal_block(hdr, os.bytes_written, NULL, &blk, &len);
+    assert_int_equal(ldg_store_stage_block(S, blk, len, NULL, hash), LDG_EBLOCK);
+    assert_int_equal(ldg_store_apply_block(S, blk, len, NULL), LDG_EBLOCK);
+    free(blk);
+    ldg_tip tip;
+    ldg_store_tip(S, &tip);
+    assert_int_equal(tip.height, 0);
+    honest_header(&h);
+    os = pb_ostream_from_buffer(hdr, sizeof hdr);
+    assert_true(pb_encode(&os, fwl_BlockHeader_fields, &h));
+    seal_block(hdr, os.bytes_written, NULL, &blk, &len);
+    assert_int_equal(ldg_store_apply_block(S, blk, len, NULL), 0);
+    free(blk);
+}
+
 /* The proposer's path: build keeps the state in an open write transaction; commit_built
  * adds the block; abort drops it; readers see nothing before the commit. */
 static void test_commit_built(void **st)
@@ -766,6 +836,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_atomic_apply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stateless_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_with_bad_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_header_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_built, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stage_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_tx, setup, teardown),
