@@ -52,7 +52,7 @@ static void verify_work(uv_work_t *w)
                                    &b->it[i].why);
         if (!b->it[i].rc) {
             b->it[i].rc = ldg_tx_verify(tx);
-            b->it[i].why = "signature";
+            b->it[i].why = b->it[i].rc ? "signature" : "";
             memcpy(b->it[i].hash, tx->hash, LDG_DIGEST_LEN);
             SHA256(b->it[i].raw, b->it[i].len, b->it[i].raw_hash);
             memcpy(b->it[i].sender, tx->sender, LDG_DIGEST_LEN);

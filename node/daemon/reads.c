@@ -168,6 +168,7 @@ void node__handle_status(server *s, client *c, uint64_t id)
     fwl_Response *resp = node_rpc_new_resp(&s->rpc, id, fwl_Response_status_tag);
     fwl_StatusResp *st = &resp->resp.status;
     snprintf(st->chain_id, sizeof st->chain_id, "%s", s->g.chain_id);
+    st->chain_hash_alg = s->g.hash_alg;
     st->height = t.height;
     memcpy(st->tip_hash.bytes, t.hash, LDG_DIGEST_LEN);
     st->tip_hash.size = LDG_DIGEST_LEN;

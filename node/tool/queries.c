@@ -593,14 +593,15 @@ int block_main(int argc, char **argv)
 static const char status_usage[] =
     "usage: fwledger status [options]\n"
     "\n"
-    "Show the node's chain id, height, tip, mempool size and release count, its role\n"
-    "(validator or replica), peers up, the height and round being decided, block-sync\n"
-    "progress (syncing, target height, blocks/s), and whether it cannot write blocks\n"
-    "(commit_stalled: a full disk or LMDB map, an I/O error; commit_stalled_reason says\n"
-    "which and where), and each configured peer: its name, up or\n"
-    "down, how long ago anything arrived from it, and the height it announced.\n"
+    "Show the node's chain id and chain hash (the algorithm of tx ids and block hashes),\n"
+    "height, tip, mempool size and release count, its role (validator or replica), peers\n"
+    "up, the height and round being decided, block-sync progress (syncing, target\n"
+    "height, blocks/s), and whether it cannot write blocks (commit_stalled: a full disk\n"
+    "or LMDB map, an I/O error; commit_stalled_reason says which and where), and each\n"
+    "configured peer: its name, up or down, how long ago anything arrived from it, and\n"
+    "the height it announced.\n"
     "\n" TOOL_USAGE_NODE
-    "  --json            print {\"chain_id\", \"height\", \"tip_hash\", ..., \"peer_info\":\n"
+    "  --json            print {\"chain_id\", \"chain_hash\", \"height\", ..., \"peer_info\":\n"
     "                    [{\"name\", \"up\", \"last_heard_ms_ago\", \"height\", ...}]}\n";
 
 int status_main(int argc, char **argv)
@@ -622,6 +623,7 @@ int status_main(int argc, char **argv)
 
     json_t *res = json_object();
     json_object_set_new(res, "chain_id", tool_json_str(st.chain_id));
+    json_object_set_new(res, "chain_hash", json_string(tool_hash_name(st.chain_hash_alg)));
     json_object_set_new(res, "height", int_json(st.height));
     json_object_set_new(res, "tip_hash", tool_json_hex(st.tip_hash.bytes, st.tip_hash.size));
     json_object_set_new(res, "tip_time_ms", int_json(st.tip_time_ms));

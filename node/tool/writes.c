@@ -16,8 +16,9 @@
 
 /* --- Sign, submit, wait, print ------------------------------------------------------------ */
 
-/* The chain id and hash algorithm a signature commits to: from --genesis, or from the node
- * (its chain id; the hash is then sha256, the default for new chains). */
+/* The chain id and hash algorithm a signature commits to: from --genesis, or from the node's
+ * Status (a node from before StatusResp.chain_hash_alg sends 0: its chain hashes with
+ * sha256, the only hash `fwledger init` writes). */
 static ldg_genesis *chain_params(tool_session *s, const tool_txopts *t)
 {
     ldg_genesis *g = tool_xcalloc(1, sizeof *g);
@@ -31,7 +32,7 @@ static ldg_genesis *chain_params(tool_session *s, const tool_txopts *t)
     fwl_StatusResp st;
     tool_status(s, &st);
     snprintf(g->chain_id, sizeof g->chain_id, "%s", st.chain_id);
-    g->hash_alg = LDG_HASH_SHA256;
+    g->hash_alg = st.chain_hash_alg ? st.chain_hash_alg : LDG_HASH_SHA256;
     return g;
 }
 

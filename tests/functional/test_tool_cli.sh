@@ -145,6 +145,7 @@ grep -q "error -101" "$TMP/err" || fail "status without a node: $(cat "$TMP/err"
 start_node "$TMP/chain" "$port"
 expect_rc 0 "$FWL" status --config "$TMP/chain/node.json" --json
 [ "$(json "$TMP/out" 'd["chain_id"]')" = cli-test ] || fail "status: wrong chain id"
+[ "$(json "$TMP/out" 'd["chain_hash"]')" = sha256 ] || fail "status: wrong chain hash"
 expect_rc 1 "$FWL" release --config "$TMP/chain/node.json" --file-hash "$(printf '%064d' 0)"
 grep -q "error -16 (not found)" "$TMP/err" || fail "release of an unknown hash: $(cat "$TMP/err")"
 
@@ -172,4 +173,23 @@ expect_rc 1 "$FWL" publish "${node[@]}" --key "$TMP/chain/author.key" --product 
     --hardware gw-1
 grep -q "error -11 " "$TMP/err" || fail "unauthorised publish: $(cat "$TMP/err")"
 stop_node
-echo "tool cli: help, usage errors, keygen (4 algorithms), init, node errors"
+
+# A chain that hashes with sha3-256: the tool learns H_chain from Status (chain_hash_alg)
+# and signs what the node verifies, without --genesis.
+port=$(free_port)
+expect_rc 0 "$FWL" init "$TMP/chain-sha3" --port "$port" --chain-id sha3-test --product cam-fw
+/usr/bin/python3 - "$TMP/chain-sha3/genesis.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["hash"] = "sha3-256"
+json.dump(d, open(sys.argv[1], "w"), indent=2)
+PY
+start_node "$TMP/chain-sha3" "$port"
+expect_rc 0 "$FWL" status --node "127.0.0.1:$port" --json
+[ "$(json "$TMP/out" 'd["chain_hash"]')" = sha3-256 ] || fail "status: sha3-256 chain hash"
+expect_rc 0 "$FWL" publish --node "127.0.0.1:$port" --key "$TMP/chain-sha3/author.key" \
+    --product cam-fw --provider P --version 1.0.0 --security-version 1 --file "$TMP/fw.bin" \
+    --url https://x/s --hardware cam-1 --json
+[ "$(json "$TMP/out" 'd["height"]')" -ge 1 ] || fail "publish on a sha3-256 chain: no height"
+stop_node
+echo "tool cli: help, usage errors, keygen (4 algorithms), init, node errors, sha3-256 chain"

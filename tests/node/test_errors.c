@@ -21,10 +21,9 @@
 #include "ledger/ledger.h"
 #include "node/client/client.h"
 #include "p2p/p2p.h"
+#include "tests/node/doc_table.h"
 
 #define PROTOCOL_MD "docs/protocol.md"
-#define BEGIN_MARK "<!-- error-codes: begin"
-#define END_MARK "<!-- error-codes: end"
 
 enum { M_LDG, M_NODE, M_P2P, M_CTR, M_CNS };
 
@@ -88,78 +87,30 @@ typedef struct {
     size_t n;
 } doc_table;
 
-static char *trim(char *s)
+/* One row: | code | name | message | when |. */
+static void add_row(void *ctx, char **c, int ln)
 {
-    while (*s == ' ')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
+    doc_table *t = ctx;
+    char *end;
+    long code = strtol(c[0], &end, 10);
+    if (*end || end == c[0] || code >= 0 || code < INT_MIN)
+        fail_msg("%s:%d: '%s' is not a negative code", PROTOCOL_MD, ln, c[0]);
+    if (t->n == MAX_ROWS)
+        fail_msg("%s: more than %d rows", PROTOCOL_MD, MAX_ROWS);
+    row *r = &t->r[t->n++];
+    r->code = (int)code;
+    r->line = ln;
+    if (snprintf(r->name, sizeof r->name, "%s", c[1]) >= (int)sizeof r->name ||
+        snprintf(r->msg, sizeof r->msg, "%s", c[2]) >= (int)sizeof r->msg)
+        fail_msg("%s:%d: name or message too long", PROTOCOL_MD, ln);
 }
 
-/* Split "| a | b | c | d |" into its cells (in place); the number of cells. */
-static size_t cells(char *line, char **out, size_t cap)
-{
-    size_t n = 0;
-    char *p = strchr(line, '|');
-    while (p && n < cap) {
-        char *next = strchr(p + 1, '|');
-        if (!next)
-            break;
-        *next = '\0';
-        out[n++] = trim(p + 1);
-        p = next;
-    }
-    return n;
-}
-
-/* Parse the rows between the markers: | code | name | message | when |. Fails the test on
- * anything else between them (besides the header and its rule). */
 static void parse_table(const char *path, doc_table *t)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        fail_msg("cannot open %s (the unit tests run from the repository's root)", path);
-    char line[2048];
-    int ln = 0, state = 0; /* 0 before, 1 inside, 2 after */
+    static const char *const header[] = {"code", "name", "message", "when"};
     t->n = 0;
-    while (fgets(line, sizeof line, f)) {
-        ln++;
-        if (state == 0 && !strncmp(line, BEGIN_MARK, strlen(BEGIN_MARK))) {
-            state = 1;
-            continue;
-        }
-        if (state != 1)
-            continue;
-        if (!strncmp(line, END_MARK, strlen(END_MARK))) {
-            state = 2;
-            break;
-        }
-        char *c[8];
-        size_t n = cells(line, c, 8);
-        if (n == 4 && !strcmp(c[0], "code"))
-            continue; /* the header */
-        if (n == 4 && !strcmp(c[0], "---"))
-            continue; /* its rule */
-        if (n != 4)
-            fail_msg("%s:%d: not a row of four cells", path, ln);
-        char *end;
-        long code = strtol(c[0], &end, 10);
-        if (*end || end == c[0] || code >= 0 || code < INT_MIN)
-            fail_msg("%s:%d: '%s' is not a negative code", path, ln, c[0]);
-        if (t->n == MAX_ROWS)
-            fail_msg("%s: more than %d rows", path, MAX_ROWS);
-        row *r = &t->r[t->n++];
-        r->code = (int)code;
-        r->line = ln;
-        if (snprintf(r->name, sizeof r->name, "%s", c[1]) >= (int)sizeof r->name ||
-            snprintf(r->msg, sizeof r->msg, "%s", c[2]) >= (int)sizeof r->msg)
-            fail_msg("%s:%d: name or message too long", path, ln);
-    }
-    fclose(f);
-    if (state != 2)
-        fail_msg("%s: no table between '%s' and '%s'", path, BEGIN_MARK, END_MARK);
+    if (doc_rows(path, "error-codes", header, 4, add_row, t) != 1)
+        fail_msg("%s: more than one error-codes table", path);
 }
 
 /* Every row names a real client-visible code, with its name and node_strerror's text. */

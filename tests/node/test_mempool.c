@@ -17,6 +17,7 @@ typedef struct {
     node_reply_to to;
     uint8_t hash[LDG_DIGEST_LEN];
     int rc;
+    char why[64]; /* submitted: what the answer's message names */
 } event;
 
 static struct {
@@ -34,6 +35,7 @@ static void on_submitted(void *ctx, node_reply_to to, const uint8_t hash[LDG_DIG
     event *e = &E.submitted[E.n_submitted++];
     e->to = to, e->rc = rc;
     memcpy(e->hash, hash, LDG_DIGEST_LEN);
+    snprintf(e->why, sizeof e->why, "%s", why);
 }
 
 static void on_admitted(void *ctx, const uint8_t *raw, size_t len,
@@ -208,6 +210,11 @@ static void test_admission_rules(void **st)
     assert_int_equal(E.submitted[3].rc, LDG_EBADSIG);
     assert_int_equal(E.submitted[4].rc, LDG_EUNAUTHORIZED);
     assert_int_equal(E.submitted[5].rc, 0);
+    /* The message names what failed: nothing for a duplicate (it once said "signature") */
+    assert_string_equal(E.submitted[0].why, "");
+    assert_string_equal(E.submitted[1].why, "");
+    assert_string_equal(E.submitted[2].why, "");
+    assert_string_equal(E.submitted[3].why, "signature");
     assert_int_equal(E.submitted[5].to.slot, NODE_NO_CLIENT);
     assert_int_equal(node_mempool_count(&M), 2);
     assert_int_equal(E.n_admitted, 2);
