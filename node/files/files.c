@@ -86,7 +86,7 @@ int node_key_load(const char *path, node_key *k, char *err, size_t errlen)
     memset(k, 0, sizeof *k);
     if (!path)
         return LDG_EINVALID;
-    if ((rc = node__load_object(path, true, &root, &e)))
+    if ((rc = node__load_object(path, true, &root, NULL, &e)))
         return rc;
     rc = key_from_json(root, k, &e);
     wipe_json_string(json_object_get(root, "secret"));
@@ -341,6 +341,19 @@ static int config_peers(const json_t *root, node_config *c, node_json_err *e)
     return 0;
 }
 
+/* The audit log's members: where, when to rotate, how many rotated files to keep. */
+static int config_audit(const json_t *root, node_config *c, node_json_err *e)
+{
+    int rc = get_path(root, "audit_log", false, c->audit_log, NODE_AUDIT_PATH_MAX, e);
+    if (!rc)
+        rc = node_json_get_uint(root, "", "audit_log_max_bytes", false,
+                                NODE_AUDIT_MAX_BYTES_MIN, NODE_AUDIT_MAX_BYTES_MAX,
+                                &c->audit_log_max_bytes, e);
+    if (!rc)
+        rc = get_u32(root, "audit_log_keep", 1, NODE_AUDIT_KEEP_MAX, &c->audit_log_keep, e);
+    return rc;
+}
+
 /* c holds the defaults; present members override them. Paths are not resolved here. */
 static int config_from_json(const json_t *root, node_config *c, node_json_err *e)
 {
@@ -370,6 +383,9 @@ static int config_from_json(const json_t *root, node_config *c, node_json_err *e
         "rpc_max_clients_per_ip",
         "rpc_idle_timeout_ms",
         "rpc_request_timeout_ms",
+        "audit_log",
+        "audit_log_max_bytes",
+        "audit_log_keep",
         NULL,
     };
     static const struct {
@@ -425,7 +441,8 @@ static int config_from_json(const json_t *root, node_config *c, node_json_err *e
         (rc = get_u32(root, "rpc_idle_timeout_ms", NODE_RPC_TIMEOUT_MIN_MS,
                       NODE_RPC_TIMEOUT_MAX_MS, &c->rpc_idle_timeout_ms, e)) ||
         (rc = get_u32(root, "rpc_request_timeout_ms", NODE_RPC_TIMEOUT_MIN_MS,
-                      NODE_RPC_TIMEOUT_MAX_MS, &c->rpc_request_timeout_ms, e)))
+                      NODE_RPC_TIMEOUT_MAX_MS, &c->rpc_request_timeout_ms, e)) ||
+        (rc = config_audit(root, c, e)))
         return rc;
 
     /* p2p is on exactly when p2p_listen is given: what only makes sense with it is refused
@@ -471,6 +488,8 @@ void node_config_defaults(node_config *c)
     c->rpc_max_clients_per_ip = 64;
     c->rpc_idle_timeout_ms = 120000;
     c->rpc_request_timeout_ms = 10000;
+    c->audit_log_max_bytes = 64u << 20;
+    c->audit_log_keep = 8;
 }
 
 /* Make a relative path relative to dir instead ("" dir or "" path: leave it as it is). */
@@ -493,7 +512,7 @@ static int resolve(const char *dir, char *path, size_t cap, const char *name, no
 
 /*
  * Members absent from the file keep node_config_defaults' values. Relative paths (data_dir,
- * genesis, validator_key, identity_key, including defaults) are resolved against the
+ * genesis, validator_key, identity_key, audit_log, including defaults) are resolved against the
  * directory in path: "nodes/a/node.json" with "data_dir": "data" gives "nodes/a/data"; an
  * empty validator_key (a replica) stays empty. A config path without a '/' is in the current
  * directory, and its relative paths stay as they are. node_config_save writes paths
@@ -502,12 +521,20 @@ static int resolve(const char *dir, char *path, size_t cap, const char *name, no
  */
 int node_config_load(const char *path, node_config *c, char *err, size_t errlen)
 {
+    return node_config_load_hashed(path, c, NULL, err, errlen);
+}
+
+int node_config_load_hashed(const char *path, node_config *c, uint8_t sha256[32], char *err,
+                            size_t errlen)
+{
     char dir[4096] = "";
     node_json_err e;
     json_t *root;
     int rc;
 
     node_json_err_init(&e, err, errlen);
+    if (sha256)
+        memset(sha256, 0, 32);
     if (!c)
         return LDG_EINVALID;
     node_config_defaults(c);
@@ -519,16 +546,19 @@ int node_config_load(const char *path, node_config *c, char *err, size_t errlen)
     if (slash)
         snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
 
-    if ((rc = node__load_object(path, false, &root, &e)) == 0) {
+    if ((rc = node__load_object(path, false, &root, sha256, &e)) == 0) {
         rc = config_from_json(root, c, &e);
         json_decref(root);
     }
     if (!rc && !(rc = resolve(dir, c->data_dir, sizeof c->data_dir, "data_dir", &e)) &&
         !(rc = resolve(dir, c->genesis, sizeof c->genesis, "genesis", &e)) &&
-        !(rc = resolve(dir, c->validator_key, sizeof c->validator_key, "validator_key", &e)))
-        rc = resolve(dir, c->identity_key, sizeof c->identity_key, "identity_key", &e);
+        !(rc = resolve(dir, c->validator_key, sizeof c->validator_key, "validator_key", &e)) &&
+        !(rc = resolve(dir, c->identity_key, sizeof c->identity_key, "identity_key", &e)))
+        rc = resolve(dir, c->audit_log, NODE_AUDIT_PATH_MAX, "audit_log", &e);
     if (rc)
         memset(c, 0, sizeof *c);
+    if (rc && sha256)
+        memset(sha256, 0, 32);
     return rc;
 }
 
@@ -554,7 +584,9 @@ static bool config_same(const node_config *a, const node_config *b)
         a->peer_timeout_ms != b->peer_timeout_ms ||
         a->rpc_max_clients_per_ip != b->rpc_max_clients_per_ip ||
         a->rpc_idle_timeout_ms != b->rpc_idle_timeout_ms ||
-        a->rpc_request_timeout_ms != b->rpc_request_timeout_ms)
+        a->rpc_request_timeout_ms != b->rpc_request_timeout_ms ||
+        strcmp(a->audit_log, b->audit_log) || a->audit_log_max_bytes != b->audit_log_max_bytes ||
+        a->audit_log_keep != b->audit_log_keep)
         return false;
     for (size_t i = 0; i < a->n_peers; i++)
         if (strcmp(a->peers[i].host, b->peers[i].host) || a->peers[i].port != b->peers[i].port ||
@@ -577,7 +609,8 @@ static int config_to_json(const node_config *c, json_t **out)
         !node__str_fits(c->validator_key, sizeof c->validator_key) ||
         !node__str_fits(c->rpc_host, sizeof c->rpc_host) ||
         !node__str_fits(c->identity_key, sizeof c->identity_key) ||
-        !node__str_fits(c->p2p_host, sizeof c->p2p_host) || c->n_peers > NODE_MAX_PEERS)
+        !node__str_fits(c->p2p_host, sizeof c->p2p_host) ||
+        !node__str_fits(c->audit_log, sizeof c->audit_log) || c->n_peers > NODE_MAX_PEERS)
         return LDG_EINVALID;
     for (size_t i = 0; i < c->n_peers; i++)
         if (!node__str_fits(c->peers[i].host, sizeof c->peers[i].host) ||
@@ -636,6 +669,10 @@ static int config_to_json(const node_config *c, json_t **out)
     node__put(root, "rpc_max_clients_per_ip", json_integer(c->rpc_max_clients_per_ip), &ok);
     node__put(root, "rpc_idle_timeout_ms", json_integer(c->rpc_idle_timeout_ms), &ok);
     node__put(root, "rpc_request_timeout_ms", json_integer(c->rpc_request_timeout_ms), &ok);
+    if (c->audit_log[0])
+        node__put(root, "audit_log", json_string(c->audit_log), &ok);
+    node__put(root, "audit_log_max_bytes", json_integer((json_int_t)c->audit_log_max_bytes), &ok);
+    node__put(root, "audit_log_keep", json_integer(c->audit_log_keep), &ok);
     if (!ok) {
         json_decref(root);
         return LDG_EINVALID; /* invalid UTF-8 in a path, or out of memory */

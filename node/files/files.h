@@ -65,11 +65,12 @@ int node_key_save(const char *path, const node_key *k);
  *   "timeout_precommit_ms": 500, "timeout_precommit_delta_ms": 250,
  *   "sync_batch_blocks": 64, "eligibility_cache": 250000, "block_time_drift_ms": 5000,
  *   "map_size_mib": 8192, "rpc_max_clients_per_ip": 64, "rpc_idle_timeout_ms": 120000,
- *   "rpc_request_timeout_ms": 10000 }
+ *   "rpc_request_timeout_ms": 10000, "audit_log": "/var/log/fwledger/audit.log",
+ *   "audit_log_max_bytes": 67108864, "audit_log_keep": 8 }
  *
  * Every member is optional; absent ones take node_config_defaults' values. Relative paths
- * (data_dir, genesis, validator_key, identity_key) are resolved against the config file's
- * directory.
+ * (data_dir, genesis, validator_key, identity_key, audit_log) are resolved against the config
+ * file's directory.
  *   validator_key  absent: "validator.key"; "" (explicitly): a non-voting replica.
  *   p2p_listen     absent: no p2p (a single-node chain). A numeric IPv4 or [IPv6] address
  *                  and port, as are the peers' addresses; with it, identity_key is required.
@@ -100,6 +101,11 @@ int node_key_save(const char *path, const node_key *k);
  *                  that has not read its answers for this long, is closed.
  *   rpc_request_timeout_ms  a request frame (or TLS handshake) begun must be complete
  *                  within this (both NODE_RPC_TIMEOUT_MIN_MS..NODE_RPC_TIMEOUT_MAX_MS).
+ *   audit_log      the audit log (node_audit_open); absent: "audit.log" in data_dir (after
+ *                  --data-dir), "" refused: the log cannot be turned off.
+ *   audit_log_max_bytes, audit_log_keep  rotation: past max_bytes
+ *                  (NODE_AUDIT_MAX_BYTES_MIN..NODE_AUDIT_MAX_BYTES_MAX) the file becomes
+ *                  audit.log.1, and keep (1..NODE_AUDIT_KEEP_MAX) rotated files are kept.
  * Rules that need the genesis and the key files as well: node_config_check.
  */
 #define NODE_MAX_PEERS 64
@@ -154,13 +160,20 @@ typedef struct {
     uint32_t rpc_max_clients_per_ip;
     uint32_t rpc_idle_timeout_ms;
     uint32_t rpc_request_timeout_ms;
+    char audit_log[4096];          /* "": <data_dir>/audit.log                              */
+    uint64_t audit_log_max_bytes;
+    uint32_t audit_log_keep;
 } node_config;
-/* All defaults: the example above without identity_key, p2p_listen and peers, with RPC on
- * 127.0.0.1:7400. Unused bytes (past strings, peers past n_peers) are zero. */
+/* All defaults: the example above without identity_key, p2p_listen, peers and audit_log,
+ * with RPC on 127.0.0.1:7400. Unused bytes (past strings, peers past n_peers) are zero. */
 void node_config_defaults(node_config *c);
 /* Load and check path. Errors: LDG_EINVALID (NULL arguments), LDG_EIO, LDG_ETOOBIG,
  * LDG_ENOMEM, NODE_ECONFIG (err: "<field>: <what is wrong>"). On error *c is zeroed. */
 int node_config_load(const char *path, node_config *c, char *err, size_t errlen);
+/* node_config_load, and the SHA-256 of the bytes it parsed into sha256 (what the audit log's
+ * config_loaded event names; zeroed on error). */
+int node_config_load_hashed(const char *path, node_config *c, uint8_t sha256[32], char *err,
+                            size_t errlen);
 /* Write c as JSON (mode 0644), every member but the absent-by-default ones (identity_key "",
  * no p2p, no peers). Refuses (LDG_EINVALID, LDG_EUNKNOWN_ALG) a struct that would not load
  * back the same; paths are written verbatim. Other errors: LDG_ENOMEM, LDG_EIO. */
