@@ -31,6 +31,8 @@ static void send_wait_ok(server *s, client *c, uint64_t id, const uint8_t hash[L
 static void on_submitted(void *ctx, node_reply_to to, const node_mempool_verdict *v)
 {
     server *s = ctx;
+    if (to.slot != NODE_NO_CLIENT) /* a peer's tx is audited where it was submitted */
+        node__audit_tx(s, v);
     client *c = node_rpc_conn_of(&s->rpc, to);
     if (!c) /* a peer's tx, or the client left */
         return;
