@@ -343,8 +343,11 @@ static void drive(p2p__conn *c)
         if (!c->outbound && p2p_tls_pending(&c->tls) > 0)
             c->answered = true;
         if (r < 0) {
-            if (!c->refused)
+            if (!c->refused) {
                 c->net->st.handshake_failed++;
+                p2p__auth_failed(c->net, c, c->outbound ? c->peer : NULL, false,
+                                 "TLS handshake with %s failed: %s", c->addr, why);
+            }
             flush_out(c); /* the alert, best effort */
             p2p__conn_close(c, c->refused ? NULL : why);
             return;

@@ -136,7 +136,7 @@ struct p2p__conn {
     uint64_t last_rx;     /* the last bytes read, or when reading (re)started: idle timeout  */
     uint64_t ping_at;     /* when our last ping was queued                                   */
     char addr[64];        /* the remote address, for logs                                    */
-    char ip[48];          /* inbound: the remote IP address alone (per-address limits)       */
+    char ip[48];          /* the remote IP address alone (inbound: per-address limits)       */
 };
 
 struct p2p__peer {
@@ -180,6 +180,10 @@ struct p2p_net {
 
 /* net.c */
 void p2p__log(p2p_net *net, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* c failed authentication (p: the configured peer it was to or from, NULL when unknown):
+ * the line, logged when log is set, goes to on_auth_failed. */
+void p2p__auth_failed(p2p_net *net, const p2p__conn *c, const p2p__peer *p, bool log,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Called once per handle close callback; frees the net when stopping and none are left. */
 void p2p__handle_closed(p2p_net *net);
 /* The TLS handshake of c completed (c->peer is set): attach c to its peer. Returns 0, or

@@ -22,19 +22,40 @@
 
 uint64_t p2p__now(const p2p_net *net) { return uv_now(net->loop); }
 
-void p2p__log(p2p_net *net, const char *fmt, ...)
+static void log_line(p2p_net *net, const char *line)
 {
-    if (net->stopping)
-        return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
     if (net->cb.on_log)
         net->cb.on_log(net->ctx, line);
     else
         fprintf(stderr, "p2p: %s\n", line);
+}
+
+void p2p__log(p2p_net *net, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    if (net->stopping)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log_line(net, line);
+}
+
+void p2p__auth_failed(p2p_net *net, const p2p__conn *c, const p2p__peer *p, bool log,
+                      const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    if (net->stopping)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (log)
+        log_line(net, line);
+    if (net->cb.on_auth_failed)
+        net->cb.on_auth_failed(net->ctx, p ? p->cfg.name : NULL, c->ip, line);
 }
 
 /* splitmix64: the jitter generator, seeded by the caller. */
@@ -208,7 +229,7 @@ static void on_redial(uv_timer_t *t)
     }
     p->conn = c;
     p->st.dials++;
-    addr_name(&p->sa, c->addr, sizeof c->addr, NULL, 0);
+    addr_name(&p->sa, c->addr, sizeof c->addr, c->ip, sizeof c->ip);
     int rc = uv_tcp_connect(&c->creq, &c->h, (const struct sockaddr *)&p->sa, on_connect);
     if (rc)
         p2p__conn_close(c, uv_strerror(rc));
@@ -355,8 +376,8 @@ int p2p__authorize(void *app, const ldg_pubkey *key)
             return 0;
         }
         p->st.refused++;
-        p2p__log(net, "refused peer %s at %s: it presented key %s, not the one pinned for it",
-                 p->cfg.name, c->addr, fp);
+        p2p__auth_failed(net, c, p, true, "refused peer %s at %s: it presented key %s, not "
+                         "the one pinned for it", p->cfg.name, c->addr, fp);
         return -1;
     }
     p2p__peer *p = NULL;
@@ -365,7 +386,8 @@ int p2p__authorize(void *app, const ldg_pubkey *key)
             p = &net->peers[i];
     if (!p) {
         net->st.refused_unknown++;
-        p2p__log(net, "refused inbound %s: key %s is not pinned for any peer", c->addr, fp);
+        p2p__auth_failed(net, c, NULL, true, "refused inbound %s: key %s is not pinned for "
+                         "any peer", c->addr, fp);
         return -1;
     }
     if (p2p__dials(net, p)) {
@@ -425,7 +447,8 @@ int p2p__on_hello(p2p__conn *c, const uint8_t *h, size_t len)
         bad = "it belongs to another network";
     if (bad) {
         p->st.refused++;
-        p2p__log(net, "refused peer %s (%s): %s", p->cfg.name, c->addr, bad);
+        p2p__auth_failed(net, c, p, true, "refused peer %s (%s): %s", p->cfg.name, c->addr,
+                         bad);
         p2p__conn_close(c, NULL);
         return 1;
     }

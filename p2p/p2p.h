@@ -163,6 +163,15 @@ typedef struct {
      * written to stderr with the prefix "p2p: ". Never contains secrets. A configured peer
      * is named by its name (p2p_peer_config.name), any other key by its prefix. */
     void (*on_log)(void *ctx, const char *line);
+    /* A connection failed authentication: its TLS handshake failed, it presented a key
+     * pinned for no peer (inbound) or not the one pinned for the peer dialled, or its hello
+     * named another network or protocol version. peer: the configured peer's name when the
+     * connection was to or from one, NULL for an unknown remote; ip: the remote's address
+     * without the port; why: a sentence with the address (what on_log got, or gets when the
+     * connection closes). Once per failed connection, so as often as a remote connects (an
+     * audit log should coalesce them). Not called for refusals that are no failure of
+     * authentication: pending limits, the dialing rule. */
+    void (*on_auth_failed)(void *ctx, const char *peer, const char *ip, const char *why);
 } p2p_callbacks;
 
 /* ---------------------------------------------------------------------------------------- */

@@ -111,7 +111,7 @@ bool node__access_allowed(server *s, client *c, const fwl_Request *req)
     if (has_role(s, key, role))
         return true;
     char who[64];
-    node_rpc_conn_peer(c, who, sizeof who);
+    node_rpc_conn_addr(c, who, sizeof who);
     node__security(s, "rpc_denied", who, node_rpc_kind_name(kind));
     node_rpc_send_error(c, req->id, NODE_EAUTH, "%s needs a client certificate %s%s", 
                         node_rpc_kind_name(kind),

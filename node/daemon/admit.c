@@ -29,6 +29,7 @@ typedef struct node__mp_batch {
         uint8_t raw_hash[LDG_DIGEST_LEN];
         uint8_t sender[LDG_DIGEST_LEN];
         uint64_t nonce;
+        uint32_t type, n_sigs;
     } it[NODE_MP_BATCH_MAX];
 } node__mp_batch;
 
@@ -57,6 +58,8 @@ static void verify_work(uv_work_t *w)
             SHA256(b->it[i].raw, b->it[i].len, b->it[i].raw_hash);
             memcpy(b->it[i].sender, tx->sender, LDG_DIGEST_LEN);
             b->it[i].nonce = tx->body.nonce;
+            b->it[i].type = tx->type;
+            b->it[i].n_sigs = tx->env.sigs_count;
         }
     }
     free(tx);
@@ -103,7 +106,9 @@ static void admit_batch(node_mempool *m, node__mp_batch *b)
          * one, nor mark its id refused. */
         if (rc && b->it[i].rc == 0 && rc != NODE_EPENDING && rc != LDG_ETXDUP)
             node__mp_settle(m, hmap_del(&m->parked, b->it[i].hash), b->it[i].hash, rc);
-        m->ev.submitted(m->ev.ctx, b->it[i].to, b->it[i].hash, rc, b->it[i].why);
+        node_mempool_verdict v = {b->it[i].hash, b->it[i].type, b->it[i].sender,
+                                  b->it[i].n_sigs, rc, b->it[i].why};
+        m->ev.submitted(m->ev.ctx, b->it[i].to, &v);
     }
     free(b);
 }

@@ -65,6 +65,9 @@ typedef struct {
     uint64_t (*now_ms)(void *ctx);
     /* Answers may be waiting to be written (after a commit, a sync batch). Optional. */
     void (*flush)(void *ctx);
+    /* A p2p connection failed authentication (p2p's on_auth_failed: the peer's name, NULL
+     * for an unknown remote; the remote's IP address; why). Optional. */
+    void (*peer_auth_failed)(void *ctx, const char *peer, const char *ip, const char *why);
     /* Optional: the transport in place of p2p (which is then not started, and Status shows
      * no peer stats). Sends one message of a p2p type (P2P_T_*) to the peer with
      * this id, or to every peer when peer is -1; data is valid during the call only. Called

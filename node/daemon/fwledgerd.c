@@ -45,8 +45,9 @@ int main(int argc, char **argv)
         return 2;
     }
     node_config cfg;
-    char err[512];
-    if (node_config_load(config, &cfg, err, sizeof err)) {
+    node_config_origin origin = {.path = config, .overrides = ""};
+    char err[512], overrides[2 * 4096 + 32];
+    if (node_config_load_hashed(config, &cfg, origin.sha256, err, sizeof err)) {
         fprintf(stderr, "fwledgerd: %s: %s\n", config, err);
         return 1;
     }
@@ -62,7 +63,13 @@ int main(int argc, char **argv)
     }
     if (data_dir)
         snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", data_dir);
-    if (node_run(&cfg, err, sizeof err)) {
+    if (listen || data_dir) {
+        snprintf(overrides, sizeof overrides, "%s%s%s%s%s", listen ? "--listen " : "",
+                 listen ? listen : "", listen && data_dir ? " " : "",
+                 data_dir ? "--data-dir " : "", data_dir ? data_dir : "");
+        origin.overrides = overrides;
+    }
+    if (node_run(&cfg, &origin, err, sizeof err)) {
         fprintf(stderr, "fwledgerd: %s\n", err);
         return 1;
     }

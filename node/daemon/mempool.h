@@ -43,12 +43,21 @@
 #define NODE_MP_WAITERS_MAX 65536    /* WaitForTx requests waiting, over all clients        */
 
 
+/* What admission decided about one submitted tx (the submitted event; valid during it). */
 typedef struct {
-    /* A submitted tx was verified and admitted (rc 0) or refused (rc; why names the field
-     * or the rule, "" when there is nothing to add; valid during the call). Called for
-     * every tx of node_mempool_submit, peers' too (to.slot NODE_NO_CLIENT). */
-    void (*submitted)(void *ctx, node_reply_to to, const uint8_t hash[LDG_DIGEST_LEN], int rc,
-                      const char *why);
+    const uint8_t *hash;   /* tx id, LDG_DIGEST_LEN bytes (zero when it did not parse)     */
+    uint32_t type;         /* LDG_TX_*; 0 when it did not parse                            */
+    const uint8_t *sender; /* key id of its first signer, LDG_DIGEST_LEN bytes (zero when
+                              it did not parse)                                            */
+    uint32_t n_sigs;       /* signatures it carries (0 when it did not parse)              */
+    int rc;                /* 0: admitted; else why it was refused                         */
+    const char *why;       /* the field or the rule, "" when there is nothing to add       */
+} node_mempool_verdict;
+
+typedef struct {
+    /* A submitted tx was verified and admitted or refused (v->rc). Called for every tx of
+     * node_mempool_submit, peers' too (to.slot NODE_NO_CLIENT). */
+    void (*submitted)(void *ctx, node_reply_to to, const node_mempool_verdict *v);
     /* A tx entered the pool (raw is its envelope, valid during the call): gossip it on. */
     void (*admitted)(void *ctx, const uint8_t *raw, size_t len,
                      const uint8_t raw_hash[LDG_DIGEST_LEN]);

@@ -131,6 +131,13 @@ static void on_log(void *ctx, const char *line)
     node__log("p2p: %s", line);
 }
 
+static void on_auth_failed(void *ctx, const char *peer, const char *ip, const char *why)
+{
+    node_chain *ch = ctx;
+    if (ch->cfg.peer_auth_failed)
+        ch->cfg.peer_auth_failed(ch->cfg.ctx, peer, ip, why);
+}
+
 int node__p2p_start(node_chain *ch, char *err, size_t errlen)
 {
     const node_config *c = ch->cfg.node;
@@ -185,7 +192,7 @@ int node__p2p_start(node_chain *ch, char *err, size_t errlen)
     /* Liveness: down after peer_timeout_ms of silence, pinged after a quarter of it. */
     pc.limits.idle_timeout_ms = c->peer_timeout_ms;
     pc.limits.ping_interval_ms = c->peer_timeout_ms / 4 < 1000 ? c->peer_timeout_ms / 4 : 1000;
-    p2p_callbacks cb = {on_message, on_peer_up, on_peer_down, on_log};
+    p2p_callbacks cb = {on_message, on_peer_up, on_peer_down, on_log, on_auth_failed};
     rc = p2p_start(&ch->net, ch->cfg.loop, &pc, &cb, ch, err, errlen);
     OPENSSL_cleanse(&pc, sizeof pc);
     if (rc)

@@ -116,22 +116,18 @@ const ldg_pubkey *node_rpc_conn_client_key(const node_rpc_conn *c)
     return c->client_key.len ? &c->client_key : NULL;
 }
 
-void node_rpc_conn_peer(node_rpc_conn *c, char *out, size_t len)
+void node_rpc_conn_addr(node_rpc_conn *c, char *out, size_t len)
 {
     struct sockaddr_storage ss;
     int sl = sizeof ss;
     char host[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
     if (!uv_tcp_getpeername(&c->h, (struct sockaddr *)&ss, &sl)) {
-        if (ss.ss_family == AF_INET) {
+        if (ss.ss_family == AF_INET)
             uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
-            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        } else {
+        else
             uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
-            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        }
     }
-    snprintf(out, len, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+    snprintf(out, len, "%s", host);
 }
 
 /* Client certificates (rpc_client_auth): any certificate of an identity key is accepted
@@ -430,7 +426,7 @@ static void tls_failed(node_rpc_conn *c, const char *why)
     node_rpc *r = c->r;
     char who[64];
     r->stats.tls_failed++;
-    node_rpc_conn_peer(c, who, sizeof who);
+    node_rpc_conn_addr(c, who, sizeof who);
     if (r->cfg.on_security)
         r->cfg.on_security(r->cfg.ctx, "rpc_tls_failed", who, why);
     node_rpc_close_conn(c);

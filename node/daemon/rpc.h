@@ -130,8 +130,8 @@ size_t *node_rpc_conn_pending(node_rpc_conn *c);
 size_t *node_rpc_conn_waits(node_rpc_conn *c);
 /* The key of the client's certificate, or NULL (none, or plaintext). */
 const ldg_pubkey *node_rpc_conn_client_key(const node_rpc_conn *c);
-/* "HOST:PORT" of the client, for logs. */
-void node_rpc_conn_peer(node_rpc_conn *c, char *out, size_t len);
+/* The client's IP address (no port: what the audit log coalesces on). */
+void node_rpc_conn_addr(node_rpc_conn *c, char *out, size_t len);
 
 /* The scratch Response, zeroed, with id and kind set; valid until the next call. */
 fwl_Response *node_rpc_new_resp(node_rpc *r, uint64_t id, pb_size_t which);

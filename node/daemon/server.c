@@ -2,7 +2,8 @@
  * fwledgerd's composition root: one libuv loop for RPC and block production. This file
  * creates the components (rpc.h, mempool.h, chain.h, elg_worker.h) and wires them to each
  * other: requests to their handlers (writes.c, reads.c, the eligibility component), events
- * to their receivers, the periodic sweep, start and stop (shared state: server_internal.h).
+ * to their receivers (the audit log's: audit_events.c), the periodic sweep, start and stop
+ * (shared state: server_internal.h).
  */
 #include "node/daemon/server_internal.h"
 
@@ -14,8 +15,8 @@ uint64_t node__now_ms(server *s)
 
 void node__security(server *s, const char *event, const char *subject, const char *detail)
 {
-    (void)s;
     node__log("security: %s from %s: %s", event, subject, detail);
+    node__audit(s, NODE_AUDIT_COALESCE, event, subject, "refused", "%s", detail);
 }
 
 static void on_security(void *ctx, const char *event, const char *subject, const char *detail)
@@ -84,6 +85,7 @@ static void on_signal(uv_signal_t *sig, int signum)
         return;
     node__log("signal %d: stopping", signum);
     s->stopping = true;
+    s->stop_signal = signum;
     node_mempool_stop(&s->mp);
     node_elg_stop(&s->elg);
     node_chain_stop(&s->ch);
@@ -125,17 +127,15 @@ static void on_sweep(uv_timer_t *t)
         s->trimmed_at = committed;
         malloc_trim(0);
     }
+    node__audit_tick(s);
     node_rpc_flush(&s->rpc);
 }
 
-int node_run(const node_config *cfg, char *err, size_t errlen)
+/* The node's files: genesis, validator key, store (locking the data directory), audit log.
+ * On error nothing is left open. */
+static int open_files(server *s, const node_config_origin *origin, char *err, size_t errlen)
 {
-    server *s = calloc(1, sizeof *s);
-    if (!s) {
-        snprintf(err, errlen, "out of memory");
-        return LDG_ENOMEM;
-    }
-    s->cfg = *cfg;
+    const node_config *cfg = &s->cfg;
     int rc = node_genesis_load(cfg->genesis, &s->g, err, errlen);
     if (!rc)
         rc = load_validator_key(s, err, errlen);
@@ -144,8 +144,51 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "data directory %s: %s", cfg->data_dir, node_strerror(rc));
     if (!rc) /* deploys are checked with the contract compiler, on every node alike */
         ldg_store_set_contract_check(s->store, node_elg_contract_check, NULL);
-    if (rc) {
+    if (!rc && (rc = node__audit_open(s, origin, err, errlen))) {
+        ldg_store_close(s->store);
+        s->store = NULL;
+    }
+    if (rc)
         OPENSSL_cleanse(&s->vkey, sizeof s->vkey);
+    return rc;
+}
+
+/* The components, started on the loop; on error they are stopped and the loop run out. */
+static int start_components(server *s, char *err, size_t errlen)
+{
+    const node_config *cfg = &s->cfg;
+    int rc = node_rpc_start(&s->rpc, err, errlen);
+    if (!rc && (rc = node_elg_start(&s->elg)))
+        snprintf(err, errlen, "cannot start the eligibility worker: %s", node_strerror(rc));
+    node_chain_config ccfg = {.loop = &s->loop, .node = cfg, .g = &s->g, .store = s->store,
+                              .vkey = s->has_vkey ? &s->vkey : NULL, .mp = &s->mp,
+                              .flush = on_chain_flush,
+                              .peer_auth_failed = node__audit_peer_auth, .ctx = s};
+    if (!rc)
+        rc = node_chain_init(&s->ch, &ccfg, err, errlen);
+    if (!rc)
+        rc = node_chain_start(&s->ch, err, errlen);
+    if (rc) {
+        node_elg_stop(&s->elg);
+        node_chain_stop(&s->ch);
+        node_rpc_stop(&s->rpc);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&s->loop);
+    }
+    return rc;
+}
+
+int node_run(const node_config *cfg, const node_config_origin *origin, char *err,
+             size_t errlen)
+{
+    server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return LDG_ENOMEM;
+    }
+    s->cfg = *cfg;
+    int rc = open_files(s, origin, err, errlen);
+    if (rc) {
         free(s);
         return rc;
     }
@@ -168,24 +211,8 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     }
 
     uv_loop_init(&s->loop);
-    rc = node_rpc_start(&s->rpc, err, errlen);
-    if (!rc && (rc = node_elg_start(&s->elg)))
-        snprintf(err, errlen, "cannot start the eligibility worker: %s", node_strerror(rc));
-    node_chain_config ccfg = {.loop = &s->loop, .node = &s->cfg, .g = &s->g, .store = s->store,
-                              .vkey = s->has_vkey ? &s->vkey : NULL, .mp = &s->mp,
-                              .flush = on_chain_flush, .ctx = s};
-    if (!rc)
-        rc = node_chain_init(&s->ch, &ccfg, err, errlen);
-    if (!rc)
-        rc = node_chain_start(&s->ch, err, errlen);
-    if (rc) {
-        node_elg_stop(&s->elg);
-        node_chain_stop(&s->ch);
-        node_rpc_stop(&s->rpc);
-        uv_run(&s->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&s->loop);
+    if ((rc = start_components(s, err, errlen)))
         goto out;
-    }
     uv_timer_init(&s->loop, &s->sweep_timer);
     s->sweep_timer.data = s;
     uv_timer_start(&s->sweep_timer, on_sweep, 100, 100);
@@ -201,6 +228,7 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     node__log("chain %s at height %" PRIu64 ", %s, listening on %s:%d", s->g.chain_id, t.height,
               node_chain_self(&s->ch) >= 0 ? "validator" : "replica", cfg->rpc_host,
               cfg->rpc_port);
+    node__audit_start(s);
 
     uv_run(&s->loop, UV_RUN_DEFAULT);
     /* All handles are closed; queued work has completed (after_verify ran). */
@@ -209,6 +237,7 @@ int node_run(const node_config *cfg, char *err, size_t errlen)
     node__log("stopped at height %" PRIu64, t.height);
     rc = 0;
 out:
+    node__audit_end(s, rc ? err : NULL);
     node_mempool_close(&s->mp);
     node_rpc_close(&s->rpc);
     node_chain_close(&s->ch);

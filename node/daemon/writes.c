@@ -28,20 +28,21 @@ static void send_wait_ok(server *s, client *c, uint64_t id, const uint8_t hash[L
 
 /* --- the mempool's events ---------------------------------------------------------------- */
 
-static void on_submitted(void *ctx, node_reply_to to, const uint8_t hash[LDG_DIGEST_LEN], int rc,
-                         const char *why)
+static void on_submitted(void *ctx, node_reply_to to, const node_mempool_verdict *v)
 {
     server *s = ctx;
+    if (to.slot != NODE_NO_CLIENT) /* a peer's tx is audited where it was submitted */
+        node__audit_tx(s, v);
     client *c = node_rpc_conn_of(&s->rpc, to);
     if (!c) /* a peer's tx, or the client left */
         return;
-    if (rc) {
-        node_rpc_send_error(c, to.id, rc, "tx refused: %s%s%s", node_strerror(rc),
-                         *why ? ": " : "", why);
+    if (v->rc) {
+        node_rpc_send_error(c, to.id, v->rc, "tx refused: %s%s%s", node_strerror(v->rc),
+                            *v->why ? ": " : "", v->why);
         return;
     }
     fwl_Response *r = node_rpc_new_resp(&s->rpc, to.id, fwl_Response_submit_tx_tag);
-    memcpy(r->resp.submit_tx.tx_hash.bytes, hash, LDG_DIGEST_LEN);
+    memcpy(r->resp.submit_tx.tx_hash.bytes, v->hash, LDG_DIGEST_LEN);
     r->resp.submit_tx.tx_hash.size = LDG_DIGEST_LEN;
     node_rpc_send_resp(c, r);
 }

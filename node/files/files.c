@@ -86,7 +86,7 @@ int node_key_load(const char *path, node_key *k, char *err, size_t errlen)
     memset(k, 0, sizeof *k);
     if (!path)
         return LDG_EINVALID;
-    if ((rc = node__load_object(path, true, &root, &e)))
+    if ((rc = node__load_object(path, true, &root, NULL, &e)))
         return rc;
     rc = key_from_json(root, k, &e);
     wipe_json_string(json_object_get(root, "secret"));
@@ -316,6 +316,19 @@ static int config_peers(const json_t *root, node_config *c, node_json_err *e)
     return 0;
 }
 
+/* The audit log's members: where, when to rotate, how many rotated files to keep. */
+static int config_audit(const json_t *root, node_config *c, node_json_err *e)
+{
+    int rc = node__get_path(root, "audit_log", false, c->audit_log, NODE_AUDIT_PATH_MAX, e);
+    if (!rc)
+        rc = node_json_get_uint(root, "", "audit_log_max_bytes", false,
+                                NODE_AUDIT_MAX_BYTES_MIN, NODE_AUDIT_MAX_BYTES_MAX,
+                                &c->audit_log_max_bytes, e);
+    if (!rc)
+        rc = node__get_u32(root, "audit_log_keep", 1, NODE_AUDIT_KEEP_MAX, &c->audit_log_keep, e);
+    return rc;
+}
+
 /* c holds the defaults; present members override them. Paths are not resolved here. */
 static int config_from_json(const json_t *root, node_config *c, node_json_err *e)
 {
@@ -343,6 +356,9 @@ static int config_from_json(const json_t *root, node_config *c, node_json_err *e
         "map_size_mib",
         "peer_timeout_ms",
         NODE_CONFIG_RPC_KEYS,
+        "audit_log",
+        "audit_log_max_bytes",
+        "audit_log_keep",
         NULL,
     };
     static const struct {
@@ -393,7 +409,7 @@ static int config_from_json(const json_t *root, node_config *c, node_json_err *e
                       &c->map_size_mib, e)) ||
         (rc = node__get_u32(root, "peer_timeout_ms", NODE_PEER_TIMEOUT_MIN_MS,
                       NODE_PEER_TIMEOUT_MAX_MS, &c->peer_timeout_ms, e)) ||
-        (rc = node__config_rpc(root, c, e)))
+        (rc = node__config_rpc(root, c, e)) || (rc = config_audit(root, c, e)))
         return rc;
 
     /* p2p is on exactly when p2p_listen is given: what only makes sense with it is refused
@@ -437,6 +453,8 @@ void node_config_defaults(node_config *c)
     c->block_time_drift_ms = 5000;
     c->peer_timeout_ms = 4000;
     node__config_rpc_defaults(c);
+    c->audit_log_max_bytes = 64u << 20;
+    c->audit_log_keep = 8;
 }
 
 /* Make a relative path relative to dir instead ("" dir or "" path: leave it as it is). */
@@ -459,7 +477,7 @@ static int resolve(const char *dir, char *path, size_t cap, const char *name, no
 
 /*
  * Members absent from the file keep node_config_defaults' values. Relative paths (data_dir,
- * genesis, validator_key, identity_key, including defaults) are resolved against the
+ * genesis, validator_key, identity_key, audit_log, including defaults) are resolved against the
  * directory in path: "nodes/a/node.json" with "data_dir": "data" gives "nodes/a/data"; an
  * empty validator_key (a replica) stays empty. A config path without a '/' is in the current
  * directory, and its relative paths stay as they are. node_config_save writes paths
@@ -468,12 +486,20 @@ static int resolve(const char *dir, char *path, size_t cap, const char *name, no
  */
 int node_config_load(const char *path, node_config *c, char *err, size_t errlen)
 {
+    return node_config_load_hashed(path, c, NULL, err, errlen);
+}
+
+int node_config_load_hashed(const char *path, node_config *c, uint8_t sha256[32], char *err,
+                            size_t errlen)
+{
     char dir[4096] = "";
     node_json_err e;
     json_t *root;
     int rc;
 
     node_json_err_init(&e, err, errlen);
+    if (sha256)
+        memset(sha256, 0, 32);
     if (!c)
         return LDG_EINVALID;
     node_config_defaults(c);
@@ -485,18 +511,21 @@ int node_config_load(const char *path, node_config *c, char *err, size_t errlen)
     if (slash)
         snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
 
-    if ((rc = node__load_object(path, false, &root, &e)) == 0) {
+    if ((rc = node__load_object(path, false, &root, sha256, &e)) == 0) {
         rc = config_from_json(root, c, &e);
         json_decref(root);
     }
     if (!rc && !(rc = resolve(dir, c->data_dir, sizeof c->data_dir, "data_dir", &e)) &&
         !(rc = resolve(dir, c->genesis, sizeof c->genesis, "genesis", &e)) &&
-        !(rc = resolve(dir, c->validator_key, sizeof c->validator_key, "validator_key", &e)))
-        rc = resolve(dir, c->identity_key, sizeof c->identity_key, "identity_key", &e);
-    if (!rc && !(rc = resolve(dir, c->rpc_tls_cert, sizeof c->rpc_tls_cert, "rpc_tls_cert", &e)))
-        rc = resolve(dir, c->rpc_tls_key, sizeof c->rpc_tls_key, "rpc_tls_key", &e);
+        !(rc = resolve(dir, c->validator_key, sizeof c->validator_key, "validator_key", &e)) &&
+        !(rc = resolve(dir, c->identity_key, sizeof c->identity_key, "identity_key", &e)) &&
+        !(rc = resolve(dir, c->rpc_tls_cert, sizeof c->rpc_tls_cert, "rpc_tls_cert", &e)) &&
+        !(rc = resolve(dir, c->rpc_tls_key, sizeof c->rpc_tls_key, "rpc_tls_key", &e)))
+        rc = resolve(dir, c->audit_log, NODE_AUDIT_PATH_MAX, "audit_log", &e);
     if (rc)
         memset(c, 0, sizeof *c);
+    if (rc && sha256)
+        memset(sha256, 0, 32);
     return rc;
 }
 
@@ -519,7 +548,9 @@ static bool config_same(const node_config *a, const node_config *b)
         a->sync_batch_blocks != b->sync_batch_blocks ||
         a->eligibility_cache != b->eligibility_cache ||
         a->block_time_drift_ms != b->block_time_drift_ms || a->map_size_mib != b->map_size_mib ||
-        a->peer_timeout_ms != b->peer_timeout_ms || !node__config_rpc_same(a, b))
+        a->peer_timeout_ms != b->peer_timeout_ms || !node__config_rpc_same(a, b) ||
+        strcmp(a->audit_log, b->audit_log) || a->audit_log_max_bytes != b->audit_log_max_bytes ||
+        a->audit_log_keep != b->audit_log_keep)
         return false;
     for (size_t i = 0; i < a->n_peers; i++)
         if (strcmp(a->peers[i].host, b->peers[i].host) || a->peers[i].port != b->peers[i].port ||
@@ -542,7 +573,8 @@ static int config_to_json(const node_config *c, json_t **out)
         !node__str_fits(c->validator_key, sizeof c->validator_key) ||
         !node__str_fits(c->rpc_host, sizeof c->rpc_host) ||
         !node__str_fits(c->identity_key, sizeof c->identity_key) ||
-        !node__str_fits(c->p2p_host, sizeof c->p2p_host) || c->n_peers > NODE_MAX_PEERS)
+        !node__str_fits(c->p2p_host, sizeof c->p2p_host) ||
+        !node__str_fits(c->audit_log, sizeof c->audit_log) || c->n_peers > NODE_MAX_PEERS)
         return LDG_EINVALID;
     for (size_t i = 0; i < c->n_peers; i++)
         if (!node__str_fits(c->peers[i].host, sizeof c->peers[i].host) ||
@@ -599,6 +631,10 @@ static int config_to_json(const node_config *c, json_t **out)
     node__put(root, "map_size_mib", json_integer(c->map_size_mib), &ok);
     node__put(root, "peer_timeout_ms", json_integer(c->peer_timeout_ms), &ok);
     node__config_rpc_put(root, c, &ok);
+    if (c->audit_log[0])
+        node__put(root, "audit_log", json_string(c->audit_log), &ok);
+    node__put(root, "audit_log_max_bytes", json_integer((json_int_t)c->audit_log_max_bytes), &ok);
+    node__put(root, "audit_log_keep", json_integer(c->audit_log_keep), &ok);
     if (!ok) {
         json_decref(root);
         return LDG_EINVALID; /* invalid UTF-8 in a path, or out of memory */

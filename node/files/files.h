@@ -65,11 +65,12 @@ int node_key_save(const char *path, const node_key *k);
  *   "timeout_precommit_ms": 500, "timeout_precommit_delta_ms": 250,
  *   "sync_batch_blocks": 64, "eligibility_cache": 250000, "block_time_drift_ms": 5000,
  *   "map_size_mib": 8192, "rpc_max_clients_per_ip": 64, "rpc_idle_timeout_ms": 120000,
- *   "rpc_request_timeout_ms": 10000 }
+ *   "rpc_request_timeout_ms": 10000, "audit_log": "/var/log/fwledger/audit.log",
+ *   "audit_log_max_bytes": 67108864, "audit_log_keep": 8 }
  *
  * Every member is optional; absent ones take node_config_defaults' values. Relative paths
- * (data_dir, genesis, validator_key, identity_key) are resolved against the config file's
- * directory.
+ * (data_dir, genesis, validator_key, identity_key, audit_log) are resolved against the config
+ * file's directory.
  *   validator_key  absent: "validator.key"; "" (explicitly): a non-voting replica.
  *   p2p_listen     absent: no p2p (a single-node chain). A numeric IPv4 or [IPv6] address
  *                  and port, as are the peers' addresses; with it, identity_key is required.
@@ -110,6 +111,11 @@ int node_key_save(const char *path, const node_key *k);
  *   rpc_require    {"<request kind>": "authenticated" | "tracker" | "admin"}: who may send
  *                  that kind (kinds: node_rpc_kind_name; absent: anyone); needs
  *                  rpc_client_auth other than "none".
+ *   audit_log      the audit log (node_audit_open); absent: "audit.log" in data_dir (after
+ *                  --data-dir), "" refused: the log cannot be turned off.
+ *   audit_log_max_bytes, audit_log_keep  rotation: past max_bytes
+ *                  (NODE_AUDIT_MAX_BYTES_MIN..NODE_AUDIT_MAX_BYTES_MAX) the file becomes
+ *                  audit.log.1, and keep (1..NODE_AUDIT_KEEP_MAX) rotated files are kept.
  * Rules that need the genesis and the key files as well: node_config_check.
  */
 #define NODE_MAX_PEERS 64
@@ -180,13 +186,20 @@ typedef struct {
     char rpc_tls_key[4096];
     uint8_t rpc_client_auth;   /* NODE_RPC_AUTH_*                                           */
     uint8_t rpc_require[NODE_RPC_KINDS]; /* NODE_RPC_ROLE_* by request kind (tag - 10)       */
+    char audit_log[4096];          /* "": <data_dir>/audit.log                              */
+    uint64_t audit_log_max_bytes;
+    uint32_t audit_log_keep;
 } node_config;
-/* All defaults: the example above without identity_key, p2p_listen and peers, with RPC on
- * 127.0.0.1:7400. Unused bytes (past strings, peers past n_peers) are zero. */
+/* All defaults: the example above without identity_key, p2p_listen, peers and audit_log,
+ * with RPC on 127.0.0.1:7400. Unused bytes (past strings, peers past n_peers) are zero. */
 void node_config_defaults(node_config *c);
 /* Load and check path. Errors: LDG_EINVALID (NULL arguments), LDG_EIO, LDG_ETOOBIG,
  * LDG_ENOMEM, NODE_ECONFIG (err: "<field>: <what is wrong>"). On error *c is zeroed. */
 int node_config_load(const char *path, node_config *c, char *err, size_t errlen);
+/* node_config_load, and the SHA-256 of the bytes it parsed into sha256 (what the audit log's
+ * config_loaded event names; zeroed on error). */
+int node_config_load_hashed(const char *path, node_config *c, uint8_t sha256[32], char *err,
+                            size_t errlen);
 /* Write c as JSON (mode 0644), every member but the absent-by-default ones (identity_key "",
  * no p2p, no peers). Refuses (LDG_EINVALID, LDG_EUNKNOWN_ALG) a struct that would not load
  * back the same; paths are written verbatim. Other errors: LDG_ENOMEM, LDG_EIO. */
@@ -207,6 +220,161 @@ int node_config_save(const char *path, const node_config *c);
  */
 int node_config_check(const node_config *c, const ldg_genesis *g, const ldg_pubkey *validator,
                       const ldg_pubkey *identity, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------------------------------- */
+/* The audit log (node/files/audit.c: the line format and the verifier; audit_log.c: the    */
+/* writer)                                                                                   */
+/*
+ * An append-only, hash-chained log of security events (X.1369 9.6.4), one JSON object per
+ * line: fwledgerd writes it, `fwledger audit verify` checks it (docs/operator.md).
+ *
+ *   {"seq":7,"time":"2026-12-02T17:00:00.123Z","event":"admin_tx","subject":"<tx id>",
+ *    "outcome":"accepted","count":1,"detail":"author tx from key ...","prev":"sha256:<hex>"}
+ *
+ * Always these eight members, in this order, without spaces: the canonical form, the only one
+ * the verifier takes (it formats what it parsed and compares the bytes). seq numbers the lines
+ * from 1 and goes on across rotated files; time is UTC with milliseconds; event and outcome
+ * are 1..NODE_AUDIT_NAME_MAX - 1 of a-z 0-9 _; subject and detail printable ASCII (the
+ * writer turns any other byte into '?' and cuts what does not fit), with '"' and '\'
+ * escaped; count is 1, or for a summary of repeats (NODE_AUDIT_COALESCE) how many events it
+ * stands for; prev is the SHA-256 of the previous line's exact bytes without its newline,
+ * all zero for the line that starts a chain (seq 1).
+ *
+ * What the chain shows: a line edited, dropped, moved or inserted breaks it at that line or
+ * the next. What it cannot show: the last lines cut off, or the whole chain rewritten, by
+ * someone who can write the file; compare the last line's hash (verify prints it, the node
+ * logs it when it stops) with a copy kept elsewhere, or ship the lines off the machine.
+ */
+#define NODE_AUDIT_NAME_MAX 32      /* event and outcome names, with their NUL             */
+#define NODE_AUDIT_SUBJECT_MAX 256  /* with the NUL                                        */
+#define NODE_AUDIT_DETAIL_MAX 1024  /* with the NUL                                        */
+#define NODE_AUDIT_LINE_MAX 4096    /* a line without its newline, at most (formatted, the
+                                       longest fields with every byte escaped fit)         */
+#define NODE_AUDIT_HASH_LEN 32
+/* "sha256:" and 64 hex digits, and the NUL */
+#define NODE_AUDIT_HASH_STR (7 + 2 * NODE_AUDIT_HASH_LEN + 1)
+
+typedef struct {
+    uint64_t seq;
+    uint64_t time_ms;                 /* ms since the Unix epoch, before the year 10000 */
+    char event[NODE_AUDIT_NAME_MAX];
+    char subject[NODE_AUDIT_SUBJECT_MAX];
+    char outcome[NODE_AUDIT_NAME_MAX];
+    uint64_t count;
+    char detail[NODE_AUDIT_DETAIL_MAX];
+    uint8_t prev[NODE_AUDIT_HASH_LEN];
+} node_audit_line;
+
+/* An event or outcome name: 1..NODE_AUDIT_NAME_MAX - 1 of a-z 0-9 _. */
+bool node_audit_name_ok(const char *s);
+/* The canonical line for l, without a newline, into out (cap bytes, NUL-terminated); returns
+ * its length, or 0 when l breaks a rule above (no line is written for it). */
+size_t node_audit_format(const node_audit_line *l, char *out, size_t cap);
+/* Parse one line (len bytes, no newline) into *l. Errors: LDG_EMALFORMED, with *why (static
+ * text) saying what is wrong: not JSON, a member missing, of the wrong type or out of range,
+ * or not the canonical form. */
+int node_audit_parse(const char *line, size_t len, node_audit_line *l, const char **why);
+/* The hash the next line's prev holds: SHA-256 of the line's bytes (without its newline). */
+void node_audit_hash(const char *line, size_t len, uint8_t out[NODE_AUDIT_HASH_LEN]);
+/* "sha256:<hex>" */
+void node_audit_hash_str(const uint8_t h[NODE_AUDIT_HASH_LEN], char out[NODE_AUDIT_HASH_STR]);
+
+/*
+ * Verify files as one chain, in the order given: rotated files oldest first, then the current
+ * one (audit.log.2 audit.log.1 audit.log). Every line must parse, and each line's seq and
+ * prev must follow the line before it, across files. The first line is an anchor: it starts
+ * a chain (seq 1, prev zero) or continues an earlier file not given, which is reported (not
+ * checked) unless strict, which wants the start of a chain.
+ *
+ * A crash while a line was written leaves an incomplete line; the node's next start writes a
+ * chain_reset line that continues the chain from the last whole line (node_audit_open). Lines
+ * that do not parse and are followed by such a line are skipped (counted in skipped); anywhere
+ * else they break the chain, and so does an incomplete last line.
+ *
+ * Returns 0 when every file was read (r->intact says whether the chain holds; if not, r->file,
+ * r->line and r->why say where the first break is), LDG_EINVALID (no paths or no r), LDG_EIO
+ * (r->file cannot be read; r->why says why).
+ */
+typedef struct {
+    bool intact;
+    uint64_t lines;          /* audit lines checked (skipped ones not counted)               */
+    uint64_t first_seq, last_seq;
+    bool from_start;         /* the first line starts a chain (seq 1, prev zero)              */
+    uint8_t anchor[NODE_AUDIT_HASH_LEN]; /* the first line's prev                           */
+    uint8_t head[NODE_AUDIT_HASH_LEN];   /* the hash of the last line                       */
+    uint64_t skipped;        /* lines that do not parse, each followed by a chain_reset       */
+    char note[256];          /* where the first skipped line is, "" when none                */
+    char file[256];          /* the first break: file, line number (from 1), what is wrong    */
+    uint64_t line;
+    char why[256];
+} node_audit_report;
+int node_audit_verify(const char *const *paths, size_t n, bool strict, node_audit_report *r);
+
+/*
+ * The writer (fwledgerd). One process per file: the file is locked (flock) while open, and
+ * lines are written with one write(2) each on a descriptor opened with O_APPEND, so a line
+ * is whole or, after a crash, an incomplete last line (see above). Not thread-safe.
+ *
+ * Rotation: a line that would take the file past max_bytes first renames path to path.1,
+ * path.1 to path.2 ... up to path.<keep> (the oldest is replaced), and opens a new path; seq
+ * and prev go on, so the files verify together.
+ *
+ * Durability: node_audit_event without NODE_AUDIT_COALESCE syncs the file (fdatasync) before
+ * it returns; coalesced events are synced at the end of their second (node_audit_tick).
+ */
+typedef struct node_audit node_audit;
+
+typedef struct {
+    const char *path;        /* the current file; rotated ones get .1, .2 ... appended        */
+    uint64_t max_bytes;      /* NODE_AUDIT_MAX_BYTES_MIN.. : when to rotate                   */
+    uint32_t keep;           /* 1..NODE_AUDIT_KEEP_MAX rotated files kept                     */
+} node_audit_config;
+#define NODE_AUDIT_MAX_BYTES_MIN (64u << 10)
+#define NODE_AUDIT_MAX_BYTES_MAX (1ull << 40)
+#define NODE_AUDIT_KEEP_MAX 1000
+#define NODE_AUDIT_PATH_MAX (4096 - 16) /* path's bytes with the NUL: room for ".<keep>" */
+#define NODE_AUDIT_SLOTS 32 /* coalesced (event, subject, outcome) kept per second           */
+
+/*
+ * Open path for appending (created, mode 0640, when absent) and continue its chain: the last
+ * line gives seq and prev (from path.1 when path is absent or empty, as after a crash in the
+ * middle of a rotation). When the end of the file is not a whole audit line (a crash mid-write,
+ * or an edit), the bytes are left where they are, ended with a newline, and a chain_reset line
+ * says what was found: it continues the chain from the last whole line within the last 64 KiB,
+ * or when there is none starts a new one (seq 1), which the verifier reports as a break.
+ * Errors (*out NULL, err says why): LDG_EINVALID (bad config), LDG_ELOCKED (another process
+ * has the file open), LDG_EIO and the other ldg_errno_code codes, LDG_ENOMEM.
+ */
+int node_audit_open(node_audit **out, const node_audit_config *cfg, uint64_t now_ms,
+                    char *err, size_t errlen);
+
+/* Coalesce: the first event of a (event, subject, outcome) in a second (of now_ms) is written,
+ * its repeats in that second only counted, and written as one summary line (count = the
+ * repeats) when the second is over; past NODE_AUDIT_SLOTS such triples in a second, events
+ * are only counted, in one audit_coalesced line. So events anyone can cause (failed
+ * authentication, rate limits) add at most 2 * NODE_AUDIT_SLOTS + 1 lines a second, and at
+ * most one sync. */
+#define NODE_AUDIT_COALESCE 1u
+
+/*
+ * Append an event at now_ms (flags: 0 or NODE_AUDIT_COALESCE). event and outcome: names of
+ * a-z 0-9 _ (LDG_EINVALID otherwise); subject and detail: any text (NULL: ""), made
+ * printable and cut to fit. Errors: LDG_EINVALID, or the write's (LDG_EIO, LDG_ENOSPC,
+ * LDG_EDQUOT; node_audit_error says more): the event is lost, and the next line that can be
+ * written is preceded by an audit_lost line counting the lost events (and by a chain_reset
+ * when a failed write left part of a line in the file).
+ */
+int node_audit_event(node_audit *a, uint64_t now_ms, unsigned flags, const char *event,
+                     const char *subject, const char *outcome, const char *detail);
+/* Call at least once a second (the daemon: every 100 ms): ends past seconds (their summary
+ * lines) and syncs what was written without a sync. Errors: as node_audit_event. */
+int node_audit_tick(node_audit *a, uint64_t now_ms);
+/* The last line written: its seq (0: none) and hash. */
+void node_audit_head(const node_audit *a, uint64_t *seq, uint8_t hash[NODE_AUDIT_HASH_LEN]);
+/* What the last failed write said ("" when none failed). Valid until the next call. */
+const char *node_audit_error(const node_audit *a);
+/* End the current second, sync, close, free. NULL is fine. Returns what the tick returns. */
+int node_audit_close(node_audit *a, uint64_t now_ms);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Strict JSON reading (node/files/json_util.c), for the tool's input files too             */

@@ -29,9 +29,11 @@ int node__bad(node_json_err *e, int rc, const char *prefix, const char *field, c
               ...) __attribute__((format(printf, 5, 6)));
 
 /* Read and parse path as a JSON object (duplicate keys refused); *out is the caller's to
- * json_decref. With secret, the raw text is wiped once parsed. Errors: LDG_EIO, LDG_ETOOBIG
- * (over NODE_FILE_MAX, checked before parsing), LDG_ENOMEM, NODE_ECONFIG. */
-int node__load_object(const char *path, bool secret, json_t **out, node_json_err *e);
+ * json_decref. With secret, the raw text is wiped once parsed. sha256 (NULL: not wanted):
+ * the SHA-256 of the bytes read, zeroed on error. Errors: LDG_EIO, LDG_ETOOBIG (over
+ * NODE_FILE_MAX, checked before parsing), LDG_ENOMEM, NODE_ECONFIG. */
+int node__load_object(const char *path, bool secret, json_t **out, uint8_t *sha256,
+                      node_json_err *e);
 
 
 

@@ -316,7 +316,7 @@ int node_genesis_load(const char *path, ldg_genesis *g, char *err, size_t errlen
     memset(g, 0, sizeof *g);
     if (!path)
         return LDG_EINVALID;
-    if ((rc = node__load_object(path, false, &root, &e)))
+    if ((rc = node__load_object(path, false, &root, NULL, &e)))
         return rc;
     rc = genesis_from_json(root, g, &e);
     json_decref(root);

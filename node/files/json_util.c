@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "ledger/tls.h"
 #include "node/files/files_internal.h"
@@ -36,13 +37,16 @@ int node__bad(node_json_err *e, int rc, const char *prefix, const char *field, c
     return rc;
 }
 
-int node__load_object(const char *path, bool secret, json_t **out, node_json_err *e)
+int node__load_object(const char *path, bool secret, json_t **out, uint8_t *sha256,
+                      node_json_err *e)
 {
     uint8_t *buf;
     size_t len;
     json_error_t je;
 
     *out = NULL;
+    if (sha256)
+        memset(sha256, 0, SHA256_DIGEST_LENGTH);
     int rc = node_read_file(path, NODE_FILE_MAX, &buf, &len);
     if (rc == LDG_ETOOBIG)
         return node__bad(e, rc, "", "", "file is larger than %u bytes", NODE_FILE_MAX);
@@ -54,6 +58,8 @@ int node__load_object(const char *path, bool secret, json_t **out, node_json_err
     /* Duplicate keys are refused: the second of two "admin_threshold" keys is a typo or an
      * attack, never intended. */
     json_t *j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
+    if (j && json_is_object(j) && sha256)
+        SHA256(buf, len, sha256);
     if (secret)
         OPENSSL_cleanse(buf, len);
     free(buf);

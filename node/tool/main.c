@@ -27,6 +27,7 @@ static const struct {
     {"tracker", tracker_main, "add or remove a status tracker key (admins)"},
     {"report", report_main, "report install outcomes of releases (trackers)"},
     {"eligible", eligible_main, "ask what devices may install (trackers)"},
+    {"audit", audit_main, "verify the hash chain of a node's audit log (operators)"},
 };
 
 static void usage(void)

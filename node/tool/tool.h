@@ -1,7 +1,7 @@
 /*
  * Private to the fwledger command-line tool (node/tool/: main.c and one file per
- * group of subcommands: keys.c, writes.c, admin.c, queries.c, eligibility.c; session.c and
- * util.c are what they share).
+ * group of subcommands: keys.c, writes.c, admin.c, queries.c, eligibility.c, audit.c;
+ * session.c and util.c are what they share).
  *
  * The tool is a table of subcommands, each `int X_main(int argc, char **argv)` with argv[0]
  * the subcommand name. Exit codes: 0 success, 1 a runtime error (a file, the node, the
@@ -49,6 +49,7 @@ int contract_main(int argc, char **argv); /* deploy, bind, unbind, show, check *
 int tracker_main(int argc, char **argv);
 int report_main(int argc, char **argv);
 int eligible_main(int argc, char **argv);
+int audit_main(int argc, char **argv); /* verify */
 
 /* --- Errors (util.c) --------------------------------------------------------------- */
 

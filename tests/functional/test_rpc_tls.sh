@@ -69,8 +69,14 @@ expect 0 "status needs no role" "$FWL" status "${node[@]}"
 "$FWL" keygen --alg secp256k1-ecdsa --out "$TMP/k1.key" >/dev/null
 expect 1 "a client key TLS cannot use" "$FWL" status "${node[@]}" --client-key "$TMP/k1.key"
 grep -q "cannot be used for TLS 1.3" "$TMP/err" || fail "secp256k1 client key: $(cat "$TMP/err")"
-grep -q "security: rpc_denied from 127.0.0.1:[0-9]*: eligible" "$NODE_LOG" || fail "denial not logged"
+grep -q "security: rpc_denied from 127.0.0.1: eligible" "$NODE_LOG" || fail "denial not logged"
 stop_node
+# ... and audited, as are the failed handshakes (the wrong pin, plaintext).
+expect 0 "audit verify" "$FWL" audit verify "$TMP/a/data/audit.log"
+for ev in rpc_denied rpc_tls_failed; do
+    grep -q "\"event\":\"$ev\",\"subject\":\"127.0.0.1\",\"outcome\":\"refused\"" \
+        "$TMP/a/data/audit.log" || fail "$ev not in the audit log"
+done
 
 # rpc_client_auth required: no key, no handshake.
 set_config "$TMP/a" 'c["rpc_client_auth"] = "required"'

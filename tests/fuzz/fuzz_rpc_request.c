@@ -191,7 +191,7 @@ const ldg_pubkey *node_rpc_conn_client_key(const node_rpc_conn *c)
     return NULL; /* no client certificate: the requests of an anonymous client */
 }
 
-void node_rpc_conn_peer(node_rpc_conn *c, char *out, size_t len)
+void node_rpc_conn_addr(node_rpc_conn *c, char *out, size_t len)
 {
     (void)c;
     snprintf(out, len, "fuzz:0");

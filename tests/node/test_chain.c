@@ -335,13 +335,12 @@ static uint64_t clock_ms(void *ctx)
     return sim.now;
 }
 
-static void mp_submitted(void *ctx, node_reply_to to, const uint8_t hash[LDG_DIGEST_LEN], int rc,
-                         const char *why)
+static void mp_submitted(void *ctx, node_reply_to to, const node_mempool_verdict *v)
 {
     node *n = ctx;
-    (void)hash;
-    if (to.slot != NODE_NO_CLIENT && rc)
-        sim_fail("node %d refused tx %" PRIu64 ": %s %s", n->idx, to.id, node_strerror(rc), why);
+    if (to.slot != NODE_NO_CLIENT && v->rc)
+        sim_fail("node %d refused tx %" PRIu64 ": %s %s", n->idx, to.id, node_strerror(v->rc),
+                 v->why);
 }
 
 static void mp_admitted(void *ctx, const uint8_t *raw, size_t len,

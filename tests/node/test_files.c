@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/sha.h>
 
 #include "node/files/files.h"
 
@@ -750,6 +751,9 @@ static void test_config_round_trip(void **state)
     c.max_block_txs = LDG_BLOCK_MAX_TXS;
     c.mempool_max = 7;
     c.max_clients = 3;
+    snprintf(c.audit_log, sizeof c.audit_log, "/var/log/fwledger/audit.log");
+    c.audit_log_max_bytes = NODE_AUDIT_MAX_BYTES_MAX;
+    c.audit_log_keep = NODE_AUDIT_KEEP_MAX;
     assert_int_equal(node_config_save(P(f, "node.json"), &c), 0);
     int rc = node_config_load(f->path, &back, err, sizeof err);
     CHECK(rc == 0, "load: %d %s", rc, err);
@@ -759,7 +763,17 @@ static void test_config_round_trip(void **state)
     size_t len;
     text = slurp(f->path, &len);
     assert_non_null(strstr((char *)text, "\"rpc_listen\": \"[::1]:65535\""));
+    /* The hash of the bytes parsed, for the audit log; zero when the load fails. */
+    uint8_t sha[32], want[32];
+    SHA256(text, len, want);
     free(text);
+    assert_int_equal(node_config_load_hashed(f->path, &back, sha, err, sizeof err), 0);
+    assert_memory_equal(sha, want, 32);
+    assert_memory_equal(&back, &c, sizeof c);
+    assert_int_equal(node_config_load_hashed(P(f, "none.json"), &back, sha, err, sizeof err),
+                     LDG_EIO);
+    memset(want, 0, sizeof want);
+    assert_memory_equal(sha, want, 32);
 
     strcpy(c.rpc_host, "node-1.example");
     assert_int_equal(node_config_save(f->path, &c), 0);
@@ -788,13 +802,15 @@ static void test_config_paths(void **state)
     snprintf(sub, sizeof sub, "%s/sub", f->dir);
     assert_int_equal(mkdir(sub, 0700), 0);
     put_file(P(f, "sub/node.json"),
-             "{\"data_dir\": \"d\", \"genesis\": \"../g.json\", \"rpc_listen\": \"0.0.0.0:9\"}");
+             "{\"data_dir\": \"d\", \"genesis\": \"../g.json\", \"rpc_listen\": \"0.0.0.0:9\", "
+             "\"audit_log\": \"log/audit.log\"}");
     int rc = node_config_load(f->path, &c, err, sizeof err);
     CHECK(rc == 0, "load: %d %s", rc, err);
     node_config_defaults(&want);
     snprintf(want.data_dir, sizeof want.data_dir, "%s/d", sub);
     snprintf(want.genesis, sizeof want.genesis, "%s/../g.json", sub);
     snprintf(want.validator_key, sizeof want.validator_key, "%s/validator.key", sub);
+    snprintf(want.audit_log, sizeof want.audit_log, "%s/log/audit.log", sub);
     strcpy(want.rpc_host, "0.0.0.0");
     want.rpc_port = 9;
     assert_memory_equal(&c, &want, sizeof c);
@@ -857,6 +873,11 @@ static void test_config_refusals(void **state)
         {"\"mempool_max\": -1", "mempool_max: must be between"},
         {"\"max_clients\": 0", "max_clients: must be between"},
         {"\"max_clients\": 1, \"max_clients\": 2", "duplicate"},
+        {"\"audit_log\": \"\"", "audit_log: must not be empty"},
+        {"\"audit_log_max_bytes\": 65535", "audit_log_max_bytes: must be between 65536"},
+        {"\"audit_log_max_bytes\": 1099511627777", "audit_log_max_bytes: must be between"},
+        {"\"audit_log_keep\": 0", "audit_log_keep: must be between 1 and 1000"},
+        {"\"audit_log_keep\": 1001", "audit_log_keep: must be between"},
         /* identity key and p2p */
         {"\"identity_key\": \"\"", "identity_key: must not be empty"},
         {"\"p2p_listen\": \"127.0.0.1:7500\"",

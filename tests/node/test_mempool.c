@@ -18,6 +18,8 @@ typedef struct {
     uint8_t hash[LDG_DIGEST_LEN];
     int rc;
     char why[64]; /* submitted: what the answer's message names */
+    uint32_t type, n_sigs;
+    uint8_t sender[LDG_DIGEST_LEN];
 } event;
 
 static struct {
@@ -26,16 +28,16 @@ static struct {
     uint8_t admitted[EV_MAX][LDG_DIGEST_LEN];
 } E;
 
-static void on_submitted(void *ctx, node_reply_to to, const uint8_t hash[LDG_DIGEST_LEN], int rc,
-                         const char *why)
+static void on_submitted(void *ctx, node_reply_to to, const node_mempool_verdict *v)
 {
     (void)ctx;
-    assert_non_null(why);
+    assert_non_null(v->why);
     assert_true(E.n_submitted < EV_MAX);
     event *e = &E.submitted[E.n_submitted++];
-    e->to = to, e->rc = rc;
-    memcpy(e->hash, hash, LDG_DIGEST_LEN);
-    snprintf(e->why, sizeof e->why, "%s", why);
+    e->to = to, e->rc = v->rc, e->type = v->type, e->n_sigs = v->n_sigs;
+    memcpy(e->hash, v->hash, LDG_DIGEST_LEN);
+    memcpy(e->sender, v->sender, LDG_DIGEST_LEN);
+    snprintf(e->why, sizeof e->why, "%s", v->why);
 }
 
 static void on_admitted(void *ctx, const uint8_t *raw, size_t len,
@@ -184,6 +186,20 @@ static void test_admission_order(void **st)
     assert_false(node_mempool_pending_nonce(&M, t[0].hash, &n));
 }
 
+/* A tx that does not parse: refused, with no type, signatures or sender to tell. */
+static void test_unparsed(void **st)
+{
+    (void)st;
+    static const uint8_t junk[] = {1, 2, 3}, zero[LDG_DIGEST_LEN];
+    assert_int_equal(node_mempool_submit(&M, client(1), junk, sizeof junk), 0);
+    node_mempool_flush(&M);
+    assert_int_equal(E.n_submitted, 1);
+    assert_true(E.submitted[0].rc < 0);
+    assert_int_equal(E.submitted[0].type, 0);
+    assert_int_equal(E.submitted[0].n_sigs, 0);
+    assert_memory_equal(E.submitted[0].sender, zero, sizeof zero);
+}
+
 /* Pending, committed, bad signature, refused by a rule: each with its code; a peer's tx
  * skips the rules against committed state (it passed them where it was submitted). */
 static void test_admission_rules(void **st)
@@ -216,6 +232,14 @@ static void test_admission_rules(void **st)
     assert_string_equal(E.submitted[2].why, "");
     assert_string_equal(E.submitted[3].why, "signature");
     assert_int_equal(E.submitted[5].to.slot, NODE_NO_CLIENT);
+    /* What the tx is, parsed or refused (the daemon's audit log names admin txs). */
+    uint8_t kid[32];
+    assert_int_equal(ldg_key_id(&G, other.pub.alg, other.pub.key, other.pub.len, kid), 0);
+    assert_int_equal(E.submitted[4].type, LDG_TX_AUTHOR);
+    assert_int_equal(E.submitted[4].n_sigs, 1);
+    assert_memory_equal(E.submitted[4].sender, kid, 32);
+    assert_int_equal(E.submitted[3].type, LDG_TX_PUBLISH); /* parsed, its signature bad */
+    assert_int_equal(E.submitted[1].type, LDG_TX_PUBLISH);
     assert_int_equal(node_mempool_count(&M), 2);
     assert_int_equal(E.n_admitted, 2);
     /* The copy with a broken signature has b's id: it fails neither b nor its waiters. */
@@ -425,6 +449,7 @@ int main(void)
         T(test_init_args),
         T(test_admission_order),
         T(test_admission_rules),
+        T(test_unparsed),
         T(test_bounds),
         T(test_batches),
         T(test_waiters_commit),

@@ -58,6 +58,10 @@ typedef struct tnode {
     const char *watch;            /* count log lines containing this                      */
     int watched;
     bool quiet;
+    int auth_failed;              /* on_auth_failed calls, and what the last one said     */
+    char auth_peer[P2P_NAME_MAX]; /* "" for an unknown remote                             */
+    char auth_ip[48];
+    char auth_why[512];
 } tnode;
 
 typedef struct {
@@ -93,6 +97,15 @@ static inline bool msg_check(const uint8_t *buf, size_t len, uint32_t *seq)
 
 /* ---------------------------------------------------------------------------------------- */
 /* Callbacks                                                                                 */
+
+static inline void cb_auth_failed(void *ctx, const char *peer, const char *ip, const char *why)
+{
+    tnode *t = ctx;
+    t->auth_failed++;
+    snprintf(t->auth_peer, sizeof t->auth_peer, "%s", peer ? peer : "");
+    snprintf(t->auth_ip, sizeof t->auth_ip, "%s", ip);
+    snprintf(t->auth_why, sizeof t->auth_why, "%s", why);
+}
 
 static inline void cb_closed(void *ctx);
 
@@ -166,7 +179,7 @@ static inline void cb_closed(void *ctx)
     t->closed++;
 }
 
-static const p2p_callbacks test_cbs = {cb_message, cb_up, cb_down, cb_log};
+static const p2p_callbacks test_cbs = {cb_message, cb_up, cb_down, cb_log, cb_auth_failed};
 
 /* ---------------------------------------------------------------------------------------- */
 /* Fixture                                                                                   */

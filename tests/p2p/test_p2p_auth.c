@@ -3,7 +3,8 @@
  * keys. An unknown key is refused when it dials and when it is dialled, a known node at the
  * wrong address is refused, a peer dialing against the dialing rule is refused, and a peer of
  * another network is refused at the hello. Refused connections never deliver a message, and
- * the refusal is logged and counted.
+ * the refusal is logged and counted; each failure of authentication (not the dialing rule)
+ * is also told to on_auth_failed, naming the peer when known and the remote's address.
  */
 #include "tests/p2p/harness.h"
 
@@ -52,6 +53,10 @@ static void test_unknown_dialer(void **state)
     uint32_t w[] = {2, 3};
     assert_true(run_until(&f, pred_refused_unknown, w, DEADLINE_MS));
     assert_true(f.n[2].watched >= 3);
+    assert_true(f.n[2].auth_failed >= 3);
+    assert_string_equal(f.n[2].auth_peer, ""); /* unknown to node 2 */
+    assert_string_equal(f.n[2].auth_ip, "127.0.0.1");
+    assert_non_null(strstr(f.n[2].auth_why, "not pinned for any peer"));
     /* The intruder tries to send as soon as it can: nothing is ever delivered. */
     assert_int_equal(p2p_send(f.n[1].net, 2, 7, (const uint8_t *)"spam", 4), P2P_ENOTCONN);
     run_for(&f, 100);
@@ -89,11 +94,17 @@ static void test_unknown_dialled(void **state)
     uint32_t w[] = {1, 2, 3};
     assert_true(run_until(&f, pred_peer_refused, w, DEADLINE_MS));
     assert_true(f.n[1].watched >= 3);
+    assert_true(f.n[1].auth_failed >= 3);
+    assert_non_null(strstr(f.n[1].auth_why, "not the one pinned for it"));
+    assert_string_equal(f.n[1].auth_ip, "127.0.0.1");
+    assert_true(f.n[1].auth_peer[0]); /* the peer it meant to dial */
     run_for(&f, 100);
     assert_never_up(&f.n[1]);
     assert_never_up(&f.n[2]);
     /* The impostor saw its handshakes fail (node 1 aborted them with an alert). */
     assert_true(net_stats(&f.n[2]).handshake_failed >= 1);
+    assert_int_equal(f.n[2].auth_failed, (int)net_stats(&f.n[2]).handshake_failed);
+    assert_non_null(strstr(f.n[2].auth_why, "TLS handshake with"));
     assert_int_equal(net_stats(&f.n[2]).pending, 0);
     fx_end(&f);
 }
@@ -165,6 +176,7 @@ static void test_dial_rule(void **state)
     assert_true(f.n[1].watched >= 2);
     assert_never_up(&f.n[1]);
     assert_never_up(&f.n[2]);
+    assert_int_equal(f.n[1].auth_failed + f.n[2].auth_failed, 0); /* no failed authentication */
 
     /* Without an address for node 2, node 1 accepts it: the pair connects. */
     assert_int_equal(p2p_set_peer_addr(f.n[1].net, 2, "", 0), 0);
@@ -199,6 +211,8 @@ static void test_other_network(void **state)
     uint32_t w2[] = {2, 1, 2};
     assert_true(run_until(&f, pred_peer_refused, w2, DEADLINE_MS));
     assert_true(f.n[2].watched >= 2);
+    assert_true(f.n[2].auth_failed >= 2);
+    assert_non_null(strstr(f.n[2].auth_why, "another network"));
     assert_true(peer_stats(&f.n[1], 2).dials >= 2);
     assert_never_up(&f.n[1]);
     assert_never_up(&f.n[2]);
