@@ -41,7 +41,8 @@
     X(NODE_EBUSY, -106, "too many requests in flight")                              \
     X(NODE_EPENDING, -107, "transaction already pending")                           \
     X(NODE_ETLS, -109, "TLS handshake failed or the node is not trusted")           \
-    X(NODE_EAUTH, -110, "not authorised: a client certificate of another role is needed")
+    X(NODE_EAUTH, -110, "not authorised: a client certificate of another role is needed") \
+    X(NODE_ERATE, -111, "rate limited: retry later")
 
 enum node_err {
 #define NODE_ENUM_(name, val, msg) name = (val),

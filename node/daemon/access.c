@@ -1,11 +1,13 @@
 /*
- * Who may talk to this node and send what (wiring, like server.c): the RPC port's TLS
- * context from the config (the identity key's certificate, or a CA-issued one; client
- * certificates none, optional or required), and the rpc_require check of each request
+ * Who may talk to this node and send what, how often (wiring, like server.c): the RPC
+ * port's TLS context from the config (the identity key's certificate, or a CA-issued one;
+ * client certificates none, optional or required), the rpc_require check of each request
  * against the key of the client's certificate and the committed state (trackers) or the
- * genesis (admins). docs/operator.md explains the settings.
+ * genesis (admins), and the per-client rates (the quota component). docs/operator.md
+ * explains the settings.
  */
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -53,6 +55,12 @@ int node__access_init(server *s, char *err, size_t errlen)
 {
     const node_config *cfg = &s->cfg;
     s->tls = NULL;
+    /* Buckets live about a second past a client's last request: at most a few per
+     * connection, plus a margin for clients that just left. */
+    if (node_quota_init(&s->quota, 4 * (size_t)cfg->max_clients + 1024)) {
+        snprintf(err, errlen, "out of memory");
+        return LDG_ENOMEM;
+    }
     if (cfg->rpc_plaintext)
         return 0;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -79,6 +87,7 @@ void node__access_close(server *s)
 {
     SSL_CTX_free(s->tls);
     s->tls = NULL;
+    node_quota_close(&s->quota);
 }
 
 /* Does key hold role? */
@@ -101,6 +110,63 @@ static bool has_role(server *s, const ldg_pubkey *key, uint8_t role)
     return ldg_store_tracker(s->store, key->alg, key->key, key->len, &t) == 0;
 }
 
+/* The bucket a request of c is charged to, named in who for messages: its key when it is a
+ * registered tracker's or an admin's (anyone can make keys: others would be fresh buckets
+ * at will), else its address. */
+static void bucket_of(server *s, client *c, const char *addr, uint8_t out[32], char *who,
+                      size_t wlen)
+{
+    const ldg_pubkey *key = node_rpc_conn_client_key(c);
+    uint8_t buf[2 + LDG_PUBKEY_MAX + 64];
+    size_t n;
+    if (key && (has_role(s, key, NODE_RPC_ROLE_TRACKER) || has_role(s, key, NODE_RPC_ROLE_ADMIN))) {
+        buf[0] = 'k', buf[1] = (uint8_t)key->alg;
+        memcpy(buf + 2, key->key, key->len);
+        n = 2 + key->len;
+        snprintf(who, wlen, "this key");
+    } else {
+        n = 1 + (size_t)snprintf((char *)buf + 1, sizeof buf - 1, "%s", addr);
+        buf[0] = 'a';
+        n = n > sizeof buf ? sizeof buf : n;
+        snprintf(who, wlen, "this address");
+    }
+    SHA256(buf, n, out);
+}
+
+/* Charge req to its client's buckets: 1 request, and an Eligible's devices as decisions. */
+static bool within_rate(server *s, client *c, const fwl_Request *req, const char *addr)
+{
+    const node_config *cfg = &s->cfg;
+    if (!cfg->rpc_rate_requests && !cfg->rpc_rate_decisions)
+        return true;
+    uint8_t key[32];
+    char who[32];
+    uint32_t retry = 0;
+    bucket_of(s, c, addr, key, who, sizeof who);
+    uint64_t now = node__now_ms(s);
+    int rc = node_quota_take(&s->quota, key, cfg->rpc_rate_requests, 1, now, &retry);
+    const char *what = "requests";
+    uint32_t rate = cfg->rpc_rate_requests;
+    if (rc != NODE_ERATE && req->which_req == fwl_Request_eligible_tag) {
+        key[0] ^= 1; /* the same client's decision bucket */
+        rc = node_quota_take(&s->quota, key, cfg->rpc_rate_decisions,
+                             req->req.eligible.devices_count, now, &retry);
+        what = "eligibility decisions";
+        rate = cfg->rpc_rate_decisions;
+    }
+    if (rc != NODE_ERATE)
+        return true;
+    node__audit(s, NODE_AUDIT_COALESCE, "rpc_rate_limited", addr, "refused", "%s", what);
+    fwl_Response *r = node_rpc_new_resp(&s->rpc, req->id, fwl_Response_error_tag);
+    r->resp.error.code = NODE_ERATE;
+    r->resp.error.retry_after_ms = retry ? retry : 1;
+    snprintf(r->resp.error.message, sizeof r->resp.error.message,
+             "rate limited: %u %s per second for %s; retry after %u ms", rate, what, who,
+             r->resp.error.retry_after_ms);
+    node_rpc_send_resp(c, r);
+    return false;
+}
+
 bool node__access_allowed(server *s, client *c, const fwl_Request *req)
 {
     unsigned kind = (unsigned)req->which_req - fwl_Request_submit_tx_tag;
@@ -108,12 +174,12 @@ bool node__access_allowed(server *s, client *c, const fwl_Request *req)
         return true; /* answered as an unknown request */
     uint8_t role = s->cfg.rpc_require[kind];
     const ldg_pubkey *key = node_rpc_conn_client_key(c);
+    char addr[64];
+    node_rpc_conn_addr(c, addr, sizeof addr);
     if (has_role(s, key, role))
-        return true;
-    char who[64];
-    node_rpc_conn_addr(c, who, sizeof who);
-    node__security(s, "rpc_denied", who, node_rpc_kind_name(kind));
-    node_rpc_send_error(c, req->id, NODE_EAUTH, "%s needs a client certificate %s%s", 
+        return within_rate(s, c, req, addr);
+    node__security(s, "rpc_denied", addr, node_rpc_kind_name(kind));
+    node_rpc_send_error(c, req->id, NODE_EAUTH, "%s needs a client certificate %s%s",
                         node_rpc_kind_name(kind),
                         role == NODE_RPC_ROLE_TRACKER ? "of a registered tracker's key"
                         : role == NODE_RPC_ROLE_ADMIN ? "of an admin's key" : "",

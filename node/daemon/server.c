@@ -119,6 +119,7 @@ static void on_sweep(uv_timer_t *t)
     server *s = t->data;
     node_chain_tick(&s->ch);
     node_mempool_expire(&s->mp, node__now_ms(s));
+    node_quota_sweep(&s->quota, node__now_ms(s));
     /* After a burst, hand the freed mempool and batch memory back to the system once the
      * node is idle (glibc keeps it otherwise, fragmented across arenas). */
     uint64_t committed = node_chain_committed_txs(&s->ch);

@@ -31,6 +31,7 @@
 #include "node/daemon/hmap.h"
 #include "node/daemon/log.h"
 #include "node/daemon/mempool.h"
+#include "node/daemon/quota.h"
 #include "node/daemon/rpc.h"
 #include "node/daemon/daemon.h"
 
@@ -57,6 +58,7 @@ struct server {
 
     node_elg elg;     /* the eligibility component (elg_worker.h)   */
     SSL_CTX *tls;     /* the RPC port's TLS context (access.c); NULL: plaintext */
+    node_quota quota; /* per-client rates (access.c)                  */
     node_audit *audit; /* the audit log (node/files: node_audit_*)  */
     bool audit_failing; /* its last write failed (logged once)      */
     int stop_signal;  /* the signal that stopped the node, 0: none   */
@@ -71,7 +73,8 @@ void node__security(server *s, const char *event, const char *subject, const cha
 /* access.c: the RPC port's TLS context from the config, and rpc_require per request */
 int node__access_init(server *s, char *err, size_t errlen);
 void node__access_close(server *s);
-/* false: c may not send req, and has been answered NODE_EAUTH. */
+/* false: c may not send req now, and has been answered: NODE_EAUTH (its role), NODE_ERATE
+ * (its rate, with retry_after_ms). */
 bool node__access_allowed(server *s, client *c, const fwl_Request *req);
 /* writes.c: the write RPCs and the mempool's events */
 int node__writes_init(server *s);

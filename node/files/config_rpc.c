@@ -132,7 +132,11 @@ int node__config_rpc(const json_t *root, node_config *c, node_json_err *e)
         (rc = node__get_u32(root, "rpc_idle_timeout_ms", NODE_RPC_TIMEOUT_MIN_MS,
                             NODE_RPC_TIMEOUT_MAX_MS, &c->rpc_idle_timeout_ms, e)) ||
         (rc = node__get_u32(root, "rpc_request_timeout_ms", NODE_RPC_TIMEOUT_MIN_MS,
-                            NODE_RPC_TIMEOUT_MAX_MS, &c->rpc_request_timeout_ms, e)))
+                            NODE_RPC_TIMEOUT_MAX_MS, &c->rpc_request_timeout_ms, e)) ||
+        (rc = node__get_u32(root, "rpc_rate_requests", 0, NODE_RPC_RATE_MAX,
+                            &c->rpc_rate_requests, e)) ||
+        (rc = node__get_u32(root, "rpc_rate_decisions", 0, NODE_RPC_RATE_MAX,
+                            &c->rpc_rate_decisions, e)))
         return rc;
     return check(c, e);
 }
@@ -143,6 +147,8 @@ void node__config_rpc_defaults(node_config *c)
     c->rpc_idle_timeout_ms = 120000;
     c->rpc_request_timeout_ms = 10000;
     c->rpc_client_auth = NODE_RPC_AUTH_OPTIONAL;
+    c->rpc_rate_requests = 20000;
+    c->rpc_rate_decisions = 20000;
 }
 
 bool node__config_rpc_same(const node_config *a, const node_config *b)
@@ -152,7 +158,9 @@ bool node__config_rpc_same(const node_config *a, const node_config *b)
            a->rpc_request_timeout_ms == b->rpc_request_timeout_ms &&
            a->rpc_plaintext == b->rpc_plaintext && !strcmp(a->rpc_tls_cert, b->rpc_tls_cert) &&
            !strcmp(a->rpc_tls_key, b->rpc_tls_key) && a->rpc_client_auth == b->rpc_client_auth &&
-           !memcmp(a->rpc_require, b->rpc_require, sizeof a->rpc_require);
+           !memcmp(a->rpc_require, b->rpc_require, sizeof a->rpc_require) &&
+           a->rpc_rate_requests == b->rpc_rate_requests &&
+           a->rpc_rate_decisions == b->rpc_rate_decisions;
 }
 
 void node__config_rpc_put(json_t *root, const node_config *c, bool *ok)
@@ -182,4 +190,6 @@ void node__config_rpc_put(json_t *root, const node_config *c, bool *ok)
     node__put(root, "rpc_max_clients_per_ip", json_integer(c->rpc_max_clients_per_ip), ok);
     node__put(root, "rpc_idle_timeout_ms", json_integer(c->rpc_idle_timeout_ms), ok);
     node__put(root, "rpc_request_timeout_ms", json_integer(c->rpc_request_timeout_ms), ok);
+    node__put(root, "rpc_rate_requests", json_integer(c->rpc_rate_requests), ok);
+    node__put(root, "rpc_rate_decisions", json_integer(c->rpc_rate_decisions), ok);
 }

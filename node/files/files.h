@@ -111,6 +111,10 @@ int node_key_save(const char *path, const node_key *k);
  *   rpc_require    {"<request kind>": "authenticated" | "tracker" | "admin"}: who may send
  *                  that kind (kinds: node_rpc_kind_name; absent: anyone); needs
  *                  rpc_client_auth other than "none".
+ *   rpc_rate_requests, rpc_rate_decisions  requests, and eligibility decisions (devices),
+ *                  per second and client (0..NODE_RPC_RATE_MAX; 0: no limit): a client is
+ *                  its registered tracker's or admin's key when it presents one, else its
+ *                  address (IPv4, IPv6 /64).
  *   audit_log      the audit log (node_audit_open); absent: "audit.log" in data_dir (after
  *                  --data-dir), "" refused: the log cannot be turned off.
  *   audit_log_max_bytes, audit_log_keep  rotation: past max_bytes
@@ -135,6 +139,7 @@ int node_key_save(const char *path, const node_key *k);
 #define NODE_MAP_SIZE_MIN_MIB 1
 #define NODE_RPC_TIMEOUT_MIN_MS 100
 #define NODE_RPC_TIMEOUT_MAX_MS 86400000
+#define NODE_RPC_RATE_MAX 100000000
 /* Client certificates on the RPC port (rpc_client_auth): not asked for; asked for and
  * checked when sent; required (the handshake fails without one). */
 enum { NODE_RPC_AUTH_NONE, NODE_RPC_AUTH_OPTIONAL, NODE_RPC_AUTH_REQUIRED };
@@ -186,6 +191,8 @@ typedef struct {
     char rpc_tls_key[4096];
     uint8_t rpc_client_auth;   /* NODE_RPC_AUTH_*                                           */
     uint8_t rpc_require[NODE_RPC_KINDS]; /* NODE_RPC_ROLE_* by request kind (tag - 10)       */
+    uint32_t rpc_rate_requests;  /* per client and second; 0: no limit                     */
+    uint32_t rpc_rate_decisions; /* eligibility decisions (devices) per client and second   */
     char audit_log[4096];          /* "": <data_dir>/audit.log                              */
     uint64_t audit_log_max_bytes;
     uint32_t audit_log_keep;

@@ -2,7 +2,8 @@
  * How the functional test programs check the node they talk to, from the environment the
  * test scripts set (tests/functional/lib.sh), as the tool reads it: the validators' identity
  * keys of $FWLEDGER_GENESIS and the keys listed in $FWLEDGER_NODE_KEY (ALG:HEX,...: e.g.
- * replicas'), or plaintext when $FWLEDGER_PLAINTEXT is 1.
+ * replicas'), or plaintext when $FWLEDGER_PLAINTEXT is 1; the client presents the key in
+ * the key file $FWLEDGER_CLIENT_KEY when set.
  */
 #ifndef FWL_TESTS_TRUST_H
 #define FWL_TESTS_TRUST_H
@@ -43,6 +44,17 @@ static inline const node_tls *test_trust(void)
         exit(2);
     }
     tls.n_pins += n;
+    const char *ck = getenv("FWLEDGER_CLIENT_KEY");
+    if (ck && *ck) {
+        static node_key k;
+        if (node_key_load(ck, &k, err, sizeof err)) {
+            fprintf(stderr, "FWLEDGER_CLIENT_KEY %s: %s\n", ck, err);
+            exit(2);
+        }
+        tls.key_alg = k.alg;
+        tls.key_sec = k.sec;
+        tls.key_pub = &k.pub;
+    }
     tls.pins = pins;
     return &tls;
 }

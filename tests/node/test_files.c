@@ -945,6 +945,14 @@ static void test_config_refusals(void **state)
         {"\"rpc_max_clients_per_ip\": 0", "rpc_max_clients_per_ip: must be between 1 and"},
         {"\"rpc_idle_timeout_ms\": 99", "rpc_idle_timeout_ms: must be between 100 and"},
         {"\"rpc_request_timeout_ms\": 86400001", "rpc_request_timeout_ms: must be between"},
+        {"\"rpc_rate_requests\": 100000001", "rpc_rate_requests: must be between 0 and"},
+        {"\"rpc_rate_decisions\": -1", "rpc_rate_decisions: must be between 0 and"},
+        {"\"rpc_plaintext\": true, \"rpc_listen\": \"0.0.0.0:1\"", "rpc_plaintext: only with a loopback"},
+        {"\"rpc_tls_cert\": \"c.pem\"", "rpc_tls_key: missing"},
+        {"\"rpc_client_auth\": \"maybe\"", "rpc_client_auth: must be"},
+        {"\"rpc_require\": {\"eligible\": \"root\"}", "rpc_require.eligible: must be"},
+        {"\"rpc_require\": {\"frob\": \"tracker\"}", "rpc_require.frob: not a request kind"},
+        {"\"rpc_client_auth\": \"none\", \"rpc_require\": {\"eligible\": \"tracker\"}", "rpc_require: needs client certificates"},
         /* consensus timeouts and sync */
         {"\"timeout_propose_ms\": 0", "timeout_propose_ms: must be between 1 and 60000, got 0"},
         {"\"timeout_propose_delta_ms\": 60001", "timeout_propose_delta_ms: must be between 1"},
@@ -1009,6 +1017,12 @@ static void fill_cluster_config(node_config *c, const char *dir)
     c->rpc_max_clients_per_ip = 3;
     c->rpc_idle_timeout_ms = NODE_RPC_TIMEOUT_MAX_MS;
     c->rpc_request_timeout_ms = NODE_RPC_TIMEOUT_MIN_MS;
+    c->rpc_rate_requests = 0;
+    c->rpc_rate_decisions = NODE_RPC_RATE_MAX;
+    c->rpc_client_auth = NODE_RPC_AUTH_REQUIRED;
+    c->rpc_require[fwl_Request_eligible_tag - fwl_Request_submit_tx_tag] = NODE_RPC_ROLE_TRACKER;
+    strcpy(c->rpc_tls_cert, "/etc/fwledger/rpc.pem");
+    strcpy(c->rpc_tls_key, "/etc/fwledger/rpc.key");
     c->timeout_propose_ms = NODE_TIMEOUT_MAX_MS;
     c->timeout_propose_delta_ms = NODE_TIMEOUT_MIN_MS;
     c->timeout_prevote_ms = 2;
