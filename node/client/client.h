@@ -63,6 +63,8 @@ int node_unhex(const char *in, uint8_t *out, size_t cap, size_t *len);
 /* A public key written "ALG:HEX" (e.g. "ed25519:<64 hex digits>"), the first len bytes of
  * s. Errors: LDG_EUNKNOWN_ALG, LDG_EINVALID (no colon, bad hex, wrong length). */
 int node_pubkey_parse(const char *s, size_t len, ldg_pubkey *out);
+/* A numeric address in 127.0.0.0/8 or ::1 (where plaintext RPC is allowed). */
+bool node_addr_is_loopback(const char *host);
 /* A comma-separated list of those into out (at most cap); *n set.
  * Errors: those of node_pubkey_parse, LDG_ETOOBIG (more than cap). */
 int node_pubkey_list_parse(const char *s, ldg_pubkey *out, size_t cap, size_t *n);

@@ -80,16 +80,6 @@ static int tcp_connect(const char *host, int port, uint32_t timeout_ms, int *fd_
     return 0;
 }
 
-/* A numeric 127.0.0.0/8 or ::1 (plaintext goes nowhere else). */
-static bool is_loopback(const char *host)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-}
-
 static int wait_fd(node_client *c, short ev)
 {
     struct pollfd p = {c->fd, ev, 0};
@@ -343,7 +333,7 @@ int node_client_connect(node_client **out, const char *host, int port, uint32_t 
                                   "listing it), a CA file, or plaintext for a loopback node");
         return LDG_EINVALID;
     }
-    if (tls->plaintext && !is_loopback(host)) {
+    if (tls->plaintext && !node_addr_is_loopback(host)) {
         if (err)
             snprintf(err, errlen, "plaintext only to a loopback address (127.0.0.0/8, ::1), "
                                   "not %s", host);

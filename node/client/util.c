@@ -4,6 +4,7 @@
  * node_write_file is the only way node/ writes a file that must survive a crash (genesis,
  * config, key files): a reader sees the old content or the new one, never a mix.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -307,4 +308,13 @@ int node_pubkey_list_parse(const char *s, ldg_pubkey *out, size_t cap, size_t *n
         s += len + (s[len] == ',');
     }
     return 0;
+}
+
+bool node_addr_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }

@@ -2,7 +2,6 @@
  * The RPC port's members of the node config (files.h documents them): TLS or plaintext,
  * the certificate, client certificates and who may send what, connection limits.
  */
-#include <arpa/inet.h>
 #include <string.h>
 
 #include "node/files/files_internal.h"
@@ -38,15 +37,6 @@ static int lookup(const char *s, const char *const *names, size_t n)
     return -1;
 }
 
-/* 127.0.0.0/8 or ::1. */
-static bool loopback(const char *host)
-{
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (inet_pton(AF_INET, host, &a4) == 1)
-        return (ntohl(a4.s_addr) >> 24) == 127;
-    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-}
 
 static int get_client_auth(const json_t *root, node_config *c, node_json_err *e)
 {
@@ -97,7 +87,7 @@ static int check(const node_config *c, node_json_err *e)
     bool required = false;
     for (unsigned i = 0; i < NODE_RPC_KINDS; i++)
         required |= c->rpc_require[i] != NODE_RPC_ROLE_ANY;
-    if (c->rpc_plaintext && !loopback(c->rpc_host))
+    if (c->rpc_plaintext && !node_addr_is_loopback(c->rpc_host))
         return node__bad(e, NODE_ECONFIG, "", "rpc_plaintext",
                          "only with a loopback rpc_listen (127.0.0.0/8 or [::1]), not %s",
                          c->rpc_host);
