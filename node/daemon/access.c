@@ -113,7 +113,7 @@ static bool has_role(server *s, const ldg_pubkey *key, uint8_t role)
 /* The bucket a request of c is charged to, named in who for messages: its key when it is a
  * registered tracker's or an admin's (anyone can make keys: others would be fresh buckets
  * at will), else its address. */
-static void bucket_of(server *s, client *c, const char *addr, uint8_t out[32], char *who,
+static bool bucket_of(server *s, client *c, const char *addr, uint8_t out[32], char *who,
                       size_t wlen)
 {
     const ldg_pubkey *key = node_rpc_conn_client_key(c);
@@ -131,28 +131,29 @@ static void bucket_of(server *s, client *c, const char *addr, uint8_t out[32], c
         snprintf(who, wlen, "this address");
     }
     SHA256(buf, n, out);
+    return buf[0] == 'k';
 }
 
 /* Charge req to its client's buckets: 1 request, and an Eligible's devices as decisions. */
 static bool within_rate(server *s, client *c, const fwl_Request *req, const char *addr)
 {
     const node_config *cfg = &s->cfg;
-    if (!cfg->rpc_rate_requests && !cfg->rpc_rate_decisions)
-        return true;
     uint8_t key[32];
     char who[32];
     uint32_t retry = 0;
-    bucket_of(s, c, addr, key, who, sizeof who);
+    bool keyed = bucket_of(s, c, addr, key, who, sizeof who);
+    uint32_t rreq = keyed ? cfg->rpc_rate_requests_key : cfg->rpc_rate_requests;
+    uint32_t rdec = keyed ? cfg->rpc_rate_decisions_key : cfg->rpc_rate_decisions;
     uint64_t now = node__now_ms(s);
-    int rc = node_quota_take(&s->quota, key, cfg->rpc_rate_requests, 1, now, &retry);
+    int rc = node_quota_take(&s->quota, key, rreq, 1, now, &retry);
     const char *what = "requests";
-    uint32_t rate = cfg->rpc_rate_requests;
+    uint32_t rate = rreq;
     if (rc != NODE_ERATE && req->which_req == fwl_Request_eligible_tag) {
         key[0] ^= 1; /* the same client's decision bucket */
-        rc = node_quota_take(&s->quota, key, cfg->rpc_rate_decisions,
-                             req->req.eligible.devices_count, now, &retry);
+        rc = node_quota_take(&s->quota, key, rdec, req->req.eligible.devices_count, now,
+                             &retry);
         what = "eligibility decisions";
-        rate = cfg->rpc_rate_decisions;
+        rate = rdec;
     }
     if (rc != NODE_ERATE)
         return true;
@@ -164,6 +165,9 @@ static bool within_rate(server *s, client *c, const fwl_Request *req, const char
              "rate limited: %u %s per second for %s; retry after %u ms", rate, what, who,
              r->resp.error.retry_after_ms);
     node_rpc_send_resp(c, r);
+    /* Its next requests wait out the time in its queue: a client that floods gets one answer
+     * per wait, and costs the node nothing meanwhile. */
+    node_rpc_conn_pause(c, r->resp.error.retry_after_ms);
     return false;
 }
 

@@ -40,6 +40,7 @@ struct node_rpc_conn {
     uint64_t last_tx_ms;    /* loop time output last made progress                    */
     uint64_t frame_since_ms; /* a partial frame is buffered since (0: none)           */
     uint64_t accepted_ms;   /* loop time the connection was accepted                 */
+    uint64_t paused_until;  /* loop time; 0: not paused (node_rpc_conn_pause)         */
     uint8_t ip[16];     /* the client's IPv4 address, or IPv6 /64 (per-IP bound)      */
     uint8_t ip_len;
     p2p_tls tls;        /* tls.ssl NULL: plaintext                                     */
@@ -380,8 +381,8 @@ static size_t out_held(const node_rpc_conn *c)
 static bool may_serve(const node_rpc_conn *c)
 {
     size_t held = out_held(c);
-    return !c->closing && !c->close_after_flush && held < NODE_RPC_OUT_HIGH &&
-           (held == 0 || c->r->out_total < NODE_RPC_OUT_TOTAL);
+    return !c->closing && !c->close_after_flush && !c->paused_until &&
+           held < NODE_RPC_OUT_HIGH && (held == 0 || c->r->out_total < NODE_RPC_OUT_TOTAL);
 }
 
 /* The size (length prefix included) of the whole frame at offset off of c's input, or 0
@@ -548,6 +549,42 @@ static void on_backlog(uv_idle_t *h)
     }
 }
 
+/* Pauses that ended: their connections go on; the timer is armed for the next one. */
+static void on_resume(uv_timer_t *t)
+{
+    node_rpc *r = t->data;
+    uint64_t now = uv_now(r->cfg.loop), next = 0;
+    r->resume_at = 0;
+    for (uint32_t i = 0; i < r->cfg.max_clients; i++) {
+        node_rpc_conn *c = r->conns[i];
+        if (!c || !c->paused_until || c->closing)
+            continue;
+        if (c->paused_until <= now) {
+            c->paused_until = 0;
+            pump(c);
+        } else if (!next || c->paused_until < next) {
+            next = c->paused_until;
+        }
+    }
+    if (next) {
+        r->resume_at = next;
+        uv_timer_start(&r->resume, on_resume, next - now, 0);
+    }
+}
+
+void node_rpc_conn_pause(node_rpc_conn *c, uint32_t ms)
+{
+    node_rpc *r = c->r;
+    uint64_t now = uv_now(r->cfg.loop), until = now + (ms ? ms : 1);
+    if (c->paused_until >= until)
+        return;
+    c->paused_until = until;
+    if (!r->resume_at || until < r->resume_at) {
+        r->resume_at = until;
+        uv_timer_start(&r->resume, on_resume, until - now, 0);
+    }
+}
+
 static void free_handle(uv_handle_t *h)
 {
     free(h->data);
@@ -691,7 +728,8 @@ int node_rpc_start(node_rpc *r, char *err, size_t errlen)
     uv_tcp_init(r->cfg.loop, &r->listener);
     uv_idle_init(r->cfg.loop, &r->backlog);
     uv_timer_init(r->cfg.loop, &r->tick);
-    r->listener.data = r->backlog.data = r->tick.data = r;
+    uv_timer_init(r->cfg.loop, &r->resume);
+    r->listener.data = r->backlog.data = r->tick.data = r->resume.data = r;
     r->started = true;
     uv_timer_start(&r->tick, on_tick, NODE_RPC_TICK_MS, NODE_RPC_TICK_MS);
     if (uv_ip4_addr(r->cfg.host, r->cfg.port, (struct sockaddr_in *)&addr) &&
@@ -714,6 +752,7 @@ void node_rpc_stop(node_rpc *r)
         uv_close((uv_handle_t *)&r->listener, NULL);
         uv_close((uv_handle_t *)&r->backlog, NULL);
         uv_close((uv_handle_t *)&r->tick, NULL);
+        uv_close((uv_handle_t *)&r->resume, NULL);
     }
     for (uint32_t i = 0; i < r->cfg.max_clients; i++)
         if (r->conns[i])

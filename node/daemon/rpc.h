@@ -47,8 +47,8 @@
 
 #define NODE_RPC_OUT_HIGH (8u << 20)   /* a connection's unwritten answers: serving stops  */
 #define NODE_RPC_OUT_TOTAL (64u << 20) /* all connections' unwritten answers (see above)     */
-#define NODE_RPC_FRAMES_PER_TURN 256   /* requests of one connection per loop iteration     */
-#define NODE_RPC_OUT_PER_TURN (256u << 10) /* ... or answer bytes: then it waits a turn     */
+#define NODE_RPC_FRAMES_PER_TURN 32    /* requests of one connection per loop iteration     */
+#define NODE_RPC_OUT_PER_TURN (64u << 10) /* ... or answer bytes: then it waits a turn      */
 #define NODE_RPC_TICK_MS 1000          /* deadlines are checked this often                  */
 #define NODE_RPC_IDLE_TIMEOUT_MS 120000
 #define NODE_RPC_REQUEST_TIMEOUT_MS 10000
@@ -102,6 +102,8 @@ struct node_rpc {
     uint32_t n_backlog;     /* connections with whole requests left for the next turn  */
     uv_idle_t backlog;      /* serves them while n_backlog > 0                         */
     uv_timer_t tick;        /* deadlines                                               */
+    uv_timer_t resume;      /* the next end of a pause (node_rpc_conn_pause)           */
+    uint64_t resume_at;     /* its loop time; 0: not armed                             */
     node_rpc_stats stats;
     node_rpc_stats logged;  /* stats when last logged                                  */
     bool started;
@@ -128,6 +130,9 @@ node_rpc_conn *node_rpc_conn_of(node_rpc *r, node_reply_to to);
 size_t *node_rpc_conn_pending(node_rpc_conn *c);
 /* The same for WaitForTx requests waiting for their tx. */
 size_t *node_rpc_conn_waits(node_rpc_conn *c);
+/* Serve nothing of c, and read nothing from it, for ms (a client over its rate: its queued
+ * requests wait their turn, at no cost to the node); then it goes on where it stopped. */
+void node_rpc_conn_pause(node_rpc_conn *c, uint32_t ms);
 /* The key of the client's certificate, or NULL (none, or plaintext). */
 const ldg_pubkey *node_rpc_conn_client_key(const node_rpc_conn *c);
 /* The client's IP address (no port: what the audit log coalesces on). */

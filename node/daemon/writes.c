@@ -9,7 +9,7 @@
 
 #define WAIT_DEFAULT_MS 30000
 #define WAIT_MAX_MS 600000
-#define WAITS_PER_CLIENT 256 /* WaitForTx requests of one connection waiting at once */
+#define WAITS_PER_CLIENT 4096 /* WaitForTx requests of one connection waiting at once */
 
 static void send_wait_ok(server *s, client *c, uint64_t id, const uint8_t hash[LDG_DIGEST_LEN])
 {

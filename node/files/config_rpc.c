@@ -126,7 +126,11 @@ int node__config_rpc(const json_t *root, node_config *c, node_json_err *e)
         (rc = node__get_u32(root, "rpc_rate_requests", 0, NODE_RPC_RATE_MAX,
                             &c->rpc_rate_requests, e)) ||
         (rc = node__get_u32(root, "rpc_rate_decisions", 0, NODE_RPC_RATE_MAX,
-                            &c->rpc_rate_decisions, e)))
+                            &c->rpc_rate_decisions, e)) ||
+        (rc = node__get_u32(root, "rpc_rate_requests_key", 0, NODE_RPC_RATE_MAX,
+                            &c->rpc_rate_requests_key, e)) ||
+        (rc = node__get_u32(root, "rpc_rate_decisions_key", 0, NODE_RPC_RATE_MAX,
+                            &c->rpc_rate_decisions_key, e)))
         return rc;
     return check(c, e);
 }
@@ -137,8 +141,10 @@ void node__config_rpc_defaults(node_config *c)
     c->rpc_idle_timeout_ms = 120000;
     c->rpc_request_timeout_ms = 10000;
     c->rpc_client_auth = NODE_RPC_AUTH_OPTIONAL;
-    c->rpc_rate_requests = 20000;
-    c->rpc_rate_decisions = 20000;
+    c->rpc_rate_requests = 5000;
+    c->rpc_rate_decisions = 5000;
+    c->rpc_rate_requests_key = 50000;
+    c->rpc_rate_decisions_key = 50000;
 }
 
 bool node__config_rpc_same(const node_config *a, const node_config *b)
@@ -150,7 +156,9 @@ bool node__config_rpc_same(const node_config *a, const node_config *b)
            !strcmp(a->rpc_tls_key, b->rpc_tls_key) && a->rpc_client_auth == b->rpc_client_auth &&
            !memcmp(a->rpc_require, b->rpc_require, sizeof a->rpc_require) &&
            a->rpc_rate_requests == b->rpc_rate_requests &&
-           a->rpc_rate_decisions == b->rpc_rate_decisions;
+           a->rpc_rate_decisions == b->rpc_rate_decisions &&
+           a->rpc_rate_requests_key == b->rpc_rate_requests_key &&
+           a->rpc_rate_decisions_key == b->rpc_rate_decisions_key;
 }
 
 void node__config_rpc_put(json_t *root, const node_config *c, bool *ok)
@@ -182,4 +190,6 @@ void node__config_rpc_put(json_t *root, const node_config *c, bool *ok)
     node__put(root, "rpc_request_timeout_ms", json_integer(c->rpc_request_timeout_ms), ok);
     node__put(root, "rpc_rate_requests", json_integer(c->rpc_rate_requests), ok);
     node__put(root, "rpc_rate_decisions", json_integer(c->rpc_rate_decisions), ok);
+    node__put(root, "rpc_rate_requests_key", json_integer(c->rpc_rate_requests_key), ok);
+    node__put(root, "rpc_rate_decisions_key", json_integer(c->rpc_rate_decisions_key), ok);
 }

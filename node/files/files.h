@@ -112,9 +112,10 @@ int node_key_save(const char *path, const node_key *k);
  *                  that kind (kinds: node_rpc_kind_name; absent: anyone); needs
  *                  rpc_client_auth other than "none".
  *   rpc_rate_requests, rpc_rate_decisions  requests, and eligibility decisions (devices),
- *                  per second and client (0..NODE_RPC_RATE_MAX; 0: no limit): a client is
- *                  its registered tracker's or admin's key when it presents one, else its
- *                  address (IPv4, IPv6 /64).
+ *                  per second and client address (IPv4, IPv6 /64) (0..NODE_RPC_RATE_MAX; 0:
+ *                  no limit); rpc_rate_requests_key, rpc_rate_decisions_key: the same for a
+ *                  client presenting a registered tracker's or an admin's key, which has a
+ *                  budget of its own.
  *   audit_log      the audit log (node_audit_open); absent: "audit.log" in data_dir (after
  *                  --data-dir), "" refused: the log cannot be turned off.
  *   audit_log_max_bytes, audit_log_keep  rotation: past max_bytes
@@ -191,8 +192,10 @@ typedef struct {
     char rpc_tls_key[4096];
     uint8_t rpc_client_auth;   /* NODE_RPC_AUTH_*                                           */
     uint8_t rpc_require[NODE_RPC_KINDS]; /* NODE_RPC_ROLE_* by request kind (tag - 10)       */
-    uint32_t rpc_rate_requests;  /* per client and second; 0: no limit                     */
-    uint32_t rpc_rate_decisions; /* eligibility decisions (devices) per client and second   */
+    uint32_t rpc_rate_requests;  /* per address and second; 0: no limit                    */
+    uint32_t rpc_rate_decisions; /* eligibility decisions (devices) per address and second  */
+    uint32_t rpc_rate_requests_key;  /* the same per registered tracker's or admin's key    */
+    uint32_t rpc_rate_decisions_key;
     char audit_log[4096];          /* "": <data_dir>/audit.log                              */
     uint64_t audit_log_max_bytes;
     uint32_t audit_log_keep;

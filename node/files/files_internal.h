@@ -51,7 +51,8 @@ int node__get_u32(const json_t *root, const char *name, uint32_t min, uint32_t m
 #define NODE_CONFIG_RPC_KEYS                                                              \
     "rpc_plaintext", "rpc_tls_cert", "rpc_tls_key", "rpc_client_auth", "rpc_require",     \
         "rpc_max_clients_per_ip", "rpc_idle_timeout_ms", "rpc_request_timeout_ms",          \
-        "rpc_rate_requests", "rpc_rate_decisions"
+        "rpc_rate_requests", "rpc_rate_decisions", "rpc_rate_requests_key",                \
+        "rpc_rate_decisions_key"
 int node__config_rpc(const json_t *root, node_config *c, node_json_err *e);
 void node__config_rpc_defaults(node_config *c);
 bool node__config_rpc_same(const node_config *a, const node_config *b);

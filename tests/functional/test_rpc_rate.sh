@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Per-client rates on the RPC port (issue 10): requests and eligibility decisions per second
-# per client, a client being its address, or its key when that is a registered tracker's;
-# answered -111 with retry_after_ms, and audited.
+# per client, a client being its address, or its key when that is a registered tracker's
+# (with rates of its own); answered -111 with retry_after_ms, and audited.
 source "$(dirname "$0")/lib.sh"
 
 port=$(free_port)
@@ -10,6 +10,7 @@ port=$(free_port)
 import json, sys
 p = sys.argv[1]; c = json.load(open(p))
 c["rpc_rate_requests"] = 10; c["rpc_rate_decisions"] = 20
+c["rpc_rate_requests_key"] = 30; c["rpc_rate_decisions_key"] = 20
 json.dump(c, open(p, "w"), indent=2)
 PY
 start_node "$TMP/a" "$port"

@@ -947,6 +947,8 @@ static void test_config_refusals(void **state)
         {"\"rpc_request_timeout_ms\": 86400001", "rpc_request_timeout_ms: must be between"},
         {"\"rpc_rate_requests\": 100000001", "rpc_rate_requests: must be between 0 and"},
         {"\"rpc_rate_decisions\": -1", "rpc_rate_decisions: must be between 0 and"},
+        {"\"rpc_rate_requests_key\": 1e9", "rpc_rate_requests_key: must be"},
+        {"\"rpc_rate_decisions_key\": 100000001", "rpc_rate_decisions_key: must be between"},
         {"\"rpc_plaintext\": true, \"rpc_listen\": \"0.0.0.0:1\"", "rpc_plaintext: only with a loopback"},
         {"\"rpc_tls_cert\": \"c.pem\"", "rpc_tls_key: missing"},
         {"\"rpc_client_auth\": \"maybe\"", "rpc_client_auth: must be"},
@@ -1019,6 +1021,8 @@ static void fill_cluster_config(node_config *c, const char *dir)
     c->rpc_request_timeout_ms = NODE_RPC_TIMEOUT_MIN_MS;
     c->rpc_rate_requests = 0;
     c->rpc_rate_decisions = NODE_RPC_RATE_MAX;
+    c->rpc_rate_requests_key = 7;
+    c->rpc_rate_decisions_key = 0;
     c->rpc_client_auth = NODE_RPC_AUTH_REQUIRED;
     c->rpc_require[fwl_Request_eligible_tag - fwl_Request_submit_tx_tag] = NODE_RPC_ROLE_TRACKER;
     strcpy(c->rpc_tls_cert, "/etc/fwledger/rpc.pem");
