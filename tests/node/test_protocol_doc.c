@@ -171,8 +171,8 @@ static void example_line(void *ctx, char *line, int ln)
     if (sscanf(line, "%63s %1099s", k, v) != 2 || ex->n == EX_MAX ||
         strlen(k) >= sizeof ex->key[0] || strlen(v) >= sizeof ex->val[0])
         fail_msg("%s:%d: not a 'key value' line of the example", PROTOCOL_MD, ln);
-    snprintf(ex->key[ex->n], sizeof ex->key[0], "%s", k);
-    snprintf(ex->val[ex->n], sizeof ex->val[0], "%s", v);
+    memcpy(ex->key[ex->n], k, strlen(k) + 1); /* lengths checked above */
+    memcpy(ex->val[ex->n], v, strlen(v) + 1);
     ex->line[ex->n++] = ln;
 }
 
