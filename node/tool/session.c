@@ -132,16 +132,18 @@ tool_session *tool_open(const tool_opts *o, uint32_t min_timeout_ms)
     char err[300] = "";
     int rc = node_client_connect(&s->c, t->host, t->port, tmo, &t->tls, err, sizeof err);
     OPENSSL_cleanse(&t->client, sizeof t->client);
+    bool no_trust = !t->n_pins && !t->tls.ca_file && !t->tls.plaintext;
+    char what[300];
+    snprintf(what, sizeof what, "node at %s:%d", t->host, t->port);
+    free(t);
     if (rc) {
-        char what[300];
-        snprintf(what, sizeof what, "node at %s:%d", t->host, t->port);
-        if (rc == LDG_EINVALID && !t->n_pins && !t->tls.ca_file && !t->tls.plaintext)
-            tool_usage_error("cannot check the node at %s:%d: give --genesis FILE, --node-key "
-                             "(or set FWLEDGER_GENESIS, FWLEDGER_NODE_KEY), --config, --ca or "
-                             "--plaintext", t->host, t->port);
+        free(s);
+        if (rc == LDG_EINVALID && no_trust)
+            tool_usage_error("cannot check the %s: give --genesis FILE, --node-key (or set "
+                             "FWLEDGER_GENESIS, FWLEDGER_NODE_KEY), --config, --ca or "
+                             "--plaintext", what);
         tool_die_rc(rc, what, err);
     }
-    free(t);
     return s;
 }
 
