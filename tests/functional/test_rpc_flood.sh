@@ -13,13 +13,16 @@ SECS=${FLOOD_SECONDS:-3}
 # Anonymous memory: the node's baseline (~30 MB) + the total output bound (NODE_RPC_OUT_TOTAL,
 # 64 MiB) + one answer per connection + the allocator's slack.
 ANON_MAX_MB=${FLOOD_ANON_MAX_MB:-160}
-# Under AddressSanitizer freed memory sits in its quarantine and every block has redzones:
-# a small quarantine, and a bound of 4x.
-if nm -D "$FWLD" 2>/dev/null | grep __asan_init >/dev/null; then
-    export ASAN_OPTIONS="quarantine_size_mb=16:${ASAN_OPTIONS:-}"
+STATUS_MAX_MS=${FLOOD_STATUS_MAX_MS:-1000}
+# Under a sanitizer the node is several times slower and its memory larger (AddressSanitizer:
+# a quarantine of freed blocks, kept small here, and redzones; ThreadSanitizer: shadow
+# memory): Status gets 5 s and memory a bound of 4x.
+syms=$(nm -D "$FWLD" 2>/dev/null || true)
+[[ $syms == *__asan_init* ]] && export ASAN_OPTIONS="quarantine_size_mb=16:${ASAN_OPTIONS:-}"
+if [[ $syms == *__asan_init* || $syms == *__tsan_init* ]]; then
+    STATUS_MAX_MS=${FLOOD_STATUS_MAX_MS:-5000}
     ANON_MAX_MB=${FLOOD_ANON_MAX_MB:-640}
 fi
-STATUS_MAX_MS=${FLOOD_STATUS_MAX_MS:-1000}
 
 port=$(free_port)
 "$FWL" init "$TMP/n" --port "$port" --product bench >/dev/null
