@@ -409,3 +409,8 @@ int ldg__keypair_from_seed(const uint8_t *seed, uint8_t *sec, size_t sec_len, ui
         OPENSSL_cleanse(sec, sec_len);
     return rc;
 }
+
+bool ldg_pubkey_eq(const ldg_pubkey *a, const ldg_pubkey *b)
+{
+    return a->alg == b->alg && a->len == b->len && memcmp(a->key, b->key, a->len) == 0;
+}

@@ -221,6 +221,8 @@ typedef struct {
     uint8_t key[LDG_PUBKEY_MAX];
     size_t len;
 } ldg_pubkey;
+/* The same key: algorithm, length and bytes. */
+bool ldg_pubkey_eq(const ldg_pubkey *a, const ldg_pubkey *b);
 
 /* A genesis author is what an AuthorTx adds; the chain id is what every TxBody names. */
 typedef struct {

@@ -75,11 +75,6 @@ p2p__peer *p2p__peer_find(p2p_net *net, uint32_t id)
     return NULL;
 }
 
-static bool key_eq(const ldg_pubkey *a, const ldg_pubkey *b)
-{
-    return a->alg == b->alg && a->len == b->len && memcmp(a->key, b->key, a->len) == 0;
-}
-
 /* The order of identity keys that decides who dials: algorithm, length, bytes. */
 static int key_cmp(const ldg_pubkey *a, const ldg_pubkey *b)
 {
@@ -371,7 +366,7 @@ int p2p__authorize(void *app, const ldg_pubkey *key)
     c->refused = true;
     if (c->outbound) {
         p2p__peer *p = c->peer;
-        if (key && key_eq(key, &p->cfg.key)) {
+        if (key && ldg_pubkey_eq(key, &p->cfg.key)) {
             c->refused = false;
             return 0;
         }
@@ -382,7 +377,7 @@ int p2p__authorize(void *app, const ldg_pubkey *key)
     }
     p2p__peer *p = NULL;
     for (size_t i = 0; key && i < net->n_peers && !p; i++)
-        if (key_eq(key, &net->peers[i].cfg.key))
+        if (ldg_pubkey_eq(key, &net->peers[i].cfg.key))
             p = &net->peers[i];
     if (!p) {
         net->st.refused_unknown++;
@@ -618,11 +613,11 @@ static int check_config(const p2p_config *cfg, p2p_limits *lim, char *err, size_
         return fail(err, errlen, P2P_EINVAL, "peers: at most %d", P2P_MAX_PEERS);
     for (size_t i = 0; i < cfg->n_peers; i++) {
         const p2p_peer_config *p = &cfg->peers[i];
-        if (!key_ok(&p->key) || key_eq(&p->key, &cfg->key_public))
+        if (!key_ok(&p->key) || ldg_pubkey_eq(&p->key, &cfg->key_public))
             return fail(err, errlen, P2P_EINVAL,
                         "peer %u: the key is our own, or not an ed25519/p256 key", p->id);
         for (size_t j = 0; j < i; j++)
-            if (cfg->peers[j].id == p->id || key_eq(&cfg->peers[j].key, &p->key))
+            if (cfg->peers[j].id == p->id || ldg_pubkey_eq(&cfg->peers[j].key, &p->key))
                 return fail(err, errlen, P2P_EINVAL, "peer %u: duplicate id or key", p->id);
         if (!name_ok(p->name))
             return fail(err, errlen, P2P_EINVAL,

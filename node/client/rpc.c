@@ -159,8 +159,7 @@ static int verify_pin(X509_STORE_CTX *xs, void *arg)
     ldg_pubkey k;
     if (c && ldg_tls_cert_key(X509_STORE_CTX_get0_cert(xs), &k) == 0)
         for (size_t i = 0; i < c->tls->n_pins; i++) {
-            const ldg_pubkey *p = &c->tls->pins[i];
-            if (p->alg == k.alg && p->len == k.len && !memcmp(p->key, k.key, k.len)) {
+            if (ldg_pubkey_eq(&c->tls->pins[i], &k)) {
                 X509_STORE_CTX_set_error(xs, X509_V_OK);
                 return 1;
             }

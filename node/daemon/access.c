@@ -101,8 +101,7 @@ static bool has_role(server *s, const ldg_pubkey *key, uint8_t role)
         return true;
     if (role == NODE_RPC_ROLE_ADMIN) {
         for (size_t i = 0; i < s->g.n_admins; i++)
-            if (s->g.admins[i].alg == key->alg && s->g.admins[i].len == key->len &&
-                !memcmp(s->g.admins[i].key, key->key, key->len))
+            if (ldg_pubkey_eq(&s->g.admins[i], key))
                 return true;
         return false;
     }
@@ -119,7 +118,7 @@ static bool bucket_of(server *s, client *c, const char *addr, uint8_t out[32], c
     const ldg_pubkey *key = node_rpc_conn_client_key(c);
     uint8_t buf[2 + LDG_PUBKEY_MAX + 64];
     size_t n;
-    if (key && (has_role(s, key, NODE_RPC_ROLE_TRACKER) || has_role(s, key, NODE_RPC_ROLE_ADMIN))) {
+    if (key && (has_role(s, key, NODE_RPC_ROLE_ADMIN) || has_role(s, key, NODE_RPC_ROLE_TRACKER))) {
         buf[0] = 'k', buf[1] = (uint8_t)key->alg;
         memcpy(buf + 2, key->key, key->len);
         n = 2 + key->len;
@@ -138,6 +137,9 @@ static bool bucket_of(server *s, client *c, const char *addr, uint8_t out[32], c
 static bool within_rate(server *s, client *c, const fwl_Request *req, const char *addr)
 {
     const node_config *cfg = &s->cfg;
+    if (!cfg->rpc_rate_requests && !cfg->rpc_rate_decisions && !cfg->rpc_rate_requests_key &&
+        !cfg->rpc_rate_decisions_key)
+        return true; /* no rates: no hashing, no role lookup */
     uint8_t key[32];
     char who[32];
     uint32_t retry = 0;

@@ -43,6 +43,7 @@ struct node_rpc_conn {
     uint64_t paused_until;  /* loop time; 0: not paused (node_rpc_conn_pause)         */
     uint8_t ip[16];     /* the client's IPv4 address, or IPv6 /64 (per-IP bound)      */
     uint8_t ip_len;
+    char addr[INET6_ADDRSTRLEN]; /* the client's address as text (node_rpc_conn_addr)  */
     p2p_tls tls;        /* tls.ssl NULL: plaintext                                     */
     ldg_pubkey client_key; /* from the client's certificate; len 0: none             */
     bool dirty;         /* out has bytes to flush                                     */
@@ -119,16 +120,7 @@ const ldg_pubkey *node_rpc_conn_client_key(const node_rpc_conn *c)
 
 void node_rpc_conn_addr(node_rpc_conn *c, char *out, size_t len)
 {
-    struct sockaddr_storage ss;
-    int sl = sizeof ss;
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (!uv_tcp_getpeername(&c->h, (struct sockaddr *)&ss, &sl)) {
-        if (ss.ss_family == AF_INET)
-            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof host);
-        else
-            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof host);
-    }
-    snprintf(out, len, "%s", host);
+    snprintf(out, len, "%s", c->addr);
 }
 
 /* Client certificates (rpc_client_auth): any certificate of an identity key is accepted
@@ -590,20 +582,24 @@ static void free_handle(uv_handle_t *h)
     free(h->data);
 }
 
-/* The client's address as the per-IP bound counts it: IPv4 (also IPv4-mapped IPv6), or
- * the /64 of an IPv6 address (one host commonly holds a whole /64). */
+/* The client's address, once: as text (logs, the audit log, the rate buckets), and as the
+ * per-IP bound counts it: IPv4 (also IPv4-mapped IPv6), or the /64 of an IPv6 address (one
+ * host commonly holds a whole /64). */
 static void client_ip(node_rpc_conn *c)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     c->ip_len = 0;
+    snprintf(c->addr, sizeof c->addr, "?");
     if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&ss, &len))
         return;
     if (ss.ss_family == AF_INET) {
+        uv_ip4_name((struct sockaddr_in *)&ss, c->addr, sizeof c->addr);
         memcpy(c->ip, &((struct sockaddr_in *)&ss)->sin_addr, 4);
         c->ip_len = 4;
     } else if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, c->addr, sizeof c->addr);
         const uint8_t *a = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
         bool v4 = memcmp(a, mapped, sizeof mapped) == 0;
         memcpy(c->ip, v4 ? a + 12 : a, v4 ? 4 : 8);
@@ -668,19 +664,21 @@ static void on_connection(uv_stream_t *l, int status)
 /* ---------------------------------------------------------------------------------------- */
 /* Deadlines                                                                                 */
 
-/* Why c should be closed at now, or NULL. */
-static const char *overdue(const node_rpc *r, const node_rpc_conn *c, uint64_t now)
+/* The counter of why c should be closed at now (a handshake counts as a request not sent
+ * in time), or NULL. */
+static uint64_t *overdue(node_rpc *r, const node_rpc_conn *c, uint64_t now)
 {
-    if (c->tls.ssl && !c->tls.done && now - c->accepted_ms >= r->cfg.request_timeout_ms)
-        return "handshake";
-    if (c->frame_since_ms && c->reading && now - c->frame_since_ms >= r->cfg.request_timeout_ms)
-        return "slow_request";
+    uint64_t req_since = c->tls.ssl && !c->tls.done ? c->accepted_ms
+                         : c->reading              ? c->frame_since_ms
+                                                   : 0;
+    if (req_since && now - req_since >= r->cfg.request_timeout_ms)
+        return &r->stats.closed_slow_request;
     if (c->unsent && now - c->last_tx_ms >= r->cfg.idle_timeout_ms)
-        return "not_reading";
+        return &r->stats.closed_not_reading;
     bool owed = c->pending || c->waits || c->in_len || out_held(c);
     if (!owed && now - c->last_rx_ms >= r->cfg.idle_timeout_ms &&
         now - c->last_tx_ms >= r->cfg.idle_timeout_ms)
-        return "idle";
+        return &r->stats.closed_idle;
     return NULL;
 }
 
@@ -704,16 +702,11 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = uv_now(r->cfg.loop);
     for (uint32_t i = 0; i < r->cfg.max_clients; i++) {
         node_rpc_conn *c = r->conns[i];
-        const char *why = c && !c->closing ? overdue(r, c, now) : NULL;
-        if (!why)
-            continue;
-        if (why[0] == 's' || why[0] == 'h')
-            r->stats.closed_slow_request++;
-        else if (why[0] == 'n')
-            r->stats.closed_not_reading++;
-        else
-            r->stats.closed_idle++;
-        node_rpc_close_conn(c);
+        uint64_t *why = c && !c->closing ? overdue(r, c, now) : NULL;
+        if (why) {
+            ++*why;
+            node_rpc_close_conn(c);
+        }
     }
     log_stats(r);
 }

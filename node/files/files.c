@@ -303,7 +303,7 @@ static int config_peers(const json_t *root, node_config *c, node_json_err *e)
             strcpy(peer->name, s);
         /* One identity, one peer: the transport tells peers apart by their keys. */
         for (size_t j = 0; j < i; j++) {
-            if (node__same_key(&c->peers[j].identity, &peer->identity))
+            if (ldg_pubkey_eq(&c->peers[j].identity, &peer->identity))
                 return node__bad(e, NODE_ECONFIG, p, "identity", "same identity as peers[%zu]",
                                  j);
             if (same_addr(&c->peers[j], peer))
@@ -554,7 +554,7 @@ static bool config_same(const node_config *a, const node_config *b)
         return false;
     for (size_t i = 0; i < a->n_peers; i++)
         if (strcmp(a->peers[i].host, b->peers[i].host) || a->peers[i].port != b->peers[i].port ||
-            !node__same_key(&a->peers[i].identity, &b->peers[i].identity) ||
+            !ldg_pubkey_eq(&a->peers[i].identity, &b->peers[i].identity) ||
             strcmp(a->peers[i].name, b->peers[i].name))
             return false;
     return true;
@@ -681,7 +681,7 @@ int node_config_check(const node_config *c, const ldg_genesis *g, const ldg_pubk
         g->n_validators > LDG_MAX_VALIDATORS || c->n_peers > NODE_MAX_PEERS)
         return LDG_EINVALID;
     if (validator) {
-        while (vi < g->n_validators && !node__same_key(&g->validators[vi], validator))
+        while (vi < g->n_validators && !ldg_pubkey_eq(&g->validators[vi], validator))
             vi++;
         if (vi == g->n_validators)
             return node__bad(&e, NODE_ECONFIG, "", "validator_key",
@@ -709,20 +709,20 @@ int node_config_check(const node_config *c, const ldg_genesis *g, const ldg_pubk
                              "the genesis lists no identity for this validator "
                              "(validators[%zu]), and p2p needs it",
                              vi);
-        if (validator && !node__same_key(&g->validator_ids[vi], identity))
+        if (validator && !ldg_pubkey_eq(&g->validator_ids[vi], identity))
             return node__bad(&e, NODE_ECONFIG, "", "identity_key",
                              "%s is not the identity the genesis lists for this validator "
                              "(validators[%zu])",
                              c->identity_key, vi);
         for (size_t i = 0; !validator && i < g->n_validators; i++)
-            if (node__same_key(&g->validator_ids[i], identity))
+            if (ldg_pubkey_eq(&g->validator_ids[i], identity))
                 return node__bad(&e, NODE_ECONFIG, "", "identity_key",
                                  "%s is the identity of validators[%zu] in the genesis, but "
                                  "this node is a replica (validator_key \"\")",
                                  c->identity_key, i);
     }
     for (size_t i = 0; identity && i < c->n_peers; i++)
-        if (node__same_key(&c->peers[i].identity, identity)) {
+        if (ldg_pubkey_eq(&c->peers[i].identity, identity)) {
             char p[32];
             snprintf(p, sizeof p, "peers[%zu]", i);
             return node__bad(&e, NODE_ECONFIG, p, "identity", "is this node's own identity");

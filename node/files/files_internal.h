@@ -82,7 +82,6 @@ int node__get_identity(const json_t *obj, const char *prefix, const char *name, 
 /* The names the registry knows, for messages: "a, b, c". kind: 0 hashes, 1 signatures. */
 const char *node__alg_names(int kind, char *buf, size_t cap);
 
-bool node__same_key(const ldg_pubkey *a, const ldg_pubkey *b);
 
 /* A string that ends inside its array (a hand-filled struct may not). */
 bool node__str_fits(const char *s, size_t cap);

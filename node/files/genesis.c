@@ -161,12 +161,12 @@ static int validator_identity(const json_t *o, ldg_genesis *g, size_t i, const c
     if ((rc = node__get_identity(o, p, "identity", id, e)) || (rc = key_allowed(g, id, ip, e)))
         return rc;
     for (size_t j = 0; j <= i; j++) {
-        if (j < i && node__same_key(&g->validator_ids[j], id))
+        if (j < i && ldg_pubkey_eq(&g->validator_ids[j], id))
             return node__bad(e, NODE_ECONFIG, ip, "key", "same identity as validators[%zu]", j);
-        if (node__same_key(&g->validators[j], id))
+        if (ldg_pubkey_eq(&g->validators[j], id))
             return node__bad(e, NODE_ECONFIG, ip, "key",
                              "the voting key of validators[%zu]: use a separate identity key", j);
-        if (j < i && node__same_key(&g->validators[i], &g->validator_ids[j]))
+        if (j < i && ldg_pubkey_eq(&g->validators[i], &g->validator_ids[j]))
             return node__bad(e, NODE_ECONFIG, p, "key",
                              "the identity key of validators[%zu]: use a separate voting key", j);
     }
@@ -232,7 +232,7 @@ static int genesis_from_json(const json_t *root, ldg_genesis *g, node_json_err *
             return rc;
         /* A repeated admin would count twice toward the threshold. */
         for (size_t j = 0; j < i; j++)
-            if (node__same_key(&g->admins[j], &g->admins[i]))
+            if (ldg_pubkey_eq(&g->admins[j], &g->admins[i]))
                 return node__bad(e, NODE_ECONFIG, p, "key", "same key as admins[%zu]", j);
         g->n_admins = i + 1;
     }
@@ -257,7 +257,7 @@ static int genesis_from_json(const json_t *root, ldg_genesis *g, node_json_err *
                                  e)))
             return rc;
         for (size_t j = 0; j < i; j++)
-            if (node__same_key(&g->validators[j], &g->validators[i]))
+            if (ldg_pubkey_eq(&g->validators[j], &g->validators[i]))
                 return node__bad(e, NODE_ECONFIG, p, "key", "same key as validators[%zu]", j);
         if ((rc = validator_identity(o, g, i, p, e)))
             return rc;
@@ -296,7 +296,7 @@ static int genesis_from_json(const json_t *root, ldg_genesis *g, node_json_err *
             return rc;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(g->authors[j].product, a->product) &&
-                node__same_key(&g->authors[j].key, &a->key))
+                ldg_pubkey_eq(&g->authors[j].key, &a->key))
                 return node__bad(e, NODE_ECONFIG, p, "key",
                                  "same product and key as authors[%zu]", j);
         g->n_authors = i + 1;

@@ -268,11 +268,6 @@ int node__get_identity(const json_t *obj, const char *prefix, const char *name, 
     return 0;
 }
 
-bool node__same_key(const ldg_pubkey *a, const ldg_pubkey *b)
-{
-    return a->alg == b->alg && a->len == b->len && !memcmp(a->key, b->key, a->len);
-}
-
 bool node__str_fits(const char *s, size_t cap)
 {
     return strnlen(s, cap) < cap;

@@ -419,6 +419,42 @@ int main(int argc, char **argv)
           (unsigned long long)resp.resp.status.releases);
     status_ok(c, "all refusals");
 
+    /* 16. WaitForTx is bounded per connection (4,096 waiting): one more is refused at once
+     * with -106, the others time out. */
+    {
+        node_client *w = connect_or_die();
+        enum { WAITS = 4096 };
+        for (uint32_t i = 0; i <= WAITS; i++) {
+            memset(&req, 0, sizeof req);
+            req.id = i + 1;
+            req.which_req = fwl_Request_wait_for_tx_tag;
+            req.req.wait_for_tx.tx_hash.size = 32;
+            memset(req.req.wait_for_tx.tx_hash.bytes, 0xee, 32);
+            memcpy(req.req.wait_for_tx.tx_hash.bytes, &i, sizeof i);
+            req.req.wait_for_tx.timeout_ms = 1500;
+            CHECK(node_client_send(w, &req) == 0, "wait send");
+        }
+        int busy = 0, timed_out = 0, other = 0;
+        uint64_t busy_id = 0;
+        for (uint32_t i = 0; i <= WAITS; i++) {
+            if (node_client_recv(w, &resp)) {
+                other++;
+                break;
+            }
+            int code = resp.which_resp == fwl_Response_error_tag ? resp.resp.error.code : 0;
+            if (code == NODE_EBUSY)
+                busy++, busy_id = resp.id;
+            else if (code == NODE_ETIMEOUT)
+                timed_out++;
+            else
+                other++;
+        }
+        CHECK(busy == 1 && busy_id == WAITS + 1 && timed_out == WAITS && !other,
+              "waits per connection: %d busy (id %llu), %d timed out, %d other", busy,
+              (unsigned long long)busy_id, timed_out, other);
+        node_client_close(w);
+    }
+
     /* 13. A full mempool (the script sets mempool_max to 2): ten valid txs pipelined, the
      * ones beyond the bound are refused with NODE_EMEMPOOL, and the node keeps serving. */
     {

@@ -408,6 +408,25 @@ static void test_expiry(void **st)
     assert_int_equal(E.n_settled, 3);
 }
 
+/* WaitForTx over all clients is bounded (NODE_MP_WAITERS_MAX); an expired one makes room. */
+static void test_waiters_bound(void **st)
+{
+    (void)st;
+    uint8_t h[32] = {0};
+    for (uint32_t i = 0; i < NODE_MP_WAITERS_MAX; i++) {
+        memcpy(h, &i, sizeof i);
+        assert_int_equal(node_mempool_wait(&M, client(i), h, i == 0 ? 10 : 1000), 0);
+    }
+    h[31] = 1; /* a tx no one waits for yet, and one many wait for: both refused */
+    assert_int_equal(node_mempool_wait(&M, client(1), h, 1000), NODE_EBUSY);
+    memset(h, 0, sizeof h);
+    assert_int_equal(node_mempool_wait(&M, client(2), h, 1000), NODE_EBUSY);
+    node_mempool_expire(&M, 10);
+    assert_int_equal(E.n_settled, 1);
+    assert_int_equal(node_mempool_wait(&M, client(3), h, 1000), 0);
+    assert_int_equal(node_mempool_wait(&M, client(4), h, 1000), NODE_EBUSY);
+}
+
 /* Stopping: verified txs are not admitted any more. */
 static void test_stop(void **st)
 {
@@ -455,6 +474,7 @@ int main(void)
         T(test_waiters_commit),
         T(test_refuse),
         T(test_expiry),
+        T(test_waiters_bound),
         T(test_stop),
         T(test_close_full),
 #undef T
