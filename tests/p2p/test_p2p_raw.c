@@ -404,12 +404,12 @@ static void test_auth_timeout(void **state)
     f.n[1].lim.auth_timeout_ms = 300;
     start_target(&f, 60000, 0);
     raw r;
-    raw_open(&f, &r, f.n[1].port, NULL);
     uv_update_time(&f.loop);
-    uint64_t t0 = uv_now(&f.loop);
+    uint64_t t0 = uv_now(&f.loop); /* before the connection: the node's clock starts after */
+    raw_open(&f, &r, f.n[1].port, NULL);
     assert_true(run_until(&f, pred_raw_eof, &r, DEADLINE_MS));
     uint64_t took = uv_now(&f.loop) - t0;
-    assert_true(took >= 300 && took <= 1000);
+    assert_true(took >= 300 && took <= 2000); /* 60 s otherwise; a loaded machine is slow */
     p2p_net_stats ns = net_stats(&f.n[1]);
     assert_int_equal(ns.timeouts, 1);
     assert_int_equal(ns.pending, 0);
