@@ -55,6 +55,7 @@
     X(LDG_EGENESIS, -22, "genesis does not match the data directory")                 \
     X(LDG_ECONTRACT, -23, "contract does not compile")                                \
     X(LDG_ETIME, -24, "block time too far from this node's clock")                           \
+    X(LDG_EPROOF, -25, "proof does not match the state root")                          \
     X(LDG_ENOSPC, -30, "disk full (ENOSPC)")                                            \
     X(LDG_EDQUOT, -31, "disk quota exceeded (EDQUOT)")                                  \
     X(LDG_EMAPFULL, -32, "LMDB map full: raise map_size")
@@ -180,6 +181,69 @@ int ldg_merkle_proof(uint32_t alg, const uint8_t *leaves, size_t n, size_t index
 /* 0 when path proves leaf at index in a tree of n leaves with this root; LDG_EINVALID if not. */
 int ldg_merkle_verify(uint32_t alg, const uint8_t *leaf, size_t index, size_t n,
                       const uint8_t *path, size_t path_len, const uint8_t *root);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Authenticated state (ledger/state.c: hashes and proofs; ledger/store_state.c: the tree)   */
+/* A Merkle crit-bit trie over prefix-free keys (docs/verification.md has the layout):       */
+/*   leaf(k, v) = H(0x00 || be16(len k) || k || v), v = H(the record's stored bytes)        */
+/*   node(b, p, h0, h1) = H(0x01 || be16(b) || p || h0 || h1), p = the first b bits of its   */
+/*   keys (ceil(b/8) bytes, unused low bits zero); the empty state is H(0x02).               */
+/* Every block header's state_root is the root after the block's transactions.              */
+
+#define LDG_STATE_KEY_MAX 160 /* bytes of a state key */
+
+int ldg_state_leaf_hash(uint32_t alg, const uint8_t *key, size_t kl,
+                        const uint8_t vhash[LDG_DIGEST_LEN], uint8_t out[LDG_DIGEST_LEN]);
+/* key: at least ceil(bit/8) bytes whose first bit bits are the node's prefix. */
+int ldg_state_node_hash(uint32_t alg, size_t bit, const uint8_t *key,
+                        const uint8_t h0[LDG_DIGEST_LEN], const uint8_t h1[LDG_DIGEST_LEN],
+                        uint8_t out[LDG_DIGEST_LEN]);
+int ldg_state_empty_hash(uint32_t alg, uint8_t out[LDG_DIGEST_LEN]);
+
+/* The root of a key set given in strictly ascending order (no key a prefix of another:
+ * LDG_EINVALID), in O(key bits) memory: what --verify-state and the proof verifier use. */
+typedef struct ldg_state_builder ldg_state_builder;
+int ldg_state_builder_new(uint32_t alg, ldg_state_builder **out);
+int ldg_state_builder_add(ldg_state_builder *b, const uint8_t *key, size_t kl,
+                          const uint8_t vhash[LDG_DIGEST_LEN]);
+int ldg_state_builder_root(ldg_state_builder *b, uint8_t root[LDG_DIGEST_LEN]);
+void ldg_state_builder_free(ldg_state_builder *b);
+
+/* A proof that the keys of the state starting with a prefix are exactly `leaves` (maybe
+ * none). Steps go from the root down: at each, the node's bit (its prefix is the range's
+ * own) and the hash of its child away from the range. At the bottom: the range's subtree,
+ * rebuilt from its leaves; or, when the range is empty, a witness where it would be: a leaf
+ * or node whose key or prefix leaves the range's, or the empty state. */
+enum { LDG_STATE_RANGE = 0, LDG_STATE_WITNESS_LEAF = 1, LDG_STATE_WITNESS_NODE = 2,
+       LDG_STATE_EMPTY = 3 };
+#define LDG_STATE_STEPS_MAX (8 * LDG_STATE_KEY_MAX)
+typedef struct {
+    uint16_t bit;
+    uint8_t sibling[LDG_DIGEST_LEN];
+} ldg_state_step;
+typedef struct {
+    const uint8_t *key;
+    size_t key_len;
+    uint8_t vhash[LDG_DIGEST_LEN];
+} ldg_state_leaf;
+typedef struct {
+    const ldg_state_step *steps;
+    size_t n_steps;
+    const ldg_state_leaf *leaves; /* strictly ascending */
+    size_t n_leaves;
+    int witness;                  /* LDG_STATE_*: RANGE when there are leaves */
+    uint16_t w_bit;               /* WITNESS_NODE: its bit, prefix and children */
+    uint8_t w_prefix[LDG_STATE_KEY_MAX];
+    uint8_t w_left[LDG_DIGEST_LEN], w_right[LDG_DIGEST_LEN];
+    uint8_t w_key[LDG_STATE_KEY_MAX]; /* WITNESS_LEAF: its key and value hash */
+    size_t w_key_len;
+    uint8_t w_vhash[LDG_DIGEST_LEN];
+} ldg_state_proof;
+/* 0 when p proves that exactly p->leaves start with prefix in the state whose root is root.
+ * Errors: LDG_EINVALID (a malformed or inconsistent proof), LDG_EPROOF (well formed, but
+ * it leads to another root), LDG_EUNKNOWN_ALG, LDG_ENOMEM. */
+int ldg_state_verify(uint32_t alg, const uint8_t root[LDG_DIGEST_LEN], const uint8_t *prefix,
+                     size_t prefix_len, const ldg_state_proof *p);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Semantic Versioning 2.0 and constraints (ledger/semver.c)                                 */
@@ -618,6 +682,32 @@ int ldg_store_tracker(ldg_store *s, uint32_t alg, const uint8_t *key, size_t len
  * Errors: LDG_ESTORE. */
 int ldg_store_model_height(ldg_store *s, const char *model, uint64_t *height);
 int ldg_store_change_heights(ldg_store *s, uint64_t *revoked_at, uint64_t *policy_at);
+
+/* The authenticated state (store_state.c). The root of the snapshot (or the latest state),
+ * the one the header of ldg_store_tip's block names. Errors: LDG_ESTORE. */
+int ldg_store_state_root(ldg_store *s, uint8_t root[LDG_DIGEST_LEN]);
+
+/* A proof, owning its arrays (ldg_state_proof_buf_free; zeroed after). */
+typedef struct {
+    ldg_state_proof p;
+    ldg_state_step *steps;
+    ldg_state_leaf *leaves;
+    uint8_t *keys;
+    size_t cap_steps, cap_leaves, keys_len, keys_cap;
+} ldg_state_proof_buf;
+void ldg_state_proof_buf_free(ldg_state_proof_buf *b);
+
+/* Prove which keys of the state (of the snapshot, or the latest) start with prefix: at most
+ * max_leaves of them (else LDG_ETOOBIG). The leaves come with their value hashes; the
+ * records they hash are read with the other queries. Errors: LDG_EINVALID (an empty or too
+ * long prefix), LDG_ETOOBIG, LDG_ENOMEM, LDG_ESTORE. */
+int ldg_store_prove(ldg_store *s, const uint8_t *prefix, size_t plen, size_t max_leaves,
+                    ldg_state_proof_buf *b);
+
+/* fwledgerd --verify-state: the state root recomputed from the tables alone, against the
+ * tree's (both returned). 0 when they agree, LDG_EPROOF when not; LDG_ESTORE. */
+int ldg_store_verify_state(ldg_store *s, uint8_t stored[LDG_DIGEST_LEN],
+                           uint8_t computed[LDG_DIGEST_LEN]);
 
 /* The outcome totals of the release with this file hash: the sums of every report on it
  * (all zero when there is none, or no such release). Errors: LDG_ESTORE. */

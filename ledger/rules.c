@@ -108,6 +108,7 @@ static int apply_publish(wctx *w, const ldg_tx *tx, uint32_t index)
                       fkl, 0)))
             return rc;
     }
+    uint8_t vhash[LDG_DIGEST_LEN];
 
     fwl_ReleaseRecord *rec = &s->rec;
     memset(rec, 0, sizeof *rec);
@@ -119,7 +120,8 @@ static int apply_publish(wctx *w, const ldg_tx *tx, uint32_t index)
     rec->tx_hash.size = LDG_DIGEST_LEN;
     rec->height = w->height;
     rec->block_time_ms = w->time_ms;
-    if ((rc = ldg__put_pb(w, DB_RELEASES, fk, fkl, fwl_ReleaseRecord_fields, rec)))
+    if ((rc = ldg__put_pb_h(w, DB_RELEASES, fk, fkl, fwl_ReleaseRecord_fields, rec, vhash)) ||
+        (rc = ldg__state_lines(w, r, w->height, index, vhash)))
         return rc;
     if ((rc = ldg__put(w, DB_BY_PRODUCT, k, ldg__idx_key(k, r->product, w->height, index), fk, fkl, 0)))
         return rc;
@@ -150,7 +152,15 @@ static int apply_revoke(wctx *w, const ldg_tx *tx)
     rec->revoke_reason = r->reason;
     snprintf(rec->revoke_note, sizeof rec->revoke_note, "%s", r->note);
     rec->revoked_height = w->height;
-    if ((rc = ldg__put_pb(w, DB_RELEASES, fk, fkl, fwl_ReleaseRecord_fields, rec)))
+    /* The release's lines in the state hold its record too: where by_hw has it. */
+    uint8_t vhash[LDG_DIGEST_LEN];
+    if ((rc = ldg__get(s, w->txn, DB_TXS, rec->tx_hash.bytes, rec->tx_hash.size, &v)))
+        return rc == LDG_ENOTFOUND ? LDG_ESTORE : rc;
+    if (v.mv_size != 12)
+        return LDG_ESTORE;
+    uint32_t index = ldg_rd32((const uint8_t *)v.mv_data + 8);
+    if ((rc = ldg__put_pb_h(w, DB_RELEASES, fk, fkl, fwl_ReleaseRecord_fields, rec, vhash)) ||
+        (rc = ldg__state_lines(w, &rec->release, rec->height, index, vhash)))
         return rc;
     return stamp(w, "revoked_at");
 }

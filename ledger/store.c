@@ -46,7 +46,7 @@
 static const char *const db_names[DB_COUNT] = {
     "meta", "blocks", "block_idx", "txs", "releases", "by_product", "by_hw",
     "all_rel", "lines", "authors", "nonces", "contracts", "contract_versions", "bindings",
-    "trackers", "outcomes"};
+    "trackers", "outcomes", "state"};
 
 /* Less than this free in the data directory's filesystem: it is full (see lmdb_err). */
 #define NEARLY_FULL (1u << 20)
@@ -84,15 +84,22 @@ static bool injected_failure(ldg_store *s)
     return false;
 }
 
-int ldg__put(wctx *w, int db, const void *k, size_t kl, const void *v, size_t vl,
-               unsigned flags)
+static int put_h(wctx *w, int db, const void *k, size_t kl, const void *v, size_t vl,
+                 unsigned flags, uint8_t *vhash)
 {
     if (w->check_only)
         return 0;
     if (injected_failure(w->s))
         return LDG_ESTORE;
     MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
-    return lmdb_err(w->s, mdb_put(w->txn, w->s->db[db], &key, &val, flags));
+    int rc = lmdb_err(w->s, mdb_put(w->txn, w->s->db[db], &key, &val, flags));
+    return rc ? rc : ldg__state_put_hook(w, db, k, kl, v, vl, vhash);
+}
+
+int ldg__put(wctx *w, int db, const void *k, size_t kl, const void *v, size_t vl,
+               unsigned flags)
+{
+    return put_h(w, db, k, kl, v, vl, flags, NULL);
 }
 
 int ldg__del(wctx *w, int db, const void *k, size_t kl)
@@ -102,7 +109,8 @@ int ldg__del(wctx *w, int db, const void *k, size_t kl)
     if (injected_failure(w->s))
         return LDG_ESTORE;
     MDB_val key = {kl, (void *)k};
-    return lmdb_err(w->s, mdb_del(w->txn, w->s->db[db], &key, NULL));
+    int rc = lmdb_err(w->s, mdb_del(w->txn, w->s->db[db], &key, NULL));
+    return rc ? rc : ldg__state_del_hook(w, db, k, kl);
 }
 
 /* 0 and *v set when found, LDG_ENOTFOUND when not, a disk error on failure. */
@@ -145,14 +153,20 @@ bool ldg__pb_dec(const MDB_val *v, const pb_msgdesc_t *f, void *dst)
     return pb_decode(&st, f, dst);
 }
 
-int ldg__put_pb(wctx *w, int db, const void *k, size_t kl, const pb_msgdesc_t *f,
-                  const void *src)
+int ldg__put_pb_h(wctx *w, int db, const void *k, size_t kl, const pb_msgdesc_t *f,
+                  const void *src, uint8_t vhash[LDG_DIGEST_LEN])
 {
     uint8_t buf[RECORD_MAX];
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
     if (!pb_encode(&os, f, src))
         return LDG_ESTORE;
-    return ldg__put(w, db, k, kl, buf, os.bytes_written, 0);
+    return put_h(w, db, k, kl, buf, os.bytes_written, 0, vhash);
+}
+
+int ldg__put_pb(wctx *w, int db, const void *k, size_t kl, const pb_msgdesc_t *f,
+                  const void *src)
+{
+    return ldg__put_pb_h(w, db, k, kl, f, src, NULL);
 }
 
 int ldg__read_tip(ldg_store *s, MDB_txn *txn, ldg_tip *t)
@@ -214,6 +228,8 @@ void ldg_store_snapshot_end(ldg_store *s)
 static int write_genesis_state(ldg_store *s, MDB_txn *txn)
 {
     wctx w = {s, txn, 0, s->g.genesis_time_ms, 0};
+    uint8_t root[LDG_DIGEST_LEN];
+    ldg__state_begin(s);
     int rc = ldg__put(&w, DB_META, "genesis", 7, s->genesis_hash, LDG_DIGEST_LEN, 0);
     for (size_t i = 0; !rc && i < s->g.n_authors; i++) {
         const ldg_genesis_author *a = &s->g.authors[i];
@@ -230,7 +246,7 @@ static int write_genesis_state(ldg_store *s, MDB_txn *txn)
         rc = ldg__put_pb(&w, DB_AUTHORS, k, ldg__pair_key(k, a->product, id, sizeof id),
                     fwl_AuthorRecord_fields, &r);
     }
-    return rc;
+    return rc ? rc : ldg__state_finish(&w, root);
 }
 
 int ldg_store_open(ldg_store **out, const char *dir, const ldg_genesis *g, size_t map_size)
@@ -290,6 +306,15 @@ int ldg_store_open(ldg_store **out, const char *dir, const ldg_genesis *g, size_
         mdb_txn_abort(txn);
         rc = grc ? grc : LDG_EGENESIS;
         goto fail;
+    } else if ((rc = ldg__get(s, txn, DB_META, "state_root", 10, &v)) == LDG_ENOTFOUND) {
+        /* A store from before the state tree (or with an empty state): build it. */
+        wctx w = {s, txn, 0, 0, 0};
+        uint8_t root[LDG_DIGEST_LEN];
+        rc = ldg__state_rebuild(&w, root);
+    }
+    if (rc) {
+        mdb_txn_abort(txn);
+        goto fail;
     }
     if ((rc = ldg__read_tip(s, txn, &s->tip))) {
         mdb_txn_abort(txn);
@@ -319,6 +344,8 @@ int ldg_store_reader(ldg_store *s, ldg_store **out)
     r->contract_check = NULL;
     r->fail_after = -1;
     r->reader = true;
+    r->dirty = NULL;
+    r->n_dirty = r->cap_dirty = 0;
     *out = r;
     return 0;
 }
@@ -339,6 +366,7 @@ void ldg_store_close(ldg_store *s)
         mdb_env_close(s->env);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
+    free(s->dirty);
     free(s);
 }
 
@@ -444,6 +472,7 @@ int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t 
     rc = (raw && lens) ? 0 : LDG_ENOMEM;
     long fail_saved = s->fail_after; /* the test hook is for ldg_store_apply_block */
     s->fail_after = -1;
+    ldg__state_begin(s);
     for (size_t i = 0; !rc && i < n; i++) {
         if (body + tx_lens[i] > LDG_BLOCK_MAX_BYTES - LDG_HEADER_MAX - 1024) {
             results[i] = LDG_ETOOBIG; /* left for the next block */
@@ -464,18 +493,21 @@ int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t 
     }
     s->fail_after = fail_saved;
 
-    uint8_t root[LDG_DIGEST_LEN];
+    uint8_t root[LDG_DIGEST_LEN], sroot[LDG_DIGEST_LEN];
     if (!rc)
         rc = tx_root(&s->g, raw, lens, m, root);
+    if (!rc)
+        rc = ldg__state_finish(&w, sroot);
     if (!rc) {
         fwl_BlockHeader h = fwl_BlockHeader_init_zero;
         h.version = LDG_BLOCK_VERSION;
         snprintf(h.chain_id, sizeof h.chain_id, "%s", s->g.chain_id);
         h.height = w.height;
         h.time_ms = w.time_ms;
-        h.has_prev_hash = h.has_tx_root = h.has_proposer = true;
+        h.has_prev_hash = h.has_tx_root = h.has_state_root = h.has_proposer = true;
         set_hash(&h.prev_hash, s->g.hash_alg, prev_hash(s));
         set_hash(&h.tx_root, s->g.hash_alg, root);
+        set_hash(&h.state_root, s->g.hash_alg, sroot);
         h.tx_count = (uint32_t)m;
         h.body_size = body;
         h.proposer.alg = proposer->alg;
@@ -567,7 +599,8 @@ static int check_header(ldg_store *s, const ldg_block *b)
     if (h->version != LDG_BLOCK_VERSION || strcmp(h->chain_id, g->chain_id) ||
         h->height != s->tip.height + 1 || h->time_ms < s->tip.time_ms ||
         !hash_is(&h->prev_hash, h->has_prev_hash, g->hash_alg, prev_hash(s)) ||
-        h->tx_count != b->n_txs || h->has_state_root || !h->has_proposer)
+        h->tx_count != b->n_txs || !h->has_state_root || h->state_root.alg != g->hash_alg ||
+        h->state_root.digest.size != LDG_DIGEST_LEN || !h->has_proposer)
         return LDG_EBLOCK;
     /* The header's strings as hashed, like a transaction's (ldg_tx_parse): the chain id just
      * compared ends at its first NUL, where a stock decoder of GetBlock sees the rest too,
@@ -610,6 +643,7 @@ static int run_block(ldg_store *s, const uint8_t *block, size_t len, const bool 
         return lmdb_err(s, rc);
     }
     ldg_tx *tx = &s->scratch_tx;
+    ldg__state_begin(s);
     for (size_t i = 0; !rc && i < b.n_txs; i++) {
         rc = ldg_tx_parse(&s->g, w->height, b.tx_raw[i], b.tx_len[i], tx, NULL);
         if (!rc && !(pre_verified && pre_verified[i]))
@@ -617,6 +651,11 @@ static int run_block(ldg_store *s, const uint8_t *block, size_t len, const bool 
         if (!rc)
             rc = ldg__apply_tx(w, tx, (uint32_t)i);
     }
+    /* The state after the block is the one its header names. */
+    uint8_t sroot[LDG_DIGEST_LEN];
+    if (!rc && !(rc = ldg__state_finish(w, sroot)) &&
+        memcmp(sroot, b.hdr.state_root.digest.bytes, LDG_DIGEST_LEN))
+        rc = LDG_EBLOCK;
     if (rc)
         mdb_txn_abort(w->txn);
     ldg_block_free(&b);

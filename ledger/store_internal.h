@@ -15,7 +15,7 @@
 
 enum { DB_META, DB_BLOCKS, DB_BLOCK_IDX, DB_TXS, DB_RELEASES, DB_BY_PRODUCT, DB_BY_HW,
        DB_ALL, DB_LINES, DB_AUTHORS, DB_NONCES, DB_CONTRACTS, DB_CONTRACT_VERS, DB_BINDINGS,
-       DB_TRACKERS, DB_OUTCOMES, DB_COUNT };
+       DB_TRACKERS, DB_OUTCOMES, DB_STATE, DB_COUNT };
 
 #define FILE_KEY_MAX (4 + LDG_HASH_MAX)
 /* Every name a key is made of (product, hardware model, contract) is at most 64 characters:
@@ -38,6 +38,8 @@ _Static_assert(IDX_KEY_MAX <= LDG_CURSOR_MAX, "a list cursor is an index key");
  * (product 0x00 model) or a 32-byte key id. */
 #define PAIR_KEY_MAX (NAME_SIZE + NAME_SIZE - 1)
 _Static_assert(NAME_SIZE - 1 >= LDG_DIGEST_LEN, "a key id fits where a name does");
+/* A state tree node's id: its bit count (2 bytes) and prefix (store_state.c). */
+#define ID_MAX (2 + LDG_STATE_KEY_MAX)
 #define TIP_LEN (8 + LDG_DIGEST_LEN + 8 + 8)
 #define LIST_MAX 256
 #define LIST_DEFAULT 100
@@ -67,6 +69,9 @@ struct ldg_store {
     char contract_err[LDG_CONTRACT_ERR_MAX];
     fwl_ContractRecord contract; /* scratch (large) */
     bool reader;                 /* a second handle (ldg_store_reader): reads only    */
+    /* The state tree's nodes whose hashes the block's end recomputes (store_state.c). */
+    struct state_node_id *dirty;
+    size_t n_dirty, cap_dirty;
 };
 
 /* A write in progress: the transaction, the block's height and time. */
@@ -104,5 +109,28 @@ void ldg__rend(ldg_store *s);
  * LDG_ESTORE / LDG_ENOMEM) has written nothing and the transaction stays usable for the
  * next one; a storage error after a write poisons it (the caller aborts the block). */
 int ldg__apply_tx(wctx *w, const ldg_tx *tx, uint32_t index);
+
+/* store_state.c: the authenticated state, in w's transaction (nothing when check_only).
+ * ldg__put and ldg__del call the hooks: a table in the state gets its leaf set to the hash
+ * of the value written (vhash: that hash, when non-NULL) or removed. A release's lines
+ * (the 'h' leaves) are set by ldg__state_lines. ldg__state_begin starts a block,
+ * ldg__state_finish hashes what it changed and gives the root. */
+int ldg__state_put_hook(wctx *w, int db, const void *k, size_t kl, const void *v, size_t vl,
+                        uint8_t vhash[LDG_DIGEST_LEN]);
+int ldg__state_del_hook(wctx *w, int db, const void *k, size_t kl);
+int ldg__state_lines(wctx *w, const fwl_Release *r, uint64_t height, uint32_t index,
+                     const uint8_t vhash[LDG_DIGEST_LEN]);
+int ldg__state_set(wctx *w, const uint8_t *key, size_t kl, const uint8_t vhash[LDG_DIGEST_LEN]);
+int ldg__state_del(wctx *w, const uint8_t *key, size_t kl);
+void ldg__state_begin(ldg_store *s);
+int ldg__state_finish(wctx *w, uint8_t root[LDG_DIGEST_LEN]);
+int ldg__state_root(ldg_store *s, MDB_txn *txn, uint8_t root[LDG_DIGEST_LEN]);
+/* The root recomputed from the tables alone (not the tree's nodes). */
+int ldg__state_recompute(ldg_store *s, MDB_txn *txn, uint8_t root[LDG_DIGEST_LEN]);
+/* Build the tree from the tables (a store written before the tree existed). */
+int ldg__state_rebuild(wctx *w, uint8_t root[LDG_DIGEST_LEN]);
+/* ldg__put_pb, and the hash of the bytes written when the table is in the state. */
+int ldg__put_pb_h(wctx *w, int db, const void *k, size_t kl, const pb_msgdesc_t *f,
+                  const void *src, uint8_t vhash[LDG_DIGEST_LEN]);
 
 #endif

@@ -247,12 +247,29 @@ static inline void seal_block(const uint8_t *hdr, size_t hl, const rawtx *t, uin
 
 /* What a hostile proposer could send: a certified block over t alone, whatever
  * ldg_store_build_block would say of t. An honest empty block's header, given t's Merkle
- * root, count and size. */
+ * root, count and size, and the state root t leads to when the builder takes it (t is
+ * refused for itself otherwise, before the state root is compared). */
 static inline void forge_block(const rawtx *t, uint8_t **blk, size_t *len)
 {
-    uint8_t hdr[LDG_HEADER_MAX], leaf[LDG_HASH_MAX];
+    uint8_t hdr[LDG_HEADER_MAX], leaf[LDG_HASH_MAX], hash[LDG_DIGEST_LEN];
     fwl_BlockHeader h;
     honest_header(&h);
+    const uint8_t *raw[1] = {t->buf};
+    size_t lens[1] = {t->len}, hl;
+    int res[1];
+    if (ldg_store_build_block(S, raw, lens, 1, BLOCK_TIME_MS, &validator.pub, res, hdr, &hl,
+                              hash) == 0) {
+        ldg_block b;
+        ldg_store_abort_built(S);
+        uint8_t *built;
+        size_t bl;
+        assert_int_equal(ldg_block_encode(hdr, hl, NULL, NULL, 0, NULL, 0, 0, &built, &bl), 0);
+        assert_int_equal(ldg_block_decode(built, bl, &b), 0);
+        if (res[0] == 0)
+            h.state_root = b.hdr.state_root;
+        ldg_block_free(&b);
+        free(built);
+    }
     h.tx_count = 1;
     h.body_size = t->len;
     assert_int_equal(ldg_merkle_leaf(G.hash_alg, t->buf, t->len, leaf), 0);
