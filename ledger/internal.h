@@ -24,6 +24,12 @@ static inline uint64_t ldg_rd64(const uint8_t *p)
     return (uint64_t)ldg_rd32(p) << 32 | ldg_rd32(p + 4);
 }
 
+/* The Merkle tree's interior node, H(0x01 || l || r), each digest_len bytes (ledger/merkle.c;
+ * ledger/log.c builds the same tree). out may alias l or r. */
+int ldg__merkle_node(const ldg_hash_impl *h, const uint8_t *l, const uint8_t *r, uint8_t *out);
+/* Where RFC 6962 / RFC 9162 split a tree of n >= 2 leaves: the largest power of two below n. */
+uint64_t ldg__merkle_split(uint64_t n);
+
 /* H_chain(domain with its NUL || u8 len(chain_id) || chain_id || fixed || data): the shape of
  * every signed digest (txs, votes, proposals). */
 int ldg__domain_digest(const ldg_genesis *g, const char *domain, const uint8_t *fixed,

@@ -2,9 +2,9 @@
  * ledger/: the deterministic core of fwledger.
  *
  * What lives here: the algorithm registry (Y.4807 agility: every hash and signature names its
- * algorithm), RFC 6962 Merkle trees, Semantic Versioning, transaction decoding and the
- * stateless checks, the stateful rules and the state transition (apply a block in ONE LMDB
- * write transaction), and the read queries.
+ * algorithm), RFC 6962 Merkle trees and the RFC 9162 append-only log (over storage callbacks),
+ * Semantic Versioning, transaction decoding and the stateless checks, the stateful rules and
+ * the state transition (apply a block in ONE LMDB write transaction), and the read queries.
  *
  * What does not: sockets, clocks, randomness, consensus rounds. Time (block time) and
  * randomness (key generation entropy, signing nonces' auxiliary data) come in as arguments.
@@ -178,7 +178,8 @@ int ldg_merkle_root(uint32_t alg, const uint8_t *leaves, size_t n, uint8_t *root
  * (cap hashes of room), count in *path_len. Errors: LDG_EINVALID (index >= n), LDG_ETOOBIG. */
 int ldg_merkle_proof(uint32_t alg, const uint8_t *leaves, size_t n, size_t index,
                      uint8_t *path, size_t cap, size_t *path_len);
-/* 0 when path proves leaf at index in a tree of n leaves with this root; LDG_EINVALID if not. */
+/* 0 when path proves leaf at index in a tree of n leaves with this root; LDG_EINVALID if not.
+ * The same check as ldg_log_verify_inclusion (which takes 64-bit sizes). */
 int ldg_merkle_verify(uint32_t alg, const uint8_t *leaf, size_t index, size_t n,
                       const uint8_t *path, size_t path_len, const uint8_t *root);
 
@@ -244,6 +245,75 @@ typedef struct {
  * it leads to another root), LDG_EUNKNOWN_ALG, LDG_ENOMEM. */
 int ldg_state_verify(uint32_t alg, const uint8_t root[LDG_DIGEST_LEN], const uint8_t *prefix,
                      size_t prefix_len, const ldg_state_proof *p);
+
+/* Append-only log, RFC 9162 (ledger/log.c)                                                  */
+/* The tree above (RFC 9162 2.1 defines the same MTH as RFC 6962), grown one leaf at a time  */
+/* over storage the caller provides through callbacks: this module knows no database. Leaf   */
+/* hashes come from ldg_merkle_leaf. Sizes and indexes are uint64_t. Deterministic: no clock, */
+/* no randomness, no allocation (under 5 KB of stack).                                       */
+
+/* Longest proof, in hashes: an inclusion path is at most the tree's depth (64), a consistency
+ * proof the depth plus one (the old tree's own subtree, when it is not on the left edge). */
+#define LDG_LOG_PROOF_MAX (LDG_MERKLE_MAX_DEPTH + 1)
+
+/* What the log keeps: the hash of every complete perfect subtree, addressed by its level
+ * (0: a leaf hash) and its index at that level (the leaves it covers are
+ * [index << level, (index + 1) << level)); hashes are the algorithm's digest_len bytes. An
+ * append only adds entries, never rewrites one, and at each level in increasing index order:
+ * a table keyed by level(1) || index(8, big-endian) grows at the end of each level's range.
+ * The callbacks return 0 or a negative error, which the log functions pass up unchanged
+ * (an LMDB store returns its LDG_E* codes). */
+typedef struct {
+    /* The entry at (level, index) into out (digest_len bytes): 0, LDG_ENOTFOUND when there
+     * is none, or another error. */
+    int (*get)(void *ctx, unsigned level, uint64_t index, uint8_t *out);
+    /* Store hash (digest_len bytes, valid for the call only) at (level, index). Only
+     * ldg_log_append calls it; read-only users may leave it NULL. */
+    int (*put)(void *ctx, unsigned level, uint64_t index, const uint8_t *hash);
+    void *ctx;
+} ldg_log_io;
+
+/* Append leaf_hash as leaf number `size`, the log's size before the append: stores (0, size)
+ * and every perfect subtree that leaf completes (one per trailing 1 bit of size). Checks
+ * first that size is the log's size (leaf size - 1 stored, leaf size not), so a wrong size
+ * cannot overwrite or leave a gap. At most 65 reads and 64 writes. On an error some entries
+ * may have been written: run it in a write transaction that is aborted on failure.
+ * Errors: LDG_EUNKNOWN_ALG, LDG_EINVALID (NULL argument or callback, size is not the log's
+ * size), LDG_ETOOBIG (size is UINT64_MAX), the callbacks' errors. */
+int ldg_log_append(uint32_t alg, const ldg_log_io *io, uint64_t size, const uint8_t *leaf_hash);
+/* The root (RFC 9162 MTH) of the first `size` leaves, size at most the log's size: one read
+ * per 1 bit of size. size 0: H(""), no read.
+ * Errors: LDG_EUNKNOWN_ALG, LDG_EINVALID (NULL argument), the callback's errors (LDG_ENOTFOUND
+ * when size is larger than the log). */
+int ldg_log_root(uint32_t alg, const ldg_log_io *io, uint64_t size, uint8_t *root);
+/* Inclusion proof (RFC 9162 2.1.3.1, PATH) of leaf `index` in the tree of the first `size`
+ * leaves, size at most the log's size: the sibling subtrees' roots, bottom up, into path
+ * (cap hashes of room; path may be NULL when cap is 0), their count in *n. At most 128 reads.
+ * On failure *n is 0 and nothing is written past cap.
+ * Errors: LDG_EUNKNOWN_ALG, LDG_EINVALID (index >= size, NULL argument), LDG_ETOOBIG (more
+ * than cap hashes), the callback's errors. */
+int ldg_log_inclusion(uint32_t alg, const ldg_log_io *io, uint64_t index, uint64_t size,
+                      uint8_t *path, size_t cap, size_t *n);
+/* Consistency proof (RFC 9162 2.1.4.1, PROOF) between the trees of the first m and the first
+ * n leaves, 0 < m <= n <= the log's size: bottom up into path (cap hashes of room), count in
+ * *count; empty when m == n. At most 128 reads. On failure *count is 0.
+ * Errors: LDG_EUNKNOWN_ALG, LDG_EINVALID (m == 0, m > n, NULL argument), LDG_ETOOBIG, the
+ * callback's errors. */
+int ldg_log_consistency(uint32_t alg, const ldg_log_io *io, uint64_t m, uint64_t n,
+                        uint8_t *path, size_t cap, size_t *count);
+/* Pure verifiers (no storage). Inclusion, RFC 9162 2.1.3.2: leaf_hash is leaf `index` of the
+ * tree of `size` leaves whose root is root, by the n hashes of path. Consistency, RFC 9162
+ * 2.1.4.2: the tree of m leaves with root root_m is a prefix of the tree of n leaves with
+ * root root_n, by the count hashes of path; m == n holds with an empty path and equal roots.
+ * Return 0 when the proof holds; LDG_EINVALID when it does not, or is malformed (index >=
+ * size, m == 0, m > n, a path too long or too short for the sizes, NULL arguments);
+ * LDG_EUNKNOWN_ALG. A proof does not prove the size: one can hold for another size of the
+ * same shape under the same root, so take (size, root) together from one trusted place (a
+ * committed block header), as RFC 9162's signed tree heads do. */
+int ldg_log_verify_inclusion(uint32_t alg, const uint8_t *leaf_hash, uint64_t index,
+                             uint64_t size, const uint8_t *path, size_t n, const uint8_t *root);
+int ldg_log_verify_consistency(uint32_t alg, uint64_t m, uint64_t n, const uint8_t *root_m,
+                               const uint8_t *root_n, const uint8_t *path, size_t count);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Semantic Versioning 2.0 and constraints (ledger/semver.c)                                 */

@@ -14,22 +14,21 @@
  */
 #include <string.h>
 
-#include "ledger/ledger.h"
+#include "ledger/internal.h"
 
 static const uint8_t leaf_prefix = 0x00, node_prefix = 0x01;
 
-static int node_hash(const ldg_hash_impl *h, const uint8_t *l, const uint8_t *r, uint8_t *out)
+int ldg__merkle_node(const ldg_hash_impl *h, const uint8_t *l, const uint8_t *r, uint8_t *out)
 {
     const uint8_t *parts[3] = {&node_prefix, l, r};
     size_t lens[3] = {1, h->digest_len, h->digest_len};
     return h->hash(parts, lens, 3, out); /* out may alias l or r: both are read first */
 }
 
-/* Largest power of two strictly below n, for n >= 2. */
-static size_t split(size_t n)
+uint64_t ldg__merkle_split(uint64_t n)
 {
-    size_t k = 1;
-    while (k < n - k)
+    uint64_t k = 1;
+    while (k < n - k) /* n - k, not 2 * k: 2 * k would overflow for n above 2^63 */
         k <<= 1;
     return k;
 }
@@ -46,11 +45,11 @@ static int subtree_root(const ldg_hash_impl *h, const uint8_t *leaves, size_t n,
         memcpy(stack[top++], leaves + i * dl, dl);
         /* After i + 1 leaves, one merge per trailing zero bit of i + 1. */
         for (size_t m = i + 1; (m & 1) == 0; m >>= 1, top--)
-            if ((rc = node_hash(h, stack[top - 2], stack[top - 1], stack[top - 2])))
+            if ((rc = ldg__merkle_node(h, stack[top - 2], stack[top - 1], stack[top - 2])))
                 return rc;
     }
     for (; top > 1; top--)
-        if ((rc = node_hash(h, stack[top - 2], stack[top - 1], stack[top - 2])))
+        if ((rc = ldg__merkle_node(h, stack[top - 2], stack[top - 1], stack[top - 2])))
             return rc;
     memcpy(out, stack[0], dl);
     return 0;
@@ -100,7 +99,7 @@ int ldg_merkle_proof(uint32_t alg, const uint8_t *leaves, size_t n, size_t index
     size_t sib_lo[LDG_MERKLE_MAX_DEPTH], sib_n[LDG_MERKLE_MAX_DEPTH];
     size_t depth = 0, lo = 0, size = n;
     while (size > 1) {
-        size_t k = split(size);
+        size_t k = (size_t)ldg__merkle_split(size);
         if (index - lo < k) {
             sib_lo[depth] = lo + k, sib_n[depth] = size - k;
             size = k;
@@ -125,41 +124,9 @@ int ldg_merkle_proof(uint32_t alg, const uint8_t *leaves, size_t n, size_t index
     return 0;
 }
 
-/*
- * RFC 9162 2.1.3.2 (the RFC 6962 audit path check, stated precisely): fn and sn track the
- * node's index and the last index at each level; a path element is a left sibling when fn
- * is odd or fn is the last node of its level (then levels where the node has no sibling are
- * skipped). The path must be used up exactly when the root is reached (sn == 0).
- */
+/* The check is the log's (RFC 9162 2.1.3.2, 64-bit sizes); size_t widens to uint64_t. */
 int ldg_merkle_verify(uint32_t alg, const uint8_t *leaf, size_t index, size_t n,
                       const uint8_t *path, size_t path_len, const uint8_t *root)
 {
-    const ldg_hash_impl *h = ldg_hash_by_id(alg);
-    if (!h)
-        return LDG_EUNKNOWN_ALG;
-    if (!leaf || !root || index >= n || path_len > LDG_MERKLE_MAX_DEPTH || (path_len && !path))
-        return LDG_EINVALID;
-
-    size_t dl = h->digest_len, fn = index, sn = n - 1;
-    uint8_t r[LDG_HASH_MAX];
-    memcpy(r, leaf, dl);
-    for (size_t i = 0; i < path_len; i++) {
-        const uint8_t *p = path + i * dl;
-        if (sn == 0)
-            return LDG_EINVALID;
-        int rc;
-        if ((fn & 1) || fn == sn) {
-            rc = node_hash(h, p, r, r);
-            while (!(fn & 1) && fn != 0)
-                fn >>= 1, sn >>= 1;
-        } else {
-            rc = node_hash(h, r, p, r);
-        }
-        if (rc)
-            return rc;
-        fn >>= 1, sn >>= 1;
-    }
-    if (sn != 0 || memcmp(r, root, dl) != 0)
-        return LDG_EINVALID;
-    return 0;
+    return ldg_log_verify_inclusion(alg, leaf, index, n, path, path_len, root);
 }
