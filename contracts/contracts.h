@@ -231,6 +231,32 @@ typedef struct {
  * Errors: LDG_ETOOBIG (more than CTR_CANDIDATES_MAX). */
 int ctr_prepare(ctr_candidate *c, size_t n);
 
+/* A bump allocator (contracts/record.c): many small copies, freed at once. Zero it to start. */
+typedef struct {
+    struct ctr_arena_blk *head;
+} ctr_arena;
+void *ctr_arena_alloc(ctr_arena *a, size_t n);
+const char *ctr_arena_str(ctr_arena *a, const char *s);
+void ctr_arena_free(ctr_arena *a);
+
+/* The candidate view of a stored release record, its strings and lists copied into a (the
+ * node's cache and the verifier build their candidates alike). Outcome totals are left
+ * zero: they change with every report and are read when a contract needs them
+ * (ctr_source.outcomes). Errors: LDG_ENOMEM. */
+int ctr_candidate_from_record(ctr_arena *a, const fwl_ReleaseRecord *rec, ctr_candidate *c);
+
+/* A wire Device (fwl.Device) as the decider sees it: strings borrowed from dev, which must
+ * outlive v. Installed packages' security versions are left 0 (ctr_decide fills them from
+ * the candidates). */
+#define CTR_DEV_LIST(field) (sizeof ((fwl_Device *)0)->field / sizeof ((fwl_Device *)0)->field[0])
+typedef struct {
+    ctr_device d;
+    const char *addons[CTR_DEV_LIST(addons)];
+    const char *tags[CTR_DEV_LIST(tags)];
+    ctr_package packages[CTR_DEV_LIST(packages)];
+} ctr_device_view;
+void ctr_device_from_wire(const fwl_Device *dev, ctr_device_view *v);
+
 /* Where a decision's policies and current outcome totals come from. */
 typedef struct {
     /* The policy for a product on a hardware model: *prog = the bound contract, or NULL for

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#include <pb_encode.h>
+
 #include "fwledger.pb.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -201,6 +203,16 @@ int ldg_state_node_hash(uint32_t alg, size_t bit, const uint8_t *key,
                         uint8_t out[LDG_DIGEST_LEN]);
 int ldg_state_empty_hash(uint32_t alg, uint8_t out[LDG_DIGEST_LEN]);
 
+/* The state's keys (what answers are proven with; the layout is in ledger/store_state.c and
+ * docs/verification.md). Each writes into out (LDG_STATE_KEY_MAX bytes) and returns the
+ * length, 0 when a name is too long. A model's lines ('h' model NUL) are a range: the
+ * model's candidates; the others are single keys. */
+size_t ldg_state_key_release(uint8_t *out, uint32_t alg, const uint8_t *digest, size_t len);
+size_t ldg_state_key_outcomes(uint8_t *out, uint32_t alg, const uint8_t *digest, size_t len);
+size_t ldg_state_key_lines(uint8_t *out, const char *model);
+size_t ldg_state_key_binding(uint8_t *out, const char *product, const char *model);
+size_t ldg_state_key_contract(uint8_t *out, const char *name);
+
 /* The root of a key set given in strictly ascending order (no key a prefix of another:
  * LDG_EINVALID), in O(key bits) memory: what --verify-state and the proof verifier use. */
 typedef struct ldg_state_builder ldg_state_builder;
@@ -226,6 +238,8 @@ typedef struct {
     const uint8_t *key;
     size_t key_len;
     uint8_t vhash[LDG_DIGEST_LEN];
+    const uint8_t *value; /* the record's stored bytes (vhash is their hash), when known */
+    size_t value_len;
 } ldg_state_leaf;
 typedef struct {
     const ldg_state_step *steps;
@@ -245,6 +259,27 @@ typedef struct {
  * it leads to another root), LDG_EUNKNOWN_ALG, LDG_ENOMEM. */
 int ldg_state_verify(uint32_t alg, const uint8_t root[LDG_DIGEST_LEN], const uint8_t *prefix,
                      size_t prefix_len, const ldg_state_proof *p);
+
+/* The wire form, fwl.StateProof (ledger/state_wire.c; docs/protocol.md). Encode one as the
+ * submessage of field `tag` (every leaf's value must be known). Errors: LDG_ETOOBIG (the
+ * stream is full), LDG_EINVALID. */
+#define LDG_STATE_LEAVES_MAX 4096  /* leaves in one proof: a model's candidates at most     */
+#define LDG_STATE_VALUE_MAX 16384  /* a record's stored bytes                              */
+int ldg_state_proof_encode(pb_ostream_t *os, uint32_t tag, const uint8_t *prefix, size_t pl,
+                           const ldg_state_proof *p);
+/* Decode an encoded fwl.StateProof from buf (which must outlive d: keys and values point
+ * into it) and hash each leaf's value with alg. Errors: LDG_EMALFORMED, LDG_ETOOBIG (over
+ * the bounds above), LDG_ENOMEM, LDG_EUNKNOWN_ALG. Free with ldg_state_proof_dec_free. */
+typedef struct {
+    uint8_t prefix[LDG_STATE_KEY_MAX];
+    size_t prefix_len;
+    ldg_state_proof p;
+    ldg_state_step *steps;
+    ldg_state_leaf *leaves;
+    size_t cap_steps, cap_leaves;
+} ldg_state_proof_dec;
+int ldg_state_proof_decode(uint32_t alg, const uint8_t *buf, size_t len, ldg_state_proof_dec *d);
+void ldg_state_proof_dec_free(ldg_state_proof_dec *d);
 
 /* Append-only log, RFC 9162 (ledger/log.c)                                                  */
 /* The tree above (RFC 9162 2.1 defines the same MTH as RFC 6962), grown one leaf at a time  */
@@ -694,6 +729,11 @@ int ldg_store_block_by_height(ldg_store *s, uint64_t height, uint8_t **out, size
                               uint8_t hash[LDG_DIGEST_LEN]);
 int ldg_store_block_by_hash(ldg_store *s, const uint8_t hash[LDG_DIGEST_LEN], uint8_t **out,
                             size_t *len, uint64_t *height);
+
+/* The header and commit certificate of the block at height (in the snapshot, if one is
+ * open): out's header and commit fields; it holds no transactions (n_txs 0). Free with
+ * ldg_block_free. Errors: LDG_ENOTFOUND, LDG_EMALFORMED. */
+int ldg_store_block_cert(ldg_store *s, uint64_t height, ldg_block *out);
 
 /* Where a committed tx is. Errors: LDG_ENOTFOUND. */
 int ldg_store_tx_location(ldg_store *s, const uint8_t hash[LDG_DIGEST_LEN], uint64_t *height,

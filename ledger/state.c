@@ -240,3 +240,54 @@ int ldg_state_verify(uint32_t alg, const uint8_t root[LDG_DIGEST_LEN], const uin
         return rc;
     return memcmp(h, root, LDG_DIGEST_LEN) ? LDG_EPROOF : 0;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* The keys                                                                                  */
+
+static size_t file_key(uint8_t *out, uint8_t tag, uint32_t alg, const uint8_t *d, size_t len)
+{
+    if (len > LDG_HASH_MAX)
+        return 0;
+    out[0] = tag;
+    ldg_be32(out + 1, alg);
+    memcpy(out + 5, d, len);
+    return 5 + len;
+}
+
+size_t ldg_state_key_release(uint8_t *out, uint32_t alg, const uint8_t *digest, size_t len)
+{
+    return file_key(out, 'r', alg, digest, len);
+}
+
+size_t ldg_state_key_outcomes(uint8_t *out, uint32_t alg, const uint8_t *digest, size_t len)
+{
+    return file_key(out, 'o', alg, digest, len);
+}
+
+/* tag, then each name with its NUL */
+static size_t names_key(uint8_t *out, uint8_t tag, const char *a, const char *b)
+{
+    size_t al = strlen(a) + 1, bl = b ? strlen(b) + 1 : 0;
+    if (1 + al + bl > LDG_STATE_KEY_MAX)
+        return 0;
+    out[0] = tag;
+    memcpy(out + 1, a, al);
+    if (b)
+        memcpy(out + 1 + al, b, bl);
+    return 1 + al + bl;
+}
+
+size_t ldg_state_key_lines(uint8_t *out, const char *model)
+{
+    return names_key(out, 'h', model, NULL);
+}
+
+size_t ldg_state_key_binding(uint8_t *out, const char *product, const char *model)
+{
+    return names_key(out, 'b', product, model);
+}
+
+size_t ldg_state_key_contract(uint8_t *out, const char *name)
+{
+    return names_key(out, 'c', name, NULL);
+}

@@ -45,6 +45,29 @@ int ldg_store_block_by_height(ldg_store *s, uint64_t height, uint8_t **out, size
     return rc;
 }
 
+int ldg_store_block_cert(ldg_store *s, uint64_t height, ldg_block *out)
+{
+    MDB_txn *txn;
+    MDB_val v;
+    uint8_t hb[8];
+    memset(out, 0, sizeof *out);
+    int rc = ldg__rbegin(s, &txn);
+    if (rc)
+        return rc;
+    ldg_be64(hb, height);
+    if (!(rc = ldg__get(s, txn, DB_BLOCKS, hb, 8, &v)) &&
+        !(rc = ldg_block_decode(v.mv_data, v.mv_size, out))) {
+        /* the transactions point into the read transaction's pages: not kept */
+        free(out->tx_raw);
+        free(out->tx_len);
+        out->tx_raw = NULL;
+        out->tx_len = NULL;
+        out->n_txs = 0;
+    }
+    ldg__rend(s);
+    return rc;
+}
+
 int ldg_store_block_by_hash(ldg_store *s, const uint8_t hash[LDG_DIGEST_LEN], uint8_t **out,
                             size_t *len, uint64_t *height)
 {

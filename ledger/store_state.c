@@ -488,8 +488,21 @@ static int add_step(ldg_state_proof_buf *b, size_t bit, const uint8_t *sibling)
     return 0;
 }
 
+/* The stored record a state key's leaf hashes (pointing into the transaction's pages). */
+static int state_value(ldg_store *s, MDB_txn *txn, const uint8_t *key, size_t kl, MDB_val *v)
+{
+    if (key[0] == 'h') { /* a line: by_hw names the release */
+        int rc = ldg__get(s, txn, DB_BY_HW, key + 1, kl - 1, v);
+        return rc ? rc : ldg__get(s, txn, DB_RELEASES, v->mv_data, v->mv_size, v);
+    }
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
+        if (tables[i].tag == key[0])
+            return ldg__get(s, txn, tables[i].db, key + 1, kl - 1 - tables[i].nul, v);
+    return LDG_ESTORE;
+}
+
 static int add_proof_leaf(ldg_state_proof_buf *b, const uint8_t *key, size_t kl,
-                          const uint8_t *vhash)
+                          const uint8_t *vhash, const MDB_val *val)
 {
     if (b->p.n_leaves == b->cap_leaves) {
         size_t cap = b->cap_leaves ? 2 * b->cap_leaves : 16;
@@ -498,9 +511,10 @@ static int add_proof_leaf(ldg_state_proof_buf *b, const uint8_t *key, size_t kl,
             return LDG_ENOMEM;
         b->leaves = l, b->cap_leaves = cap;
     }
-    if (b->keys_len + kl > b->keys_cap) {
+    size_t need = b->keys_len + kl + val->mv_size;
+    if (need > b->keys_cap) {
         size_t cap = b->keys_cap ? 2 * b->keys_cap : 1024;
-        while (cap < b->keys_len + kl)
+        while (cap < need)
             cap *= 2;
         uint8_t *k = realloc(b->keys, cap);
         if (!k)
@@ -513,6 +527,10 @@ static int add_proof_leaf(ldg_state_proof_buf *b, const uint8_t *key, size_t kl,
     memcpy(l->vhash, vhash, LDG_DIGEST_LEN);
     memcpy(b->keys + b->keys_len, key, kl);
     b->keys_len += kl;
+    l->value = (const uint8_t *)(uintptr_t)b->keys_len;
+    l->value_len = val->mv_size;
+    memcpy(b->keys + b->keys_len, val->mv_data, val->mv_size);
+    b->keys_len += val->mv_size;
     return 0;
 }
 
@@ -530,7 +548,11 @@ static int collect(ldg_store *s, MDB_txn *txn, const node_id *top, size_t max,
         if ((rc = get_node(s, txn, &id, &nd)))
             break;
         if (nd.leaf) {
-            rc = b->p.n_leaves >= max ? LDG_ETOOBIG : add_proof_leaf(b, id.b + 2, id.len - 2, nd.vhash);
+            MDB_val v;
+            if (b->p.n_leaves >= max)
+                rc = LDG_ETOOBIG;
+            else if (!(rc = state_value(s, txn, id.b + 2, id.len - 2, &v)))
+                rc = add_proof_leaf(b, id.b + 2, id.len - 2, nd.vhash, &v);
         } else if (n + 2 > sizeof stack / sizeof *stack) {
             rc = LDG_ETOOBIG;
         } else {
@@ -598,8 +620,10 @@ int ldg_store_prove(ldg_store *s, const uint8_t *prefix, size_t plen, size_t max
         return rc;
     rc = prove_walk(s, txn, prefix, plen, max_leaves, b);
     ldg__rend(s);
-    for (size_t i = 0; !rc && i < b->p.n_leaves; i++)
+    for (size_t i = 0; !rc && i < b->p.n_leaves; i++) {
         b->leaves[i].key = b->keys + (uintptr_t)b->leaves[i].key;
+        b->leaves[i].value = b->keys + (uintptr_t)b->leaves[i].value;
+    }
     b->p.leaves = b->leaves;
     b->p.steps = b->steps;
     if (rc)

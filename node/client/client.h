@@ -42,7 +42,11 @@
     X(NODE_EPENDING, -107, "transaction already pending")                           \
     X(NODE_ETLS, -109, "TLS handshake failed or the node is not trusted")           \
     X(NODE_EAUTH, -110, "not authorised: a client certificate of another role is needed") \
-    X(NODE_ERATE, -111, "rate limited: retry later")
+    X(NODE_ERATE, -111, "rate limited: retry later")                                \
+    X(NODE_ENOPROOF, -112, "the answer carries no proof of what it depends on")      \
+    X(NODE_ECERT, -113, "the answer's block is not certified by the validators")    \
+    X(NODE_ESTALE, -114, "the answer's block is older than the maximum age")        \
+    X(NODE_EMISMATCH, -115, "the answer is not what its proven records say")
 
 enum node_err {
 #define NODE_ENUM_(name, val, msg) name = (val),
@@ -179,5 +183,54 @@ typedef void (*fwl_answer_cb)(void *ctx, const fwl_DeviceAnswer *answer);
 int fwl_tracker_eligible(fwl_tracker *t, const fwl_Device *devices, size_t n, fwl_answer_cb cb,
                          void *ctx, uint64_t *height, uint8_t *block_hash, char *err,
                          size_t errlen);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Verifying answers (node/client/verify.c; docs/verification.md)                            */
+/*
+ * An answer asked with `prove` carries a Proof: the header of the block it was computed
+ * at, the header's commit certificate and state proofs of the records it was computed
+ * from. These functions take the raw Response frame (node_client_recv_raw) and check it
+ * against what the tracker trusts, trusting no node:
+ *   - the header is of the genesis' chain and certified by more than 2/3 of the power of
+ *     its validators (NODE_ECERT; another chain: LDG_ECHAIN);
+ *   - the block is at most max_age_ms older than the tracker's clock, and at most
+ *     max_drift_ms ahead of it (NODE_ESTALE);
+ *   - every state proof leads to the header's state root (LDG_EPROOF, LDG_EINVALID);
+ *   - the answer is what the proven records say: the release itself; or the decision
+ *     re-run by the same pure decider the node runs (NODE_EMISMATCH); a record the check
+ *     needs that the proof does not cover: NODE_ENOPROOF.
+ * why (may be NULL) says which, in words. Thread-safe (no shared state).
+ */
+typedef struct {
+    const ldg_genesis *genesis;  /* chain id, hash algorithm, validators and their power  */
+    uint64_t now_ms;             /* the tracker's clock, Unix ms; 0: read the clock       */
+    uint64_t max_age_ms;         /* the answer's block at most this old (0: any age)      */
+    uint64_t max_drift_ms;       /* and at most this far ahead of now_ms                  */
+} fwl_trust;
+
+/* A Proof checked against trust: its header and the state it proves. */
+typedef struct fwl_proven fwl_proven;
+int fwl_proof_check(const fwl_trust *tr, const uint8_t *proof, size_t len, fwl_proven **out,
+                    char *why, size_t whylen);
+uint64_t fwl_proven_height(const fwl_proven *p);
+uint64_t fwl_proven_time_ms(const fwl_proven *p);
+const uint8_t *fwl_proven_block_hash(const fwl_proven *p);
+/* The proven records whose state keys start with prefix (ledger.h, ldg_state_key_*): all of
+ * them, maybe none. NODE_ENOPROOF when the proof does not cover that prefix. */
+int fwl_proven_range(const fwl_proven *p, const uint8_t *prefix, size_t plen,
+                     const ldg_state_leaf **leaves, size_t *n);
+void fwl_proven_free(fwl_proven *p);
+
+/* A GetRelease answer (asked with prove) for the release `asked`: *found says whether it
+ * exists at the proven height (a proven absence is an answer too); out (may be NULL) gets
+ * the record, height the proven height. */
+int fwl_verify_release(const fwl_trust *tr, const uint8_t *frame, size_t len,
+                       const fwl_Hash *asked, fwl_ReleaseRecord *out, bool *found,
+                       uint64_t *height, char *why, size_t whylen);
+/* An Eligible answer (asked with prove) for devices[0..n): every device's answer is the one
+ * the proven records decide. */
+int fwl_verify_eligible(const fwl_trust *tr, const fwl_Device *devices, size_t n,
+                        const uint8_t *frame, size_t len, uint64_t *height, char *why,
+                        size_t whylen);
 
 #endif

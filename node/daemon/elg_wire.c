@@ -212,10 +212,11 @@ static uint8_t *put_device(uint8_t *p, const elg_device_answer *o)
 }
 
 /* EligibleResp's body size from the device sizes device_body kept. */
-static size_t eligible_body(const elg_device_answer *a, size_t n, const ldg_tip *t)
+static size_t eligible_body(const elg_device_answer *a, size_t n, const ldg_tip *t,
+                            size_t tail_len)
 {
     size_t body = sz_var(fwl_EligibleResp_at_height_tag, t->height) +
-                  sz_len(fwl_EligibleResp_block_hash_tag, LDG_DIGEST_LEN);
+                  sz_len(fwl_EligibleResp_block_hash_tag, LDG_DIGEST_LEN) + tail_len;
     for (size_t i = 0; i < n; i++)
         body += sz_len(fwl_EligibleResp_answers_tag, a[i].body[CTR_PRODUCTS_MAX]);
     return body;
@@ -226,17 +227,18 @@ static size_t response_size(uint64_t id, size_t body)
     return sz_var(fwl_Response_id_tag, id) + sz_len(fwl_Response_eligible_tag, body);
 }
 
-size_t elg_wire_size(uint64_t id, elg_device_answer *a, size_t n, const ldg_tip *t)
+size_t elg_wire_size(uint64_t id, elg_device_answer *a, size_t n, const ldg_tip *t,
+                     size_t tail_len)
 {
     for (size_t i = 0; i < n; i++)
         device_body(&a[i]);
-    return response_size(id, eligible_body(a, n, t));
+    return response_size(id, eligible_body(a, n, t, tail_len));
 }
 
 size_t elg_wire_write(uint8_t *buf, size_t size, uint64_t id, const elg_device_answer *a,
-                      size_t n, const ldg_tip *t)
+                      size_t n, const ldg_tip *t, const uint8_t *tail, size_t tail_len)
 {
-    size_t body = eligible_body(a, n, t);
+    size_t body = eligible_body(a, n, t, tail_len);
     uint8_t *p = buf;
     if (response_size(id, body) != size)
         return 0; /* not the size of these answers */
@@ -246,5 +248,7 @@ size_t elg_wire_write(uint8_t *buf, size_t size, uint64_t id, const elg_device_a
         p = put_device(p, &a[i]);
     p = put_var(p, fwl_EligibleResp_at_height_tag, t->height);
     p = put_bytes(p, fwl_EligibleResp_block_hash_tag, t->hash, LDG_DIGEST_LEN);
+    if (tail_len)
+        memcpy(p, tail, tail_len), p += tail_len;
     return (size_t)(p - buf);
 }

@@ -21,55 +21,7 @@
 #include "node/client/client.h"
 #include "node/daemon/elg_worker.h"
 #include "node/daemon/log.h"
-
-#define ARENA_CHUNK (64u << 10)
-
-/* A bump allocator for the copies a request needs (freed at once at the end). */
-typedef struct arena_blk {
-    struct arena_blk *next;
-    size_t used, cap;
-    uint8_t data[];
-} arena_blk;
-
-typedef struct {
-    arena_blk *head;
-} arena;
-
-static void *arena_alloc(arena *a, size_t n)
-{
-    n = (n + 7) & ~(size_t)7;
-    if (!a->head || a->head->cap - a->head->used < n) {
-        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-        arena_blk *b = malloc(sizeof *b + cap);
-        if (!b)
-            return NULL;
-        b->next = a->head;
-        b->used = 0;
-        b->cap = cap;
-        a->head = b;
-    }
-    void *p = a->head->data + a->head->used;
-    a->head->used += n;
-    return p;
-}
-
-static const char *arena_str(arena *a, const char *str)
-{
-    size_t n = strlen(str) + 1;
-    char *p = arena_alloc(a, n);
-    if (p)
-        memcpy(p, str, n);
-    return p;
-}
-
-static void arena_free(arena *a)
-{
-    for (arena_blk *b = a->head, *n; b; b = n) {
-        n = b->next;
-        free(b);
-    }
-    a->head = NULL;
-}
+#include "node/daemon/prove.h"
 
 /* --- candidates per hardware model, cached until the next block --- */
 
@@ -79,7 +31,6 @@ static void arena_free(arena *a)
 #define MODEL_CACHE_MAX 4096
 
 /* Sizes the schema gives a device (fwl.Device in proto/fwledger.options). */
-#define DEV_COUNT(field) (sizeof ((fwl_Device *)0)->field / sizeof ((fwl_Device *)0)->field[0])
 #define DEV_MODEL_SIZE sizeof ((fwl_Device *)0)->hardware_model
 
 /* A label names a product's policy in fwl.ProductAnswer.policy: it must hold the longest,
@@ -106,7 +57,7 @@ typedef struct {
 
 typedef struct {
     stamps at;
-    arena a;                 /* their strings                                    */
+    ctr_arena a;                /* their strings                                    */
     ctr_candidate *c;        /* prepared (ctr_prepare)                           */
     size_t n;
     int rc;                  /* a read error (LDG_ETOOBIG is kept until a change)  */
@@ -121,7 +72,7 @@ static bool free_model(void *ctx, const uint8_t key[32], void **val)
     node_elg *e = ctx;
     model_cands *m = *val;
     e->models_cands -= m->n;
-    arena_free(&m->a);
+    ctr_arena_free(&m->a);
     free(m->c);
     free(m->pol);
     free(m);
@@ -226,53 +177,8 @@ static int outcomes_cb(void *ctx, const ctr_candidate *c, ctr_outcomes *out)
     return rc;
 }
 
-/* Copy one release record into the candidate view (strings into the arena). */
-static int to_candidate(arena *a, const fwl_ReleaseRecord *rec, ctr_candidate *c)
-{
-    const fwl_Release *r = &rec->release;
-    memset(c, 0, sizeof *c);
-    c->r.product = arena_str(a, r->product);
-    c->r.version = arena_str(a, r->version);
-    c->r.security_version = r->security_version;
-    uint8_t *fh = arena_alloc(a, r->file_hash.digest.size + 1);
-    ctr_hardware *hw = arena_alloc(a, (r->hardware_count + 1) * sizeof *hw);
-    ctr_dependency *deps = arena_alloc(a, (r->dependencies_count + 1) * sizeof *deps);
-    if (!c->r.product || !c->r.version || !fh || !hw || !deps)
-        return LDG_ENOMEM;
-    memcpy(fh, r->file_hash.digest.bytes, r->file_hash.digest.size);
-    c->r.file_hash = fh;
-    c->r.file_hash_len = r->file_hash.digest.size;
-    c->hash_alg = r->file_hash.alg;
-    for (pb_size_t i = 0; i < r->hardware_count; i++) {
-        const fwl_HardwareSupport *h = &r->hardware[i];
-        const char **addons = arena_alloc(a, (h->required_addons_count + 1) * sizeof *addons);
-        if (!addons || !(hw[i].model = arena_str(a, h->model)))
-            return LDG_ENOMEM;
-        for (pb_size_t j = 0; j < h->required_addons_count; j++)
-            if (!(addons[j] = arena_str(a, h->required_addons[j])))
-                return LDG_ENOMEM;
-        hw[i].rev_min = h->rev_min;
-        hw[i].rev_max = h->rev_max;
-        hw[i].required_addons = addons;
-        hw[i].n_required_addons = h->required_addons_count;
-    }
-    c->r.hardware = hw;
-    c->r.n_hardware = r->hardware_count;
-    for (pb_size_t i = 0; i < r->dependencies_count; i++)
-        if (!(deps[i].package = arena_str(a, r->dependencies[i].package)) ||
-            !(deps[i].constraint = arena_str(a, r->dependencies[i].constraint)))
-            return LDG_ENOMEM;
-    c->r.deps = deps;
-    c->r.n_deps = r->dependencies_count;
-    c->r.revoked = rec->revoked;
-    c->r.revoke_reason = rec->revoke_reason;
-    c->r.published_at = r->published_at;
-    c->r.height = rec->height;
-    return 0; /* outcome totals change with every report: read when a contract needs them */
-}
-
 typedef struct {
-    arena *a;
+    ctr_arena *a;
     ctr_candidate *c;
     size_t n, cap;
 } collect;
@@ -282,11 +188,11 @@ static int collect_cb(void *ctx, const fwl_ReleaseRecord *rec)
     collect *k = ctx;
     if (k->n == k->cap)
         return LDG_ETOOBIG;
-    return to_candidate(k->a, rec, &k->c[k->n++]);
+    return ctr_candidate_from_record(k->a, rec, &k->c[k->n++]);
 }
 
 /* Every release listed for model, up to CTR_CANDIDATES_MAX. */
-static int read_candidates(node_elg *e, arena *a, const char *model, ctr_candidate *out, size_t *n)
+static int read_candidates(node_elg *e, ctr_arena *a, const char *model, ctr_candidate *out, size_t *n)
 {
     collect k = {a, out, 0, CTR_CANDIDATES_MAX};
     uint8_t cursor[LDG_CURSOR_MAX], next[LDG_CURSOR_MAX];
@@ -328,7 +234,7 @@ static model_cands *candidates(node_elg *e, const char *model, stamps at)
             return NULL;
         }
     }
-    arena_free(&m->a);
+    ctr_arena_free(&m->a);
     free(m->c);
     free(m->pol);
     m->c = NULL, m->pol = NULL;
@@ -357,26 +263,18 @@ static model_cands *candidates(node_elg *e, const char *model, stamps at)
 static void decide_device(node_elg *e, const fwl_Device *dev, const ctr_context *cc, stamps at,
                           elg_device_answer *o)
 {
-    const char *addons[DEV_COUNT(addons)], *tags[DEV_COUNT(tags)];
-    ctr_package pk[DEV_COUNT(packages)];
+    ctr_device_view v;
     o->id = dev->id;
     o->error = 0;
     o->ans[0].error_reason[0] = '\0';
     o->n = 0;
-    for (pb_size_t i = 0; i < dev->addons_count; i++)
-        addons[i] = dev->addons[i];
-    for (pb_size_t i = 0; i < dev->tags_count; i++)
-        tags[i] = dev->tags[i];
-    for (pb_size_t i = 0; i < dev->packages_count; i++)
-        pk[i] = (ctr_package){dev->packages[i].name, dev->packages[i].version, 0};
-    ctr_device d = {dev->id, dev->hardware_model, dev->hardware_rev, addons, dev->addons_count,
-                    pk, dev->packages_count, dev->region, tags, dev->tags_count};
+    ctr_device_from_wire(dev, &v);
     model_cands *m = candidates(e, dev->hardware_model, at);
     int rc = m ? m->rc : LDG_ENOMEM;
     policy_ctx pc = {e, m};
     ctr_source src = {policy_cb, outcomes_cb, &pc};
     if (!rc)
-        rc = ctr_decide(&d, m->c, m->n, &src, cc, o->ans, CTR_PRODUCTS_MAX, &o->n);
+        rc = ctr_decide(&v.d, m->c, m->n, &src, cc, o->ans, CTR_PRODUCTS_MAX, &o->n);
     if (rc) {
         o->error = rc;
         o->n = 0;
@@ -417,6 +315,7 @@ typedef struct node__elg_req {
     uint8_t *frame;            /* the encoded Response (cap bytes of room)  */
     size_t len, cap;
     size_t n;
+    bool prove;                /* answer with a Proof (prove.h)             */
     fwl_Device dev[REQ_DEVICES];
 } elg_req;
 
@@ -445,8 +344,60 @@ static bool quitting(node_elg *e)
     return __atomic_load_n(&e->quit, __ATOMIC_ACQUIRE);
 }
 
-/* One request's decisions into o (one read snapshot) and the tip they were made at. */
-static int decide_all(node_elg *e, const elg_req *q, elg_device_answer *o, ldg_tip *t)
+/* What a verifier needs to re-decide for a device of model (docs/verification.md): the
+ * model's candidates; per product, its binding on the model or else its own binding (or
+ * their absence), the bound contract and the candidates' outcome totals. */
+static int prove_model(node_elg *e, const char *model, stamps at, node_proof *p)
+{
+    uint8_t k[LDG_STATE_KEY_MAX];
+    size_t kl = ldg_state_key_lines(k, model);
+    model_cands *m = candidates(e, model, at);
+    int rc = !kl ? LDG_EINVALID : !m ? LDG_ENOMEM : node_proof_add(p, e->reader, k, kl);
+    for (size_t i = 0; !rc && m && !m->rc && i < m->n; i = m->c[i].group_end) {
+        const char *product = m->c[i].r.product;
+        fwl_BindingRecord *b = &e->proof_binding;
+        rc = node_proof_add(p, e->reader, k, ldg_state_key_binding(k, product, model));
+        int brc = rc ? rc : ldg_store_binding(e->reader, product, model, b);
+        if (!rc && (brc == LDG_ENOTFOUND || (!brc && !b->hardware_model[0])))
+            rc = node_proof_add(p, e->reader, k, ldg_state_key_binding(k, product, ""));
+        if (rc || brc == LDG_ENOTFOUND)
+            continue;
+        if ((rc = brc) || (rc = node_proof_add(p, e->reader, k, ldg_state_key_contract(k, b->contract))))
+            break;
+        for (size_t j = i; !rc && j < m->c[i].group_end; j++)
+            rc = node_proof_add(p, e->reader, k, ldg_state_key_outcomes(k, m->c[j].hash_alg,
+                                 m->c[j].r.file_hash, m->c[j].r.file_hash_len));
+    }
+    return rc;
+}
+
+/* The request's proof as EligibleResp field 4, into e->proof_buf. */
+static int prove_request(node_elg *e, const elg_req *q, const ldg_tip *t, stamps at, size_t *len)
+{
+    node_proof p;
+    int rc = node_proof_begin(&p, e->reader, t->height);
+    for (size_t i = 0; !rc && i < q->n; i++)
+        rc = prove_model(e, q->dev[i].hardware_model, at, &p);
+    pb_ostream_t sz = PB_OSTREAM_SIZING;
+    if (!rc && !node_proof_write(&sz, fwl_EligibleResp_proof_tag, &p))
+        rc = LDG_ETOOBIG;
+    if (!rc && sz.bytes_written > NODE_RPC_MAX_RESPONSE / 2)
+        rc = LDG_ETOOBIG; /* the answers must fit beside it */
+    if (!rc && node_buf_reserve(&e->proof_buf, &e->proof_cap, sz.bytes_written))
+        rc = LDG_ENOMEM;
+    if (!rc) {
+        pb_ostream_t os = pb_ostream_from_buffer(e->proof_buf, sz.bytes_written);
+        rc = node_proof_write(&os, fwl_EligibleResp_proof_tag, &p) ? 0 : LDG_ETOOBIG;
+        *len = os.bytes_written;
+    }
+    node_proof_free(&p);
+    return rc;
+}
+
+/* One request's decisions into o (one read snapshot) and the tip they were made at, and
+ * with q->prove their proof (e->proof_buf, *proof_len bytes). */
+static int decide_all(node_elg *e, const elg_req *q, elg_device_answer *o, ldg_tip *t,
+                      size_t *proof_len)
 {
     stamps at = {0, 0, 0};
     int rc = ldg_store_snapshot_begin(e->reader);
@@ -463,6 +414,9 @@ static int decide_all(node_elg *e, const elg_req *q, elg_device_answer *o, ldg_t
             rc = NODE_ECONNECT;
         else
             decide_device(e, &q->dev[i], &cc, at, &o[i]);
+    *proof_len = 0;
+    if (!rc && q->prove)
+        rc = prove_request(e, q, t, at, proof_len);
     ldg_store_snapshot_end(e->reader);
     return rc;
 }
@@ -474,10 +428,10 @@ static void decide_request(node_elg *e, elg_req *q)
     elg_device_answer *o = e->scratch ? e->scratch
                                           : (e->scratch = malloc(MAX_DEV * sizeof *o));
     ldg_tip t;
-    size_t size = 0;
+    size_t size = 0, plen = 0;
     uint8_t *f;
-    int rc = o ? decide_all(e, q, o, &t) : LDG_ENOMEM;
-    if (!rc && (size = elg_wire_size(q->to.id, o, q->n, &t)) > q->cap) {
+    int rc = o ? decide_all(e, q, o, &t, &plen) : LDG_ENOMEM;
+    if (!rc && (size = elg_wire_size(q->to.id, o, q->n, &t, plen)) > q->cap) {
         if ((f = realloc(q->frame, size))) {
             q->frame = f;
             q->cap = size;
@@ -485,7 +439,8 @@ static void decide_request(node_elg *e, elg_req *q)
             rc = LDG_ENOMEM;
         }
     }
-    if (!rc && (q->len = elg_wire_write(q->frame, size, q->to.id, o, q->n, &t)) != size) {
+    if (!rc && (q->len = elg_wire_write(q->frame, size, q->to.id, o, q->n, &t, e->proof_buf,
+                                        plen)) != size) {
         node__log("eligible: encoded %zu bytes, sized %zu", q->len, size); /* a bug */
         if (q->len > size)
             abort(); /* past the buffer: memory is no longer trustworthy */
@@ -635,6 +590,8 @@ void node_elg_close(node_elg *e)
     hmap_free(&e->models);
     free(e->scratch);
     e->scratch = NULL;
+    free(e->proof_buf);
+    e->proof_buf = NULL;
 }
 
 /* --- the RPCs --------------------------------------------------------------------------- */
@@ -673,6 +630,7 @@ void node_elg_request(node_elg *e, node_rpc_conn *c, uint64_t id, const fwl_Elig
     q->rc = 0;
     q->len = 0;
     q->n = r->devices_count;
+    q->prove = r->prove;
     memcpy(q->dev, r->devices, q->n * sizeof *q->dev);
     e->queued += q->n;
     *node_rpc_conn_pending(c) += q->n;

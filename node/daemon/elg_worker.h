@@ -61,6 +61,9 @@ typedef struct node_elg {
     hmap models;               /* prepared candidates per hardware model                */
     size_t models_cands;       /* candidates held in models                             */
     void *scratch;             /* the decisions of one request                          */
+    uint8_t *proof_buf;        /* the encoded proof of one request (prove.h)            */
+    size_t proof_cap;
+    fwl_BindingRecord proof_binding; /* scratch of prove_model                          */
 } node_elg;
 
 /* Errors: LDG_EINVALID (missing loop, store, rpc; cache 0), LDG_ENOMEM. */

@@ -2,6 +2,7 @@
  * The read path: every read is one LMDB read transaction on the loop thread, answered with
  * the height it was read at.
  */
+#include "node/daemon/prove.h"
 #include "node/daemon/server_internal.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -54,22 +55,49 @@ void node__handle_get_block(server *s, client *c, uint64_t id, const fwl_GetBloc
 /* The hot read: the stored ReleaseRecord bytes are forwarded as they are, framed by hand
  * with nanopb's stream primitives (Response{id, get_release{record, at_height}}) instead of
  * a decode and a re-encode of the large record struct. */
+static bool put_release_body(pb_ostream_t *os, const uint8_t *rec, size_t rec_len, uint64_t at,
+                             const node_proof *proof)
+{
+    return (!rec || (pb_encode_tag(os, PB_WT_STRING, fwl_GetReleaseResp_record_tag) &&
+                     pb_encode_string(os, rec, rec_len))) &&
+           pb_encode_tag(os, PB_WT_VARINT, fwl_GetReleaseResp_at_height_tag) &&
+           pb_encode_varint(os, at) &&
+           (!proof || node_proof_write(os, fwl_GetReleaseResp_proof_tag, proof));
+}
+
+/* rec NULL: none (a proven absence); proof NULL: none asked. */
 static bool put_get_release(pb_ostream_t *os, uint64_t id, const uint8_t *rec, size_t rec_len,
-                            uint64_t at)
+                            uint64_t at, const node_proof *proof)
 {
     pb_ostream_t sz = PB_OSTREAM_SIZING;
-    if (!pb_encode_tag(&sz, PB_WT_STRING, fwl_GetReleaseResp_record_tag) ||
-        !pb_encode_string(&sz, rec, rec_len) ||
-        !pb_encode_tag(&sz, PB_WT_VARINT, fwl_GetReleaseResp_at_height_tag) ||
-        !pb_encode_varint(&sz, at))
-        return false;
-    return pb_encode_tag(os, PB_WT_VARINT, fwl_Response_id_tag) && pb_encode_varint(os, id) &&
+    return put_release_body(&sz, rec, rec_len, at, proof) &&
+           pb_encode_tag(os, PB_WT_VARINT, fwl_Response_id_tag) && pb_encode_varint(os, id) &&
            pb_encode_tag(os, PB_WT_STRING, fwl_Response_get_release_tag) &&
-           pb_encode_varint(os, sz.bytes_written) &&
-           pb_encode_tag(os, PB_WT_STRING, fwl_GetReleaseResp_record_tag) &&
-           pb_encode_string(os, rec, rec_len) &&
-           pb_encode_tag(os, PB_WT_VARINT, fwl_GetReleaseResp_at_height_tag) &&
-           pb_encode_varint(os, at);
+           pb_encode_varint(os, sz.bytes_written) && put_release_body(os, rec, rec_len, at, proof);
+}
+
+/* The release and its proof (or the proof of its absence) from one snapshot. */
+static int prove_release(server *s, const fwl_GetReleaseReq *r, uint8_t *rec, size_t cap,
+                         size_t *rec_len, uint64_t *at, node_proof *p)
+{
+    ldg_tip t;
+    uint8_t k[LDG_STATE_KEY_MAX];
+    size_t kl = ldg_state_key_release(k, r->file_hash.alg, r->file_hash.digest.bytes,
+                                      r->file_hash.digest.size);
+    int rc = ldg_store_snapshot_begin(s->store);
+    if (rc)
+        return rc;
+    if (!(rc = ldg_store_tip(s->store, &t))) {
+        *at = t.height;
+        rc = ldg_store_release_raw(s->store, r->file_hash.alg, r->file_hash.digest.bytes,
+                                   r->file_hash.digest.size, rec, cap, rec_len, at);
+        if (rc == LDG_ENOTFOUND)
+            *rec_len = 0, rc = 0;
+    }
+    if (!rc && !(rc = node_proof_begin(p, s->store, t.height)))
+        rc = node_proof_add(p, s->store, k, kl);
+    ldg_store_snapshot_end(s->store);
+    return rc;
 }
 
 void node__handle_get_release(server *s, client *c, uint64_t id, const fwl_GetReleaseReq *r)
@@ -92,23 +120,28 @@ void node__handle_get_release(server *s, client *c, uint64_t id, const fwl_GetRe
                             "got %u", h->name, h->digest_len, (unsigned)r->file_hash.digest.size);
         return;
     }
-    int rc = ldg_store_release_raw(s->store, r->file_hash.alg, r->file_hash.digest.bytes,
-                                   r->file_hash.digest.size, rec, sizeof rec, &rec_len, &at);
+    node_proof proof, *pf = r->prove ? &proof : NULL;
+    int rc = pf ? prove_release(s, r, rec, sizeof rec, &rec_len, &at, pf)
+                : ldg_store_release_raw(s->store, r->file_hash.alg, r->file_hash.digest.bytes,
+                                        r->file_hash.digest.size, rec, sizeof rec, &rec_len, &at);
     if (rc) {
         node_rpc_send_error(c, id, rc, "release: %s", node_strerror(rc));
+        if (pf)
+            node_proof_free(pf);
         return;
     }
+    const uint8_t *recp = rec_len ? rec : NULL; /* none: proven absent */
     pb_ostream_t sz = PB_OSTREAM_SIZING;
     uint8_t *p;
-    if (!put_get_release(&sz, id, rec, rec_len, at)) {
+    if (!put_get_release(&sz, id, recp, rec_len, at, pf))
         node_rpc_close_conn(c);
-        return;
+    else if ((p = node_rpc_frame_begin(c, sz.bytes_written))) {
+        pb_ostream_t os = pb_ostream_from_buffer(p, sz.bytes_written);
+        put_get_release(&os, id, recp, rec_len, at, pf);
+        node_rpc_frame_end(c, sz.bytes_written);
     }
-    if (!(p = node_rpc_frame_begin(c, sz.bytes_written)))
-        return;
-    pb_ostream_t os = pb_ostream_from_buffer(p, sz.bytes_written);
-    put_get_release(&os, id, rec, rec_len, at);
-    node_rpc_frame_end(c, sz.bytes_written);
+    if (pf)
+        node_proof_free(pf);
 }
 
 /* ListReleases: records are encoded as they come out of the store, then framed. */

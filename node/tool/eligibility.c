@@ -207,7 +207,9 @@ static const char eligible_usage[] =
     TOOL_USAGE_NODE
     "  --json            print {\"at_height\", \"block_hash\", \"answers\": [{\"device_id\",\n"
     "                    \"products\": [{\"product\", \"status\", \"installed\", \"best\",\n"
-    "                    \"plan\", \"unsatisfiable\", \"policy\", \"rejected\", ...}]}]}\n";
+    "                    \"plan\", \"unsatisfiable\", \"policy\", \"rejected\", ...}]}]} (with\n"
+    "                    --verify also \"verified\": true)\n"
+    TOOL_USAGE_VERIFY;
 _Static_assert(FWL_TRACKER_DEVICES_MAX == 16, "the usage says at most 16 devices");
 
 enum {
@@ -218,6 +220,8 @@ enum {
     OPT_FAILED,
     OPT_ROLLED_BACK,
     OPT_BATCH,
+    OPT_VERIFY,
+    OPT_MAX_AGE,
 };
 
 
@@ -405,19 +409,58 @@ static void answers_print(const json_t *res)
     }
     printf("at height %" JSON_INTEGER_FORMAT ", block %s\n",
            json_integer_value(json_object_get(res, "at_height")), jstr(res, "block_hash"));
+    if (json_is_true(json_object_get(res, "verified")))
+        printf("verified: certified by the validators; every answer re-decided from the "
+               "proven records\n");
+}
+
+/* Eligible with a proof, checked (client.h, fwl_verify_eligible), then decoded as usual (the
+ * answers go to the callbacks set on s->resp): exits 1 when it does not verify. */
+static const fwl_EligibleResp *eligible_verified(tool_session *s, const tool_opts *o,
+                                                 const fwl_EligibleReq *q, uint64_t max_age)
+{
+    ldg_genesis *g = tool_trusted_genesis(o);
+    fwl_trust tr = {g, 0, max_age, TOOL_VERIFY_DRIFT_MS};
+    const uint8_t *buf;
+    size_t len;
+    char why[300] = "";
+    uint64_t height;
+    tool_call_raw(s, "Eligible", &buf, &len);
+    int rc = fwl_verify_eligible(&tr, q->devices, q->devices_count, buf, len, &height, why,
+                                 sizeof why);
+    free(g);
+    if (rc)
+        tool_die_rc(rc, "Eligible answer does not verify", why);
+    pb_istream_t st = pb_istream_from_buffer(buf, len);
+    if (!pb_decode(&st, fwl_Response_fields, &s->resp) ||
+        s->resp.which_resp != fwl_Response_eligible_tag)
+        tool_die_rc(NODE_EPROTO, "Eligible", "the verified answer does not decode");
+    return &s->resp.resp.eligible;
 }
 
 int eligible_main(int argc, char **argv)
 {
     static const struct option opts[] = {{"device", required_argument, NULL, OPT_DEVICE},
+                                         {"verify", no_argument, NULL, OPT_VERIFY},
+                                         {"max-age", required_argument, NULL, OPT_MAX_AGE},
                                          TOOL_OPTS_NODE, TOOL_OPTS_JSON, TOOL_OPTS_HELP, {0}};
     const char *files[FWL_TRACKER_DEVICES_MAX];
     size_t n = 0;
     tool_opts o;
+    bool verify = false;
+    uint64_t max_age = tool_parse_duration_ms("--max-age", TOOL_VERIFY_MAX_AGE_DEFAULT);
     int c;
 
     tool_opts_init(&o, eligible_usage);
     while ((c = tool_getopt(argc, argv, opts)) != -1) {
+        if (c == OPT_VERIFY) {
+            verify = true;
+            continue;
+        }
+        if (c == OPT_MAX_AGE) {
+            max_age = tool_parse_duration_ms("--max-age", optarg);
+            continue;
+        }
         if (c != OPT_DEVICE) {
             tool_common_opt(&o, NULL, c, argv);
             continue;
@@ -444,7 +487,13 @@ int eligible_main(int argc, char **argv)
     tool_req(s, fwl_Request_eligible_tag)->req.eligible = *q;
     s->resp.cb_resp.funcs.decode = on_eligible;
     s->resp.cb_resp.arg = ctx;
-    const fwl_EligibleResp *r = &tool_call(s, fwl_Response_eligible_tag, "Eligible")->resp.eligible;
+    const fwl_EligibleResp *r;
+    if (verify) {
+        s->req.req.eligible.prove = true;
+        r = eligible_verified(s, &o, q, max_age);
+    } else {
+        r = &tool_call(s, fwl_Response_eligible_tag, "Eligible")->resp.eligible;
+    }
     if (json_array_size(ctx->answers) != n)
         tool_die_rc(NODE_EPROTO, "Eligible", "not one answer per device");
 
@@ -452,6 +501,8 @@ int eligible_main(int argc, char **argv)
     json_object_set_new(res, "at_height", json_integer((json_int_t)r->at_height));
     json_object_set_new(res, "block_hash", tool_json_hex(r->block_hash.bytes, r->block_hash.size));
     json_object_set_new(res, "answers", ctx->answers);
+    if (verify)
+        json_object_set_new(res, "verified", json_true());
     tool_close(s);
     free(ctx);
     free(q);

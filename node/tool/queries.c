@@ -21,6 +21,8 @@ enum {
     OPT_HASH_ALG,
     OPT_HASH,
     OPT_LATEST,
+    OPT_VERIFY,
+    OPT_MAX_AGE,
 };
 
 /* One line of human output; the node's text is cleaned before it reaches the terminal. */
@@ -310,8 +312,37 @@ static const char release_usage[] =
     "  --file-hash HEX   the file hash\n"
     "  --file PATH       hash this file instead\n"
     "  --hash-alg ALG    sha256 (default) or sha3-256\n"
+    TOOL_USAGE_VERIFY
     TOOL_USAGE_NODE
-    "  --json            print {\"at_height\", \"record\": {every field}}\n";
+    "  --json            print {\"at_height\", \"record\": {every field}} (with --verify also\n"
+    "                    \"verified\": true, \"block_time_ms\")\n";
+
+/* GetRelease with a proof, checked (client.h, fwl_verify_release): exits 1 when the answer
+ * does not verify, or when the proof shows there is no such release. */
+static const fwl_ReleaseRecord *release_verified(tool_session *s, const tool_opts *o,
+                                                 const fwl_Hash *h, uint64_t max_age,
+                                                 uint64_t *height)
+{
+    static fwl_ReleaseRecord rec;
+    ldg_genesis *g = tool_trusted_genesis(o);
+    fwl_trust tr = {g, 0, max_age, TOOL_VERIFY_DRIFT_MS};
+    const uint8_t *buf;
+    size_t len;
+    char why[300] = "";
+    bool found = false;
+    s->req.req.get_release.prove = true;
+    tool_call_raw(s, "GetRelease", &buf, &len);
+    int rc = fwl_verify_release(&tr, buf, len, h, &rec, &found, height, why, sizeof why);
+    free(g);
+    if (rc)
+        tool_die_rc(rc, "GetRelease answer does not verify", why);
+    if (!found) {
+        char detail[80];
+        snprintf(detail, sizeof detail, "proven absent at height %" PRIu64, *height);
+        tool_die_rc(LDG_ENOTFOUND, "release", detail);
+    }
+    return &rec;
+}
 
 int release_main(int argc, char **argv)
 {
@@ -319,10 +350,14 @@ int release_main(int argc, char **argv)
         {"file-hash", required_argument, NULL, OPT_FILE_HASH},
         {"file", required_argument, NULL, OPT_FILE},
         {"hash-alg", required_argument, NULL, OPT_HASH_ALG},
+        {"verify", no_argument, NULL, OPT_VERIFY},
+        {"max-age", required_argument, NULL, OPT_MAX_AGE},
         TOOL_OPTS_NODE, TOOL_OPTS_JSON, TOOL_OPTS_HELP, {0}};
     tool_opts o;
     const char *hex = NULL, *file = NULL, *alg = NULL;
     fwl_Hash h = {0};
+    bool verify = false;
+    uint64_t max_age = tool_parse_duration_ms("--max-age", TOOL_VERIFY_MAX_AGE_DEFAULT);
     int c;
 
     tool_opts_init(&o, release_usage);
@@ -331,6 +366,8 @@ int release_main(int argc, char **argv)
         case OPT_FILE_HASH: hex = optarg; break;
         case OPT_FILE: file = optarg; break;
         case OPT_HASH_ALG: alg = optarg; break;
+        case OPT_VERIFY: verify = true; break;
+        case OPT_MAX_AGE: max_age = tool_parse_duration_ms("--max-age", optarg); break;
         default: tool_common_opt(&o, NULL, c, argv);
         }
     }
@@ -342,15 +379,27 @@ int release_main(int argc, char **argv)
     fwl_Request *rq = tool_req(s, fwl_Request_get_release_tag);
     rq->req.get_release.has_file_hash = true;
     rq->req.get_release.file_hash = h;
-    const fwl_GetReleaseResp *r =
-        &tool_call(s, fwl_Response_get_release_tag, "GetRelease")->resp.get_release;
+    const fwl_ReleaseRecord *rec;
+    uint64_t at;
+    if (verify) {
+        rec = release_verified(s, &o, &h, max_age, &at);
+    } else {
+        const fwl_GetReleaseResp *r =
+            &tool_call(s, fwl_Response_get_release_tag, "GetRelease")->resp.get_release;
+        rec = &r->record;
+        at = r->at_height;
+    }
     if (o.json) {
         json_t *res = json_object();
-        json_object_set_new(res, "at_height", int_json(r->at_height));
-        json_object_set_new(res, "record", record_json(&r->record));
+        json_object_set_new(res, "at_height", int_json(at));
+        json_object_set_new(res, "record", record_json(rec));
+        if (verify)
+            json_object_set_new(res, "verified", json_true());
         tool_json_print(res);
     } else {
-        record_print(&r->record);
+        record_print(rec);
+        if (verify)
+            kv("verified", "yes: certified by the validators at height %" PRIu64, at);
     }
     tool_close(s);
     return TOOL_EXIT_OK;

@@ -174,6 +174,29 @@ fwl_Response *tool_call(tool_session *s, pb_size_t which, const char *what)
     return &s->resp;
 }
 
+void tool_call_raw(tool_session *s, const char *what, const uint8_t **buf, size_t *len)
+{
+    int rc = node_client_send(s->c, &s->req);
+    if (!rc)
+        rc = node_client_recv_raw(s->c, buf, len);
+    if (rc)
+        tool_die_rc(rc, what, "");
+}
+
+ldg_genesis *tool_trusted_genesis(const tool_opts *o)
+{
+    const char *path = o->genesis ? o->genesis : getenv("FWLEDGER_GENESIS");
+    if (!path || !*path)
+        tool_usage_error("--verify checks answers against the validators of a genesis: give "
+                         "--genesis FILE (or set FWLEDGER_GENESIS)");
+    ldg_genesis *g = tool_xcalloc(1, sizeof *g);
+    char err[256] = "";
+    int rc = node_genesis_load(path, g, err, sizeof err);
+    if (rc)
+        tool_die_rc(rc, path, err);
+    return g;
+}
+
 void tool_status(tool_session *s, fwl_StatusResp *out)
 {
     tool_req(s, fwl_Request_status_tag);

@@ -230,6 +230,23 @@ fwl_Request *tool_req(tool_session *s, pb_size_t which);
 /* Send s->req, receive s->resp; on any error exit 1 naming what, the code and the node's
  * message. The response must be of kind which. */
 fwl_Response *tool_call(tool_session *s, pb_size_t which, const char *what);
+/* Send s->req and receive the raw response frame (valid until the next call), for the
+ * verifier (client.h); exits 1 on a transport error. */
+void tool_call_raw(tool_session *s, const char *what, const uint8_t **buf, size_t *len);
+/* The genesis answers are verified against (--verify): --genesis, else $FWLEDGER_GENESIS;
+ * a usage error when neither is given. Caller frees. */
+ldg_genesis *tool_trusted_genesis(const tool_opts *o);
+/* A duration: a number and a unit, ms, s, m, h or d (e.g. 90s, 5m); a usage error naming
+ * opt otherwise. */
+uint64_t tool_parse_duration_ms(const char *opt, const char *s);
+/* Options and usage of the subcommands that can verify their answers (docs/verification.md). */
+#define TOOL_VERIFY_MAX_AGE_DEFAULT "10m"
+#define TOOL_VERIFY_DRIFT_MS 30000 /* how far ahead of this clock a block may be */
+#define TOOL_USAGE_VERIFY                                                                    \
+    "  --verify          check the answer against the validators' signatures (needs the\n"   \
+    "                    genesis: --genesis or $FWLEDGER_GENESIS), trusting no node\n"       \
+    "  --max-age AGE     with --verify: the answer's block at most this old, e.g. 90s, 5m\n" \
+    "                    (default " TOOL_VERIFY_MAX_AGE_DEFAULT ")\n"
 /* Status round trip; the result is copied to out. */
 void tool_status(tool_session *s, fwl_StatusResp *out);
 

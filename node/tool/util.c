@@ -503,3 +503,19 @@ json_t *tool_json_hash(const fwl_Hash *h)
     json_object_set_new(o, "digest", tool_json_hex(h->digest.bytes, h->digest.size));
     return o;
 }
+
+uint64_t tool_parse_duration_ms(const char *opt, const char *s)
+{
+    static const struct {
+        const char *unit;
+        uint64_t ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end != s && *s != '-' && !errno)
+        for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+            if (!strcmp(end, units[i].unit) && v <= UINT64_MAX / units[i].ms)
+                return v * units[i].ms;
+    tool_usage_error("%s: expected a duration such as 500ms, 90s, 5m, 2h or 1d, got '%s'", opt, s);
+}

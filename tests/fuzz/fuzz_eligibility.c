@@ -256,9 +256,9 @@ static void check_wire(elg_device_answer *o, size_t n)
     static fwl_Response resp;
     ldg_tip t = {.height = 42, .time_ms = 7};
     memset(t.hash, 0x5a, sizeof t.hash);
-    size_t size = elg_wire_size(9, o, n, &t);
+    size_t size = elg_wire_size(9, o, n, &t, 0);
     FZ_CHECK(size <= sizeof buf, "answer of %zu bytes", size);
-    FZ_CHECK(elg_wire_write(buf, size, 9, o, n, &t) == size, "written != sized (%zu)", size);
+    FZ_CHECK(elg_wire_write(buf, size, 9, o, n, &t, NULL, 0) == size, "written != sized (%zu)", size);
     memset(&resp, 0, sizeof resp);
     n_decoded = 0;
     resp.cb_resp.funcs.decode = on_member;

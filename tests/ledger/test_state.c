@@ -1,6 +1,8 @@
 /* The authenticated state (issue 11): the streamed root against a plain recursive
  * definition, the store's tree against its tables after every block, and range proofs:
  * honest ones verify, altered ones do not. */
+#include <pb_decode.h>
+
 #include "tests/ledger/store_helpers.h"
 
 /* --- the definition, written the slow obvious way --- */
@@ -174,6 +176,32 @@ static void prove(const uint8_t *prefix, size_t pl, ldg_state_proof_buf *b, size
     assert_int_equal(ldg_store_prove(S, prefix, pl, 4096, b), 0);
     assert_int_equal(b->p.n_leaves, want);
     assert_int_equal(ldg_state_verify(G.hash_alg, root, prefix, pl, &b->p), 0);
+    /* Each leaf comes with the record it hashes. */
+    for (size_t i = 0; i < b->p.n_leaves; i++) {
+        uint8_t h[LDG_HASH_MAX];
+        size_t hl;
+        const uint8_t *parts[1] = {b->p.leaves[i].value};
+        assert_int_equal(ldg_hash(G.hash_alg, parts, &b->p.leaves[i].value_len, 1, h, &hl), 0);
+        assert_memory_equal(h, b->p.leaves[i].vhash, LDG_DIGEST_LEN);
+    }
+    /* Through the wire form and back, it still verifies. */
+    static uint8_t wire[1 << 20];
+    pb_ostream_t os = pb_ostream_from_buffer(wire, sizeof wire);
+    assert_int_equal(ldg_state_proof_encode(&os, 1, prefix, pl, &b->p), 0);
+    pb_istream_t is = pb_istream_from_buffer(wire, os.bytes_written);
+    uint32_t tag;
+    pb_wire_type_t wt;
+    bool eof;
+    uint64_t n;
+    assert_true(pb_decode_tag(&is, &wt, &tag, &eof) && tag == 1 && pb_decode_varint(&is, &n));
+    ldg_state_proof_dec d;
+    assert_int_equal(ldg_state_proof_decode(G.hash_alg, wire + (os.bytes_written - n), n, &d), 0);
+    assert_int_equal(d.prefix_len, pl);
+    assert_memory_equal(d.prefix, prefix, pl);
+    assert_int_equal(d.p.n_leaves, want);
+    assert_int_equal(d.p.n_steps, b->p.n_steps);
+    assert_int_equal(ldg_state_verify(G.hash_alg, root, d.prefix, d.prefix_len, &d.p), 0);
+    ldg_state_proof_dec_free(&d);
 }
 
 static void test_range_proofs(void **st)

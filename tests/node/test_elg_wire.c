@@ -95,10 +95,10 @@ static size_t cases, total_bytes;
 /* The whole round trip for answers o[0..n) at tip t, request id. Returns the size. */
 static size_t round_trip(uint64_t id, elg_device_answer *o, size_t n, const ldg_tip *t)
 {
-    size_t size = elg_wire_size(id, o, n, t);
+    size_t size = elg_wire_size(id, o, n, t, 0);
     assert_true(size + GUARD <= sizeof buf);
     memset(buf, 0xa5, size + GUARD);
-    assert_int_equal(elg_wire_write(buf, size, id, o, n, t), size);
+    assert_int_equal(elg_wire_write(buf, size, id, o, n, t, NULL, 0), size);
     for (size_t i = 0; i < GUARD; i++)
         assert_int_equal(buf[size + i], 0xa5);
 
@@ -405,8 +405,8 @@ static void test_largest(void **st)
     print_message("largest answer: %zu bytes\n", size);
     /* a buffer size that is not the answers' size is refused, nothing written */
     memset(buf, 0, 16);
-    assert_int_equal(elg_wire_write(buf, size - 1, UINT64_MAX, out, MAX_DEV, &t), 0);
-    assert_int_equal(elg_wire_write(buf, size + 1, UINT64_MAX, out, MAX_DEV, &t), 0);
+    assert_int_equal(elg_wire_write(buf, size - 1, UINT64_MAX, out, MAX_DEV, &t, NULL, 0), 0);
+    assert_int_equal(elg_wire_write(buf, size + 1, UINT64_MAX, out, MAX_DEV, &t, NULL, 0), 0);
     for (size_t i = 0; i < 16; i++)
         assert_int_equal(buf[i], 0);
 }
