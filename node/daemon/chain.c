@@ -157,10 +157,23 @@ void node__start_height(node_chain *ch)
     }
 }
 
+/* A quiet chain still moves its time: an empty block once the tip (or this node's start)
+ * is empty_block_interval_ms old, so that an answer's block time tells a tracker how fresh
+ * it is (docs/verification.md: the maximum age). */
+static bool empty_block_due(node_chain *ch)
+{
+    uint32_t every = ch->cfg.node->empty_block_interval_ms;
+    ldg_tip t;
+    if (!every || ldg_store_tip(ch->cfg.store, &t))
+        return false;
+    uint64_t since = t.time_ms > ch->started_at_ms ? t.time_ms : ch->started_at_ms;
+    return node__chain_now(ch) >= since + every;
+}
+
 void node_chain_kick(node_chain *ch)
 {
     build_maybe(ch);
-    if (node_mempool_count(ch->cfg.mp) > 0)
+    if (node_mempool_count(ch->cfg.mp) > 0 || empty_block_due(ch))
         node__start_height(ch);
 }
 
@@ -647,6 +660,7 @@ static void close_handle(uv_handle_t *h)
 int node_chain_start(node_chain *ch, char *err, size_t errlen)
 {
     int rc = node__p2p_start(ch, err, errlen);
+    ch->started_at_ms = node__chain_now(ch);
     if (!rc)
         node__send_status(ch, -1);
     return rc;

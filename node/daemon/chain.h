@@ -152,6 +152,7 @@ typedef struct node_chain {
     bool started;              /* the engine is deciding `height`                       */
     uint64_t height;           /* tip + 1                                               */
     uint64_t height_started_ms, last_resend_ms;
+    uint64_t started_at_ms;         /* node_chain_start: the empty-block clock's start */
     node_votelog *vlog;
     node_vote_state vs;        /* what vlog holds: record, WAL, proof-of-lock           */
     node_vote_state vs_next;   /* scratch: vs with the current action batch             */

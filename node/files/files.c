@@ -28,6 +28,7 @@
 
 /* Config limits: generous, but each bounds memory or work somewhere. */
 #define BLOCK_INTERVAL_MAX 3600000u /* one hour */
+#define EMPTY_BLOCK_INTERVAL_MAX 86400000u /* a day */
 #define MEMPOOL_MAX_MAX 1000000u    /* transactions are up to ~10 KiB each */
 #define CLIENTS_MAX_MAX 65536u
 
@@ -338,6 +339,7 @@ static int config_from_json(const json_t *root, node_config *c, node_json_err *e
         "rpc_listen",
         "validator_key",
         "block_interval_ms",
+        "empty_block_interval_ms",
         "max_block_txs",
         "mempool_max",
         "max_clients",
@@ -385,6 +387,8 @@ static int config_from_json(const json_t *root, node_config *c, node_json_err *e
                                &c->rpc_port, e))) ||
         (rc = node__get_u32(root, "block_interval_ms", 1, BLOCK_INTERVAL_MAX, &c->block_interval_ms,
                       e)) ||
+        (rc = node__get_u32(root, "empty_block_interval_ms", 0, EMPTY_BLOCK_INTERVAL_MAX,
+                            &c->empty_block_interval_ms, e)) ||
         (rc = node__get_u32(root, "max_block_txs", 1, LDG_BLOCK_MAX_TXS, &c->max_block_txs, e)) ||
         (rc = node__get_u32(root, "mempool_max", 1, MEMPOOL_MAX_MAX, &c->mempool_max, e)) ||
         (rc = node__get_u32(root, "max_clients", 1, CLIENTS_MAX_MAX, &c->max_clients, e)) ||
@@ -436,6 +440,7 @@ void node_config_defaults(node_config *c)
     strcpy(c->rpc_host, "127.0.0.1");
     c->rpc_port = 7400;
     c->block_interval_ms = 50;
+    c->empty_block_interval_ms = 60000;
     c->max_block_txs = 4096;
     c->mempool_max = 50000;
     c->max_clients = 1024;
@@ -536,6 +541,7 @@ static bool config_same(const node_config *a, const node_config *b)
     if (strcmp(a->data_dir, b->data_dir) || strcmp(a->genesis, b->genesis) ||
         strcmp(a->validator_key, b->validator_key) || strcmp(a->rpc_host, b->rpc_host) ||
         a->rpc_port != b->rpc_port || a->block_interval_ms != b->block_interval_ms ||
+        a->empty_block_interval_ms != b->empty_block_interval_ms ||
         a->max_block_txs != b->max_block_txs || a->mempool_max != b->mempool_max ||
         a->max_clients != b->max_clients || strcmp(a->identity_key, b->identity_key) ||
         strcmp(a->p2p_host, b->p2p_host) || a->p2p_port != b->p2p_port ||
@@ -589,6 +595,7 @@ static int config_to_json(const node_config *c, json_t **out)
     /* Written even when "": absent would mean the default, validator.key. */
     node__put(root, "validator_key", json_string(c->validator_key), &ok);
     node__put(root, "block_interval_ms", json_integer(c->block_interval_ms), &ok);
+    node__put(root, "empty_block_interval_ms", json_integer(c->empty_block_interval_ms), &ok);
     node__put(root, "max_block_txs", json_integer(c->max_block_txs), &ok);
     node__put(root, "mempool_max", json_integer(c->mempool_max), &ok);
     node__put(root, "max_clients", json_integer(c->max_clients), &ok);

@@ -168,6 +168,7 @@ typedef struct {
     char rpc_host[256];
     int rpc_port;
     uint32_t block_interval_ms;
+    uint32_t empty_block_interval_ms; /* 0: no empty blocks while idle */
     uint32_t max_block_txs;
     uint32_t mempool_max;
     uint32_t max_clients;

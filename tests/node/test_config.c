@@ -138,6 +138,7 @@ static void test_config_refusals(void **state)
         {"\"rpc_listen\": \"localhost:+80\"", "rpc_listen: port must be"},
         {"\"rpc_listen\": \"::1:7400\"", "rpc_listen: an IPv6 host must be in brackets"},
         {"\"rpc_listen\": \"a b:7400\"", "rpc_listen: invalid character"},
+        {"\"empty_block_interval_ms\": 86400001", "empty_block_interval_ms: must be between 0"},
         {"\"block_interval_ms\": 0", "block_interval_ms: must be between 1"},
         {"\"block_interval_ms\": \"50\"", "block_interval_ms: must be an integer"},
         {"\"max_block_txs\": 8193", "max_block_txs: must be between 1 and 8192"},
