@@ -37,3 +37,10 @@ out=$(FWLEDGER_GENESIS="$TMP/busy/genesis.json" "$FWL" release --node "127.0.0.1
     --file-hash "$zero" --verify --max-age 2s 2>&1) && fail "an unknown release verified: $out"
 grep -q "error -16 .*proven absent" <<<"$out" || fail "want a proven absence, got: $out"
 echo "empty blocks: a quiet validator with empty_block_interval_ms 400 moves its chain's time; 0 leaves it"
+
+# fwledgerd --verify-state on the stopped node's data: the tree agrees with the records.
+NODE_PID=${PIDS[1]}
+stop_node
+out=$("$FWLD" --config "$TMP/busy/node.json" --verify-state) || fail "--verify-state: $out"
+grep -q "recomputed from the records [0-9a-f]*: ok" <<<"$out" || fail "--verify-state said: $out"
+echo "verify-state: ok"

@@ -1,6 +1,7 @@
 /* The authenticated state (issue 11): the streamed root against a plain recursive
  * definition, the store's tree against its tables after every block, and range proofs:
  * honest ones verify, altered ones do not. */
+#include <lmdb.h>
 #include <pb_decode.h>
 
 #include "tests/ledger/store_helpers.h"
@@ -159,6 +160,32 @@ static void test_tree_follows_tables(void **st)
     assert_int_equal(ldg_store_open(&S, dir, &G, 1 << 26), 0);
     uint8_t stored[LDG_DIGEST_LEN], computed[LDG_DIGEST_LEN];
     assert_int_equal(ldg_store_verify_state(S, stored, computed), 0);
+    /* A record changed behind the tree's back (a disk edit, a bug): the check says so. */
+    ldg_store_close(S);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *c;
+    MDB_val k, v;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "releases", 0, &dbi), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &c), 0);
+    assert_int_equal(mdb_cursor_get(c, &k, &v, MDB_FIRST), 0);
+    uint8_t *copy = malloc(v.mv_size);
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[v.mv_size - 1] ^= 1;
+    MDB_val nv = {v.mv_size, copy};
+    assert_int_equal(mdb_put(txn, dbi, &k, &nv, 0), 0);
+    mdb_cursor_close(c);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(copy);
+    assert_int_equal(ldg_store_open(&S, dir, &G, 1 << 26), 0);
+    assert_int_equal(ldg_store_verify_state(S, stored, computed), LDG_EPROOF);
+    assert_memory_not_equal(stored, computed, LDG_DIGEST_LEN);
 }
 
 /* The prefix of a model's candidates: 'h' model NUL. */
