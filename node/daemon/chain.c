@@ -3,7 +3,8 @@
  * its actions with the store, the vote log and the p2p transport.
  *
  * Heights start only when there is something to decide: when the mempool holds transactions
- * or a peer's proposal or vote for the height arrives (no empty blocks while idle). Own
+ * or a peer's proposal or vote for the height arrives, or the tip is empty_block_interval_ms
+ * old (an empty block: a quiet chain's time still moves, for trackers' maximum age). Own
  * proposals and votes are recorded durably (votelog.c) before they are signed; other
  * validators' messages are checked against their genesis keys before the engine sees them.
  * A proposed block is validated by staging it (ldg_store_stage_block), so that when it is
