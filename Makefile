@@ -169,10 +169,14 @@ tsan:
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66 $${TSAN_OPTIONS:-}" $(MAKE) BUILD=build-tsan \
 	  OPT="-O1 -g" EXTRA_CFLAGS="-fsanitize=thread" EXTRA_LDFLAGS="-fsanitize=thread" functional
 
-bench: $(BINS) $(BUILD)/bench_client
+bench: $(BINS) $(BUILD)/bench_client $(BUILD)/bench_store
 	$(Q)BUILD=$(BUILD) bash scripts/bench
 
 $(BUILD)/bench_client: scripts/bench_client.c $(LIB)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/bench_store: scripts/bench_store.c $(LIB)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 

@@ -712,6 +712,10 @@ int ldg_store_stage_block(ldg_store *s, const uint8_t *block, size_t len,
 /* The hash of the block built or staged and not yet committed. Errors: LDG_ENOTFOUND. */
 int ldg_store_built(ldg_store *s, uint8_t hash[LDG_DIGEST_LEN]);
 
+/* Benchmark hook (scripts/bench_store.c): off, the state tree is no longer kept and headers
+ * keep naming the root it had; such a store agrees with no other node. */
+void ldg_store_bench_state_tree(ldg_store *s, bool on);
+
 /* Test hook: make the next apply fail after k puts (simulates a crash mid-block). */
 void ldg_store_fail_after(ldg_store *s, long k);
 

@@ -344,8 +344,7 @@ int ldg_store_reader(ldg_store *s, ldg_store **out)
     r->contract_check = NULL;
     r->fail_after = -1;
     r->reader = true;
-    r->dirty = NULL;
-    r->n_dirty = r->cap_dirty = 0;
+    r->sc = NULL;
     *out = r;
     return 0;
 }
@@ -366,7 +365,7 @@ void ldg_store_close(ldg_store *s)
         mdb_env_close(s->env);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
-    free(s->dirty);
+    ldg__state_free(s);
     free(s);
 }
 

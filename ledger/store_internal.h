@@ -69,9 +69,8 @@ struct ldg_store {
     char contract_err[LDG_CONTRACT_ERR_MAX];
     fwl_ContractRecord contract; /* scratch (large) */
     bool reader;                 /* a second handle (ldg_store_reader): reads only    */
-    /* The state tree's nodes whose hashes the block's end recomputes (store_state.c). */
-    struct state_node_id *dirty;
-    size_t n_dirty, cap_dirty;
+    struct state_cache *sc;      /* the block's nodes of the state tree (store_state.c) */
+    bool no_state_tree;          /* ldg_store_bench_state_tree(s, false)              */
 };
 
 /* A write in progress: the transaction, the block's height and time. */
@@ -123,12 +122,35 @@ int ldg__state_lines(wctx *w, const fwl_Release *r, uint64_t height, uint32_t in
 int ldg__state_set(wctx *w, const uint8_t *key, size_t kl, const uint8_t vhash[LDG_DIGEST_LEN]);
 int ldg__state_del(wctx *w, const uint8_t *key, size_t kl);
 void ldg__state_begin(ldg_store *s);
+void ldg__state_free(ldg_store *s);
 int ldg__state_finish(wctx *w, uint8_t root[LDG_DIGEST_LEN]);
 int ldg__state_root(ldg_store *s, MDB_txn *txn, uint8_t root[LDG_DIGEST_LEN]);
 /* The root recomputed from the tables alone (not the tree's nodes). */
 int ldg__state_recompute(ldg_store *s, MDB_txn *txn, uint8_t root[LDG_DIGEST_LEN]);
 /* Build the tree from the tables (a store written before the tree existed). */
 int ldg__state_rebuild(wctx *w, uint8_t root[LDG_DIGEST_LEN]);
+/* The state tree's nodes (store_state.c): an id is be16(bit) then the prefix's bytes (a
+ * leaf's: be16(0x8000 | 8 * key length) then the key); a node as stored. */
+typedef struct {
+    uint8_t b[ID_MAX];
+    size_t len;
+} node_id;
+typedef struct {
+    bool leaf;
+    uint8_t hash[LDG_DIGEST_LEN];
+    uint8_t vhash[LDG_DIGEST_LEN]; /* leaf: the record's hash      */
+    uint8_t ch[2][LDG_DIGEST_LEN]; /* inner: the children's hashes */
+    node_id child[2];              /* inner: the children's ids    */
+} node;
+size_t ldg__id_bit(const uint8_t *id);
+int ldg__bit_of(const uint8_t *k, size_t i);
+/* The first bit where a and b differ (the shorter length when one is a prefix). */
+size_t ldg__lcp_bits(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);
+int ldg__node_get(ldg_store *s, MDB_txn *txn, const node_id *id, node *n);
+/* The root's id; LDG_ENOTFOUND for the empty state. */
+int ldg__node_root_id(ldg_store *s, MDB_txn *txn, node_id *id);
+/* The stored record a state key's leaf hashes (v points into txn's pages). */
+int ldg__state_value(ldg_store *s, MDB_txn *txn, const uint8_t *key, size_t kl, MDB_val *v);
 /* ldg__put_pb, and the hash of the bytes written when the table is in the state. */
 int ldg__put_pb_h(wctx *w, int db, const void *k, size_t kl, const pb_msgdesc_t *f,
                   const void *src, uint8_t vhash[LDG_DIGEST_LEN]);

@@ -1,29 +1,22 @@
 /*
- * The authenticated state in LMDB: the crit-bit trie of ledger/state.c, kept node by node
- * in the `state` table and updated inside the block's one write transaction.
- *
- * What is in it (every key prefix-free: names end with their NUL, the rest is fixed size):
- *   'a' product 0x00 key id(32)        -> H(AuthorRecord)     authors
- *   'b' product 0x00 model 0x00        -> H(BindingRecord)    bindings
- *   'c' name 0x00                      -> H(ContractRecord)   contracts (latest version)
- *   'h' model 0x00 height(8) index(4)  -> H(ReleaseRecord)    the candidates of a model, in
- *                                                             chain order (by_hw's keys)
- *   'o' file key                       -> H(OutcomeTotals)    outcomes
- *   'r' file key                       -> H(ReleaseRecord)    releases
- *   't' key id(32)                     -> H(TrackerRecord)    trackers
- * where H is the chain hash of the record's stored bytes. ldg__put and ldg__del keep the
- * table-backed leaves in step (state_tag); rules.c sets the 'h' leaves of a release.
+ * The authenticated state's tree in LMDB: the crit-bit trie of ledger/state.c, kept node by
+ * node in the `state` table and changed inside the block's one write transaction. Its
+ * leaves (which records, under which keys) are store_leaves.c's; its proofs store_proof.c's.
  *
  * Node records, keyed by the node's id: be16(bit) then the first ceil(bit/8) bytes of its
  * prefix (a leaf: be16(0x8000 | 8 * key length) then the key):
  *   leaf      'L' hash(32) value hash(32)
- *   internal  'N' hash(32) u8 len, id of child 0, u8 len, id of child 1
- * meta "state_root" holds the root's id (absent: the empty state).
+ *   internal  'N' hash(32) child 0's hash(32) child 1's hash(32)
+ *             u8 len, id of child 0, u8 len, id of child 1
+ * A parent keeps its children's hashes, so hashing a node or proving a path reads no
+ * sibling. meta "state_root" holds the root's id (absent: the empty state).
  *
- * A block changes the shape as it goes (every visited node's id goes on the store's dirty
- * list) and hashes once at the end (ldg__state_finish): the dirty nodes deepest first, so
- * that a node's children are final when it is hashed, and the nodes near the root are
- * hashed once per block however many keys changed below them.
+ * A block works on a cache of the nodes it touches (struct state_cache): each is read from
+ * LMDB once, changed in memory as the block's keys go in (a changed node is marked dirty;
+ * each knows its parent in the cache), and at the block's end (ldg__state_finish) the dirty
+ * nodes are hashed deepest first, each passing its hash up to its parent, and written once.
+ * The nodes near the root are so read, hashed and written once per block however many keys
+ * changed below them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +25,7 @@
 
 #define LEAF_FLAG 0x8000u
 
-typedef struct state_node_id {
-    uint8_t b[ID_MAX];
-    size_t len;
-} node_id;
-
-static size_t id_bit(const uint8_t *id) { return ((size_t)id[0] << 8 | id[1]) & ~LEAF_FLAG; }
-static bool id_leaf(const uint8_t *id) { return id[0] & 0x80; }
+size_t ldg__id_bit(const uint8_t *id) { return ((size_t)id[0] << 8 | id[1]) & ~LEAF_FLAG; }
 
 static void leaf_id(node_id *id, const uint8_t *key, size_t kl)
 {
@@ -58,9 +45,9 @@ static void inner_id(node_id *id, const uint8_t *key, size_t bit)
     id->len = 2 + pl;
 }
 
-static int bit_of(const uint8_t *k, size_t i) { return k[i >> 3] >> (7 - (i & 7)) & 1; }
+int ldg__bit_of(const uint8_t *k, size_t i) { return k[i >> 3] >> (7 - (i & 7)) & 1; }
 
-static size_t lcp_bits(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+size_t ldg__lcp_bits(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 {
     size_t n = al < bl ? al : bl, i = 0;
     while (i < n && a[i] == b[i])
@@ -73,15 +60,25 @@ static size_t lcp_bits(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
     return 8 * i + j;
 }
 
-/* A node as stored. */
-typedef struct {
-    bool leaf;
-    uint8_t hash[LDG_DIGEST_LEN];
-    uint8_t vhash[LDG_DIGEST_LEN]; /* leaf */
-    node_id child[2];              /* internal */
-} node;
+static bool same_id(const node_id *a, const node_id *b)
+{
+    return a->len == b->len && !memcmp(a->b, b->b, a->len);
+}
 
-static int get_node(ldg_store *s, MDB_txn *txn, const node_id *id, node *n)
+/* ---------------------------------------------------------------------------------------- */
+/* Node records                                                                              */
+
+static int parse_id(const uint8_t **p, size_t *left, node_id *id)
+{
+    if (*left < 1 || (*p)[0] > ID_MAX || (*p)[0] < 2 || *left < 1u + (*p)[0])
+        return LDG_ESTORE;
+    id->len = (*p)[0];
+    memcpy(id->b, *p + 1, id->len);
+    *left -= 1 + id->len, *p += 1 + id->len;
+    return 0;
+}
+
+int ldg__node_get(ldg_store *s, MDB_txn *txn, const node_id *id, node *n)
 {
     MDB_val v;
     int rc = ldg__get(s, txn, DB_STATE, id->b, id->len, &v);
@@ -89,35 +86,35 @@ static int get_node(ldg_store *s, MDB_txn *txn, const node_id *id, node *n)
         return rc == LDG_ENOTFOUND ? LDG_ESTORE : rc; /* a dangling id: a broken tree */
     const uint8_t *p = v.mv_data;
     size_t left = v.mv_size;
-    if (left < 1 + LDG_DIGEST_LEN)
-        return LDG_ESTORE;
-    n->leaf = p[0] == 'L';
-    memcpy(n->hash, p + 1, LDG_DIGEST_LEN);
-    p += 1 + LDG_DIGEST_LEN, left -= 1 + LDG_DIGEST_LEN;
+    n->leaf = left > 0 && p[0] == 'L';
     if (n->leaf) {
-        if (left != LDG_DIGEST_LEN)
+        if (left != 1 + 2 * LDG_DIGEST_LEN)
             return LDG_ESTORE;
-        memcpy(n->vhash, p, LDG_DIGEST_LEN);
+        memcpy(n->hash, p + 1, LDG_DIGEST_LEN);
+        memcpy(n->vhash, p + 1 + LDG_DIGEST_LEN, LDG_DIGEST_LEN);
         return 0;
     }
-    for (int i = 0; i < 2; i++) {
-        if (left < 1 || p[0] > ID_MAX || p[0] < 2 || left < 1u + p[0])
-            return LDG_ESTORE;
-        n->child[i].len = p[0];
-        memcpy(n->child[i].b, p + 1, p[0]);
-        left -= 1u + p[0], p += 1u + p[0];
-    }
+    if (left < 1 + 3 * LDG_DIGEST_LEN || p[0] != 'N')
+        return LDG_ESTORE;
+    memcpy(n->hash, p + 1, LDG_DIGEST_LEN);
+    memcpy(n->ch[0], p + 1 + LDG_DIGEST_LEN, LDG_DIGEST_LEN);
+    memcpy(n->ch[1], p + 1 + 2 * LDG_DIGEST_LEN, LDG_DIGEST_LEN);
+    p += 1 + 3 * LDG_DIGEST_LEN, left -= 1 + 3 * LDG_DIGEST_LEN;
+    if ((rc = parse_id(&p, &left, &n->child[0])) || (rc = parse_id(&p, &left, &n->child[1])))
+        return rc;
     return left ? LDG_ESTORE : 0;
 }
 
 static int put_node(wctx *w, const node_id *id, const node *n)
 {
-    uint8_t buf[1 + LDG_DIGEST_LEN + 2 * (1 + ID_MAX)], *p = buf;
+    uint8_t buf[1 + 3 * LDG_DIGEST_LEN + 2 * (1 + ID_MAX)], *p = buf;
     *p++ = n->leaf ? 'L' : 'N';
     memcpy(p, n->hash, LDG_DIGEST_LEN), p += LDG_DIGEST_LEN;
     if (n->leaf) {
         memcpy(p, n->vhash, LDG_DIGEST_LEN), p += LDG_DIGEST_LEN;
     } else {
+        memcpy(p, n->ch[0], LDG_DIGEST_LEN), p += LDG_DIGEST_LEN;
+        memcpy(p, n->ch[1], LDG_DIGEST_LEN), p += LDG_DIGEST_LEN;
         for (int i = 0; i < 2; i++) {
             *p++ = (uint8_t)n->child[i].len;
             memcpy(p, n->child[i].b, n->child[i].len), p += n->child[i].len;
@@ -126,8 +123,7 @@ static int put_node(wctx *w, const node_id *id, const node *n)
     return ldg__put(w, DB_STATE, id->b, id->len, buf, (size_t)(p - buf), 0);
 }
 
-/* The root's id: 0 and *id, or LDG_ENOTFOUND for the empty state. */
-static int get_root(ldg_store *s, MDB_txn *txn, node_id *id)
+int ldg__node_root_id(ldg_store *s, MDB_txn *txn, node_id *id)
 {
     MDB_val v;
     int rc = ldg__get(s, txn, DB_META, "state_root", 10, &v);
@@ -140,517 +136,352 @@ static int get_root(ldg_store *s, MDB_txn *txn, node_id *id)
     return 0;
 }
 
-static int set_root(wctx *w, const node_id *id)
+/* ---------------------------------------------------------------------------------------- */
+/* The block's cache of nodes                                                                */
+
+enum { CLEAN, DIRTY, GONE };
+
+typedef struct {
+    node_id id;
+    node n;
+    int32_t parent; /* the parent's index in the cache, -1: the root (or not known) */
+    uint8_t side;   /* which child of its parent it is                               */
+    uint8_t state;  /* CLEAN, DIRTY (to hash and write), GONE (to delete)             */
+    bool stored;    /* in LMDB before this block (a GONE one is deleted there)        */
+} cnode;
+
+struct state_cache {
+    cnode *v;
+    size_t n, cap;
+    int32_t *slot; /* open addressing: index + 1, 0 empty */
+    size_t nslots;
+    node_id root;
+    bool loaded, has_root, root_changed;
+};
+
+static size_t id_hash(const node_id *id)
 {
-    return id ? ldg__put(w, DB_META, "state_root", 10, id->b, id->len, 0)
-              : ldg__del(w, DB_META, "state_root", 10);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < id->len; i++)
+        h = (h ^ id->b[i]) * 1099511628211ull;
+    return (size_t)(h ^ h >> 29);
 }
 
-/* Note a node whose hash the block's end must recompute. */
-static int mark(ldg_store *s, const node_id *id)
+/* The slot of id: its entry, or the empty slot where it would go. */
+static size_t find_slot(const struct state_cache *c, const node_id *id)
 {
-    if (id_leaf(id->b))
-        return 0; /* leaves are hashed when written */
-    if (s->n_dirty == s->cap_dirty) {
-        size_t cap = s->cap_dirty ? 2 * s->cap_dirty : 256;
-        node_id *d = realloc(s->dirty, cap * sizeof *d);
-        if (!d)
+    size_t m = c->nslots - 1, i = id_hash(id) & m;
+    while (c->slot[i] && !same_id(&c->v[c->slot[i] - 1].id, id))
+        i = (i + 1) & m;
+    return i;
+}
+
+static int grow(struct state_cache *c)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 1024;
+        cnode *v = realloc(c->v, cap * sizeof *v);
+        if (!v)
             return LDG_ENOMEM;
-        s->dirty = d, s->cap_dirty = cap;
+        c->v = v, c->cap = cap;
     }
-    s->dirty[s->n_dirty++] = *id;
+    if (2 * (c->n + 1) > c->nslots) {
+        size_t ns = c->nslots ? 2 * c->nslots : 4096;
+        int32_t *slot = calloc(ns, sizeof *slot);
+        if (!slot)
+            return LDG_ENOMEM;
+        free(c->slot);
+        c->slot = slot, c->nslots = ns;
+        for (size_t i = 0; i < c->n; i++)
+            c->slot[find_slot(c, &c->v[i].id)] = (int32_t)i + 1;
+    }
     return 0;
 }
 
-/* In `parent` (NULL: the root), point the link that was `from` to `to` (NULL: none). */
-static int relink(wctx *w, const node_id *parent, int side, const node_id *to)
+/* A new entry for id (or the GONE one it had), holding n; its index in *out. */
+static int cache_put(struct state_cache *c, const node_id *id, const node *n, int state,
+                     int32_t *out)
 {
-    if (!parent)
-        return set_root(w, to);
-    node p;
-    int rc = get_node(w->s, w->txn, parent, &p);
+    int rc = grow(c);
     if (rc)
         return rc;
-    p.child[side] = *to;
-    return put_node(w, parent, &p);
+    size_t i = find_slot(c, id);
+    cnode *e;
+    if (c->slot[i]) {
+        e = &c->v[c->slot[i] - 1];
+    } else {
+        c->slot[i] = (int32_t)c->n + 1;
+        e = &c->v[c->n++];
+        e->id = *id;
+        e->stored = state == CLEAN;
+    }
+    e->n = *n;
+    e->state = (uint8_t)state;
+    e->parent = -1;
+    e->side = 0;
+    *out = c->slot[i] - 1;
+    return 0;
+}
+
+/* The cached node id, read from LMDB on first use. */
+static int cache_get(wctx *w, const node_id *id, int32_t *out)
+{
+    struct state_cache *c = w->s->sc;
+    if (c->nslots) {
+        size_t i = find_slot(c, id);
+        if (c->slot[i] && c->v[c->slot[i] - 1].state != GONE) {
+            *out = c->slot[i] - 1;
+            return 0;
+        }
+    }
+    node n;
+    int rc = ldg__node_get(w->s, w->txn, id, &n);
+    return rc ? rc : cache_put(c, id, &n, CLEAN, out);
+}
+
+static struct state_cache *cache_of(wctx *w, int *rc)
+{
+    ldg_store *s = w->s;
+    if (!s->sc && !(s->sc = calloc(1, sizeof *s->sc))) {
+        *rc = LDG_ENOMEM;
+        return NULL;
+    }
+    struct state_cache *c = s->sc;
+    if (!c->loaded) {
+        *rc = ldg__node_root_id(s, w->txn, &c->root);
+        if (*rc && *rc != LDG_ENOTFOUND)
+            return NULL;
+        c->has_root = !*rc;
+        c->loaded = true;
+    }
+    *rc = 0;
+    return c;
+}
+
+void ldg__state_begin(ldg_store *s)
+{
+    struct state_cache *c = s->sc;
+    if (!c)
+        return;
+    c->n = 0;
+    if (c->nslots)
+        memset(c->slot, 0, c->nslots * sizeof *c->slot);
+    c->loaded = c->has_root = c->root_changed = false;
+}
+
+void ldg__state_free(ldg_store *s)
+{
+    if (s->sc) {
+        free(s->sc->v);
+        free(s->sc->slot);
+        free(s->sc);
+        s->sc = NULL;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Changing the tree                                                                         */
+
+void ldg_store_bench_state_tree(ldg_store *s, bool on) { s->no_state_tree = !on; }
+
+/* Point parent's link `side` (the root when parent < 0) at entry i. */
+static void link(struct state_cache *c, int32_t parent, int side, int32_t i)
+{
+    c->v[i].parent = parent;
+    c->v[i].side = (uint8_t)side;
+    if (parent < 0) {
+        c->root = c->v[i].id;
+        c->has_root = c->root_changed = true;
+        return;
+    }
+    c->v[parent].n.child[side] = c->v[i].id;
+    memcpy(c->v[parent].n.ch[side], c->v[i].n.hash, LDG_DIGEST_LEN);
+}
+
+/* The key leaves entry cur's prefix at bit d: a new node there holds both. */
+static int fork(struct state_cache *c, int32_t cur, int32_t parent, int side, const node *leaf,
+                const node_id *lid, const uint8_t *key, size_t d)
+{
+    node f = {.leaf = false};
+    node_id fid;
+    int32_t fi, li;
+    int rc;
+    inner_id(&fid, key, d);
+    if ((rc = cache_put(c, lid, leaf, DIRTY, &li)) || (rc = cache_put(c, &fid, &f, DIRTY, &fi)))
+        return rc;
+    int kb = ldg__bit_of(key, d);
+    link(c, fi, kb, li);
+    link(c, fi, !kb, cur);
+    link(c, parent, side, fi);
+    return 0;
 }
 
 int ldg__state_set(wctx *w, const uint8_t *key, size_t kl, const uint8_t vhash[LDG_DIGEST_LEN])
 {
-    if (w->check_only)
+    if (w->check_only || w->s->no_state_tree)
         return 0;
-    ldg_store *s = w->s;
-    node leaf = {.leaf = true};
-    node_id lid, cur, parent;
-    int rc, side = 0;
-    bool has_parent = false;
     if (kl == 0 || kl > LDG_STATE_KEY_MAX)
         return LDG_EINVALID;
-    if ((rc = ldg_state_leaf_hash(s->g.hash_alg, key, kl, vhash, leaf.hash)))
+    int rc, side = 0;
+    struct state_cache *c = cache_of(w, &rc);
+    node leaf = {.leaf = true};
+    node_id lid;
+    int32_t cur, parent = -1;
+    if (!c || (rc = ldg_state_leaf_hash(w->s->g.hash_alg, key, kl, vhash, leaf.hash)))
         return rc;
     memcpy(leaf.vhash, vhash, LDG_DIGEST_LEN);
     leaf_id(&lid, key, kl);
-    if ((rc = get_root(s, w->txn, &cur)) == LDG_ENOTFOUND)
-        return (rc = put_node(w, &lid, &leaf)) ? rc : set_root(w, &lid);
-    if (rc)
-        return rc;
-    for (;;) {
-        node n;
-        if ((rc = get_node(s, w->txn, &cur, &n)))
+    if (!c->has_root) {
+        if ((rc = cache_put(c, &lid, &leaf, DIRTY, &cur)))
             return rc;
-        if (n.leaf && cur.len == lid.len && !memcmp(cur.b, lid.b, lid.len))
-            return put_node(w, &lid, &leaf); /* a new value; the path is marked */
-        size_t cbits = id_bit(cur.b), d = lcp_bits(key, kl, cur.b + 2, cur.len - 2);
+        link(c, -1, 0, cur);
+        return 0;
+    }
+    for (node_id id = c->root;; id = c->v[parent].n.child[side]) { /* a copy: c->v moves */
+        if ((rc = cache_get(w, &id, &cur)))
+            return rc;
+        cnode *e = &c->v[cur];
+        e->parent = parent, e->side = (uint8_t)side;
+        if (e->n.leaf && same_id(&e->id, &lid)) { /* a new value */
+            e->n = leaf;
+            e->state = DIRTY;
+            if (parent >= 0)
+                memcpy(c->v[parent].n.ch[side], leaf.hash, LDG_DIGEST_LEN);
+            return 0;
+        }
+        size_t cbits = ldg__id_bit(e->id.b), d = ldg__lcp_bits(key, kl, e->id.b + 2, e->id.len - 2);
         if (d > cbits)
             d = cbits;
-        if (d >= 8 * kl || (n.leaf && d == cbits))
+        if (d >= 8 * kl || (e->n.leaf && d == cbits))
             return LDG_EINVALID; /* one key would be a prefix of another */
-        if (d < cbits) {
-            /* The key leaves this node's prefix at bit d: a new node there holds both. */
-            node fork = {.leaf = false};
-            node_id fid;
-            int kb = bit_of(key, d);
-            inner_id(&fid, key, d);
-            fork.child[kb] = lid;
-            fork.child[!kb] = cur;
-            if ((rc = put_node(w, &lid, &leaf)) || (rc = put_node(w, &fid, &fork)) ||
-                (rc = mark(s, &fid)))
-                return rc;
-            return relink(w, has_parent ? &parent : NULL, side, &fid);
-        }
-        if ((rc = mark(s, &cur)))
-            return rc;
-        side = bit_of(key, cbits);
+        if (d < cbits)
+            return fork(c, cur, parent, side, &leaf, &lid, key, d);
+        e->state = DIRTY;
         parent = cur;
-        has_parent = true;
-        cur = n.child[side];
+        side = ldg__bit_of(key, cbits);
     }
 }
 
 int ldg__state_del(wctx *w, const uint8_t *key, size_t kl)
 {
-    if (w->check_only)
+    if (w->check_only || w->s->no_state_tree)
         return 0;
-    ldg_store *s = w->s;
-    node_id lid, cur, parent = {{0}, 0}, grand = {{0}, 0};
-    int rc, pside = 0, gside = 0, depth = 0;
     if (kl == 0 || kl > LDG_STATE_KEY_MAX)
         return LDG_EINVALID;
+    int rc, side = 0, gside = 0;
+    struct state_cache *c = cache_of(w, &rc);
+    node_id lid;
+    int32_t cur, parent = -1, grand = -1;
+    if (!c || !c->has_root)
+        return rc;
     leaf_id(&lid, key, kl);
-    if ((rc = get_root(s, w->txn, &cur)))
-        return rc == LDG_ENOTFOUND ? 0 : rc;
-    node n;
-    for (;; depth++) {
-        if ((rc = get_node(s, w->txn, &cur, &n)))
+    for (node_id id = c->root;; id = c->v[parent].n.child[side]) { /* a copy: c->v moves */
+        if ((rc = cache_get(w, &id, &cur)))
             return rc;
-        if (n.leaf) {
-            if (cur.len != lid.len || memcmp(cur.b, lid.b, lid.len))
+        cnode *e = &c->v[cur];
+        e->parent = parent, e->side = (uint8_t)side;
+        if (e->n.leaf) {
+            if (!same_id(&e->id, &lid))
                 return 0; /* not there */
             break;
         }
-        size_t cbits = id_bit(cur.b);
-        if (lcp_bits(key, kl, cur.b + 2, cur.len - 2) < cbits || 8 * kl <= cbits)
+        size_t cbits = ldg__id_bit(e->id.b);
+        if (ldg__lcp_bits(key, kl, e->id.b + 2, e->id.len - 2) < cbits || 8 * kl <= cbits)
             return 0;
-        if ((rc = mark(s, &cur)))
-            return rc;
-        grand = parent, gside = pside;
-        parent = cur, pside = bit_of(key, cbits);
-        cur = n.child[pside];
+        e->state = DIRTY;
+        grand = parent, gside = side;
+        parent = cur, side = ldg__bit_of(key, cbits);
     }
-    if ((rc = ldg__del(w, DB_STATE, lid.b, lid.len)))
-        return rc;
-    if (depth == 0)
-        return set_root(w, NULL);
+    c->v[cur].state = GONE;
+    if (parent < 0) {
+        c->has_root = false;
+        c->root_changed = true;
+        return 0;
+    }
     /* The leaf's parent goes; its other child takes its place. */
-    if ((rc = get_node(s, w->txn, &parent, &n)) || (rc = ldg__del(w, DB_STATE, parent.b, parent.len)))
-        return rc;
-    return relink(w, depth > 1 ? &grand : NULL, gside, &n.child[!pside]);
+    cnode *p = &c->v[parent];
+    p->state = GONE;
+    node_id sib = p->n.child[!side];
+    uint8_t sib_hash[LDG_DIGEST_LEN];
+    memcpy(sib_hash, p->n.ch[!side], LDG_DIGEST_LEN);
+    size_t i = find_slot(c, &sib);
+    if (c->slot[i]) {
+        link(c, grand, gside, c->slot[i] - 1);
+    } else if (grand >= 0) { /* not cached: not changed this block, its hash is the kept one */
+        c->v[grand].n.child[gside] = sib;
+        memcpy(c->v[grand].n.ch[gside], sib_hash, LDG_DIGEST_LEN);
+    } else {
+        c->root = sib;
+        c->has_root = c->root_changed = true;
+    }
+    return 0;
 }
 
-/* Deepest first; equal ids next to each other. */
-static int dirty_cmp(const void *a, const void *b)
+/* ---------------------------------------------------------------------------------------- */
+/* The block's end                                                                           */
+
+/* Deepest first. */
+static int deeper_first(const void *a, const void *b, void *base)
 {
-    const node_id *x = a, *y = b;
-    size_t bx = id_bit(x->b), by = id_bit(y->b);
-    if (bx != by)
-        return bx < by ? 1 : -1;
-    return memcmp(x->b, y->b, x->len < y->len ? x->len : y->len);
+    const cnode *v = base;
+    size_t x = ldg__id_bit(v[*(const int32_t *)a].id.b), y = ldg__id_bit(v[*(const int32_t *)b].id.b);
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Hash the dirty inner nodes deepest first, each passing its hash to its parent. */
+static int hash_dirty(wctx *w, struct state_cache *c)
+{
+    int32_t *order = malloc((c->n ? c->n : 1) * sizeof *order);
+    size_t m = 0;
+    if (!order)
+        return LDG_ENOMEM;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i].state == DIRTY && !c->v[i].n.leaf)
+            order[m++] = (int32_t)i;
+    qsort_r(order, m, sizeof *order, deeper_first, c->v);
+    int rc = 0;
+    for (size_t k = 0; !rc && k < m; k++) {
+        cnode *e = &c->v[order[k]];
+        rc = ldg_state_node_hash(w->s->g.hash_alg, ldg__id_bit(e->id.b), e->id.b + 2, e->n.ch[0],
+                                 e->n.ch[1], e->n.hash);
+        if (!rc && e->parent >= 0)
+            memcpy(c->v[e->parent].n.ch[e->side], e->n.hash, LDG_DIGEST_LEN);
+    }
+    free(order);
+    return rc;
 }
 
 int ldg__state_finish(wctx *w, uint8_t root[LDG_DIGEST_LEN])
 {
-    ldg_store *s = w->s;
-    int rc = 0;
-    qsort(s->dirty, s->n_dirty, sizeof *s->dirty, dirty_cmp);
-    for (size_t i = 0; !rc && i < s->n_dirty; i++) {
-        const node_id *id = &s->dirty[i];
-        if (i && !dirty_cmp(id, &s->dirty[i - 1]))
-            continue;
-        MDB_val v;
-        node n, c0, c1;
-        if ((rc = ldg__get(s, w->txn, DB_STATE, id->b, id->len, &v)) == LDG_ENOTFOUND) {
-            rc = 0; /* removed since */
-            continue;
-        }
-        if (rc || (rc = get_node(s, w->txn, id, &n)) || (rc = get_node(s, w->txn, &n.child[0], &c0)) ||
-            (rc = get_node(s, w->txn, &n.child[1], &c1)) ||
-            (rc = ldg_state_node_hash(s->g.hash_alg, id_bit(id->b), id->b + 2, c0.hash, c1.hash,
-                                      n.hash)))
-            break;
-        rc = put_node(w, id, &n);
+    int rc;
+    struct state_cache *c = w->s->no_state_tree ? NULL : cache_of(w, &rc);
+    if (!c)
+        return w->s->no_state_tree ? ldg__state_root(w->s, w->txn, root) : rc;
+    if ((rc = hash_dirty(w, c)))
+        return rc;
+    for (size_t i = 0; !rc && i < c->n; i++) {
+        const cnode *e = &c->v[i];
+        if (e->state == DIRTY)
+            rc = put_node(w, &e->id, &e->n);
+        else if (e->state == GONE && e->stored)
+            rc = ldg__del(w, DB_STATE, e->id.b, e->id.len);
     }
-    s->n_dirty = 0;
-    return rc ? rc : ldg__state_root(s, w->txn, root);
+    if (!rc && c->root_changed)
+        rc = c->has_root ? ldg__put(w, DB_META, "state_root", 10, c->root.b, c->root.len, 0)
+                         : ldg__del(w, DB_META, "state_root", 10);
+    ldg__state_begin(w->s);
+    return rc ? rc : ldg__state_root(w->s, w->txn, root);
 }
-
-void ldg__state_begin(ldg_store *s) { s->n_dirty = 0; }
 
 int ldg__state_root(ldg_store *s, MDB_txn *txn, uint8_t root[LDG_DIGEST_LEN])
 {
     node_id id;
     node n;
-    int rc = get_root(s, txn, &id);
+    int rc = ldg__node_root_id(s, txn, &id);
     if (rc == LDG_ENOTFOUND)
         return ldg_state_empty_hash(s->g.hash_alg, root);
-    if (rc || (rc = get_node(s, txn, &id, &n)))
+    if (rc || (rc = ldg__node_get(s, txn, &id, &n)))
         return rc;
     memcpy(root, n.hash, LDG_DIGEST_LEN);
     return 0;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Which tables are in the state, under which tag                                            */
-
-static const struct {
-    int db;
-    uint8_t tag;
-    bool nul; /* the table's key ends with a name: the state key adds its NUL */
-} tables[] = {
-    {DB_AUTHORS, 'a', false}, {DB_BINDINGS, 'b', true}, {DB_CONTRACTS, 'c', true},
-    {DB_OUTCOMES, 'o', false}, {DB_RELEASES, 'r', false}, {DB_TRACKERS, 't', false},
-};
-
-/* The state key of a table's key: 0 when the table is not in the state. */
-static size_t table_key(int db, const void *k, size_t kl, uint8_t out[LDG_STATE_KEY_MAX])
-{
-    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
-        if (tables[i].db != db)
-            continue;
-        size_t n = 1 + kl + tables[i].nul;
-        if (n > LDG_STATE_KEY_MAX)
-            return 0;
-        out[0] = tables[i].tag;
-        memcpy(out + 1, k, kl);
-        if (tables[i].nul)
-            out[n - 1] = 0;
-        return n;
-    }
-    return 0;
-}
-
-int ldg__state_put_hook(wctx *w, int db, const void *k, size_t kl, const void *v, size_t vl,
-                        uint8_t vhash[LDG_DIGEST_LEN])
-{
-    uint8_t sk[LDG_STATE_KEY_MAX], h[LDG_DIGEST_LEN];
-    size_t skl = table_key(db, k, kl, sk), n;
-    if (!skl)
-        return 0;
-    const uint8_t *parts[1] = {v};
-    int rc = ldg_hash(w->s->g.hash_alg, parts, &vl, 1, h, &n);
-    if (!rc && vhash)
-        memcpy(vhash, h, LDG_DIGEST_LEN);
-    return rc ? rc : ldg__state_set(w, sk, skl, h);
-}
-
-int ldg__state_del_hook(wctx *w, int db, const void *k, size_t kl)
-{
-    uint8_t sk[LDG_STATE_KEY_MAX];
-    size_t skl = table_key(db, k, kl, sk);
-    return skl ? ldg__state_del(w, sk, skl) : 0;
-}
-
-int ldg__state_lines(wctx *w, const fwl_Release *r, uint64_t height, uint32_t index,
-                     const uint8_t vhash[LDG_DIGEST_LEN])
-{
-    uint8_t sk[LDG_STATE_KEY_MAX];
-    int rc = 0;
-    sk[0] = 'h';
-    for (pb_size_t i = 0; !rc && i < r->hardware_count; i++)
-        rc = ldg__state_set(w, sk, 1 + ldg__idx_key(sk + 1, r->hardware[i].model, height, index),
-                            vhash);
-    return rc;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Every leaf, from the tables, in key order: for rebuilding and checking the tree           */
-
-typedef int (*leaf_fn)(void *ctx, const uint8_t *key, size_t kl, const uint8_t *vhash);
-
-static int table_leaves(ldg_store *s, MDB_txn *txn, int db, uint8_t tag, bool nul, leaf_fn fn,
-                        void *ctx)
-{
-    MDB_cursor *c;
-    MDB_val k, v;
-    int rc = mdb_cursor_open(txn, s->db[db], &c), op = MDB_FIRST;
-    if (rc)
-        return LDG_ESTORE;
-    while (!(rc = mdb_cursor_get(c, &k, &v, op))) {
-        op = MDB_NEXT;
-        uint8_t sk[LDG_STATE_KEY_MAX], h[LDG_DIGEST_LEN];
-        size_t n, skl = 1 + k.mv_size + nul;
-        if (skl > LDG_STATE_KEY_MAX) {
-            rc = LDG_ESTORE;
-            break;
-        }
-        sk[0] = tag;
-        memcpy(sk + 1, k.mv_data, k.mv_size);
-        if (nul)
-            sk[skl - 1] = 0;
-        if (tag == 'h') { /* by_hw: the value names the release; the leaf holds its record */
-            MDB_val rec;
-            if ((rc = ldg__get(s, txn, DB_RELEASES, v.mv_data, v.mv_size, &rec)))
-                break;
-            v = rec;
-        }
-        const uint8_t *parts[1] = {v.mv_data};
-        if ((rc = ldg_hash(s->g.hash_alg, parts, &v.mv_size, 1, h, &n)) ||
-            (rc = fn(ctx, sk, skl, h)))
-            break;
-    }
-    mdb_cursor_close(c);
-    return rc == MDB_NOTFOUND ? 0 : rc > 0 ? LDG_ESTORE : rc;
-}
-
-static int all_leaves(ldg_store *s, MDB_txn *txn, leaf_fn fn, void *ctx)
-{
-    int rc = 0;
-    /* In tag order: 'a' 'b' 'c' then the lines 'h', then 'o' 'r' 't'. */
-    for (size_t i = 0; !rc && i < 3; i++)
-        rc = table_leaves(s, txn, tables[i].db, tables[i].tag, tables[i].nul, fn, ctx);
-    if (!rc)
-        rc = table_leaves(s, txn, DB_BY_HW, 'h', false, fn, ctx);
-    for (size_t i = 3; !rc && i < sizeof tables / sizeof *tables; i++)
-        rc = table_leaves(s, txn, tables[i].db, tables[i].tag, tables[i].nul, fn, ctx);
-    return rc;
-}
-
-static int add_leaf(void *ctx, const uint8_t *key, size_t kl, const uint8_t *vhash)
-{
-    return ldg_state_builder_add(ctx, key, kl, vhash);
-}
-
-int ldg__state_recompute(ldg_store *s, MDB_txn *txn, uint8_t root[LDG_DIGEST_LEN])
-{
-    ldg_state_builder *b;
-    int rc = ldg_state_builder_new(s->g.hash_alg, &b);
-    if (rc)
-        return rc;
-    if (!(rc = all_leaves(s, txn, add_leaf, b)))
-        rc = ldg_state_builder_root(b, root);
-    ldg_state_builder_free(b);
-    return rc;
-}
-
-static int set_leaf(void *ctx, const uint8_t *key, size_t kl, const uint8_t *vhash)
-{
-    return ldg__state_set(ctx, key, kl, vhash);
-}
-
-int ldg__state_rebuild(wctx *w, uint8_t root[LDG_DIGEST_LEN])
-{
-    ldg__state_begin(w->s);
-    int rc = all_leaves(w->s, w->txn, set_leaf, w);
-    return rc ? rc : ldg__state_finish(w, root);
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Proofs                                                                                    */
-
-void ldg_state_proof_buf_free(ldg_state_proof_buf *b)
-{
-    free(b->steps);
-    free(b->leaves);
-    free(b->keys);
-    memset(b, 0, sizeof *b);
-}
-
-static int add_step(ldg_state_proof_buf *b, size_t bit, const uint8_t *sibling)
-{
-    if (b->p.n_steps == b->cap_steps) {
-        size_t cap = b->cap_steps ? 2 * b->cap_steps : 32;
-        ldg_state_step *st = realloc(b->steps, cap * sizeof *st);
-        if (!st)
-            return LDG_ENOMEM;
-        b->steps = st, b->cap_steps = cap, b->p.steps = st;
-    }
-    b->steps[b->p.n_steps].bit = (uint16_t)bit;
-    memcpy(b->steps[b->p.n_steps++].sibling, sibling, LDG_DIGEST_LEN);
-    return 0;
-}
-
-/* The stored record a state key's leaf hashes (pointing into the transaction's pages). */
-static int state_value(ldg_store *s, MDB_txn *txn, const uint8_t *key, size_t kl, MDB_val *v)
-{
-    if (key[0] == 'h') { /* a line: by_hw names the release */
-        int rc = ldg__get(s, txn, DB_BY_HW, key + 1, kl - 1, v);
-        return rc ? rc : ldg__get(s, txn, DB_RELEASES, v->mv_data, v->mv_size, v);
-    }
-    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
-        if (tables[i].tag == key[0])
-            return ldg__get(s, txn, tables[i].db, key + 1, kl - 1 - tables[i].nul, v);
-    return LDG_ESTORE;
-}
-
-static int add_proof_leaf(ldg_state_proof_buf *b, const uint8_t *key, size_t kl,
-                          const uint8_t *vhash, const MDB_val *val)
-{
-    if (b->p.n_leaves == b->cap_leaves) {
-        size_t cap = b->cap_leaves ? 2 * b->cap_leaves : 16;
-        ldg_state_leaf *l = realloc(b->leaves, cap * sizeof *l);
-        if (!l)
-            return LDG_ENOMEM;
-        b->leaves = l, b->cap_leaves = cap;
-    }
-    size_t need = b->keys_len + kl + val->mv_size;
-    if (need > b->keys_cap) {
-        size_t cap = b->keys_cap ? 2 * b->keys_cap : 1024;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *k = realloc(b->keys, cap);
-        if (!k)
-            return LDG_ENOMEM;
-        b->keys = k, b->keys_cap = cap;
-    }
-    ldg_state_leaf *l = &b->leaves[b->p.n_leaves++];
-    l->key = (const uint8_t *)(uintptr_t)b->keys_len; /* an offset until the end */
-    l->key_len = kl;
-    memcpy(l->vhash, vhash, LDG_DIGEST_LEN);
-    memcpy(b->keys + b->keys_len, key, kl);
-    b->keys_len += kl;
-    l->value = (const uint8_t *)(uintptr_t)b->keys_len;
-    l->value_len = val->mv_size;
-    memcpy(b->keys + b->keys_len, val->mv_data, val->mv_size);
-    b->keys_len += val->mv_size;
-    return 0;
-}
-
-/* Every leaf below id, in key order (child 0 first). */
-static int collect(ldg_store *s, MDB_txn *txn, const node_id *top, size_t max,
-                   ldg_state_proof_buf *b)
-{
-    node_id stack[8 * LDG_STATE_KEY_MAX / 8 + 64];
-    size_t n = 0;
-    int rc = 0;
-    stack[n++] = *top;
-    while (!rc && n) {
-        node_id id = stack[--n];
-        node nd;
-        if ((rc = get_node(s, txn, &id, &nd)))
-            break;
-        if (nd.leaf) {
-            MDB_val v;
-            if (b->p.n_leaves >= max)
-                rc = LDG_ETOOBIG;
-            else if (!(rc = state_value(s, txn, id.b + 2, id.len - 2, &v)))
-                rc = add_proof_leaf(b, id.b + 2, id.len - 2, nd.vhash, &v);
-        } else if (n + 2 > sizeof stack / sizeof *stack) {
-            rc = LDG_ETOOBIG;
-        } else {
-            stack[n++] = nd.child[1];
-            stack[n++] = nd.child[0];
-        }
-    }
-    return rc;
-}
-
-static int prove_walk(ldg_store *s, MDB_txn *txn, const uint8_t *prefix, size_t plen,
-                      size_t max, ldg_state_proof_buf *b)
-{
-    node_id cur;
-    size_t pbits = 8 * plen;
-    int rc = get_root(s, txn, &cur);
-    if (rc == LDG_ENOTFOUND) {
-        b->p.witness = LDG_STATE_EMPTY;
-        return 0;
-    }
-    for (; !rc;) {
-        node n, sib;
-        if ((rc = get_node(s, txn, &cur, &n)))
-            break;
-        size_t cbits = id_bit(cur.b), d = lcp_bits(prefix, plen, cur.b + 2, cur.len - 2);
-        if (d > cbits)
-            d = cbits; /* an inner node's last byte is padded */
-        if (d >= pbits) /* below the prefix: the range */
-            return collect(s, txn, &cur, max, b);
-        if (n.leaf || d < cbits) { /* leaves the prefix: the range is empty */
-            if (n.leaf) {
-                b->p.witness = LDG_STATE_WITNESS_LEAF;
-                memcpy(b->p.w_key, cur.b + 2, cur.len - 2);
-                b->p.w_key_len = cur.len - 2;
-                memcpy(b->p.w_vhash, n.vhash, LDG_DIGEST_LEN);
-                return 0;
-            }
-            node c0, c1;
-            if ((rc = get_node(s, txn, &n.child[0], &c0)) || (rc = get_node(s, txn, &n.child[1], &c1)))
-                break;
-            b->p.witness = LDG_STATE_WITNESS_NODE;
-            b->p.w_bit = (uint16_t)cbits;
-            memcpy(b->p.w_prefix, cur.b + 2, cur.len - 2);
-            memcpy(b->p.w_left, c0.hash, LDG_DIGEST_LEN);
-            memcpy(b->p.w_right, c1.hash, LDG_DIGEST_LEN);
-            return 0;
-        }
-        int side = bit_of(prefix, cbits);
-        if (!(rc = get_node(s, txn, &n.child[!side], &sib)))
-            rc = add_step(b, cbits, sib.hash);
-        cur = n.child[side];
-    }
-    return rc;
-}
-
-int ldg_store_prove(ldg_store *s, const uint8_t *prefix, size_t plen, size_t max_leaves,
-                    ldg_state_proof_buf *b)
-{
-    memset(b, 0, sizeof *b);
-    if (plen == 0 || plen > LDG_STATE_KEY_MAX)
-        return LDG_EINVALID;
-    MDB_txn *txn;
-    int rc = ldg__rbegin(s, &txn);
-    if (rc)
-        return rc;
-    rc = prove_walk(s, txn, prefix, plen, max_leaves, b);
-    ldg__rend(s);
-    for (size_t i = 0; !rc && i < b->p.n_leaves; i++) {
-        b->leaves[i].key = b->keys + (uintptr_t)b->leaves[i].key;
-        b->leaves[i].value = b->keys + (uintptr_t)b->leaves[i].value;
-    }
-    b->p.leaves = b->leaves;
-    b->p.steps = b->steps;
-    if (rc)
-        ldg_state_proof_buf_free(b);
-    return rc;
-}
-
-int ldg_store_state_root(ldg_store *s, uint8_t root[LDG_DIGEST_LEN])
-{
-    MDB_txn *txn;
-    int rc = ldg__rbegin(s, &txn);
-    if (rc)
-        return rc;
-    rc = ldg__state_root(s, txn, root);
-    ldg__rend(s);
-    return rc;
-}
-
-int ldg_store_verify_state(ldg_store *s, uint8_t stored[LDG_DIGEST_LEN],
-                           uint8_t computed[LDG_DIGEST_LEN])
-{
-    MDB_txn *txn;
-    int rc = ldg__rbegin(s, &txn);
-    if (rc)
-        return rc;
-    if (!(rc = ldg__state_root(s, txn, stored)))
-        rc = ldg__state_recompute(s, txn, computed);
-    ldg__rend(s);
-    return rc ? rc : memcmp(stored, computed, LDG_DIGEST_LEN) ? LDG_EPROOF : 0;
 }
