@@ -130,8 +130,10 @@ int ldg__state_recompute(ldg_store *s, MDB_txn *txn, uint8_t root[LDG_DIGEST_LEN
 /* Build the tree from the tables (a store written before the tree existed). */
 int ldg__state_rebuild(wctx *w, uint8_t root[LDG_DIGEST_LEN]);
 /* The state tree's nodes (store_state.c): an id is be16(bit) then the prefix's bytes (a
- * leaf's: be16(0x8000 | 8 * key length) then the key); a node as stored. */
+ * leaf's: be16(0x8000 | 8 * key length) then the key), stored under be64(version) || id;
+ * a node as stored. */
 typedef struct {
+    uint64_t ver; /* the height of the block that wrote this version of it (the key's head) */
     uint8_t b[ID_MAX];
     size_t len;
 } node_id;

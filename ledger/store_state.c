@@ -3,20 +3,25 @@
  * node in the `state` table and changed inside the block's one write transaction. Its
  * leaves (which records, under which keys) are store_leaves.c's; its proofs store_proof.c's.
  *
- * Node records, keyed by the node's id: be16(bit) then the first ceil(bit/8) bytes of its
- * prefix (a leaf: be16(0x8000 | 8 * key length) then the key):
+ * A node's id is be16(bit) then the first ceil(bit/8) bytes of its prefix (a leaf's:
+ * be16(0x8000 | 8 * key length) then the key). Nodes are never rewritten: a block writes a
+ * new version of each node it changes under be64(its height) || id, so a block's writes go
+ * to the table's end in key order (MDB_APPEND: sequential pages, where rewriting nodes in
+ * place dirtied pages all over the table), and a version, once written, never changes:
  *   leaf      'L' hash(32) value hash(32)
  *   internal  'N' hash(32) child 0's hash(32) child 1's hash(32)
- *             u8 len, id of child 0, u8 len, id of child 1
- * A parent keeps its children's hashes, so hashing a node or proving a path reads no
- * sibling. meta "state_root" holds the root's id (absent: the empty state).
+ *             per child: u8 len, version(8), id
+ * A parent names its children's versions and keeps their hashes, so hashing a node or
+ * proving a path reads no sibling. meta "state_root" holds the root's version and id
+ * (absent: the empty state). Versions a later block replaced stay behind (they would let a
+ * proof be served at an older height); nothing prunes them yet (docs/verification.md).
  *
  * A block works on a cache of the nodes it touches (struct state_cache): each is read from
  * LMDB once, changed in memory as the block's keys go in (a changed node is marked dirty;
  * each knows its parent in the cache), and at the block's end (ldg__state_finish) the dirty
- * nodes are hashed deepest first, each passing its hash up to its parent, and written once.
- * The nodes near the root are so read, hashed and written once per block however many keys
- * changed below them.
+ * nodes are hashed deepest first, each passing its hash and new version up to its parent,
+ * and written once. The nodes near the root are so read, hashed and written once per block
+ * however many keys changed below them.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -68,20 +73,30 @@ static bool same_id(const node_id *a, const node_id *b)
 /* ---------------------------------------------------------------------------------------- */
 /* Node records                                                                              */
 
+/* The LMDB key of a node's version: be64(version) || id. */
+static size_t node_key(uint8_t *out, const node_id *id)
+{
+    ldg_be64(out, id->ver);
+    memcpy(out + 8, id->b, id->len);
+    return 8 + id->len;
+}
+
 static int parse_id(const uint8_t **p, size_t *left, node_id *id)
 {
-    if (*left < 1 || (*p)[0] > ID_MAX || (*p)[0] < 2 || *left < 1u + (*p)[0])
+    if (*left < 9 || (*p)[0] > ID_MAX || (*p)[0] < 2 || *left < 9u + (*p)[0])
         return LDG_ESTORE;
     id->len = (*p)[0];
-    memcpy(id->b, *p + 1, id->len);
-    *left -= 1 + id->len, *p += 1 + id->len;
+    id->ver = ldg_rd64(*p + 1);
+    memcpy(id->b, *p + 9, id->len);
+    *left -= 9 + id->len, *p += 9 + id->len;
     return 0;
 }
 
 int ldg__node_get(ldg_store *s, MDB_txn *txn, const node_id *id, node *n)
 {
     MDB_val v;
-    int rc = ldg__get(s, txn, DB_STATE, id->b, id->len, &v);
+    uint8_t k[8 + ID_MAX];
+    int rc = ldg__get(s, txn, DB_STATE, k, node_key(k, id), &v);
     if (rc)
         return rc == LDG_ENOTFOUND ? LDG_ESTORE : rc; /* a dangling id: a broken tree */
     const uint8_t *p = v.mv_data;
@@ -105,9 +120,9 @@ int ldg__node_get(ldg_store *s, MDB_txn *txn, const node_id *id, node *n)
     return left ? LDG_ESTORE : 0;
 }
 
-static int put_node(wctx *w, const node_id *id, const node *n)
+static int put_node(wctx *w, const node_id *id, const node *n, unsigned flags)
 {
-    uint8_t buf[1 + 3 * LDG_DIGEST_LEN + 2 * (1 + ID_MAX)], *p = buf;
+    uint8_t buf[1 + 3 * LDG_DIGEST_LEN + 2 * (9 + ID_MAX)], *p = buf, k[8 + ID_MAX];
     *p++ = n->leaf ? 'L' : 'N';
     memcpy(p, n->hash, LDG_DIGEST_LEN), p += LDG_DIGEST_LEN;
     if (n->leaf) {
@@ -117,10 +132,11 @@ static int put_node(wctx *w, const node_id *id, const node *n)
         memcpy(p, n->ch[1], LDG_DIGEST_LEN), p += LDG_DIGEST_LEN;
         for (int i = 0; i < 2; i++) {
             *p++ = (uint8_t)n->child[i].len;
+            ldg_be64(p, n->child[i].ver), p += 8;
             memcpy(p, n->child[i].b, n->child[i].len), p += n->child[i].len;
         }
     }
-    return ldg__put(w, DB_STATE, id->b, id->len, buf, (size_t)(p - buf), 0);
+    return ldg__put(w, DB_STATE, k, node_key(k, id), buf, (size_t)(p - buf), flags);
 }
 
 int ldg__node_root_id(ldg_store *s, MDB_txn *txn, node_id *id)
@@ -129,10 +145,11 @@ int ldg__node_root_id(ldg_store *s, MDB_txn *txn, node_id *id)
     int rc = ldg__get(s, txn, DB_META, "state_root", 10, &v);
     if (rc)
         return rc;
-    if (v.mv_size < 2 || v.mv_size > ID_MAX)
+    if (v.mv_size < 10 || v.mv_size > 8 + ID_MAX)
         return LDG_ESTORE;
-    memcpy(id->b, v.mv_data, v.mv_size);
-    id->len = v.mv_size;
+    id->ver = ldg_rd64(v.mv_data);
+    memcpy(id->b, (const uint8_t *)v.mv_data + 8, v.mv_size - 8);
+    id->len = v.mv_size - 8;
     return 0;
 }
 
@@ -146,14 +163,13 @@ typedef struct {
     node n;
     int32_t parent; /* the parent's index in the cache, -1: the root (or not known) */
     uint8_t side;   /* which child of its parent it is                               */
-    uint8_t state;  /* CLEAN, DIRTY (to hash and write), GONE (to delete)             */
-    bool stored;    /* in LMDB before this block (a GONE one is deleted there)        */
+    uint8_t state;  /* CLEAN, DIRTY (to hash and write), GONE (left out)              */
 } cnode;
 
 struct state_cache {
     cnode *v;
     size_t n, cap;
-    int32_t *slot; /* open addressing: index + 1, 0 empty */
+    uint64_t *slot; /* open addressing: the id's hash (high 32 bits), index + 1 (low; 0 empty) */
     size_t nslots;
     node_id root;
     bool loaded, has_root, root_changed;
@@ -167,13 +183,22 @@ static size_t id_hash(const node_id *id)
     return (size_t)(h ^ h >> 29);
 }
 
+#define SLOT_INDEX(x) ((int32_t)(uint32_t)(x)) /* index + 1; 0: empty */
+#define SLOT_TAG(h) ((uint64_t)(uint32_t)((h) >> 32) << 32)
+
 /* The slot of id: its entry, or the empty slot where it would go. */
 static size_t find_slot(const struct state_cache *c, const node_id *id)
 {
-    size_t m = c->nslots - 1, i = id_hash(id) & m;
-    while (c->slot[i] && !same_id(&c->v[c->slot[i] - 1].id, id))
-        i = (i + 1) & m;
+    size_t h = id_hash(id), m = c->nslots - 1, i = h & m;
+    for (uint64_t x; (x = c->slot[i]); i = (i + 1) & m)
+        if ((x & ~0xffffffffull) == SLOT_TAG(h) && same_id(&c->v[SLOT_INDEX(x) - 1].id, id))
+            break;
     return i;
+}
+
+static void set_slot(struct state_cache *c, size_t i, const node_id *id, size_t index)
+{
+    c->slot[i] = SLOT_TAG(id_hash(id)) | (uint32_t)(index + 1);
 }
 
 static int grow(struct state_cache *c)
@@ -187,13 +212,13 @@ static int grow(struct state_cache *c)
     }
     if (2 * (c->n + 1) > c->nslots) {
         size_t ns = c->nslots ? 2 * c->nslots : 4096;
-        int32_t *slot = calloc(ns, sizeof *slot);
+        uint64_t *slot = calloc(ns, sizeof *slot);
         if (!slot)
             return LDG_ENOMEM;
         free(c->slot);
         c->slot = slot, c->nslots = ns;
         for (size_t i = 0; i < c->n; i++)
-            c->slot[find_slot(c, &c->v[i].id)] = (int32_t)i + 1;
+            set_slot(c, find_slot(c, &c->v[i].id), &c->v[i].id, i);
     }
     return 0;
 }
@@ -208,18 +233,17 @@ static int cache_put(struct state_cache *c, const node_id *id, const node *n, in
     size_t i = find_slot(c, id);
     cnode *e;
     if (c->slot[i]) {
-        e = &c->v[c->slot[i] - 1];
+        e = &c->v[SLOT_INDEX(c->slot[i]) - 1];
     } else {
-        c->slot[i] = (int32_t)c->n + 1;
+        set_slot(c, i, id, c->n);
         e = &c->v[c->n++];
-        e->id = *id;
-        e->stored = state == CLEAN;
     }
+    e->id = *id;
     e->n = *n;
     e->state = (uint8_t)state;
     e->parent = -1;
     e->side = 0;
-    *out = c->slot[i] - 1;
+    *out = SLOT_INDEX(c->slot[i]) - 1;
     return 0;
 }
 
@@ -229,8 +253,8 @@ static int cache_get(wctx *w, const node_id *id, int32_t *out)
     struct state_cache *c = w->s->sc;
     if (c->nslots) {
         size_t i = find_slot(c, id);
-        if (c->slot[i] && c->v[c->slot[i] - 1].state != GONE) {
-            *out = c->slot[i] - 1;
+        if (c->slot[i] && c->v[SLOT_INDEX(c->slot[i]) - 1].state != GONE) {
+            *out = SLOT_INDEX(c->slot[i]) - 1;
             return 0;
         }
     }
@@ -406,7 +430,7 @@ int ldg__state_del(wctx *w, const uint8_t *key, size_t kl)
     memcpy(sib_hash, p->n.ch[!side], LDG_DIGEST_LEN);
     size_t i = find_slot(c, &sib);
     if (c->slot[i]) {
-        link(c, grand, gside, c->slot[i] - 1);
+        link(c, grand, gside, SLOT_INDEX(c->slot[i]) - 1);
     } else if (grand >= 0) { /* not cached: not changed this block, its hash is the kept one */
         c->v[grand].n.child[gside] = sib;
         memcpy(c->v[grand].n.ch[gside], sib_hash, LDG_DIGEST_LEN);
@@ -428,27 +452,74 @@ static int deeper_first(const void *a, const void *b, void *base)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Hash the dirty inner nodes deepest first, each passing its hash to its parent. */
-static int hash_dirty(wctx *w, struct state_cache *c)
+/* In key order (the order the block's versions are appended in). */
+static int id_order(const void *a, const void *b, void *base)
 {
-    int32_t *order = malloc((c->n ? c->n : 1) * sizeof *order);
-    size_t m = 0;
-    if (!order)
-        return LDG_ENOMEM;
-    for (size_t i = 0; i < c->n; i++)
-        if (c->v[i].state == DIRTY && !c->v[i].n.leaf)
-            order[m++] = (int32_t)i;
+    const cnode *v = base;
+    const node_id *x = &v[*(const int32_t *)a].id, *y = &v[*(const int32_t *)b].id;
+    int r = memcmp(x->b, y->b, x->len < y->len ? x->len : y->len);
+    return r ? r : (x->len > y->len) - (x->len < y->len);
+}
+
+/* The dirty nodes become version `ver` (their parents name it) and the inner ones are
+ * hashed deepest first, each passing its hash to its parent. order: the dirty entries. */
+static int hash_dirty(wctx *w, struct state_cache *c, int32_t *order, size_t m, uint64_t ver)
+{
+    for (size_t k = 0; k < m; k++) {
+        cnode *e = &c->v[order[k]];
+        e->id.ver = ver;
+        if (e->parent >= 0)
+            c->v[e->parent].n.child[e->side].ver = ver;
+    }
     qsort_r(order, m, sizeof *order, deeper_first, c->v);
     int rc = 0;
     for (size_t k = 0; !rc && k < m; k++) {
         cnode *e = &c->v[order[k]];
+        if (e->n.leaf)
+            continue; /* hashed when its value was set */
         rc = ldg_state_node_hash(w->s->g.hash_alg, ldg__id_bit(e->id.b), e->id.b + 2, e->n.ch[0],
                                  e->n.ch[1], e->n.hash);
         if (!rc && e->parent >= 0)
             memcpy(c->v[e->parent].n.ch[e->side], e->n.hash, LDG_DIGEST_LEN);
     }
-    free(order);
     return rc;
+}
+
+/* Whether this block's versions can be appended: the table ends below version ver. */
+static bool can_append(wctx *w, uint64_t ver)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    if (mdb_cursor_open(w->txn, w->s->db[DB_STATE], &cur))
+        return false;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || (!rc && k.mv_size >= 8 && ldg_rd64(k.mv_data) < ver);
+}
+
+/* Write the dirty nodes as version ver, in key order, and the root's id when it moved. */
+static int write_dirty(wctx *w, struct state_cache *c, int32_t *order, size_t m, uint64_t ver)
+{
+    int rc = 0;
+    unsigned flags = can_append(w, ver) ? MDB_APPEND : 0;
+    qsort_r(order, m, sizeof *order, id_order, c->v);
+    for (size_t k = 0; !rc && k < m; k++)
+        rc = put_node(w, &c->v[order[k]].id, &c->v[order[k]].n, flags);
+    if (rc)
+        return rc;
+    if (c->has_root && c->nslots) { /* the root's entry, when this block changed it */
+        size_t i = find_slot(c, &c->root);
+        if (c->slot[i] && c->v[SLOT_INDEX(c->slot[i]) - 1].state == DIRTY) {
+            c->root.ver = ver;
+            c->root_changed = true;
+        }
+    }
+    if (!c->root_changed)
+        return 0;
+    if (!c->has_root)
+        return ldg__del(w, DB_META, "state_root", 10);
+    uint8_t k[8 + ID_MAX];
+    return ldg__put(w, DB_META, "state_root", 10, k, node_key(k, &c->root), 0);
 }
 
 int ldg__state_finish(wctx *w, uint8_t root[LDG_DIGEST_LEN])
@@ -457,18 +528,16 @@ int ldg__state_finish(wctx *w, uint8_t root[LDG_DIGEST_LEN])
     struct state_cache *c = w->s->no_state_tree ? NULL : cache_of(w, &rc);
     if (!c)
         return w->s->no_state_tree ? ldg__state_root(w->s, w->txn, root) : rc;
-    if ((rc = hash_dirty(w, c)))
-        return rc;
-    for (size_t i = 0; !rc && i < c->n; i++) {
-        const cnode *e = &c->v[i];
-        if (e->state == DIRTY)
-            rc = put_node(w, &e->id, &e->n);
-        else if (e->state == GONE && e->stored)
-            rc = ldg__del(w, DB_STATE, e->id.b, e->id.len);
-    }
-    if (!rc && c->root_changed)
-        rc = c->has_root ? ldg__put(w, DB_META, "state_root", 10, c->root.b, c->root.len, 0)
-                         : ldg__del(w, DB_META, "state_root", 10);
+    int32_t *order = malloc((c->n ? c->n : 1) * sizeof *order);
+    size_t m = 0;
+    if (!order)
+        return LDG_ENOMEM;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i].state == DIRTY)
+            order[m++] = (int32_t)i;
+    if (!(rc = hash_dirty(w, c, order, m, w->height)))
+        rc = write_dirty(w, c, order, m, w->height);
+    free(order);
     ldg__state_begin(w->s);
     return rc ? rc : ldg__state_root(w->s, w->txn, root);
 }
