@@ -14,6 +14,11 @@
  *       requests of BATCH devices (default 1); prints decisions/s, p50 and p99 per request
  *       pipelined GetRelease of releases published by `publish` (file hashes are derived
  *       from the index); prints requests/s, p50 and p99 latency
+ *   --prove (with get and eligible): the requests ask for a proof (issue 11)
+ *   bench_client proof --node H:P --genesis G -n N [--offset BATCH] --product P
+ *       N Eligible requests of BATCH devices, one at a time, each asked with and without a
+ *       proof: the answers' bytes, and the client library's verification of the proven one
+ *       (fwl_verify_eligible, against G); then as many GetRelease likewise; prints medians
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -71,6 +76,8 @@ static int verify_rate(double seconds)
 
 /* The next response's id, and whether it is of type tag; only those two fields are read
  * (the client should cost little next to the node it measures: both share the cores). */
+static bool g_prove; /* --prove */
+
 static bool recv_id(node_client *c, uint32_t want, uint64_t *id)
 {
     const uint8_t *fb;
@@ -158,6 +165,7 @@ static void next_eligible(fwl_Request *req, size_t i, void *ctx)
             d->packages_count = 2;
         }
         e->devices_count = (pb_size_t)g->batch;
+        e->prove = g_prove;
     }
     for (size_t k = 0; k < g->batch; k++) {
         fwl_Device *d = &e->devices[k];
@@ -188,6 +196,89 @@ static void next_get(fwl_Request *req, size_t i, void *ctx)
     g->x ^= g->x << 13, g->x ^= g->x >> 7, g->x ^= g->x << 17;
     file_hash_of(g->product, (size_t)(g->x % g->known), req->req.get_release.file_hash.digest.bytes);
     req->req.get_release.file_hash.digest.size = 32;
+    req->req.get_release.prove = g_prove;
+}
+
+/* One request, its raw answer (valid until the next call) and its round trip in seconds. */
+static double round_trip(node_client *c, fwl_Request *req, const uint8_t **buf, size_t *len)
+{
+    double t0 = now_s();
+    int rc = node_client_send(c, req);
+    if (!rc)
+        rc = node_client_recv_raw(c, buf, len);
+    if (rc)
+        die("proof: request", rc);
+    return now_s() - t0;
+}
+
+/* bench_client proof: bytes with and without a proof, and the verification's cost. */
+static int proof_bench(node_client *c, const char *genesis, const char *product, size_t n,
+                       size_t batch)
+{
+    static fwl_Request req;
+    static ldg_genesis g;
+    char err[300];
+    int rc = genesis ? node_genesis_load(genesis, &g, err, sizeof err) : LDG_EINVALID;
+    if (rc)
+        die("proof: --genesis", rc);
+    fwl_trust tr = {&g, 0, 0, 60000};
+    double *plain = calloc(n, sizeof *plain), *proven = calloc(n, sizeof *proven);
+    double *ver = calloc(n, sizeof *ver), *rtt = calloc(n, sizeof *rtt);
+    elg_gen eg = {batch, product, 88172645463325252ull};
+    const uint8_t *buf;
+    size_t len;
+    for (size_t i = 0; i < n; i++) {
+        next_eligible(&req, i, &eg);
+        req.id = 2 * i + 1;
+        req.req.eligible.prove = false;
+        round_trip(c, &req, &buf, &len);
+        plain[i] = (double)len;
+        req.id++;
+        req.req.eligible.prove = true;
+        rtt[i] = round_trip(c, &req, &buf, &len);
+        proven[i] = (double)len;
+        double t0 = now_s();
+        if ((rc = fwl_verify_eligible(&tr, req.req.eligible.devices, batch, buf, len, NULL, err,
+                                      sizeof err)))
+            die(err, rc);
+        ver[i] = now_s() - t0;
+    }
+    qsort(plain, n, sizeof *plain, cmp_double);
+    qsort(proven, n, sizeof *proven, cmp_double);
+    qsort(ver, n, sizeof *ver, cmp_double);
+    qsort(rtt, n, sizeof *rtt, cmp_double);
+    printf("proof eligible batch %zu answers %zu plain_bytes %.0f proven_bytes %.0f verify_us_p50 "
+           "%.0f verify_us_p99 %.0f rtt_us_p50 %.0f\n", batch, n, plain[n / 2], proven[n / 2],
+           ver[n / 2] * 1e6, ver[n * 99 / 100] * 1e6, rtt[n / 2] * 1e6);
+    memset(&req, 0, sizeof req);
+    req.which_req = fwl_Request_status_tag;
+    fwl_Response *resp = calloc(1, sizeof *resp);
+    if (!resp || (rc = node_call(c, &req, resp, err, sizeof err)) || !resp->resp.status.releases)
+        die("proof: status", rc ? rc : LDG_ENOTFOUND);
+    get_gen gg = {product, resp->resp.status.releases, 88172645463325252ull};
+    for (size_t i = 0; i < n; i++) {
+        next_get(&req, i, &gg);
+        req.id = i + 1;
+        req.req.get_release.prove = true;
+        rtt[i] = round_trip(c, &req, &buf, &len);
+        proven[i] = (double)len;
+        bool found;
+        double t0 = now_s();
+        if ((rc = fwl_verify_release(&tr, buf, len, &req.req.get_release.file_hash, NULL, &found,
+                                     NULL, err, sizeof err)) || !found)
+            die(err, rc ? rc : LDG_ENOTFOUND);
+        ver[i] = now_s() - t0;
+    }
+    qsort(proven, n, sizeof *proven, cmp_double);
+    qsort(ver, n, sizeof *ver, cmp_double);
+    qsort(rtt, n, sizeof *rtt, cmp_double);
+    printf("proof get answers %zu proven_bytes %.0f verify_us_p50 %.0f rtt_us_p50 %.0f "
+           "rtt_us_p99 %.0f\n", n, proven[n / 2], ver[n / 2] * 1e6, rtt[n / 2] * 1e6,
+           rtt[n * 99 / 100] * 1e6);
+    free(resp);
+    free(plain), free(proven), free(ver), free(rtt);
+    node_client_close(c);
+    return 0;
 }
 
 
@@ -261,14 +352,15 @@ int main(int argc, char **argv)
         {"node", required_argument, NULL, 'a'}, {"genesis", required_argument, NULL, 'g'},
         {"key", required_argument, NULL, 'k'},  {"product", required_argument, NULL, 'p'},
         {"window", required_argument, NULL, 'w'}, {"offset", required_argument, NULL, 'o'},
-        {"wait", no_argument, NULL, 'W'}, {NULL, 0, NULL, 0}};
+        {"wait", no_argument, NULL, 'W'}, {"prove", no_argument, NULL, 'P'},
+        {NULL, 0, NULL, 0}};
     char host[256] = "127.0.0.1";
     int port = 7400, ch;
     const char *genesis = NULL, *keyf = NULL, *product = "bench";
     size_t n = 1000, window = 1000, offset = 0;
     bool wait_each = false;
     optind = 2;
-    while ((ch = getopt_long(argc, argv, "a:g:k:p:w:n:o:W", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "a:g:k:p:w:n:o:WP", opts, NULL)) != -1) {
         switch (ch) {
         case 'a': {
             const char *c = strrchr(optarg, ':');
@@ -285,6 +377,7 @@ int main(int argc, char **argv)
         case 'n': n = (size_t)atol(optarg); break;
         case 'o': offset = (size_t)atol(optarg); break;
         case 'W': wait_each = true; break;
+        case 'P': g_prove = true; break;
         default: return 2;
         }
     }
@@ -416,6 +509,9 @@ int main(int argc, char **argv)
         node_client_close(c);
         return refused ? 1 : 0;
     }
+
+    if (!strcmp(mode, "proof"))
+        return proof_bench(c, genesis, product, n, offset ? offset : 1);
 
     if (!strcmp(mode, "eligible")) {
         /* n decisions: window requests in flight, each a batch of `batch` devices */

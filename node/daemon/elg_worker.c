@@ -371,33 +371,69 @@ static int prove_model(node_elg *e, const char *model, stamps at, node_proof *p)
     return rc;
 }
 
-/* The request's proof as EligibleResp field 4, into e->proof_buf. */
-static int prove_request(node_elg *e, const elg_req *q, const ldg_tip *t, stamps at, size_t *len)
+typedef struct {
+    node_elg *e;
+    const char *model;
+    stamps at;
+} model_fill;
+
+static int fill_model(void *ctx, node_proof *p)
 {
-    node_proof p;
-    int rc = node_proof_begin(&p, e->reader, t->height);
-    for (size_t i = 0; !rc && i < q->n; i++)
-        rc = prove_model(e, q->dev[i].hardware_model, at, &p);
-    pb_ostream_t sz = PB_OSTREAM_SIZING;
-    if (!rc && !node_proof_write(&sz, fwl_EligibleResp_proof_tag, &p))
-        rc = LDG_ETOOBIG;
-    if (!rc && sz.bytes_written > NODE_RPC_MAX_RESPONSE / 2)
-        rc = LDG_ETOOBIG; /* the answers must fit beside it */
-    if (!rc && node_buf_reserve(&e->proof_buf, &e->proof_cap, sz.bytes_written))
-        rc = LDG_ENOMEM;
-    if (!rc) {
-        pb_ostream_t os = pb_ostream_from_buffer(e->proof_buf, sz.bytes_written);
-        rc = node_proof_write(&os, fwl_EligibleResp_proof_tag, &p) ? 0 : LDG_ETOOBIG;
-        *len = os.bytes_written;
+    model_fill *f = ctx;
+    return prove_model(f->e, f->model, f->at, p);
+}
+
+/* Room before a proof's pieces in e->proof_buf for its field tag and length. */
+#define PROOF_PREFIX 16
+
+static int append_proof(node_elg *e, size_t *at, const uint8_t *b, size_t len)
+{
+    if (*at + len > PROOF_PREFIX + NODE_RPC_MAX_RESPONSE / 2)
+        return LDG_ETOOBIG; /* the answers must fit beside it */
+    if (node_buf_reserve(&e->proof_buf, &e->proof_cap, *at + len))
+        return LDG_ENOMEM;
+    memcpy(e->proof_buf + *at, b, len);
+    *at += len;
+    return 0;
+}
+
+/* The request's proof as EligibleResp field 4: at *start in e->proof_buf, *len bytes; the
+ * header's and each model's pieces from the worker's cache of this height's proofs. */
+static int prove_request(node_elg *e, const elg_req *q, const ldg_tip *t, stamps at,
+                         size_t *start, size_t *len)
+{
+    const uint8_t *b;
+    size_t bl, end = PROOF_PREFIX;
+    int rc = node_proof_cache_head(&e->proofs, e->reader, t->height, &b, &bl);
+    if (!rc)
+        rc = append_proof(e, &end, b, bl);
+    for (size_t i = 0; !rc && i < q->n; i++) {
+        const char *model = q->dev[i].hardware_model;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = !strcmp(q->dev[j].hardware_model, model);
+        model_fill f = {e, model, at};
+        if (!seen && !(rc = node_proof_cache_group(&e->proofs, t->height, model, fill_model,
+                                                   &f, &b, &bl)))
+            rc = append_proof(e, &end, b, bl);
     }
-    node_proof_free(&p);
-    return rc;
+    if (rc)
+        return rc;
+    uint8_t pfx[PROOF_PREFIX];
+    pb_ostream_t os = pb_ostream_from_buffer(pfx, sizeof pfx);
+    if (!pb_encode_tag(&os, PB_WT_STRING, fwl_EligibleResp_proof_tag) ||
+        !pb_encode_varint(&os, end - PROOF_PREFIX))
+        return LDG_ETOOBIG;
+    *start = PROOF_PREFIX - os.bytes_written;
+    memcpy(e->proof_buf + *start, pfx, os.bytes_written);
+    *len = end - *start;
+    return 0;
 }
 
 /* One request's decisions into o (one read snapshot) and the tip they were made at, and
  * with q->prove their proof (e->proof_buf, *proof_len bytes). */
 static int decide_all(node_elg *e, const elg_req *q, elg_device_answer *o, ldg_tip *t,
-                      size_t *proof_len)
+                      size_t *proof_start, size_t *proof_len)
 {
     stamps at = {0, 0, 0};
     int rc = ldg_store_snapshot_begin(e->reader);
@@ -416,7 +452,7 @@ static int decide_all(node_elg *e, const elg_req *q, elg_device_answer *o, ldg_t
             decide_device(e, &q->dev[i], &cc, at, &o[i]);
     *proof_len = 0;
     if (!rc && q->prove)
-        rc = prove_request(e, q, t, at, proof_len);
+        rc = prove_request(e, q, t, at, proof_start, proof_len);
     ldg_store_snapshot_end(e->reader);
     return rc;
 }
@@ -428,9 +464,9 @@ static void decide_request(node_elg *e, elg_req *q)
     elg_device_answer *o = e->scratch ? e->scratch
                                           : (e->scratch = malloc(MAX_DEV * sizeof *o));
     ldg_tip t;
-    size_t size = 0, plen = 0;
+    size_t size = 0, pstart = 0, plen = 0;
     uint8_t *f;
-    int rc = o ? decide_all(e, q, o, &t, &plen) : LDG_ENOMEM;
+    int rc = o ? decide_all(e, q, o, &t, &pstart, &plen) : LDG_ENOMEM;
     if (!rc && (size = elg_wire_size(q->to.id, o, q->n, &t, plen)) > q->cap) {
         if ((f = realloc(q->frame, size))) {
             q->frame = f;
@@ -439,8 +475,8 @@ static void decide_request(node_elg *e, elg_req *q)
             rc = LDG_ENOMEM;
         }
     }
-    if (!rc && (q->len = elg_wire_write(q->frame, size, q->to.id, o, q->n, &t, e->proof_buf,
-                                        plen)) != size) {
+    if (!rc && (q->len = elg_wire_write(q->frame, size, q->to.id, o, q->n, &t,
+                                        e->proof_buf + pstart, plen)) != size) {
         node__log("eligible: encoded %zu bytes, sized %zu", q->len, size); /* a bug */
         if (q->len > size)
             abort(); /* past the buffer: memory is no longer trustworthy */
@@ -524,7 +560,8 @@ int node_elg_init(node_elg *e, const node_elg_config *cfg)
         return LDG_EINVALID;
     e->cfg = *cfg;
     int rc = ldg_store_reader(cfg->store, &e->reader);
-    if (!rc && (hmap_init(&e->programs, 16) || hmap_init(&e->models, 64)))
+    if (!rc && (hmap_init(&e->programs, 16) || hmap_init(&e->models, 64) ||
+                node_proof_cache_init(&e->proofs)))
         rc = LDG_ENOMEM;
     if (rc)
         node_elg_close(e);
@@ -592,6 +629,8 @@ void node_elg_close(node_elg *e)
     e->scratch = NULL;
     free(e->proof_buf);
     e->proof_buf = NULL;
+    if (e->proofs.groups.slots)
+        node_proof_cache_free(&e->proofs);
 }
 
 /* --- the RPCs --------------------------------------------------------------------------- */

@@ -26,6 +26,7 @@
 
 #include "ledger/ledger.h"
 #include "node/daemon/hmap.h"
+#include "node/daemon/prove.h"
 #include "node/daemon/rpc.h"
 
 #define NODE_ELG_QUEUE_MAX 4096 /* devices queued or being decided, in all ...          */
@@ -63,6 +64,7 @@ typedef struct node_elg {
     void *scratch;             /* the decisions of one request                          */
     uint8_t *proof_buf;        /* the encoded proof of one request (prove.h)            */
     size_t proof_cap;
+    node_proof_cache proofs;   /* this height's proof pieces, per model                 */
     fwl_BindingRecord proof_binding; /* scratch of prove_model                          */
 } node_elg;
 
