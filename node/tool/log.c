@@ -21,6 +21,8 @@ enum {
     OPT_MAX_AGE,
 };
 
+#define WHY_MAX 400 /* the verifier's reason, in words */
+
 #define USAGE_MAX_AGE                                                                        \
     "  --max-age AGE     the node's head at most this old, e.g. 90s, 5m (default: any age; a\n" \
     "                    quiet chain makes no blocks)\n"
@@ -96,11 +98,12 @@ static void checkpoint_read(const char *path, const ldg_genesis *g, fwl_log_head
 }
 
 /* Ask the node for its certified head, with the inclusion of the release `asked` (NULL:
- * none) and the consistency from `from` (NULL: none), and check the answer; exits 1 when it
- * does not verify. rec and leaf: the release's record and leaf. */
-static void log_ask(const log_opts *lo, const ldg_genesis *g, const fwl_Hash *asked,
-                    const fwl_log_head *from, fwl_log_head *head, fwl_ReleaseRecord *rec,
-                    uint64_t *leaf)
+ * none) and a consistency proof from size from_size (0: none), and check the answer against
+ * `from` (NULL: none). rec and leaf: the release's record and leaf. Returns the verifier's
+ * error, with why (WHY_MAX bytes) saying which. */
+static int log_ask(const log_opts *lo, const ldg_genesis *g, const fwl_Hash *asked,
+                   const fwl_log_head *from, uint64_t from_size, fwl_log_head *head,
+                   fwl_ReleaseRecord *rec, uint64_t *leaf, char *why)
 {
     tool_session *s = tool_open(&lo->o, 0);
     fwl_GetLogProofReq *q = &tool_req(s, fwl_Request_get_log_proof_tag)->req.get_log_proof;
@@ -108,16 +111,15 @@ static void log_ask(const log_opts *lo, const ldg_genesis *g, const fwl_Hash *as
         q->has_file_hash = true;
         q->file_hash = *asked;
     }
-    q->from_size = from ? from->log_size : 0;
+    q->from_size = from_size;
     const uint8_t *buf;
     size_t len;
-    char why[400] = "";
     tool_call_raw(s, "GetLogProof", &buf, &len);
     fwl_trust tr = {g, 0, lo->max_age, TOOL_VERIFY_DRIFT_MS};
-    int rc = fwl_verify_log(&tr, buf, len, asked, from, head, rec, leaf, why, sizeof why);
+    why[0] = 0;
+    int rc = fwl_verify_log(&tr, buf, len, asked, from, head, rec, leaf, why, WHY_MAX);
     tool_close(s);
-    if (rc)
-        tool_die_rc(rc, from ? "the node's log against the checkpoint" : "GetLogProof", why);
+    return rc;
 }
 
 /* Options every log subcommand takes; false for the caller's own. */
@@ -181,7 +183,10 @@ static int checkpoint_main(int argc, char **argv)
         tool_usage_error("unexpected argument '%s'", argv[optind]);
     ldg_genesis *g = log_genesis(&lo.o);
     fwl_log_head head;
-    log_ask(&lo, g, NULL, NULL, &head, NULL, NULL);
+    char why[WHY_MAX];
+    int rc = log_ask(&lo, g, NULL, NULL, 0, &head, NULL, NULL, why);
+    if (rc)
+        tool_die_rc(rc, "GetLogProof", why);
     checkpoint_write(out, head_json(g->chain_id, &head));
     if (out)
         printf("checkpoint: height %" PRIu64 ", log size %" PRIu64 " -> %s\n", head.height,
@@ -282,8 +287,16 @@ static int verify_main(int argc, char **argv)
     fwl_log_head from, head;
     static fwl_ReleaseRecord rec;
     uint64_t leaf;
+    char why[WHY_MAX];
     checkpoint_read(cp, g, &from);
-    log_ask(&lo, g, release ? &h : NULL, &from, &head, &rec, &leaf);
+    int rc = log_ask(&lo, g, release ? &h : NULL, &from, from.log_size, &head, &rec, &leaf, why);
+    /* A node whose log is shorter than the checkpoint's refuses the proof (-10) and proves
+     * nothing by it: its certified head alone shows whether it is behind the checkpoint
+     * (-114) or holds another history (-116). */
+    if (rc == LDG_EINVALID && from.log_size)
+        rc = log_ask(&lo, g, release ? &h : NULL, &from, 0, &head, &rec, &leaf, why);
+    if (rc)
+        tool_die_rc(rc, "the node's log against the checkpoint", why);
     if (out)
         checkpoint_write(out, head_json(g->chain_id, &head));
     verify_print(&lo, g, &from, &head, release ? &rec : NULL, leaf);
@@ -299,8 +312,11 @@ void tool_log_inclusion(const tool_opts *o, const fwl_Hash *h, uint64_t max_age,
     static fwl_ReleaseRecord rec;
     log_opts lo = {*o, max_age, NULL, NULL, NULL};
     ldg_genesis *g = tool_trusted_genesis(o);
-    log_ask(&lo, g, h, NULL, head, &rec, leaf);
+    char why[WHY_MAX];
+    int rc = log_ask(&lo, g, h, NULL, 0, head, &rec, leaf, why);
     free(g);
+    if (rc)
+        tool_die_rc(rc, "the release's leaf in the log", why);
 }
 
 int log_main(int argc, char **argv)

@@ -3,7 +3,7 @@
 # certified log head, publish and revoke more, and `fwledger log verify` proves the new log
 # extends the checkpoint; a release's latest record is included (log verify --file-hash,
 # release --verify). A checkpoint whose root or size was altered, one of another chain, one
-# past the node's log, are refused with their codes. Then history is rewritten: the node is
+# past the node's log or its height, are refused with their codes. Then history is rewritten: the node is
 # restarted on a copy of its data directory taken earlier and goes on with other releases,
 # signed by the same validator; a checkpoint of the first history is not extended (-116),
 # one taken before the fork still is.
@@ -73,7 +73,9 @@ grep -q "history was rewritten" "$TMP/err" || fail "no reason: $(cat "$TMP/err")
 cp_edit "$TMP/cp1.json" "$TMP/bad.json" 'd["log_size"] = 3'
 refused -116 log verify "${node[@]}" --checkpoint "$TMP/bad.json"
 cp_edit "$TMP/cp1.json" "$TMP/bad.json" 'd["log_size"] = 9'
-refused -10 log verify "${node[@]}" --checkpoint "$TMP/bad.json"
+refused -116 log verify "${node[@]}" --checkpoint "$TMP/bad.json"
+cp_edit "$TMP/cp1.json" "$TMP/bad.json" 'd["log_size"] = 9; d["height"] = 99'
+refused -114 log verify "${node[@]}" --checkpoint "$TMP/bad.json"
 cp_edit "$TMP/cp1.json" "$TMP/bad.json" 'd["chain_id"] = "other"'
 refused -9 log verify "${node[@]}" --checkpoint "$TMP/bad.json"
 refused -16 log verify "${node[@]}" --checkpoint "$TMP/cp1.json" --file-hash "$(printf '%064d' 7)"
