@@ -823,6 +823,28 @@ int ldg_store_prove(ldg_store *s, const uint8_t *prefix, size_t plen, size_t max
 int ldg_store_verify_state(ldg_store *s, uint8_t stored[LDG_DIGEST_LEN],
                            uint8_t computed[LDG_DIGEST_LEN]);
 
+/* The release log (store_log.c; docs/protocol.md, Release log): every publish and every
+ * revocation appends the leaf ldg_merkle_leaf(chain hash, the ReleaseRecord's bytes as that
+ * transaction stored them), in chain order, inside the block's write transaction; every
+ * header's log_size and log_root are the log's after its block (checked on apply, like
+ * state_root). Reads are in the snapshot, if one is open. */
+#define LDG_LOG_NONE UINT64_MAX /* no such leaf */
+/* The log's size and root (RFC 9162 MTH of its leaves). Errors: LDG_ESTORE. */
+int ldg_store_log_head(ldg_store *s, uint64_t *size, uint8_t root[LDG_DIGEST_LEN]);
+/* The leaves of the release with this file hash: its publish's, and its revocation's
+ * (LDG_LOG_NONE while not revoked; the publish's is LDG_LOG_NONE for a release published
+ * before the store had a log). Errors: LDG_ENOTFOUND (no such release, or not in the log),
+ * LDG_ESTORE. */
+int ldg_store_log_leaves(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t len,
+                         uint64_t *published, uint64_t *revoked);
+/* ldg_log_inclusion and ldg_log_consistency over the store's log: size and n at most its
+ * size. Errors: LDG_EINVALID (a size past the log's, index >= size, m == 0, m > n),
+ * LDG_ETOOBIG (cap), LDG_ESTORE. */
+int ldg_store_log_inclusion(ldg_store *s, uint64_t index, uint64_t size, uint8_t *path,
+                            size_t cap, size_t *n);
+int ldg_store_log_consistency(ldg_store *s, uint64_t m, uint64_t n, uint8_t *path, size_t cap,
+                              size_t *count);
+
 /* The outcome totals of the release with this file hash: the sums of every report on it
  * (all zero when there is none, or no such release). Errors: LDG_ESTORE. */
 int ldg_store_outcomes(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t len,

@@ -125,7 +125,8 @@ static int apply_publish(wctx *w, const ldg_tx *tx, uint32_t index)
         return rc;
     if ((rc = ldg__put(w, DB_BY_PRODUCT, k, ldg__idx_key(k, r->product, w->height, index), fk, fkl, 0)))
         return rc;
-    if ((rc = ldg__put(w, DB_ALL, k, ldg__idx_key(k, NULL, w->height, index), fk, fkl, MDB_APPEND)))
+    if ((rc = ldg__put(w, DB_ALL, k, ldg__idx_key(k, NULL, w->height, index), fk, fkl, MDB_APPEND)) ||
+        (rc = ldg__log_record(w, fk, fkl, false)))
         return rc;
     w->releases++;
     return 0;
@@ -160,7 +161,8 @@ static int apply_revoke(wctx *w, const ldg_tx *tx)
         return LDG_ESTORE;
     uint32_t index = ldg_rd32((const uint8_t *)v.mv_data + 8);
     if ((rc = ldg__put_pb_h(w, DB_RELEASES, fk, fkl, fwl_ReleaseRecord_fields, rec, vhash)) ||
-        (rc = ldg__state_lines(w, &rec->release, rec->height, index, vhash)))
+        (rc = ldg__state_lines(w, &rec->release, rec->height, index, vhash)) ||
+        (rc = ldg__log_record(w, fk, fkl, true)))
         return rc;
     return stamp(w, "revoked_at");
 }

@@ -25,6 +25,10 @@
  *   bindings    product 0x00 model ("" for the whole product) -> BindingRecord
  *   trackers    key id(32) -> TrackerRecord
  *   outcomes    file key -> OutcomeTotals
+ *   state       the authenticated state's tree (store_state.c)
+ *   log         level(1) index(8) -> hash: the release log's perfect subtrees (store_log.c);
+ *               meta "log_size" -> its size(8)
+ *   log_idx     file key -> leaf index(8) of its publish [leaf index(8) of its revocation]
  *
  * Threading: a store is used by one thread at a time (the node's loop thread); it keeps one
  * reusable read transaction.
@@ -46,7 +50,7 @@
 static const char *const db_names[DB_COUNT] = {
     "meta", "blocks", "block_idx", "txs", "releases", "by_product", "by_hw",
     "all_rel", "lines", "authors", "nonces", "contracts", "contract_versions", "bindings",
-    "trackers", "outcomes", "state"};
+    "trackers", "outcomes", "state", "log", "log_idx"};
 
 /* Less than this free in the data directory's filesystem: it is full (see lmdb_err). */
 #define NEARLY_FULL (1u << 20)
@@ -451,6 +455,47 @@ void ldg_store_abort_built(ldg_store *s)
     }
 }
 
+/* What a header says of its block's transactions and of the state and log after them. */
+typedef struct {
+    uint8_t tx_root[LDG_DIGEST_LEN], state_root[LDG_DIGEST_LEN], log_root[LDG_DIGEST_LEN];
+    uint64_t log_size;
+} block_roots;
+
+/* The state's root (hashing what w's block changed) and the log's size and root after it;
+ * r->tx_root is left alone. */
+static int after_roots(wctx *w, block_roots *r)
+{
+    int rc = ldg__state_finish(w, r->state_root);
+    return rc ? rc : ldg__log_head(w->s, w->txn, &r->log_size, r->log_root);
+}
+
+/* The header of the block built in w over m transactions of body bytes. */
+static int encode_header(const ldg_store *s, const wctx *w, const block_roots *r, size_t m,
+                         size_t body, const ldg_pubkey *proposer, uint8_t *hdr, size_t *hdr_len)
+{
+    fwl_BlockHeader h = fwl_BlockHeader_init_zero;
+    h.version = LDG_BLOCK_VERSION;
+    snprintf(h.chain_id, sizeof h.chain_id, "%s", s->g.chain_id);
+    h.height = w->height;
+    h.time_ms = w->time_ms;
+    h.has_prev_hash = h.has_tx_root = h.has_state_root = h.has_proposer = true;
+    set_hash(&h.prev_hash, s->g.hash_alg, prev_hash(s));
+    set_hash(&h.tx_root, s->g.hash_alg, r->tx_root);
+    set_hash(&h.state_root, s->g.hash_alg, r->state_root);
+    h.tx_count = (uint32_t)m;
+    h.body_size = body;
+    h.proposer.alg = proposer->alg;
+    memcpy(h.proposer.key.bytes, proposer->key, proposer->len);
+    h.proposer.key.size = (pb_size_t)proposer->len;
+    h.log_size = r->log_size;
+    h.has_log_root = true;
+    set_hash(&h.log_root, s->g.hash_alg, r->log_root);
+    pb_ostream_t os = pb_ostream_from_buffer(hdr, LDG_HEADER_MAX);
+    int rc = pb_encode(&os, fwl_BlockHeader_fields, &h) ? 0 : LDG_ETOOBIG;
+    *hdr_len = os.bytes_written;
+    return rc;
+}
+
 int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t *tx_lens,
                           size_t n, uint64_t time_ms, const ldg_pubkey *proposer, int *results,
                           uint8_t *hdr, size_t *hdr_len, uint8_t hash[LDG_DIGEST_LEN])
@@ -492,32 +537,15 @@ int ldg_store_build_block(ldg_store *s, const uint8_t *const *txs, const size_t 
     }
     s->fail_after = fail_saved;
 
-    uint8_t root[LDG_DIGEST_LEN], sroot[LDG_DIGEST_LEN];
+    block_roots r;
     if (!rc)
-        rc = tx_root(&s->g, raw, lens, m, root);
+        rc = tx_root(&s->g, raw, lens, m, r.tx_root);
     if (!rc)
-        rc = ldg__state_finish(&w, sroot);
-    if (!rc) {
-        fwl_BlockHeader h = fwl_BlockHeader_init_zero;
-        h.version = LDG_BLOCK_VERSION;
-        snprintf(h.chain_id, sizeof h.chain_id, "%s", s->g.chain_id);
-        h.height = w.height;
-        h.time_ms = w.time_ms;
-        h.has_prev_hash = h.has_tx_root = h.has_state_root = h.has_proposer = true;
-        set_hash(&h.prev_hash, s->g.hash_alg, prev_hash(s));
-        set_hash(&h.tx_root, s->g.hash_alg, root);
-        set_hash(&h.state_root, s->g.hash_alg, sroot);
-        h.tx_count = (uint32_t)m;
-        h.body_size = body;
-        h.proposer.alg = proposer->alg;
-        memcpy(h.proposer.key.bytes, proposer->key, proposer->len);
-        h.proposer.key.size = (pb_size_t)proposer->len;
-        pb_ostream_t os = pb_ostream_from_buffer(hdr, LDG_HEADER_MAX);
-        rc = pb_encode(&os, fwl_BlockHeader_fields, &h) ? 0 : LDG_ETOOBIG;
-        *hdr_len = os.bytes_written;
-        if (!rc)
-            rc = ldg_block_hash(&s->g, hdr, *hdr_len, hash);
-    }
+        rc = after_roots(&w, &r);
+    if (!rc)
+        rc = encode_header(s, &w, &r, m, body, proposer, hdr, hdr_len);
+    if (!rc)
+        rc = ldg_block_hash(&s->g, hdr, *hdr_len, hash);
     free(raw);
     free(lens);
     if (rc) {
@@ -599,7 +627,9 @@ static int check_header(ldg_store *s, const ldg_block *b)
         h->height != s->tip.height + 1 || h->time_ms < s->tip.time_ms ||
         !hash_is(&h->prev_hash, h->has_prev_hash, g->hash_alg, prev_hash(s)) ||
         h->tx_count != b->n_txs || !h->has_state_root || h->state_root.alg != g->hash_alg ||
-        h->state_root.digest.size != LDG_DIGEST_LEN || !h->has_proposer)
+        h->state_root.digest.size != LDG_DIGEST_LEN || !h->has_log_root ||
+        h->log_root.alg != g->hash_alg || h->log_root.digest.size != LDG_DIGEST_LEN ||
+        !h->has_proposer)
         return LDG_EBLOCK;
     /* The header's strings as hashed, like a transaction's (ldg_tx_parse): the chain id just
      * compared ends at its first NUL, where a stock decoder of GetBlock sees the rest too,
@@ -650,10 +680,13 @@ static int run_block(ldg_store *s, const uint8_t *block, size_t len, const bool 
         if (!rc)
             rc = ldg__apply_tx(w, tx, (uint32_t)i);
     }
-    /* The state after the block is the one its header names. */
-    uint8_t sroot[LDG_DIGEST_LEN];
-    if (!rc && !(rc = ldg__state_finish(w, sroot)) &&
-        memcmp(sroot, b.hdr.state_root.digest.bytes, LDG_DIGEST_LEN))
+    /* The state and the log after the block are the ones its header names (check_header
+     * checked the lengths). */
+    block_roots r;
+    if (!rc && !(rc = after_roots(w, &r)) &&
+        (memcmp(r.state_root, b.hdr.state_root.digest.bytes, LDG_DIGEST_LEN) ||
+         r.log_size != b.hdr.log_size ||
+         memcmp(r.log_root, b.hdr.log_root.digest.bytes, LDG_DIGEST_LEN)))
         rc = LDG_EBLOCK;
     if (rc)
         mdb_txn_abort(w->txn);

@@ -2,6 +2,7 @@
  *   store.c       open/close, building, committing and applying blocks
  *   rules.c       the stateful rules of each transaction type
  *   store_read.c  the read queries
+ *   store_state.c the authenticated state; store_log.c the release log
  * See store.c for the table layout. */
 #ifndef FWL_LEDGER_STORE_INTERNAL_H
 #define FWL_LEDGER_STORE_INTERNAL_H
@@ -15,7 +16,7 @@
 
 enum { DB_META, DB_BLOCKS, DB_BLOCK_IDX, DB_TXS, DB_RELEASES, DB_BY_PRODUCT, DB_BY_HW,
        DB_ALL, DB_LINES, DB_AUTHORS, DB_NONCES, DB_CONTRACTS, DB_CONTRACT_VERS, DB_BINDINGS,
-       DB_TRACKERS, DB_OUTCOMES, DB_STATE, DB_COUNT };
+       DB_TRACKERS, DB_OUTCOMES, DB_STATE, DB_LOG, DB_LOG_IDX, DB_COUNT };
 
 #define FILE_KEY_MAX (4 + LDG_HASH_MAX)
 /* Every name a key is made of (product, hardware model, contract) is at most 64 characters:
@@ -156,5 +157,14 @@ int ldg__state_value(ldg_store *s, MDB_txn *txn, const uint8_t *key, size_t kl, 
 /* ldg__put_pb, and the hash of the bytes written when the table is in the state. */
 int ldg__put_pb_h(wctx *w, int db, const void *k, size_t kl, const pb_msgdesc_t *f,
                   const void *src, uint8_t vhash[LDG_DIGEST_LEN]);
+
+/* store_log.c: the release log, in w's transaction (nothing when check_only). Append the
+ * leaf of the release record now stored under file key fk (the bytes the publish or the
+ * revocation just wrote) and remember its index: the release's publish leaf, or its
+ * revocation's when revoke. Called after the rule's checks, so every error is the store's
+ * (LDG_ESTORE or a disk error): the block is aborted. */
+int ldg__log_record(wctx *w, const uint8_t *fk, size_t fkl, bool revoke);
+/* The log's size and root in txn: what the header of the block being written names. */
+int ldg__log_head(ldg_store *s, MDB_txn *txn, uint64_t *size, uint8_t root[LDG_DIGEST_LEN]);
 
 #endif

@@ -46,7 +46,9 @@
     X(NODE_ENOPROOF, -112, "the answer carries no proof of what it depends on")      \
     X(NODE_ECERT, -113, "the answer's block is not certified by the validators")    \
     X(NODE_ESTALE, -114, "the answer's block is older than the maximum age")        \
-    X(NODE_EMISMATCH, -115, "the answer is not what its proven records say")
+    X(NODE_EMISMATCH, -115, "the answer is not what its proven records say")         \
+    X(NODE_ELOG, -116, "the release log does not hold what its proof says (record not in "   \
+                       "the log, or history rewritten)")
 
 enum node_err {
 #define NODE_ENUM_(name, val, msg) name = (val),
@@ -213,6 +215,8 @@ typedef struct fwl_proven fwl_proven;
 int fwl_proof_check(const fwl_trust *tr, const uint8_t *proof, size_t len, fwl_proven **out,
                     char *why, size_t whylen);
 uint64_t fwl_proven_height(const fwl_proven *p);
+/* The proven header (valid until fwl_proven_free). */
+const fwl_BlockHeader *fwl_proven_header(const fwl_proven *p);
 uint64_t fwl_proven_time_ms(const fwl_proven *p);
 const uint8_t *fwl_proven_block_hash(const fwl_proven *p);
 /* The proven records whose state keys start with prefix (ledger.h, ldg_state_key_*): all of
@@ -232,5 +236,39 @@ int fwl_verify_release(const fwl_trust *tr, const uint8_t *frame, size_t len,
 int fwl_verify_eligible(const fwl_trust *tr, const fwl_Device *devices, size_t n,
                         const uint8_t *frame, size_t len, uint64_t *height, char *why,
                         size_t whylen);
+
+/* ---------------------------------------------------------------------------------------- */
+/* The release log (node/client/logverify.c; docs/protocol.md, Release log)                  */
+/*
+ * Every release and every revocation is a leaf of an append-only RFC 9162 log; every block
+ * header names the log's size and root after it. A monitor keeps a head it checked (a
+ * checkpoint: `fwledger log checkpoint`) and later asks a node for its certified head with a
+ * consistency proof from the checkpoint's size: the newer log must hold the older one as its
+ * prefix, or history was rewritten. A proof does not prove a size, so size and root are
+ * always taken together from one certified header.
+ */
+typedef struct {
+    uint64_t height;                    /* the block whose header names this log        */
+    uint8_t block_hash[LDG_DIGEST_LEN];
+    uint64_t log_size;
+    uint8_t log_root[LDG_DIGEST_LEN];
+} fwl_log_head;
+
+/* A GetLogProof answer (its raw Response frame) checked against trust, trusting no node:
+ *   - its Proof's header is certified and fresh (fwl_proof_check's errors) and names a log
+ *     (NODE_ENOPROOF); *head gets it;
+ *   - asked (NULL when the request named no release): the answer's record is that release's
+ *     (NODE_EMISMATCH; none: NODE_ENOPROOF) and its leaf H(0x00 || record bytes) is leaf
+ *     *leaf of the head's log by the inclusion proof (NODE_ELOG); rec (may be NULL) gets the
+ *     record;
+ *   - from (NULL: none; log_size 0: nothing to prove): a head the caller trusts, whose size
+ *     the request gave as from_size. The head's log holds from's as its prefix by the
+ *     consistency proof (NODE_ELOG: history rewritten), and a head at from's height is
+ *     from's block with from's log (NODE_ELOG: two certified blocks at one height, or an
+ *     altered checkpoint). A head below from's height: NODE_ESTALE (the node is behind).
+ * why (may be NULL) says which, in words. Thread-safe. */
+int fwl_verify_log(const fwl_trust *tr, const uint8_t *frame, size_t len, const fwl_Hash *asked,
+                   const fwl_log_head *from, fwl_log_head *head, fwl_ReleaseRecord *rec,
+                   uint64_t *leaf, char *why, size_t whylen);
 
 #endif

@@ -177,6 +177,7 @@ int fwl_proof_check(const fwl_trust *tr, const uint8_t *buf, size_t len, fwl_pro
 
 uint64_t fwl_proven_height(const fwl_proven *p) { return p->hdr.height; }
 uint64_t fwl_proven_time_ms(const fwl_proven *p) { return p->hdr.time_ms; }
+const fwl_BlockHeader *fwl_proven_header(const fwl_proven *p) { return &p->hdr; }
 const uint8_t *fwl_proven_block_hash(const fwl_proven *p) { return p->block_hash; }
 
 int fwl_proven_range(const fwl_proven *p, const uint8_t *prefix, size_t plen,

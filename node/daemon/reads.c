@@ -52,28 +52,78 @@ void node__handle_get_block(server *s, client *c, uint64_t id, const fwl_GetBloc
     free(blk);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Answers written by hand: Response{id, <member>: body}                                    */
+
+/* Writes the fields of a Response member; called once to size it, once to write it. */
+typedef bool (*body_fn)(pb_ostream_t *os, const void *ctx);
+
+static bool put_framed(pb_ostream_t *os, uint64_t id, uint32_t tag, body_fn body,
+                       const void *ctx)
+{
+    pb_ostream_t sz = PB_OSTREAM_SIZING;
+    return body(&sz, ctx) && pb_encode_tag(os, PB_WT_VARINT, fwl_Response_id_tag) &&
+           pb_encode_varint(os, id) && pb_encode_tag(os, PB_WT_STRING, tag) &&
+           pb_encode_varint(os, sz.bytes_written) && body(os, ctx);
+}
+
+/* Send it as one frame; an answer that cannot be encoded (a bug) closes the connection. */
+static void send_framed(client *c, uint64_t id, uint32_t tag, body_fn body, const void *ctx)
+{
+    pb_ostream_t sz = PB_OSTREAM_SIZING;
+    uint8_t *p;
+    if (!put_framed(&sz, id, tag, body, ctx)) {
+        node_rpc_close_conn(c);
+    } else if ((p = node_rpc_frame_begin(c, sz.bytes_written))) {
+        pb_ostream_t os = pb_ostream_from_buffer(p, sz.bytes_written);
+        put_framed(&os, id, tag, body, ctx);
+        node_rpc_frame_end(c, sz.bytes_written);
+    }
+}
+
+/* A file hash a request names: a known algorithm and a digest of its length, or an error
+ * answer naming what is wrong (false). */
+static bool file_hash_ok(client *c, uint64_t id, bool has, const fwl_Hash *fh)
+{
+    if (!has) {
+        node_rpc_send_error(c, id, LDG_EINVALID, "file_hash is required");
+        return false;
+    }
+    const ldg_hash_impl *h = ldg_hash_by_id(fh->alg);
+    if (!h) {
+        node_rpc_send_error(c, id, LDG_EUNKNOWN_ALG, "file_hash.alg: unknown hash algorithm %u",
+                            fh->alg);
+        return false;
+    }
+    if (fh->digest.size != h->digest_len) {
+        node_rpc_send_error(c, id, LDG_EINVALID, "file_hash.digest: %s digests are %zu bytes, "
+                            "got %u", h->name, h->digest_len, (unsigned)fh->digest.size);
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* GetRelease                                                                                */
+
 /* The hot read: the stored ReleaseRecord bytes are forwarded as they are, framed by hand
  * with nanopb's stream primitives (Response{id, get_release{record, at_height}}) instead of
  * a decode and a re-encode of the large record struct. */
-static bool put_release_body(pb_ostream_t *os, const uint8_t *rec, size_t rec_len, uint64_t at,
-                             const node_proof *proof)
-{
-    return (!rec || (pb_encode_tag(os, PB_WT_STRING, fwl_GetReleaseResp_record_tag) &&
-                     pb_encode_string(os, rec, rec_len))) &&
-           pb_encode_tag(os, PB_WT_VARINT, fwl_GetReleaseResp_at_height_tag) &&
-           pb_encode_varint(os, at) &&
-           (!proof || node_proof_write(os, fwl_GetReleaseResp_proof_tag, proof));
-}
+typedef struct {
+    const uint8_t *rec; /* NULL: none (a proven absence) */
+    size_t rec_len;
+    uint64_t at;
+    const node_proof *proof; /* NULL: none asked */
+} release_answer;
 
-/* rec NULL: none (a proven absence); proof NULL: none asked. */
-static bool put_get_release(pb_ostream_t *os, uint64_t id, const uint8_t *rec, size_t rec_len,
-                            uint64_t at, const node_proof *proof)
+static bool put_release_body(pb_ostream_t *os, const void *ctx)
 {
-    pb_ostream_t sz = PB_OSTREAM_SIZING;
-    return put_release_body(&sz, rec, rec_len, at, proof) &&
-           pb_encode_tag(os, PB_WT_VARINT, fwl_Response_id_tag) && pb_encode_varint(os, id) &&
-           pb_encode_tag(os, PB_WT_STRING, fwl_Response_get_release_tag) &&
-           pb_encode_varint(os, sz.bytes_written) && put_release_body(os, rec, rec_len, at, proof);
+    const release_answer *a = ctx;
+    return (!a->rec || (pb_encode_tag(os, PB_WT_STRING, fwl_GetReleaseResp_record_tag) &&
+                        pb_encode_string(os, a->rec, a->rec_len))) &&
+           pb_encode_tag(os, PB_WT_VARINT, fwl_GetReleaseResp_at_height_tag) &&
+           pb_encode_varint(os, a->at) &&
+           (!a->proof || node_proof_write(os, fwl_GetReleaseResp_proof_tag, a->proof));
 }
 
 /* The release and its proof (or the proof of its absence) from one snapshot. */
@@ -105,21 +155,8 @@ void node__handle_get_release(server *s, client *c, uint64_t id, const fwl_GetRe
     uint8_t rec[fwl_ReleaseRecord_size];
     size_t rec_len;
     uint64_t at;
-    if (!r->has_file_hash) {
-        node_rpc_send_error(c, id, LDG_EINVALID, "file_hash is required");
+    if (!file_hash_ok(c, id, r->has_file_hash, &r->file_hash))
         return;
-    }
-    const ldg_hash_impl *h = ldg_hash_by_id(r->file_hash.alg);
-    if (!h) {
-        node_rpc_send_error(c, id, LDG_EUNKNOWN_ALG, "file_hash.alg: unknown hash algorithm %u",
-                            r->file_hash.alg);
-        return;
-    }
-    if (r->file_hash.digest.size != h->digest_len) {
-        node_rpc_send_error(c, id, LDG_EINVALID, "file_hash.digest: %s digests are %zu bytes, "
-                            "got %u", h->name, h->digest_len, (unsigned)r->file_hash.digest.size);
-        return;
-    }
     node_proof proof, *pf = r->prove ? &proof : NULL;
     int rc = pf ? prove_release(s, r, rec, sizeof rec, &rec_len, &at, pf)
                 : ldg_store_release_raw(s->store, r->file_hash.alg, r->file_hash.digest.bytes,
@@ -130,16 +167,8 @@ void node__handle_get_release(server *s, client *c, uint64_t id, const fwl_GetRe
             node_proof_free(pf);
         return;
     }
-    const uint8_t *recp = rec_len ? rec : NULL; /* none: proven absent */
-    pb_ostream_t sz = PB_OSTREAM_SIZING;
-    uint8_t *p;
-    if (!put_get_release(&sz, id, recp, rec_len, at, pf))
-        node_rpc_close_conn(c);
-    else if ((p = node_rpc_frame_begin(c, sz.bytes_written))) {
-        pb_ostream_t os = pb_ostream_from_buffer(p, sz.bytes_written);
-        put_get_release(&os, id, recp, rec_len, at, pf);
-        node_rpc_frame_end(c, sz.bytes_written);
-    }
+    release_answer a = {rec_len ? rec : NULL, rec_len, at, pf};
+    send_framed(c, id, fwl_Response_get_release_tag, put_release_body, &a);
     if (pf)
         node_proof_free(pf);
 }
@@ -263,4 +292,113 @@ void node__handle_get_contract(server *s, client *c, uint64_t id, const fwl_GetC
     }
     resp->resp.get_contract.has_contract = true;
     node_rpc_send_resp(c, resp);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* GetLogProof: the release log's certified head and proofs against it                       */
+
+typedef struct {
+    const uint8_t *rec; /* NULL: no release asked */
+    size_t rec_len;
+    uint64_t leaf;
+    uint8_t incl[LDG_MERKLE_MAX_DEPTH * LDG_DIGEST_LEN];
+    size_t n_incl;
+    uint8_t cons[LDG_LOG_PROOF_MAX * LDG_DIGEST_LEN];
+    size_t n_cons;
+    node_proof proof; /* the head: the tip's header and certificate, no state proofs */
+    char why[96];     /* what an error refers to */
+} log_answer;
+
+static bool put_hashes(pb_ostream_t *os, uint32_t tag, const uint8_t *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!pb_encode_tag(os, PB_WT_STRING, tag) ||
+            !pb_encode_string(os, h + i * LDG_DIGEST_LEN, LDG_DIGEST_LEN))
+            return false;
+    return true;
+}
+
+static bool put_log_body(pb_ostream_t *os, const void *ctx)
+{
+    const log_answer *a = ctx;
+    if (a->rec && (!pb_encode_tag(os, PB_WT_STRING, fwl_GetLogProofResp_record_bytes_tag) ||
+                   !pb_encode_string(os, a->rec, a->rec_len) ||
+                   !pb_encode_tag(os, PB_WT_VARINT, fwl_GetLogProofResp_leaf_index_tag) ||
+                   !pb_encode_varint(os, a->leaf)))
+        return false;
+    return put_hashes(os, fwl_GetLogProofResp_inclusion_tag, a->incl, a->n_incl) &&
+           put_hashes(os, fwl_GetLogProofResp_consistency_tag, a->cons, a->n_cons) &&
+           node_proof_write(os, fwl_GetLogProofResp_proof_tag, &a->proof);
+}
+
+/* The release's latest record (the revoked one once revoked: the newer leaf) and its
+ * inclusion in the log of size `size`. */
+static int log_release(server *s, const fwl_Hash *fh, uint64_t size, log_answer *a,
+                       uint8_t *rec, size_t cap)
+{
+    uint64_t pub, rev, at;
+    int rc = ldg_store_log_leaves(s->store, fh->alg, fh->digest.bytes, fh->digest.size, &pub,
+                                  &rev);
+    a->leaf = rev != LDG_LOG_NONE ? rev : pub;
+    if (!rc && a->leaf == LDG_LOG_NONE)
+        rc = LDG_ENOTFOUND; /* published before this store had a log */
+    if (rc) {
+        snprintf(a->why, sizeof a->why, "no such release in the log");
+        return rc;
+    }
+    if (!(rc = ldg_store_release_raw(s->store, fh->alg, fh->digest.bytes, fh->digest.size, rec,
+                                     cap, &a->rec_len, &at)))
+        rc = ldg_store_log_inclusion(s->store, a->leaf, size, a->incl, LDG_MERKLE_MAX_DEPTH,
+                                     &a->n_incl);
+    /* Every leaf the store holds is under the tip's header: anything else is the store's. */
+    if (rc == LDG_EINVALID || rc == LDG_ENOTFOUND)
+        rc = LDG_ESTORE;
+    a->rec = rc ? NULL : rec;
+    return rc;
+}
+
+/* The head and every proof asked for, from one snapshot. */
+static int log_gather(server *s, const fwl_GetLogProofReq *r, log_answer *a, uint8_t *rec,
+                      size_t cap)
+{
+    ldg_tip t;
+    int rc = ldg_store_snapshot_begin(s->store);
+    if (rc)
+        return rc;
+    if (!(rc = ldg_store_tip(s->store, &t)) &&
+        (rc = node_proof_begin(&a->proof, s->store, t.height)) == LDG_ENOTFOUND)
+        snprintf(a->why, sizeof a->why, "no block yet");
+    uint64_t size = a->proof.cert.hdr.log_size;
+    if (!rc && r->from_size > size) {
+        rc = LDG_EINVALID;
+        snprintf(a->why, sizeof a->why, "from_size %" PRIu64 " is above the log's size %" PRIu64
+                 " at height %" PRIu64, r->from_size, size, t.height);
+    }
+    if (!rc && r->has_file_hash)
+        rc = log_release(s, &r->file_hash, size, a, rec, cap);
+    if (!rc && r->from_size &&
+        (rc = ldg_store_log_consistency(s->store, r->from_size, size, a->cons, LDG_LOG_PROOF_MAX,
+                                        &a->n_cons)))
+        rc = rc == LDG_EINVALID ? LDG_ESTORE : rc;
+    ldg_store_snapshot_end(s->store);
+    return rc;
+}
+
+void node__handle_get_log_proof(server *s, client *c, uint64_t id, const fwl_GetLogProofReq *r)
+{
+    uint8_t rec[fwl_ReleaseRecord_size];
+    if (r->has_file_hash && !file_hash_ok(c, id, true, &r->file_hash))
+        return;
+    log_answer *a = calloc(1, sizeof *a); /* proofs and a certificate: kept off the stack */
+    if (!a) {
+        node_rpc_send_error(c, id, LDG_ENOMEM, "log proof: %s", node_strerror(LDG_ENOMEM));
+        return;
+    }
+    int rc = log_gather(s, r, a, rec, sizeof rec);
+    if (rc)
+        node_rpc_send_error(c, id, rc, "log proof: %s", a->why[0] ? a->why : node_strerror(rc));
+    else
+        send_framed(c, id, fwl_Response_get_log_proof_tag, put_log_body, a);
+    node_proof_free(&a->proof);
+    free(a);
 }

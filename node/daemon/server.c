@@ -48,6 +48,9 @@ static void on_request(void *ctx, client *c, const fwl_Request *req)
     case fwl_Request_get_contract_tag:
         node__handle_get_contract(s, c, req->id, &req->req.get_contract);
         break;
+    case fwl_Request_get_log_proof_tag:
+        node__handle_get_log_proof(s, c, req->id, &req->req.get_log_proof);
+        break;
     default: node_rpc_send_error(c, req->id, LDG_EINVALID, "unknown or missing request type");
     }
 }

@@ -106,5 +106,6 @@ void node__handle_list(server *s, client *c, uint64_t id, const fwl_ListReleases
 void node__handle_status(server *s, client *c, uint64_t id);
 void node__handle_nonce(server *s, client *c, uint64_t id, const fwl_NonceReq *r);
 void node__handle_get_contract(server *s, client *c, uint64_t id, const fwl_GetContractReq *r);
+void node__handle_get_log_proof(server *s, client *c, uint64_t id, const fwl_GetLogProofReq *r);
 
 #endif

@@ -10,10 +10,10 @@
 
 static const char *const kinds[NODE_RPC_KINDS] = {
     "submit_tx", "wait_for_tx", "get_block",   "get_release", "list_releases",
-    "status",    "nonce",       "eligible",    "get_contract",
+    "status",    "nonce",       "eligible",    "get_contract", "get_log_proof",
 };
 _Static_assert(fwl_Request_submit_tx_tag == 10 &&
-                   fwl_Request_get_contract_tag - fwl_Request_submit_tx_tag + 1 == NODE_RPC_KINDS,
+                   fwl_Request_get_log_proof_tag - fwl_Request_submit_tx_tag + 1 == NODE_RPC_KINDS,
                "request kinds are their fwl.Request tag - 10");
 static const char *const roles[] = {"any", "authenticated", "tracker", "admin"};
 static const char *const auths[] = {"none", "optional", "required"};
@@ -71,7 +71,7 @@ static int get_require(const json_t *root, node_config *c, node_json_err *e)
             return node__bad(e, NODE_ECONFIG, "rpc_require", k,
                              "not a request kind (submit_tx, wait_for_tx, get_block, "
                              "get_release, list_releases, status, nonce, eligible, "
-                             "get_contract)");
+                             "get_contract, get_log_proof)");
         if (role < 0)
             return node__bad(e, NODE_ECONFIG, "rpc_require", k,
                              "must be \"any\", \"authenticated\", \"tracker\" or \"admin\"");

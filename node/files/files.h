@@ -147,8 +147,8 @@ enum { NODE_RPC_AUTH_NONE, NODE_RPC_AUTH_OPTIONAL, NODE_RPC_AUTH_REQUIRED };
 /* What a request kind needs (rpc_require): anyone; a client certificate; one whose key is a
  * registered tracker's; one whose key is one of the genesis admins'. */
 enum { NODE_RPC_ROLE_ANY, NODE_RPC_ROLE_AUTHENTICATED, NODE_RPC_ROLE_TRACKER, NODE_RPC_ROLE_ADMIN };
-/* Request kinds, indexed by their fwl.Request tag - 10 (submit_tx .. get_contract). */
-#define NODE_RPC_KINDS 9
+/* Request kinds, indexed by their fwl.Request tag - 10 (submit_tx .. get_log_proof). */
+#define NODE_RPC_KINDS 10
 /* "submit_tx", ... for kind i (0..NODE_RPC_KINDS-1); NULL outside. */
 const char *node_rpc_kind_name(unsigned i);
 const char *node_rpc_role_name(unsigned role);

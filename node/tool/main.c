@@ -28,6 +28,7 @@ static const struct {
     {"report", report_main, "report install outcomes of releases (trackers)"},
     {"eligible", eligible_main, "ask what devices may install (trackers)"},
     {"audit", audit_main, "verify the hash chain of a node's audit log (operators)"},
+    {"log", log_main, "checkpoint the release log, verify a node's log extends it (monitors)"},
 };
 
 static void usage(void)

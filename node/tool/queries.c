@@ -315,7 +315,9 @@ static const char release_usage[] =
     TOOL_USAGE_VERIFY
     TOOL_USAGE_NODE
     "  --json            print {\"at_height\", \"record\": {every field}} (with --verify also\n"
-    "                    \"verified\": true, \"block_time_ms\")\n";
+    "                    \"verified\": true, \"block_time_ms\", and \"log\": {\"leaf_index\",\n"
+    "                    \"log_size\", \"height\"}: the record's leaf in the release log,\n"
+    "                    checked against the certified head)\n";
 
 /* GetRelease with a proof, checked (client.h, fwl_verify_release): exits 1 when the answer
  * does not verify, or when the proof shows there is no such release. */
@@ -380,9 +382,11 @@ int release_main(int argc, char **argv)
     rq->req.get_release.has_file_hash = true;
     rq->req.get_release.file_hash = h;
     const fwl_ReleaseRecord *rec;
-    uint64_t at;
+    uint64_t at, leaf = 0;
+    fwl_log_head lh = {0};
     if (verify) {
         rec = release_verified(s, &o, &h, max_age, &at);
+        tool_log_inclusion(&o, &h, max_age, &lh, &leaf);
     } else {
         const fwl_GetReleaseResp *r =
             &tool_call(s, fwl_Response_get_release_tag, "GetRelease")->resp.get_release;
@@ -393,13 +397,22 @@ int release_main(int argc, char **argv)
         json_t *res = json_object();
         json_object_set_new(res, "at_height", int_json(at));
         json_object_set_new(res, "record", record_json(rec));
-        if (verify)
+        if (verify) {
+            json_t *l = json_object();
+            json_object_set_new(l, "leaf_index", int_json(leaf));
+            json_object_set_new(l, "log_size", int_json(lh.log_size));
+            json_object_set_new(l, "height", int_json(lh.height));
             json_object_set_new(res, "verified", json_true());
+            json_object_set_new(res, "log", l);
+        }
         tool_json_print(res);
     } else {
         record_print(rec);
-        if (verify)
+        if (verify) {
             kv("verified", "yes: certified by the validators at height %" PRIu64, at);
+            kv("log", "leaf %" PRIu64 " of %" PRIu64 ", included at height %" PRIu64, leaf,
+               lh.log_size, lh.height);
+        }
     }
     tool_close(s);
     return TOOL_EXIT_OK;

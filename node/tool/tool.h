@@ -1,7 +1,7 @@
 /*
  * Private to the fwledger command-line tool (node/tool/: main.c and one file per
- * group of subcommands: keys.c, writes.c, admin.c, queries.c, eligibility.c, audit.c;
- * session.c and util.c are what they share).
+ * group of subcommands: keys.c, writes.c, admin.c, queries.c, eligibility.c, audit.c,
+ * log.c; session.c and util.c are what they share).
  *
  * The tool is a table of subcommands, each `int X_main(int argc, char **argv)` with argv[0]
  * the subcommand name. Exit codes: 0 success, 1 a runtime error (a file, the node, the
@@ -50,6 +50,7 @@ int tracker_main(int argc, char **argv);
 int report_main(int argc, char **argv);
 int eligible_main(int argc, char **argv);
 int audit_main(int argc, char **argv); /* verify */
+int log_main(int argc, char **argv);   /* checkpoint, verify */
 
 /* --- Errors (util.c) --------------------------------------------------------------- */
 
@@ -247,6 +248,10 @@ uint64_t tool_parse_duration_ms(const char *opt, const char *s);
     "                    genesis: --genesis or $FWLEDGER_GENESIS), trusting no node\n"       \
     "  --max-age AGE     with --verify: the answer's block at most this old, e.g. 90s, 5m\n" \
     "                    (default " TOOL_VERIFY_MAX_AGE_DEFAULT ")\n"
+/* The release h's leaf in the node's certified log, checked (log.c; exits 1 when the answer
+ * does not verify): what release --verify adds. */
+void tool_log_inclusion(const tool_opts *o, const fwl_Hash *h, uint64_t max_age,
+                        fwl_log_head *head, uint64_t *leaf);
 /* Status round trip; the result is copied to out. */
 void tool_status(tool_session *s, fwl_StatusResp *out);
 

@@ -620,7 +620,7 @@ static void *node_thread(void *arg)
 {
     const node_config *cfg = arg;
     char err[512] = "";
-    int rc = node_run(cfg, err, sizeof err);
+    int rc = node_run(cfg, NULL, err, sizeof err);
     pthread_mutex_lock(&hand.mu);
     hand.rc = rc;
     snprintf(hand.err, sizeof hand.err, "%s", err);
@@ -778,7 +778,16 @@ static void put_request(seedbuf *s, int k, const fz_tx *fresh)
         snprintf(q->req.get_contract.name, sizeof q->req.get_contract.name, CONTRACT_NAME);
         q->req.get_contract.version = 1;
         break;
-    case 11:
+    case 11: /* a revoked release (two leaves) and the consistency from the first leaf */
+        q = req_init(14, fwl_Request_get_log_proof_tag);
+        q->req.get_log_proof.has_file_hash = true;
+        q->req.get_log_proof.file_hash.alg = LDG_HASH_SHA256;
+        memset(q->req.get_log_proof.file_hash.digest.bytes, 0xa1, 32);
+        q->req.get_log_proof.file_hash.digest.size = 32;
+        q->req.get_log_proof.from_size = 1;
+        break;
+    case 12: req_init(15, fwl_Request_get_log_proof_tag); break; /* the head alone */
+    case 13:
         q = req_init(9, fwl_Request_submit_tx_tag);
         memcpy(q->req.submit_tx.tx.bytes, fresh->buf, fresh->len);
         q->req.submit_tx.tx.size = (pb_size_t)fresh->len;
@@ -797,8 +806,8 @@ static void write_seeds(const char *dir)
 {
     static const char *const names[] = {
         "status",   "block-1",  "block-latest", "release",    "releases",  "nonce",
-        "eligible", "contract", "block-hash",   "releases-after", "contract-v1", "submit",
-        "wait"};
+        "eligible", "contract", "block-hash",   "releases-after", "contract-v1", "log-proof",
+        "log-head", "submit", "wait"};
     static seedbuf s;
     static fz_tx fresh;
     fz_publish(&G, &fresh, &fz_author, 5, "3.0.0", 5, 0xa5, LDG_HASH_SHA256);

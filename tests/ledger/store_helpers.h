@@ -247,8 +247,8 @@ static inline void seal_block(const uint8_t *hdr, size_t hl, const rawtx *t, uin
 
 /* What a hostile proposer could send: a certified block over t alone, whatever
  * ldg_store_build_block would say of t. An honest empty block's header, given t's Merkle
- * root, count and size, and the state root t leads to when the builder takes it (t is
- * refused for itself otherwise, before the state root is compared). */
+ * root, count and size, and the state root and log head t leads to when the builder takes
+ * it (t is refused for itself otherwise, before the roots are compared). */
 static inline void forge_block(const rawtx *t, uint8_t **blk, size_t *len)
 {
     uint8_t hdr[LDG_HEADER_MAX], leaf[LDG_HASH_MAX], hash[LDG_DIGEST_LEN];
@@ -265,8 +265,11 @@ static inline void forge_block(const rawtx *t, uint8_t **blk, size_t *len)
         size_t bl;
         assert_int_equal(ldg_block_encode(hdr, hl, NULL, NULL, 0, NULL, 0, 0, &built, &bl), 0);
         assert_int_equal(ldg_block_decode(built, bl, &b), 0);
-        if (res[0] == 0)
+        if (res[0] == 0) {
             h.state_root = b.hdr.state_root;
+            h.log_size = b.hdr.log_size;
+            h.log_root = b.hdr.log_root;
+        }
         ldg_block_free(&b);
         free(built);
     }
