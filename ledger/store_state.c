@@ -471,7 +471,8 @@ static int hash_dirty(wctx *w, struct state_cache *c, int32_t *order, size_t m, 
         if (e->parent >= 0)
             c->v[e->parent].n.child[e->side].ver = ver;
     }
-    qsort_r(order, m, sizeof *order, deeper_first, c->v);
+    if (m > 1)
+        qsort_r(order, m, sizeof *order, deeper_first, c->v);
     int rc = 0;
     for (size_t k = 0; !rc && k < m; k++) {
         cnode *e = &c->v[order[k]];
@@ -502,7 +503,8 @@ static int write_dirty(wctx *w, struct state_cache *c, int32_t *order, size_t m,
 {
     int rc = 0;
     unsigned flags = can_append(w, ver) ? MDB_APPEND : 0;
-    qsort_r(order, m, sizeof *order, id_order, c->v);
+    if (m > 1)
+        qsort_r(order, m, sizeof *order, id_order, c->v);
     for (size_t k = 0; !rc && k < m; k++)
         rc = put_node(w, &c->v[order[k]].id, &c->v[order[k]].n, flags);
     if (rc)
