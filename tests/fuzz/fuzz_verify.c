@@ -17,8 +17,8 @@
  *
  * Checks: never crashes, leaks or runs long; every result is 0 or an error: a code of the
  * module tables (client.h) unless the frame is the node's own Error answer, whose code is
- * passed on; an error says why (the why string); a verified release is found or proven
- * absent. The raw input as a fwl.StateProof: a decode error is LDG_EMALFORMED, LDG_ETOOBIG
+ * passed on; an error says why (the why string; for an Error answer, its message); a
+ * verified release is found or proven absent. The raw input as a fwl.StateProof: a decode error is LDG_EMALFORMED, LDG_ETOOBIG
  * or LDG_ENOMEM and leaves nothing allocated; a decoded proof's bounds hold, its keys and
  * values lie inside the input, ldg_state_verify answers 0, LDG_EPROOF or LDG_EINVALID, and
  * the proof encodes, decodes back to the same proof and verifies alike (one round trip).
@@ -185,7 +185,8 @@ static void frame_derive(const uint8_t *data, size_t size, pb_size_t *which, ldg
     g->hash_alg = LDG_HASH_SHA256;
     for (size_t i = 0; i < pf.commit_count && g->n_validators < LDG_MAX_VALIDATORS; i++) {
         const fwl_PublicKey *k = &pf.commit[i].signer;
-        if (k->key.size > LDG_PUBKEY_MAX || ldg_validator_index(g, k->alg, k->key.bytes, k->key.size) >= 0)
+        if (k->key.size > LDG_PUBKEY_MAX ||
+            ldg_validator_index(g, k->alg, k->key.bytes, k->key.size) >= 0)
             continue;
         ldg_pubkey *v = &g->validators[g->n_validators];
         v->alg = k->alg;
@@ -217,8 +218,9 @@ static void check_rc(const char *what, int rc, const char *why, pb_size_t which)
     FZ_CHECK(rc <= 0, "%s: %d", what, rc);
     FZ_CHECK(known(rc) || which == fwl_Response_error_tag,
              "%s: error %d is in no module's table (%s)", what, rc, why);
-    FZ_CHECK(rc == 0 || rc == LDG_ENOMEM || why[0], "%s: error %d (%s) without a why", what, rc,
-             node_strerror(rc));
+    /* The node's own Error answer is passed on with its message, which may be empty. */
+    FZ_CHECK(rc == 0 || rc == LDG_ENOMEM || why[0] || which == fwl_Response_error_tag,
+             "%s: error %d (%s) without a why", what, rc, node_strerror(rc));
 }
 
 static void verify_all(const ldg_genesis *g, const uint8_t *data, size_t size,
@@ -573,7 +575,8 @@ static void seed_eligible(const char *dir)
     uint8_t b1[LDG_STATE_KEY_MAX], b2[LDG_STATE_KEY_MAX], root[LDG_DIGEST_LEN], bh[LDG_DIGEST_LEN];
     size_t kl1 = line_key(k1, 2, 0), kl2 = line_key(k2, 3, 0);
     size_t ll = ldg_state_key_lines(lines, "cam-v2");
-    size_t bl1 = ldg_state_key_binding(b1, "cam-fw", "cam-v2"), bl2 = ldg_state_key_binding(b2, "cam-fw", "");
+    size_t bl1 = ldg_state_key_binding(b1, "cam-fw", "cam-v2");
+    size_t bl2 = ldg_state_key_binding(b2, "cam-fw", "");
     record_bytes(&v1, "1.1.0", 2, 0xa2, 2);
     record_bytes(&v2, "1.2.0", 3, 0xa1, 3);
     ldg_state_leaf leaves[2];
