@@ -97,8 +97,20 @@ int ldg_state_proof_encode(pb_ostream_t *os, uint32_t tag, const uint8_t *prefix
 typedef struct {
     ldg_state_proof_dec *d;
     uint32_t alg;
-    int err; /* why a callback failed */
+    int err;                /* why a callback failed */
+    const uint8_t *buf;     /* the input: every borrowed key and value lies inside it */
+    size_t len;
+    ldg_state_leaf *leaf;   /* the leaf being read */
 } dec_ctx;
+
+/* Does st read from the input itself? A length-delimited field does; nanopb hands a scalar
+ * of the wrong wire type over from a copy on its stack, which must not be borrowed (as in
+ * ledger/block.c; tests/fuzz/crashes/README.md). */
+static bool in_input(const dec_ctx *c, const pb_istream_t *st)
+{
+    const uint8_t *p = st->state;
+    return p >= c->buf && p <= c->buf + c->len && st->bytes_left <= (size_t)(c->buf + c->len - p);
+}
 
 static bool get_step(pb_istream_t *st, const pb_field_t *f, void **arg)
 {
@@ -129,7 +141,10 @@ static bool get_step(pb_istream_t *st, const pb_field_t *f, void **arg)
 static bool get_value(pb_istream_t *st, const pb_field_t *f, void **arg)
 {
     (void)f;
-    ldg_state_leaf *l = *arg;
+    dec_ctx *c = *arg;
+    ldg_state_leaf *l = c->leaf;
+    if (!in_input(c, st))
+        return false;
     l->value = st->state;
     l->value_len = st->bytes_left;
     return l->value_len <= LDG_STATE_VALUE_MAX && pb_read(st, NULL, st->bytes_left);
@@ -154,10 +169,12 @@ static bool get_leaf(pb_istream_t *st, const pb_field_t *f, void **arg)
     /* The key is read in place too: its bytes are in the buffer right after its tag. */
     fwl_StateLeaf s = fwl_StateLeaf_init_zero;
     s.value.funcs.decode = get_value;
-    s.value.arg = l;
+    s.value.arg = c;
+    c->leaf = l;
     const uint8_t *start = st->state;
     size_t left = st->bytes_left;
-    if (!pb_decode(st, fwl_StateLeaf_fields, &s) || !l->value || s.key.size == 0)
+    if (!in_input(c, st) || !pb_decode(st, fwl_StateLeaf_fields, &s) || !l->value ||
+        s.key.size == 0)
         return c->err = LDG_EMALFORMED, false;
     /* Find the key's bytes in the buffer: the decoded copy is in s, but the leaf keeps a
      * pointer, and s dies here. */
@@ -182,7 +199,7 @@ int ldg_state_proof_decode(uint32_t alg, const uint8_t *buf, size_t len, ldg_sta
     fwl_StateProof *s = calloc(1, sizeof *s);
     if (!s)
         return LDG_ENOMEM;
-    dec_ctx c = {d, alg, 0};
+    dec_ctx c = {d, alg, 0, buf, len, NULL};
     s->steps.funcs.decode = get_step;
     s->steps.arg = &c;
     s->leaves.funcs.decode = get_leaf;
@@ -193,6 +210,9 @@ int ldg_state_proof_decode(uint32_t alg, const uint8_t *buf, size_t len, ldg_sta
         rc = c.err ? c.err : LDG_EMALFORMED;
     else if (s->prefix.size == 0 || s->witness > LDG_STATE_EMPTY ||
              s->witness_bit >= 8 * LDG_STATE_KEY_MAX ||
+             /* copied below into digest-sized arrays, whichever witness is used */
+             s->witness_left.size > LDG_DIGEST_LEN || s->witness_right.size > LDG_DIGEST_LEN ||
+             s->witness_value_hash.size > LDG_DIGEST_LEN ||
              (s->witness == LDG_STATE_WITNESS_NODE &&
               (s->witness_prefix.size != (s->witness_bit + 7) / 8 ||
                s->witness_left.size != LDG_DIGEST_LEN || s->witness_right.size != LDG_DIGEST_LEN)) ||

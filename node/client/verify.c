@@ -45,17 +45,34 @@ struct fwl_proven {
     size_t n, cap;
 };
 
-/* A length-delimited field kept in place (the stream is a buffer stream). */
-static bool keep_slice(pb_istream_t *st, const pb_field_t *f, void **arg)
+/* A length-delimited field of in, kept in place (the stream is a buffer stream, its state
+ * the read position). Only such a field is read from in itself: nanopb hands a scalar of
+ * the wrong wire type over from a copy on its stack, which must not be borrowed (as in
+ * ledger/block.c; tests/fuzz/crashes/README.md). */
+static bool borrow(pb_istream_t *st, const slice *in, slice *out)
 {
-    (void)f;
-    slice *s = *arg;
-    s->buf = st->state;
-    s->len = st->bytes_left;
+    const uint8_t *p = st->state;
+    if (p < in->buf || p > in->buf + in->len || st->bytes_left > (size_t)(in->buf + in->len - p))
+        return false;
+    out->buf = p;
+    out->len = st->bytes_left;
     return pb_read(st, NULL, st->bytes_left);
 }
 
 typedef struct {
+    slice in;  /* the buffer decoded */
+    slice out; /* the field, when there is one */
+} kept;
+
+static bool keep_slice(pb_istream_t *st, const pb_field_t *f, void **arg)
+{
+    (void)f;
+    kept *k = *arg;
+    return borrow(st, &k->in, &k->out);
+}
+
+typedef struct {
+    slice in;
     slice *s;
     size_t n, cap;
 } slices;
@@ -71,9 +88,10 @@ static bool add_slice(pb_istream_t *st, const pb_field_t *f, void **arg)
             return false;
         ss->s = n, ss->cap = cap;
     }
-    ss->s[ss->n].buf = st->state;
-    ss->s[ss->n++].len = st->bytes_left;
-    return pb_read(st, NULL, st->bytes_left);
+    if (!borrow(st, &ss->in, &ss->s[ss->n]))
+        return false;
+    ss->n++;
+    return true;
 }
 
 void fwl_proven_free(fwl_proven *p)
@@ -141,7 +159,7 @@ int fwl_proof_check(const fwl_trust *tr, const uint8_t *buf, size_t len, fwl_pro
         return fail(why, wl, NODE_ENOPROOF, "the answer carries no proof");
     fwl_Proof *pf = calloc(1, sizeof *pf);
     fwl_proven *pv = calloc(1, sizeof *pv);
-    slices parts = {0};
+    slices parts = {{buf, len}, NULL, 0, 0};
     int rc = pf && pv ? 0 : LDG_ENOMEM;
     if (!rc) {
         pf->state.funcs.decode = add_slice;
@@ -156,14 +174,15 @@ int fwl_proof_check(const fwl_trust *tr, const uint8_t *buf, size_t len, fwl_pro
         rc = LDG_ENOMEM;
     for (size_t i = 0; !rc && i < parts.n; i++) {
         ldg_state_proof_dec *d = &pv->parts[i];
-        if ((rc = ldg_state_proof_decode(tr->genesis->hash_alg, parts.s[i].buf, parts.s[i].len, d)))
+        if ((rc = ldg_state_proof_decode(tr->genesis->hash_alg, parts.s[i].buf, parts.s[i].len, d))) {
             rc = fail(why, wl, rc, "state proof %zu does not decode: %s", i, node_strerror(rc));
-        else if ((rc = ldg_state_verify(tr->genesis->hash_alg, pv->hdr.state_root.digest.bytes,
-                                        d->prefix, d->prefix_len, &d->p)))
+            break;
+        }
+        pv->n++; /* decoded: freed with pv from here on, verified or not */
+        if ((rc = ldg_state_verify(tr->genesis->hash_alg, pv->hdr.state_root.digest.bytes,
+                                   d->prefix, d->prefix_len, &d->p)))
             rc = fail(why, wl, rc, "state proof %zu does not lead to block %" PRIu64
                       "'s state root: %s", i, pv->hdr.height, node_strerror(rc));
-        else
-            pv->n++;
     }
     free(parts.s);
     free(pf);
@@ -206,10 +225,6 @@ static int same_block(const fwl_proven *pv, uint64_t at, const uint8_t *hash, si
 /* ---------------------------------------------------------------------------------------- */
 /* GetRelease                                                                                */
 
-typedef struct {
-    slice proof;
-} release_ctx;
-
 static bool release_member(pb_istream_t *st, const pb_field_t *f, void **arg)
 {
     (void)st;
@@ -223,10 +238,12 @@ static bool release_member(pb_istream_t *st, const pb_field_t *f, void **arg)
 
 static bool same_record(const fwl_ReleaseRecord *a, const uint8_t *bytes, size_t len)
 {
-    static uint8_t buf[fwl_ReleaseRecord_size];
-    pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
-    return pb_encode(&os, fwl_ReleaseRecord_fields, a) && os.bytes_written == len &&
-           !memcmp(buf, bytes, len);
+    uint8_t *buf = malloc(fwl_ReleaseRecord_size); /* not static: any thread may verify */
+    pb_ostream_t os = pb_ostream_from_buffer(buf, buf ? fwl_ReleaseRecord_size : 0);
+    bool same = buf && pb_encode(&os, fwl_ReleaseRecord_fields, a) && os.bytes_written == len &&
+                !memcmp(buf, bytes, len);
+    free(buf);
+    return same;
 }
 
 int fwl_verify_release(const fwl_trust *tr, const uint8_t *frame, size_t len,
@@ -234,7 +251,7 @@ int fwl_verify_release(const fwl_trust *tr, const uint8_t *frame, size_t len,
                        uint64_t *height, char *why, size_t wl)
 {
     fwl_Response *resp = calloc(1, sizeof *resp);
-    slice proof = {NULL, 0};
+    kept proof = {{frame, len}, {NULL, 0}};
     fwl_proven *pv = NULL;
     if (!resp)
         return LDG_ENOMEM;
@@ -250,7 +267,7 @@ int fwl_verify_release(const fwl_trust *tr, const uint8_t *frame, size_t len,
     else if (resp->which_resp != fwl_Response_get_release_tag)
         rc = fail(why, wl, NODE_EPROTO, "not a GetRelease answer");
     if (!rc)
-        rc = fwl_proof_check(tr, proof.buf, proof.len, &pv, why, wl);
+        rc = fwl_proof_check(tr, proof.out.buf, proof.out.len, &pv, why, wl);
     const fwl_GetReleaseResp *r = &resp->resp.get_release;
     if (!rc)
         rc = same_block(pv, r->at_height, NULL, 0, why, wl);
@@ -260,6 +277,10 @@ int fwl_verify_release(const fwl_trust *tr, const uint8_t *frame, size_t len,
     size_t n = 0;
     if (!rc && (!kl || fwl_proven_range(pv, k, kl, &leaves, &n)))
         rc = fail(why, wl, NODE_ENOPROOF, "the proof does not cover the release asked for");
+    /* Keys are prefix-free: a range of one whole key holds that key or nothing (else the
+     * hash asked for was cut short). */
+    if (!rc && (n > 1 || (n == 1 && (leaves[0].key_len != kl || memcmp(leaves[0].key, k, kl)))))
+        rc = fail(why, wl, NODE_ENOPROOF, "the proof covers other releases than the one asked for");
     if (!rc && n == 0 && r->has_record)
         rc = fail(why, wl, NODE_EMISMATCH, "the answer holds a release its proof says is not there");
     if (!rc && n == 1 && !r->has_record)
@@ -530,7 +551,7 @@ out:
 
 typedef struct {
     slices answers;
-    slice proof;
+    kept proof;
 } elig_ctx;
 
 static bool elig_member(pb_istream_t *st, const pb_field_t *f, void **arg)
@@ -552,7 +573,7 @@ int fwl_verify_eligible(const fwl_trust *tr, const fwl_Device *devices, size_t n
 {
     fwl_Response *resp = calloc(1, sizeof *resp);
     fwl_DeviceAnswer *got = calloc(1, sizeof *got);
-    elig_ctx e = {{0}, {NULL, 0}};
+    elig_ctx e = {{{frame, len}, NULL, 0, 0}, {{frame, len}, {NULL, 0}}};
     fwl_proven *pv = NULL;
     int rc = resp && got ? 0 : LDG_ENOMEM;
     if (!rc) {
@@ -568,7 +589,7 @@ int fwl_verify_eligible(const fwl_trust *tr, const fwl_Device *devices, size_t n
             rc = fail(why, wl, NODE_EPROTO, "not an Eligible answer");
     }
     if (!rc)
-        rc = fwl_proof_check(tr, e.proof.buf, e.proof.len, &pv, why, wl);
+        rc = fwl_proof_check(tr, e.proof.out.buf, e.proof.out.len, &pv, why, wl);
     if (!rc)
         rc = same_block(pv, resp->resp.eligible.at_height, resp->resp.eligible.block_hash.bytes,
                         resp->resp.eligible.block_hash.size, why, wl);

@@ -146,6 +146,22 @@ grep -q "best=" "$TMP/elg0" || fail "no eligibility answer: $(cat "$TMP/elg0")"
 for k in 1 2 3 4; do
     diff -u "$TMP/elg0" "$TMP/elg$k" >/dev/null || fail "node $k answers eligibility differently: $(diff "$TMP/elg0" "$TMP/elg$k")"
 done
+# Verifiable answers (issue 11): a validator's and the replica's, asked with a proof and
+# checked against the genesis (trust_chain) and the validators' commit certificate.
+cat >"$TMP/cam.json" <<'EOF'
+{"id": "cam-1", "hardware_model": "cam-v2", "packages": [{"name": "cam-fw", "version": "1.0.0"}]}
+EOF
+tip=$(height 0)
+for k in 0 4; do
+    "$FWL" eligible --node "127.0.0.1:$(rpc $k)" --device "$TMP/cam.json" --verify --json \
+        >"$TMP/ev.json" 2>"$TMP/ev.err" || fail "node $k: eligible --verify: $(cat "$TMP/ev.err")"
+    [ "$(json "$TMP/ev.json" 'd["verified"], d["at_height"], d["answers"][0]["products"][0]["best"]["version"]')" = \
+      "(True, $tip, '1.0.$v')" ] || fail "node $k: eligible --verify: $(cat "$TMP/ev.json")"
+    "$FWL" release --node "127.0.0.1:$(rpc $k)" --file-hash "$h" --verify --json \
+        >"$TMP/rv.json" 2>"$TMP/rv.err" || fail "node $k: release --verify: $(cat "$TMP/rv.err")"
+    [ "$(json "$TMP/rv.json" 'd["verified"], d["at_height"], d["record"]["release"]["version"]')" = \
+      "(True, $tip, '1.0.1')" ] || fail "node $k: release --verify: $(cat "$TMP/rv.json")"
+done
 for k in 0 1 2 3 4; do kill -TERM "${NODE_PIDS[$k]}"; done
 for k in 0 1 2 3 4; do wait "${NODE_PIDS[$k]}" || fail "node $k did not stop cleanly"; done
-echo "cluster: $(wc -l <"$TMP/acked") acknowledged releases on all 5 nodes, $top blocks identical; kill -9, catch-up, stall without quorum, resume, fresh replica sync"
+echo "cluster: $(wc -l <"$TMP/acked") acknowledged releases on all 5 nodes, $top blocks identical; kill -9, catch-up, stall without quorum, resume, fresh replica sync; a validator's and the replica's answers verify"

@@ -313,6 +313,39 @@ static void test_altered_proofs_fail(void **st)
     ldg_state_proof_buf_free(&b);
 }
 
+/* fwl.StateProof from a lying node (fuzz_verify's findings): a key or value that nanopb hands
+ * over from a copy on its stack (a scalar wire type where bytes belong) is not borrowed, and
+ * a witness digest longer than a digest is refused, whatever the witness (it was copied over
+ * the decoder's own array pointers, which ldg_state_proof_dec_free then freed). */
+static void test_wire_refusals(void **st)
+{
+    (void)st;
+    ldg_state_proof_dec d;
+    /* prefix "r", one leaf: key "r", value "AAA" */
+    static const uint8_t good[] = {0x0a, 0x01, 'r', 0x1a, 0x08, 0x0a, 0x01, 'r', 0x12, 0x03, 'A', 'A', 'A'};
+    assert_int_equal(ldg_state_proof_decode(LDG_HASH_SHA256, good, sizeof good, &d), 0);
+    assert_ptr_equal(d.p.leaves[0].key, good + 7);
+    assert_ptr_equal(d.p.leaves[0].value, good + 10);
+    ldg_state_proof_dec_free(&d);
+    /* the same leaf as a fixed64 field (wire type 1): its 8 bytes come from nanopb's stack */
+    static const uint8_t leaf64[] = {0x0a, 0x01, 'r', 0x19, 0x0a, 0x01, 'r', 0x12, 0x03, 'A', 'A', 'A'};
+    assert_int_equal(ldg_state_proof_decode(LDG_HASH_SHA256, leaf64, sizeof leaf64, &d), LDG_EMALFORMED);
+    assert_null(d.steps);
+    assert_null(d.leaves);
+    /* a value as a varint (wire type 0) */
+    static const uint8_t value0[] = {0x0a, 0x01, 'r', 0x1a, 0x05, 0x0a, 0x01, 'r', 0x10, 0x05};
+    assert_int_equal(ldg_state_proof_decode(LDG_HASH_SHA256, value0, sizeof value0, &d), LDG_EMALFORMED);
+    /* witness_value_hash (10), witness_left (7), witness_right (8) of 64 bytes, witness 0 */
+    for (uint8_t field = 7; field <= 10; field += field == 8 ? 2 : 1) {
+        uint8_t w[5 + 64] = {0x0a, 0x01, 'r', (uint8_t)(field << 3 | 2), 64};
+        memset(w + 5, 0x11, 64);
+        assert_int_equal(ldg_state_proof_decode(LDG_HASH_SHA256, w, sizeof w, &d), LDG_EMALFORMED);
+        w[4] = 32; /* a digest's length is accepted where it is not used */
+        assert_int_equal(ldg_state_proof_decode(LDG_HASH_SHA256, w, 5 + 32, &d), 0);
+        ldg_state_proof_dec_free(&d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +353,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tree_follows_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_range_proofs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_altered_proofs_fail, setup, teardown),
+        cmocka_unit_test(test_wire_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
