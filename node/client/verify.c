@@ -470,7 +470,8 @@ static int compare_product(const fwl_ProductAnswer *got, const ctr_answer *want,
         what = "best release";
     else if (got->plan_count != want->n_plan)
         what = "update plan";
-    else if (got->unsatisfiable != want->unsatisfiable)
+    else if (got->unsatisfiable != want->unsatisfiable ||
+             strncmp(got->unsatisfiable_reason, want->unsat_reason, sizeof got->unsatisfiable_reason - 1))
         what = "unsatisfiable";
     else if (got->rejected_total != want->n_rejected_total || got->rejected_count != want->n_rejected)
         what = "rejected candidates";
@@ -485,7 +486,9 @@ static int compare_product(const fwl_ProductAnswer *got, const ctr_answer *want,
             what = "update plan";
     for (size_t i = 0; !what && i < want->n_rejected; i++)
         if (!ref_is(&got->rejected[i].release, got->rejected[i].has_release, want->rejected[i].release) ||
-            strcmp(got->rejected[i].rule, want->rejected[i].rule))
+            strcmp(got->rejected[i].rule, want->rejected[i].rule) ||
+            strncmp(got->rejected[i].reason, want->rejected[i].reason,
+                    sizeof got->rejected[i].reason - 1))
             what = "rejected candidates";
     if (!what)
         return 0;

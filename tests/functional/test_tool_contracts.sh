@@ -300,6 +300,10 @@ expect_rc 0 "$FWL" "${elig[@]}" --json
     fail "eligible: reports did not halt the rollout: $(cat "$TMP/out")"
 [ "$(out 'd["answers"][0]["products"][0]["rejected"][0]["reason"]')" = "failure rate 186 per mille" ] ||
     fail "eligible: failure rate: $(cat "$TMP/out")"
+# The same answer verified (issue 11): the contract, its binding and the outcome totals are
+# proven, the decision re-run on them gives the same rejection, rule and reason.
+expect_rc 0 "$FWL" "${elig[@]}" --verify
+grep -q "^verified: " "$TMP/out" || fail "eligible --verify under a contract: $(cat "$TMP/out")"
 
 # An update plan across a dependency: gw-fw 2.0.0 needs libfoo 2, the gateway runs 1.4.
 pub() { # pub PRODUCT VERSION HARDWARE [DEPENDS]
@@ -318,7 +322,8 @@ expect_rc 0 "$FWL" eligible "${node[@]}" --device "$TMP/s/gw.json" --json
 g='[a for a in d["answers"][0]["products"] if a["product"] == "gw-fw"][0]'
 [ "$(out "${g}[\"best\"][\"version\"], [(s[\"product\"], s[\"version\"]) for s in ${g}[\"plan\"]]")" = \
   "('2.0.0', [('libfoo', '2.1.0'), ('gw-fw', '2.0.0')])" ] || fail "eligible: plan: $(cat "$TMP/out")"
-expect_rc 0 "$FWL" eligible "${node[@]}" --device "$TMP/s/gw.json"
+expect_rc 0 "$FWL" eligible "${node[@]}" --device "$TMP/s/gw.json" --verify
+grep -q "^verified: " "$TMP/out" || fail "eligible --verify with a plan: $(cat "$TMP/out")"
 grep -A1 "^  plan  *1\. libfoo 2\.1\.0 sha256:[0-9a-f]\{64\}$" "$TMP/out" |
     grep -q "^  *2\. gw-fw 2\.0\.0 sha256:[0-9a-f]\{64\}$" || fail "eligible: plan lines: $(cat "$TMP/out")"
 
