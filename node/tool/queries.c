@@ -517,6 +517,9 @@ static json_t *header_json(const fwl_BlockHeader *h)
     json_object_set_new(o, "time_ms", int_json(h->time_ms));
     json_object_set_new(o, "prev_hash", tool_json_hash(&h->prev_hash));
     json_object_set_new(o, "tx_root", tool_json_hash(&h->tx_root));
+    json_object_set_new(o, "state_root", tool_json_hash(&h->state_root));
+    json_object_set_new(o, "log_size", int_json(h->log_size));
+    json_object_set_new(o, "log_root", tool_json_hash(&h->log_root));
     json_object_set_new(o, "tx_count", int_json(h->tx_count));
     json_object_set_new(o, "body_size", int_json(h->body_size));
     json_object_set_new(o, "proposer", key_json(&h->proposer));
@@ -535,6 +538,10 @@ static void header_print(const fwl_BlockHeader *h, const uint8_t *hash, size_t h
     kv("prev_hash", "%s", hex_of(h->prev_hash.digest.bytes, h->prev_hash.digest.size, hex));
     kv("tx_root", "%s:%s", tool_hash_name(h->tx_root.alg),
        hex_of(h->tx_root.digest.bytes, h->tx_root.digest.size, hex));
+    kv("state_root", "%s:%s", tool_hash_name(h->state_root.alg),
+       hex_of(h->state_root.digest.bytes, h->state_root.digest.size, hex));
+    kv("log", "%" PRIu64 " entries, root %s:%s", h->log_size, tool_hash_name(h->log_root.alg),
+       hex_of(h->log_root.digest.bytes, h->log_root.digest.size, hex));
     kv("tx_count", "%" PRIu32, h->tx_count);
     kv("body_size", "%" PRIu64, h->body_size);
     kv("proposer", "%s:%s", tool_sig_name(h->proposer.alg),

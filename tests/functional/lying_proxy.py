@@ -2,7 +2,8 @@
 """A lying node for the tests of the answer verifier (issue 11; tests/functional/test_verify.sh).
 
 Listens on a loopback port and forwards each client's RPC frames, in order, to a real node
-over plaintext (one upstream connection per client connection); rewrites the answers to
+over plaintext, or TLS with --node-tls (one upstream connection per client connection;
+clients always speak plaintext to it, which the tool allows on loopback); rewrites the answers to
 GetRelease and Eligible by the lie named with --lie, and passes everything else through.
 
 A frame is a 4-byte big-endian length and an encoded fwl.Request / fwl.Response. The
@@ -38,6 +39,7 @@ import hashlib
 import os
 import socket
 import socketserver
+import ssl
 import struct
 import sys
 import threading
@@ -450,6 +452,11 @@ class Handler(socketserver.BaseRequestHandler):
                     return
                 if up is None:
                     up = socket.create_connection(addr(proxy.args.node), timeout=10)
+                    if proxy.args.node_tls:  # a liar does not check whom it relays for
+                        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                        ctx.check_hostname = False
+                        ctx.verify_mode = ssl.CERT_NONE
+                        up = ctx.wrap_socket(up)
                 send_frame(up, req)
                 resp = recv_frame(up)
                 if resp is None:
@@ -476,6 +483,8 @@ def main():
     ap = argparse.ArgumentParser(description="a lying fwledger node (tests only)")
     ap.add_argument("--listen", required=True, type=int, help="port on 127.0.0.1")
     ap.add_argument("--node", required=True, help="HOST:PORT of a plaintext node")
+    ap.add_argument("--node-tls", action="store_true",
+                    help="the node speaks TLS (its key is not checked); clients still get plaintext")
     ap.add_argument("--lie", required=True, choices=LIES)
     ap.add_argument("--other", help="HOST:PORT of a node of another chain (other-chain)")
     ap.add_argument("--dump", help="write every answer frame into this directory")
