@@ -74,6 +74,9 @@ bool node_addr_is_loopback(const char *host);
 /* A comma-separated list of those into out (at most cap); *n set.
  * Errors: those of node_pubkey_parse, LDG_ETOOBIG (more than cap). */
 int node_pubkey_list_parse(const char *s, ldg_pubkey *out, size_t cap, size_t *n);
+/* Say why in why (why may be NULL, whylen its size) and return rc: how the verifiers report. */
+int node_fail(char *why, size_t whylen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Read a whole file (at most max bytes). *out malloc'd. Errors: LDG_EIO, LDG_ETOOBIG. */
 int node_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
 /* Grow a malloc'd buffer to hold at least need bytes (doubling). Errors: LDG_ENOMEM (the

@@ -8,7 +8,6 @@
  * refused.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +16,6 @@
 
 #include "node/client/client.h"
 
-static int fail(char *why, size_t len, int rc, const char *fmt, ...)
-{
-    if (why && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, len, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 /* The answer's record bytes and Proof, kept in place in the frame (a buffer stream). */
 typedef struct {
@@ -73,7 +62,7 @@ static int head_of(const fwl_trust *tr, const log_parts *p, fwl_proven **pv, fwl
     const fwl_BlockHeader *h = fwl_proven_header(*pv);
     if (!h->has_log_root || h->log_root.alg != tr->genesis->hash_alg ||
         h->log_root.digest.size != LDG_DIGEST_LEN)
-        return fail(why, wl, NODE_ENOPROOF, "block %" PRIu64 "'s header names no release log",
+        return node_fail(why, wl, NODE_ENOPROOF, "block %" PRIu64 "'s header names no release log",
                     h->height);
     head->height = h->height;
     memcpy(head->block_hash, fwl_proven_block_hash(*pv), LDG_DIGEST_LEN);
@@ -95,24 +84,24 @@ static int check_inclusion(uint32_t alg, const fwl_GetLogProofResp *r, const log
 {
     uint8_t leaf[LDG_HASH_MAX], path[LDG_MERKLE_MAX_DEPTH * LDG_DIGEST_LEN];
     if (!p->rec)
-        return fail(why, wl, NODE_ENOPROOF, "the answer carries no record of the release");
+        return node_fail(why, wl, NODE_ENOPROOF, "the answer carries no record of the release");
     pb_istream_t st = pb_istream_from_buffer(p->rec, p->rec_len);
     memset(rec, 0, sizeof *rec);
     if (!pb_decode(&st, fwl_ReleaseRecord_fields, rec))
-        return fail(why, wl, NODE_EPROTO, "the answer's release record does not decode");
+        return node_fail(why, wl, NODE_EPROTO, "the answer's release record does not decode");
     if (!rec->has_release || !rec->release.has_file_hash ||
         !same_hash(&rec->release.file_hash, asked))
-        return fail(why, wl, NODE_EMISMATCH, "the answer's record is of another release");
+        return node_fail(why, wl, NODE_EMISMATCH, "the answer's record is of another release");
     for (pb_size_t i = 0; i < r->inclusion_count; i++)
         if (!put_hash(path, i, r->inclusion[i].size, r->inclusion[i].bytes))
-            return fail(why, wl, NODE_EPROTO, "inclusion proof hash %u is not %d bytes",
+            return node_fail(why, wl, NODE_EPROTO, "inclusion proof hash %u is not %d bytes",
                         (unsigned)i, LDG_DIGEST_LEN);
     int rc = ldg_merkle_leaf(alg, p->rec, p->rec_len, leaf);
     if (rc)
         return rc;
     if (ldg_log_verify_inclusion(alg, leaf, r->leaf_index, head->log_size, path,
                                  r->inclusion_count, head->log_root))
-        return fail(why, wl, NODE_ELOG, "the release's record is not leaf %" PRIu64 " of the "
+        return node_fail(why, wl, NODE_ELOG, "the release's record is not leaf %" PRIu64 " of the "
                     "log of size %" PRIu64 " certified at height %" PRIu64, r->leaf_index,
                     head->log_size, head->height);
     return 0;
@@ -125,26 +114,26 @@ static int check_consistency(uint32_t alg, const fwl_GetLogProofResp *r,
 {
     uint8_t path[LDG_LOG_PROOF_MAX * LDG_DIGEST_LEN];
     if (head->height < from->height)
-        return fail(why, wl, NODE_ESTALE, "the node's certified head (height %" PRIu64 ") is "
+        return node_fail(why, wl, NODE_ESTALE, "the node's certified head (height %" PRIu64 ") is "
                     "older than the checkpoint (height %" PRIu64 ")", head->height, from->height);
     if (head->height == from->height && memcmp(head->block_hash, from->block_hash, LDG_DIGEST_LEN))
-        return fail(why, wl, NODE_ELOG, "the node's certified block at height %" PRIu64
+        return node_fail(why, wl, NODE_ELOG, "the node's certified block at height %" PRIu64
                     " is not the checkpoint's: two histories", head->height);
     /* The same block names one log: a checkpoint of another size at it was altered (the
      * consistency proof below would only catch another root). */
     if (head->height == from->height && head->log_size != from->log_size)
-        return fail(why, wl, NODE_ELOG, "block %" PRIu64 " names a log of size %" PRIu64
+        return node_fail(why, wl, NODE_ELOG, "block %" PRIu64 " names a log of size %" PRIu64
                     ", not the checkpoint's %" PRIu64, head->height, head->log_size,
                     from->log_size);
     if (from->log_size == 0)
         return 0; /* the empty log is a prefix of every log */
     for (pb_size_t i = 0; i < r->consistency_count; i++)
         if (!put_hash(path, i, r->consistency[i].size, r->consistency[i].bytes))
-            return fail(why, wl, NODE_EPROTO, "consistency proof hash %u is not %d bytes",
+            return node_fail(why, wl, NODE_EPROTO, "consistency proof hash %u is not %d bytes",
                         (unsigned)i, LDG_DIGEST_LEN);
     if (ldg_log_verify_consistency(alg, from->log_size, head->log_size, from->log_root,
                                    head->log_root, path, r->consistency_count))
-        return fail(why, wl, NODE_ELOG, "the log certified at height %" PRIu64 " (size %" PRIu64
+        return node_fail(why, wl, NODE_ELOG, "the log certified at height %" PRIu64 " (size %" PRIu64
                     ") does not extend the checkpoint's (size %" PRIu64 " at height %" PRIu64
                     "): history was rewritten", head->height, head->log_size, from->log_size,
                     from->height);
@@ -167,12 +156,12 @@ int fwl_verify_log(const fwl_trust *tr, const uint8_t *frame, size_t len, const 
         resp->cb_resp.arg = &parts;
         pb_istream_t st = pb_istream_from_buffer(frame, len);
         if (!pb_decode(&st, fwl_Response_fields, resp))
-            rc = fail(why, wl, NODE_EPROTO, "the answer does not decode");
+            rc = node_fail(why, wl, NODE_EPROTO, "the answer does not decode");
         else if (resp->which_resp == fwl_Response_error_tag)
-            rc = fail(why, wl, resp->resp.error.code < 0 ? resp->resp.error.code : NODE_EPROTO,
+            rc = node_fail(why, wl, resp->resp.error.code < 0 ? resp->resp.error.code : NODE_EPROTO,
                       "%s", resp->resp.error.message);
         else if (resp->which_resp != fwl_Response_get_log_proof_tag)
-            rc = fail(why, wl, NODE_EPROTO, "not a GetLogProof answer");
+            rc = node_fail(why, wl, NODE_EPROTO, "not a GetLogProof answer");
     }
     const fwl_GetLogProofResp *r = resp ? &resp->resp.get_log_proof : NULL;
     uint32_t alg = tr->genesis->hash_alg;

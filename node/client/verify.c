@@ -7,7 +7,6 @@
  * decider the node runs.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +18,6 @@
 #include "contracts/contracts.h"
 #include "node/client/client.h"
 
-static int fail(char *why, size_t len, int rc, const char *fmt, ...)
-{
-    if (why && len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, len, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* The Proof                                                                                 */
@@ -120,30 +109,30 @@ static int check_header(const fwl_trust *tr, fwl_Proof *pf, fwl_proven *pv, char
     const ldg_genesis *g = tr->genesis;
     pb_istream_t hs = pb_istream_from_buffer(pf->header.bytes, pf->header.size);
     if (!pb_decode(&hs, fwl_BlockHeader_fields, &pv->hdr))
-        return fail(why, wl, NODE_ENOPROOF, "the proof's header does not decode");
+        return node_fail(why, wl, NODE_ENOPROOF, "the proof's header does not decode");
     const fwl_BlockHeader *h = &pv->hdr;
     if (strcmp(h->chain_id, g->chain_id))
-        return fail(why, wl, LDG_ECHAIN, "the answer's block is of chain \"%s\", not \"%s\"",
+        return node_fail(why, wl, LDG_ECHAIN, "the answer's block is of chain \"%s\", not \"%s\"",
                     h->chain_id, g->chain_id);
     if (!h->has_state_root || h->state_root.alg != g->hash_alg ||
         h->state_root.digest.size != LDG_DIGEST_LEN)
-        return fail(why, wl, NODE_ENOPROOF, "the answer's block header has no state root");
+        return node_fail(why, wl, NODE_ENOPROOF, "the answer's block header has no state root");
     int rc = ldg_block_hash(g, pf->header.bytes, pf->header.size, pv->block_hash);
     if (rc)
-        return fail(why, wl, rc, "block hash: %s", node_strerror(rc));
+        return node_fail(why, wl, rc, "block hash: %s", node_strerror(rc));
     if ((rc = ldg_commit_verify(g, h->height, pf->commit_round, pv->block_hash, pf->commit,
                                 pf->commit_count)))
-        return fail(why, wl, NODE_ECERT,
+        return node_fail(why, wl, NODE_ECERT,
                     "block %" PRIu64 " is not certified by this chain's validators (%s: %u "
                     "signatures of round %u)", h->height, node_strerror(rc),
                     (unsigned)pf->commit_count, (unsigned)pf->commit_round);
     uint64_t now = clock_ms(tr);
     if (tr->max_age_ms && now > h->time_ms && now - h->time_ms > tr->max_age_ms)
-        return fail(why, wl, NODE_ESTALE,
+        return node_fail(why, wl, NODE_ESTALE,
                     "block %" PRIu64 " is %" PRIu64 " ms old, more than the maximum age of %"
                     PRIu64 " ms", h->height, now - h->time_ms, tr->max_age_ms);
     if (h->time_ms > now && h->time_ms - now > tr->max_drift_ms)
-        return fail(why, wl, NODE_ESTALE,
+        return node_fail(why, wl, NODE_ESTALE,
                     "block %" PRIu64 " is %" PRIu64 " ms ahead of this clock (more than the "
                     "drift of %" PRIu64 " ms)", h->height, h->time_ms - now, tr->max_drift_ms);
     return 0;
@@ -156,7 +145,7 @@ int fwl_proof_check(const fwl_trust *tr, const uint8_t *buf, size_t len, fwl_pro
     if (!tr || !tr->genesis)
         return LDG_EINVALID;
     if (!buf)
-        return fail(why, wl, NODE_ENOPROOF, "the answer carries no proof");
+        return node_fail(why, wl, NODE_ENOPROOF, "the answer carries no proof");
     fwl_Proof *pf = calloc(1, sizeof *pf);
     fwl_proven *pv = calloc(1, sizeof *pv);
     slices parts = {{buf, len}, NULL, 0, 0};
@@ -166,7 +155,7 @@ int fwl_proof_check(const fwl_trust *tr, const uint8_t *buf, size_t len, fwl_pro
         pf->state.arg = &parts;
         pb_istream_t st = pb_istream_from_buffer(buf, len);
         if (!pb_decode(&st, fwl_Proof_fields, pf))
-            rc = fail(why, wl, NODE_ENOPROOF, "the proof does not decode (%s)", PB_GET_ERROR(&st));
+            rc = node_fail(why, wl, NODE_ENOPROOF, "the proof does not decode (%s)", PB_GET_ERROR(&st));
     }
     if (!rc)
         rc = check_header(tr, pf, pv, why, wl);
@@ -175,13 +164,13 @@ int fwl_proof_check(const fwl_trust *tr, const uint8_t *buf, size_t len, fwl_pro
     for (size_t i = 0; !rc && i < parts.n; i++) {
         ldg_state_proof_dec *d = &pv->parts[i];
         if ((rc = ldg_state_proof_decode(tr->genesis->hash_alg, parts.s[i].buf, parts.s[i].len, d))) {
-            rc = fail(why, wl, rc, "state proof %zu does not decode: %s", i, node_strerror(rc));
+            rc = node_fail(why, wl, rc, "state proof %zu does not decode: %s", i, node_strerror(rc));
             break;
         }
         pv->n++; /* decoded: freed with pv from here on, verified or not */
         if ((rc = ldg_state_verify(tr->genesis->hash_alg, pv->hdr.state_root.digest.bytes,
                                    d->prefix, d->prefix_len, &d->p)))
-            rc = fail(why, wl, rc, "state proof %zu does not lead to block %" PRIu64
+            rc = node_fail(why, wl, rc, "state proof %zu does not lead to block %" PRIu64
                       "'s state root: %s", i, pv->hdr.height, node_strerror(rc));
     }
     free(parts.s);
@@ -217,7 +206,7 @@ static int same_block(const fwl_proven *pv, uint64_t at, const uint8_t *hash, si
 {
     if (at != pv->hdr.height || (hash && (hl != LDG_DIGEST_LEN ||
                                           memcmp(hash, pv->block_hash, LDG_DIGEST_LEN))))
-        return fail(why, wl, NODE_EMISMATCH, "the answer names block %" PRIu64
+        return node_fail(why, wl, NODE_EMISMATCH, "the answer names block %" PRIu64
                     ", its proof block %" PRIu64, at, pv->hdr.height);
     return 0;
 }
@@ -260,12 +249,12 @@ int fwl_verify_release(const fwl_trust *tr, const uint8_t *frame, size_t len,
     pb_istream_t st = pb_istream_from_buffer(frame, len);
     int rc = 0;
     if (!pb_decode(&st, fwl_Response_fields, resp))
-        rc = fail(why, wl, NODE_EPROTO, "the answer does not decode");
+        rc = node_fail(why, wl, NODE_EPROTO, "the answer does not decode");
     else if (resp->which_resp == fwl_Response_error_tag)
-        rc = fail(why, wl, resp->resp.error.code < 0 ? resp->resp.error.code : NODE_EPROTO,
+        rc = node_fail(why, wl, resp->resp.error.code < 0 ? resp->resp.error.code : NODE_EPROTO,
                   "%s", resp->resp.error.message);
     else if (resp->which_resp != fwl_Response_get_release_tag)
-        rc = fail(why, wl, NODE_EPROTO, "not a GetRelease answer");
+        rc = node_fail(why, wl, NODE_EPROTO, "not a GetRelease answer");
     if (!rc)
         rc = fwl_proof_check(tr, proof.out.buf, proof.out.len, &pv, why, wl);
     const fwl_GetReleaseResp *r = &resp->resp.get_release;
@@ -276,17 +265,17 @@ int fwl_verify_release(const fwl_trust *tr, const uint8_t *frame, size_t len,
     const ldg_state_leaf *leaves;
     size_t n = 0;
     if (!rc && (!kl || fwl_proven_range(pv, k, kl, &leaves, &n)))
-        rc = fail(why, wl, NODE_ENOPROOF, "the proof does not cover the release asked for");
+        rc = node_fail(why, wl, NODE_ENOPROOF, "the proof does not cover the release asked for");
     /* Keys are prefix-free: a range of one whole key holds that key or nothing (else the
      * hash asked for was cut short). */
     if (!rc && (n > 1 || (n == 1 && (leaves[0].key_len != kl || memcmp(leaves[0].key, k, kl)))))
-        rc = fail(why, wl, NODE_ENOPROOF, "the proof covers other releases than the one asked for");
+        rc = node_fail(why, wl, NODE_ENOPROOF, "the proof covers other releases than the one asked for");
     if (!rc && n == 0 && r->has_record)
-        rc = fail(why, wl, NODE_EMISMATCH, "the answer holds a release its proof says is not there");
+        rc = node_fail(why, wl, NODE_EMISMATCH, "the answer holds a release its proof says is not there");
     if (!rc && n == 1 && !r->has_record)
-        rc = fail(why, wl, NODE_EMISMATCH, "the answer leaves out a release its proof has");
+        rc = node_fail(why, wl, NODE_EMISMATCH, "the answer leaves out a release its proof has");
     if (!rc && n == 1 && !same_record(&r->record, leaves[0].value, leaves[0].value_len))
-        rc = fail(why, wl, NODE_EMISMATCH, "the answer's release record is not the proven one "
+        rc = node_fail(why, wl, NODE_EMISMATCH, "the answer's release record is not the proven one "
                   "(revocation, version or file fields differ)");
     if (!rc) {
         if (found)
@@ -348,21 +337,21 @@ static int proven_policy(vsource *vs, const char *product, const char *model, vp
     if (!rc && !l)
         rc = proven_one(vs->pv, k, ldg_state_key_binding(k, product, ""), &l);
     if (rc)
-        return fail(vs->why, vs->wl, rc, "the proof lacks the binding of %s on %s", product, model);
+        return node_fail(vs->why, vs->wl, rc, "the proof lacks the binding of %s on %s", product, model);
     snprintf(p->label, sizeof p->label, "default");
     if (!l)
         return 0;
     memset(&vs->bind, 0, sizeof vs->bind);
     if (!decode_value(l, fwl_BindingRecord_fields, &vs->bind))
-        return fail(vs->why, vs->wl, NODE_EPROTO, "a proven binding does not decode");
+        return node_fail(vs->why, vs->wl, NODE_EPROTO, "a proven binding does not decode");
     if ((rc = proven_one(vs->pv, k, ldg_state_key_contract(k, vs->bind.contract), &l)) || !l)
-        return fail(vs->why, vs->wl, NODE_ENOPROOF, "the proof lacks contract %s", vs->bind.contract);
+        return node_fail(vs->why, vs->wl, NODE_ENOPROOF, "the proof lacks contract %s", vs->bind.contract);
     memset(&vs->contract, 0, sizeof vs->contract);
     if (!decode_value(l, fwl_ContractRecord_fields, &vs->contract))
-        return fail(vs->why, vs->wl, NODE_EPROTO, "a proven contract does not decode");
+        return node_fail(vs->why, vs->wl, NODE_EPROTO, "a proven contract does not decode");
     char err[LDG_CONTRACT_ERR_MAX];
     if ((rc = ctr_compile(vs->contract.source, strlen(vs->contract.source), &p->prog, err, sizeof err)))
-        return fail(vs->why, vs->wl, rc, "contract %s: %s", vs->contract.name, err);
+        return node_fail(vs->why, vs->wl, rc, "contract %s: %s", vs->contract.name, err);
     snprintf(p->label, sizeof p->label, "contract %s v%u", vs->contract.name,
              (unsigned)vs->contract.version);
     return 0;
@@ -403,7 +392,7 @@ static int outcomes_cb(void *ctx, const ctr_candidate *c, ctr_outcomes *out)
     int rc = proven_one(vs->pv, k, ldg_state_key_outcomes(k, c->hash_alg, c->r.file_hash,
                                                           c->r.file_hash_len), &l);
     if (rc)
-        return fail(vs->why, vs->wl, rc, "the proof lacks the outcome totals of %s %s",
+        return node_fail(vs->why, vs->wl, rc, "the proof lacks the outcome totals of %s %s",
                     c->r.product, c->r.version);
     if (l && !decode_value(l, fwl_OutcomeTotals_fields, &o))
         return NODE_EPROTO;
@@ -426,7 +415,7 @@ static int proven_candidates(const fwl_proven *pv, const char *model, ctr_arena 
     size_t kl = ldg_state_key_lines(k, model), m;
     const ldg_state_leaf *l;
     if (!kl || fwl_proven_range(pv, k, kl, &l, &m))
-        return fail(why, wl, NODE_ENOPROOF, "the proof lacks the candidates of model %s", model);
+        return node_fail(why, wl, NODE_ENOPROOF, "the proof lacks the candidates of model %s", model);
     if (m > CTR_CANDIDATES_MAX)
         return LDG_ETOOBIG;
     ctr_candidate *c = ctr_arena_alloc(a, (m + 1) * sizeof *c);
@@ -435,7 +424,7 @@ static int proven_candidates(const fwl_proven *pv, const char *model, ctr_arena 
     for (size_t i = 0; !rc && i < m; i++) {
         memset(rec, 0, sizeof *rec);
         if (!decode_value(&l[i], fwl_ReleaseRecord_fields, rec))
-            rc = fail(why, wl, NODE_EPROTO, "a proven release record does not decode");
+            rc = node_fail(why, wl, NODE_EPROTO, "a proven release record does not decode");
         else
             rc = ctr_candidate_from_record(a, rec, &c[i]);
     }
@@ -492,7 +481,7 @@ static int compare_product(const fwl_ProductAnswer *got, const ctr_answer *want,
             what = "rejected candidates";
     if (!what)
         return 0;
-    return fail(why, wl, NODE_EMISMATCH, "device %s, product %s: the answer's %s is not what "
+    return node_fail(why, wl, NODE_EMISMATCH, "device %s, product %s: the answer's %s is not what "
                 "the proven records decide (best %s)", dev, want->product, what,
                 want->best ? want->best->r.version : "none");
 }
@@ -504,9 +493,9 @@ static int check_device(const fwl_proven *pv, const fwl_Device *dev, const slice
     memset(got, 0, sizeof *got);
     pb_istream_t st = pb_istream_from_buffer(raw->buf, raw->len);
     if (!pb_decode(&st, fwl_DeviceAnswer_fields, got))
-        return fail(why, wl, NODE_EPROTO, "an answer does not decode");
+        return node_fail(why, wl, NODE_EPROTO, "an answer does not decode");
     if (strcmp(got->device_id, dev->id))
-        return fail(why, wl, NODE_EMISMATCH, "answer for device %s where %s was asked",
+        return node_fail(why, wl, NODE_EMISMATCH, "answer for device %s where %s was asked",
                     got->device_id, dev->id);
     ctr_arena a = {0};
     ctr_candidate *c = NULL;
@@ -530,14 +519,14 @@ static int check_device(const fwl_proven *pv, const fwl_Device *dev, const slice
     rc = 0;
     if (drc || got->has_error) {
         if (!got->has_error || got->error.code != drc)
-            rc = fail(why, wl, NODE_EMISMATCH, "device %s: the node answers %s, the proven "
+            rc = node_fail(why, wl, NODE_EMISMATCH, "device %s: the node answers %s, the proven "
                       "records decide %s", dev->id,
                       got->has_error ? node_strerror(got->error.code) : "an answer",
                       drc ? node_strerror(drc) : "an answer");
         goto out;
     }
     if (got->products_count != n_out) {
-        rc = fail(why, wl, NODE_EMISMATCH, "device %s: %u products answered, the proven records "
+        rc = node_fail(why, wl, NODE_EMISMATCH, "device %s: %u products answered, the proven records "
                   "decide %zu", dev->id, (unsigned)got->products_count, n_out);
         goto out;
     }
@@ -584,12 +573,12 @@ int fwl_verify_eligible(const fwl_trust *tr, const fwl_Device *devices, size_t n
         resp->cb_resp.arg = &e;
         pb_istream_t st = pb_istream_from_buffer(frame, len);
         if (!pb_decode(&st, fwl_Response_fields, resp))
-            rc = fail(why, wl, NODE_EPROTO, "the answer does not decode");
+            rc = node_fail(why, wl, NODE_EPROTO, "the answer does not decode");
         else if (resp->which_resp == fwl_Response_error_tag)
-            rc = fail(why, wl, resp->resp.error.code < 0 ? resp->resp.error.code : NODE_EPROTO,
+            rc = node_fail(why, wl, resp->resp.error.code < 0 ? resp->resp.error.code : NODE_EPROTO,
                       "%s", resp->resp.error.message);
         else if (resp->which_resp != fwl_Response_eligible_tag)
-            rc = fail(why, wl, NODE_EPROTO, "not an Eligible answer");
+            rc = node_fail(why, wl, NODE_EPROTO, "not an Eligible answer");
     }
     if (!rc)
         rc = fwl_proof_check(tr, e.proof.out.buf, e.proof.out.len, &pv, why, wl);
@@ -597,7 +586,7 @@ int fwl_verify_eligible(const fwl_trust *tr, const fwl_Device *devices, size_t n
         rc = same_block(pv, resp->resp.eligible.at_height, resp->resp.eligible.block_hash.bytes,
                         resp->resp.eligible.block_hash.size, why, wl);
     if (!rc && e.answers.n != n)
-        rc = fail(why, wl, NODE_EMISMATCH, "%zu answers for %zu devices", e.answers.n, n);
+        rc = node_fail(why, wl, NODE_EMISMATCH, "%zu answers for %zu devices", e.answers.n, n);
     for (size_t i = 0; !rc && i < n; i++)
         rc = check_device(pv, &devices[i], &e.answers.s[i], got, why, wl);
     if (!rc && height)
