@@ -234,6 +234,11 @@ void fwl_proven_free(fwl_proven *p);
 int fwl_verify_release(const fwl_trust *tr, const uint8_t *frame, size_t len,
                        const fwl_Hash *asked, fwl_ReleaseRecord *out, bool *found,
                        uint64_t *height, char *why, size_t whylen);
+/* A ListReleases answer (asked with prove, and a hardware model: the proof is of the model's
+ * whole list) for the query q: the page is every proven release of the query after q's
+ * cursor, in chain order, up to the answer's own cursor (all of them when it has none). */
+int fwl_verify_list(const fwl_trust *tr, const fwl_ListReleasesReq *q, const uint8_t *frame,
+                    size_t len, uint64_t *height, char *why, size_t whylen);
 /* An Eligible answer (asked with prove) for devices[0..n): every device's answer is the one
  * the proven records decide. */
 int fwl_verify_eligible(const fwl_trust *tr, const fwl_Device *devices, size_t n,

@@ -93,6 +93,26 @@ void fwl_proven_free(fwl_proven *p)
     free(p);
 }
 
+/* Decode the answer frame into resp (member routes the chosen kind's callback fields, arg
+ * theirs): the node's own error is returned as it is, another kind than want is a protocol
+ * error. */
+static int decode_answer(const uint8_t *frame, size_t len, fwl_Response *resp,
+                         bool (*member)(pb_istream_t *, const pb_field_t *, void **), void *arg,
+                         pb_size_t want, const char *what, char *why, size_t wl)
+{
+    resp->cb_resp.funcs.decode = member;
+    resp->cb_resp.arg = arg;
+    pb_istream_t st = pb_istream_from_buffer(frame, len);
+    if (!pb_decode(&st, fwl_Response_fields, resp))
+        return node_fail(why, wl, NODE_EPROTO, "the answer does not decode");
+    if (resp->which_resp == fwl_Response_error_tag)
+        return node_fail(why, wl, resp->resp.error.code < 0 ? resp->resp.error.code : NODE_EPROTO,
+                         "%s", resp->resp.error.message);
+    if (resp->which_resp != want)
+        return node_fail(why, wl, NODE_EPROTO, "not %s answer", what);
+    return 0;
+}
+
 static uint64_t clock_ms(const fwl_trust *tr)
 {
     if (tr->now_ms)
@@ -244,17 +264,8 @@ int fwl_verify_release(const fwl_trust *tr, const uint8_t *frame, size_t len,
     fwl_proven *pv = NULL;
     if (!resp)
         return LDG_ENOMEM;
-    resp->cb_resp.funcs.decode = release_member;
-    resp->cb_resp.arg = &proof;
-    pb_istream_t st = pb_istream_from_buffer(frame, len);
-    int rc = 0;
-    if (!pb_decode(&st, fwl_Response_fields, resp))
-        rc = node_fail(why, wl, NODE_EPROTO, "the answer does not decode");
-    else if (resp->which_resp == fwl_Response_error_tag)
-        rc = node_fail(why, wl, resp->resp.error.code < 0 ? resp->resp.error.code : NODE_EPROTO,
-                  "%s", resp->resp.error.message);
-    else if (resp->which_resp != fwl_Response_get_release_tag)
-        rc = node_fail(why, wl, NODE_EPROTO, "not a GetRelease answer");
+    int rc = decode_answer(frame, len, resp, release_member, &proof,
+                           fwl_Response_get_release_tag, "a GetRelease", why, wl);
     if (!rc)
         rc = fwl_proof_check(tr, proof.out.buf, proof.out.len, &pv, why, wl);
     const fwl_GetReleaseResp *r = &resp->resp.get_release;
@@ -568,18 +579,9 @@ int fwl_verify_eligible(const fwl_trust *tr, const fwl_Device *devices, size_t n
     elig_ctx e = {{{frame, len}, NULL, 0, 0}, {{frame, len}, {NULL, 0}}};
     fwl_proven *pv = NULL;
     int rc = resp && got ? 0 : LDG_ENOMEM;
-    if (!rc) {
-        resp->cb_resp.funcs.decode = elig_member;
-        resp->cb_resp.arg = &e;
-        pb_istream_t st = pb_istream_from_buffer(frame, len);
-        if (!pb_decode(&st, fwl_Response_fields, resp))
-            rc = node_fail(why, wl, NODE_EPROTO, "the answer does not decode");
-        else if (resp->which_resp == fwl_Response_error_tag)
-            rc = node_fail(why, wl, resp->resp.error.code < 0 ? resp->resp.error.code : NODE_EPROTO,
-                      "%s", resp->resp.error.message);
-        else if (resp->which_resp != fwl_Response_eligible_tag)
-            rc = node_fail(why, wl, NODE_EPROTO, "not an Eligible answer");
-    }
+    if (!rc)
+        rc = decode_answer(frame, len, resp, elig_member, &e, fwl_Response_eligible_tag,
+                           "an Eligible", why, wl);
     if (!rc)
         rc = fwl_proof_check(tr, e.proof.out.buf, e.proof.out.len, &pv, why, wl);
     if (!rc)
@@ -594,6 +596,101 @@ int fwl_verify_eligible(const fwl_trust *tr, const fwl_Device *devices, size_t n
     fwl_proven_free(pv);
     free(e.answers.s);
     free(got);
+    free(resp);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* ListReleases of a hardware model                                                          */
+
+typedef struct {
+    slices records;
+    kept proof;
+} list_ctx;
+
+static bool list_member(pb_istream_t *st, const pb_field_t *f, void **arg)
+{
+    (void)st;
+    list_ctx *l = *arg;
+    if (f->tag == fwl_Response_list_releases_tag) {
+        fwl_ListReleasesResp *r = f->pData;
+        r->records.funcs.decode = add_slice;
+        r->records.arg = &l->records;
+        r->proof.funcs.decode = keep_slice;
+        r->proof.arg = &l->proof;
+    }
+    return true;
+}
+
+/* A line's (height, index): the last 12 bytes of its key, or of a list cursor. */
+static int pos_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    return memcmp(a + al - 12, b + bl - 12, 12);
+}
+
+/* Whether the proven line's record is of product ("": any). */
+static bool of_product(const ldg_state_leaf *l, const char *product, fwl_ReleaseRecord *rec)
+{
+    if (!*product)
+        return true;
+    memset(rec, 0, sizeof *rec);
+    return decode_value(l, fwl_ReleaseRecord_fields, rec) && !strcmp(rec->release.product, product);
+}
+
+/* The page must be every proven release of the query after the cursor, in chain order, up to
+ * the answer's own cursor (all of them when it gives none). */
+static int check_page(const fwl_proven *pv, const fwl_ListReleasesReq *q,
+                      const fwl_ListReleasesResp *r, const slices *got, char *why, size_t wl)
+{
+    uint8_t k[LDG_STATE_KEY_MAX];
+    size_t kl = ldg_state_key_lines(k, q->hardware), n, m = 0;
+    const ldg_state_leaf *l;
+    if (!kl || fwl_proven_range(pv, k, kl, &l, &n))
+        return node_fail(why, wl, NODE_ENOPROOF, "the proof lacks the releases of %s", q->hardware);
+    if ((q->after.size && q->after.size < 12) || (r->next.size && r->next.size < 12))
+        return node_fail(why, wl, NODE_EPROTO, "a cursor of another kind");
+    fwl_ReleaseRecord *rec = malloc(sizeof *rec);
+    int rc = rec ? 0 : LDG_ENOMEM;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (l[i].key_len < kl + 12 ||
+            (q->after.size && pos_cmp(l[i].key, l[i].key_len, q->after.bytes, q->after.size) <= 0) ||
+            (r->next.size && pos_cmp(l[i].key, l[i].key_len, r->next.bytes, r->next.size) > 0) ||
+            !of_product(&l[i], q->product, rec))
+            continue;
+        if (m == got->n || got->s[m].len != l[i].value_len ||
+            memcmp(got->s[m].buf, l[i].value, l[i].value_len))
+            rc = node_fail(why, wl, NODE_EMISMATCH, "the page leaves out, changes or reorders "
+                           "release %zu of the proven list", i + 1);
+        m++;
+    }
+    free(rec);
+    if (!rc && m != got->n)
+        rc = node_fail(why, wl, NODE_EMISMATCH, "the page holds %zu releases the proof does not",
+                       got->n - m);
+    return rc;
+}
+
+int fwl_verify_list(const fwl_trust *tr, const fwl_ListReleasesReq *q, const uint8_t *frame,
+                    size_t len, uint64_t *height, char *why, size_t wl)
+{
+    if (!q->hardware[0])
+        return node_fail(why, wl, LDG_EINVALID, "a list is verified by its hardware model");
+    fwl_Response *resp = calloc(1, sizeof *resp);
+    list_ctx c = {{{frame, len}, NULL, 0, 0}, {{frame, len}, {NULL, 0}}};
+    fwl_proven *pv = NULL;
+    int rc = resp ? decode_answer(frame, len, resp, list_member, &c,
+                                  fwl_Response_list_releases_tag, "a ListReleases", why, wl)
+                  : LDG_ENOMEM;
+    if (!rc)
+        rc = fwl_proof_check(tr, c.proof.out.buf, c.proof.out.len, &pv, why, wl);
+    if (!rc)
+        rc = same_block(pv, resp->resp.list_releases.at_height, NULL, 0, why, wl);
+    if (!rc)
+        rc = check_page(pv, q, &resp->resp.list_releases, &c.records, why, wl);
+    if (!rc && height)
+        *height = pv->hdr.height;
+    fwl_proven_free(pv);
+    free(c.records.s);
     free(resp);
     return rc;
 }

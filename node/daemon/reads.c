@@ -202,24 +202,59 @@ static bool enc_raw(pb_ostream_t *st, const pb_field_t *f, void *const *arg)
     return pb_write(st, rb->buf, rb->len);
 }
 
+static bool enc_proof(pb_ostream_t *st, const pb_field_t *f, void *const *arg)
+{
+    return node_proof_write(st, f->tag, *arg);
+}
+
+/* With prove: the page and the proof of the model's whole list, from one snapshot. */
+static int list_proven(server *s, const fwl_ListReleasesReq *r, rec_buf *rb,
+                       fwl_ListReleasesResp *lr, size_t *next_len, node_proof *p)
+{
+    uint8_t k[LDG_STATE_KEY_MAX];
+    size_t kl = ldg_state_key_lines(k, r->hardware);
+    int rc = ldg_store_snapshot_begin(s->store);
+    if (rc)
+        return rc;
+    rc = ldg_store_list_releases(s->store, r->product, r->hardware, r->limit, r->after.bytes,
+                                 r->after.size, collect_record, rb, lr->next.bytes, next_len,
+                                 &lr->at_height);
+    if (!rc && !(rc = node_proof_begin(p, s->store, lr->at_height)))
+        rc = node_proof_add(p, s->store, k, kl);
+    ldg_store_snapshot_end(s->store);
+    return rc;
+}
+
 void node__handle_list(server *s, client *c, uint64_t id, const fwl_ListReleasesReq *r)
 {
     rec_buf rb = {0};
+    node_proof proof;
+    memset(&proof, 0, sizeof proof);
+    if (r->prove && !r->hardware[0]) {
+        node_rpc_send_error(c, id, LDG_EINVALID, "list releases: prove needs hardware (the "
+                            "proof is of a hardware model's list)");
+        return;
+    }
     fwl_Response *resp = node_rpc_new_resp(&s->rpc, id, fwl_Response_list_releases_tag);
     fwl_ListReleasesResp *lr = &resp->resp.list_releases;
     size_t next_len = 0;
-    int rc = ldg_store_list_releases(s->store, r->product, r->hardware, r->limit, r->after.bytes,
-                                     r->after.size, collect_record, &rb, lr->next.bytes,
-                                     &next_len, &lr->at_height);
+    int rc = r->prove ? list_proven(s, r, &rb, lr, &next_len, &proof)
+                      : ldg_store_list_releases(s->store, r->product, r->hardware, r->limit,
+                                                r->after.bytes, r->after.size, collect_record,
+                                                &rb, lr->next.bytes, &next_len, &lr->at_height);
     if (rc) {
-        free(rb.buf);
         node_rpc_send_error(c, id, rc, "list releases: %s", node_strerror(rc));
-        return;
+    } else {
+        lr->next.size = (pb_size_t)next_len;
+        lr->records.funcs.encode = enc_raw;
+        lr->records.arg = &rb;
+        if (r->prove) {
+            lr->proof.funcs.encode = enc_proof;
+            lr->proof.arg = &proof;
+        }
+        node_rpc_send_resp(c, resp);
     }
-    lr->next.size = (pb_size_t)next_len;
-    lr->records.funcs.encode = enc_raw;
-    lr->records.arg = &rb;
-    node_rpc_send_resp(c, resp);
+    node_proof_free(&proof);
     free(rb.buf);
 }
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pb_decode.h>
+
 #include "node/tool/tool.h"
 
 enum {
@@ -173,8 +175,11 @@ static const char releases_usage[] =
     "  --limit N         records per page\n"
     "  --all             every page\n"
     "  --after CURSOR    continue after a previous page's \"next\" cursor (hex)\n"
+    TOOL_USAGE_VERIFY
+    "                    (with --hardware: the proof is of the model's whole list)\n"
     TOOL_USAGE_NODE
-    "  --json            print {\"at_height\", \"records\": [every field], \"next\"}\n";
+    "  --json            print {\"at_height\", \"records\": [every field], \"next\"} (with\n"
+    "                    --verify also \"verified\": true)\n";
 
 typedef struct {
     const tool_opts *o;
@@ -207,6 +212,8 @@ static int list_row(void *arg, const fwl_ReleaseRecord *rec)
 typedef struct {
     fwl_ListReleasesReq q;
     bool all;
+    bool verify;
+    uint64_t max_age;
 } list_args;
 
 static void releases_opt(list_args *a, int opt, const char *v)
@@ -225,6 +232,8 @@ static void releases_opt(list_args *a, int opt, const char *v)
         break;
     case OPT_LIMIT: q->limit = tool_parse_u32("--limit", v); break;
     case OPT_ALL: a->all = true; break;
+    case OPT_VERIFY: a->verify = true; break;
+    case OPT_MAX_AGE: a->max_age = tool_parse_duration_ms("--max-age", v); break;
     case OPT_AFTER:
         q->after.size = (pb_size_t)tool_parse_hex("--after", v, q->after.bytes,
                                                   sizeof q->after.bytes, 0);
@@ -233,13 +242,36 @@ static void releases_opt(list_args *a, int opt, const char *v)
 }
 
 /* One ListReleases round trip; the records go to out, the cursor back into q->after. */
-static uint64_t list_page(tool_session *s, fwl_ListReleasesReq *q, tool_records *recs)
+/* The page's answer checked against its proof (client.h, fwl_verify_list), then decoded as
+ * usual (the records go to the callbacks set on s->resp): exits 1 when it does not verify. */
+static const fwl_ListReleasesResp *list_verified(tool_session *s, const ldg_genesis *g,
+                                                 const fwl_ListReleasesReq *q, uint64_t max_age)
+{
+    fwl_trust tr = {g, 0, max_age, TOOL_VERIFY_DRIFT_MS};
+    const uint8_t *buf;
+    size_t len;
+    char why[300] = "";
+    s->req.req.list_releases.prove = true;
+    tool_call_raw(s, "ListReleases", &buf, &len);
+    int rc = fwl_verify_list(&tr, q, buf, len, NULL, why, sizeof why);
+    if (rc)
+        tool_die_rc(rc, "ListReleases answer does not verify", why);
+    pb_istream_t st = pb_istream_from_buffer(buf, len);
+    if (!pb_decode(&st, fwl_Response_fields, &s->resp) ||
+        s->resp.which_resp != fwl_Response_list_releases_tag)
+        tool_die_rc(NODE_EPROTO, "ListReleases", "the verified answer does not decode");
+    return &s->resp.resp.list_releases;
+}
+
+static uint64_t list_page(tool_session *s, fwl_ListReleasesReq *q, tool_records *recs,
+                          const ldg_genesis *g, uint64_t max_age)
 {
     fwl_Request *rq = tool_req(s, fwl_Request_list_releases_tag);
     rq->req.list_releases = *q;
     tool_decode_records(&s->resp, recs);
     const fwl_ListReleasesResp *r =
-        &tool_call(s, fwl_Response_list_releases_tag, "ListReleases")->resp.list_releases;
+        g ? list_verified(s, g, q, max_age)
+          : &tool_call(s, fwl_Response_list_releases_tag, "ListReleases")->resp.list_releases;
     if (r->next.size && recs->count == 0)
         tool_die_rc(NODE_EPROTO, "ListReleases", "an empty page with a cursor");
     memcpy(q->after.bytes, r->next.bytes, r->next.size);
@@ -255,10 +287,13 @@ int releases_main(int argc, char **argv)
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"all", no_argument, NULL, OPT_ALL},
         {"after", required_argument, NULL, OPT_AFTER},
+        {"verify", no_argument, NULL, OPT_VERIFY},
+        {"max-age", required_argument, NULL, OPT_MAX_AGE},
         TOOL_OPTS_NODE, TOOL_OPTS_JSON, TOOL_OPTS_HELP, {0}};
     tool_opts o;
     list_args a = {0};
     int c;
+    a.max_age = tool_parse_duration_ms("--max-age", TOOL_VERIFY_MAX_AGE_DEFAULT);
 
     tool_opts_init(&o, releases_usage);
     while ((c = tool_getopt(argc, argv, opts)) != -1) {
@@ -269,6 +304,9 @@ int releases_main(int argc, char **argv)
     }
     if (optind < argc)
         tool_usage_error("unexpected argument '%s'", argv[optind]);
+    if (a.verify && !a.q.hardware[0])
+        tool_usage_error("--verify needs --hardware: a list is proven per hardware model");
+    ldg_genesis *g = a.verify ? tool_trusted_genesis(&o) : NULL;
 
     list_out out = {.o = &o, .records = json_array()};
     tool_records *recs = tool_xcalloc(1, sizeof *recs);
@@ -277,22 +315,28 @@ int releases_main(int argc, char **argv)
     tool_session *s = tool_open(&o, 0);
     uint64_t at;
     do
-        at = list_page(s, &a.q, recs);
+        at = list_page(s, &a.q, recs, g, a.max_age);
     while (a.all && a.q.after.size);
     tool_close(s);
     free(recs);
+    free(g);
 
     if (o.json) {
         json_t *res = json_object();
         json_object_set_new(res, "at_height", int_json(at));
         json_object_set_new(res, "records", out.records);
         json_object_set_new(res, "next", tool_json_hex(a.q.after.bytes, a.q.after.size));
+        if (a.verify)
+            json_object_set_new(res, "verified", json_true());
         tool_json_print(res);
         return TOOL_EXIT_OK;
     }
     json_decref(out.records);
     if (out.rows == 0)
         printf("no releases\n");
+    if (a.verify)
+        printf("verified: every release of %s at height %" PRIu64 " (proven complete)\n",
+               a.q.hardware, at);
     if (a.q.after.size) {
         char hex[2 * sizeof a.q.after.bytes + 1];
         fprintf(stderr, "more releases: --all, or --after %s\n",

@@ -29,6 +29,7 @@ Lies (each makes the tool refuse the answer with the code in brackets):
                             certificate (an earlier height: another state root)    [-25]
   no-proof                  the proof left out                                   [-112]
   drop-part                 Eligible: the binding proofs ('b' prefix) left out   [-112]
+  drop-listed               ListReleases: the second release of the page left out [-115]
 
 --dump DIR writes every answer frame sent to a client, as DIR/NNN-KIND.bin (the frame's
 body, without the length): seeds for tests/fuzz/fuzz_verify.c. Each answer is logged on
@@ -167,15 +168,16 @@ class Msg:
 
 REQ_KINDS = {10: "submit_tx", 11: "wait_for_tx", 12: "get_block", 13: "get_release",
              14: "list_releases", 15: "status", 16: "nonce", 17: "eligible", 18: "get_contract"}
-GET_RELEASE, ELIGIBLE, ERROR = 13, 17, 9
+GET_RELEASE, LIST_RELEASES, ELIGIBLE, ERROR = 13, 14, 17, 9
 # GetReleaseResp {record 1, at_height 2, proof 3}; EligibleResp {answers 1, at_height 2,
-# block_hash 3, proof 4}; Proof {header 1, commit 2, commit_round 3, state 4};
+# block_hash 3, proof 4}; ListReleasesResp {records 1, next 2, at_height 3, proof 4};
+# Proof {header 1, commit 2, commit_round 3, state 4};
 # StateProof {prefix 1, steps 2, leaves 3}; StateLeaf {key 1, value 2};
 # ReleaseRecord {release 1, ..., revoked 6, revoke_reason 7, revoke_note 8, revoked_height 9};
 # Release {product 1, version 4, file_hash 6}; DeviceAnswer {device_id 1, products 2};
 # ProductAnswer {product 1, best 4}; ReleaseRef {product 1, version 2, file_hash 3};
 # Signature {signer 1, sig 2}.
-PROOF_FIELD = {GET_RELEASE: 3, ELIGIBLE: 4}
+PROOF_FIELD = {GET_RELEASE: 3, LIST_RELEASES: 4, ELIGIBLE: 4}
 
 
 class NoLie(Exception):
@@ -183,11 +185,11 @@ class NoLie(Exception):
 
 
 def body(resp):
-    """(kind, answer) of a GetRelease or Eligible answer, else NoLie."""
-    for kind in (GET_RELEASE, ELIGIBLE):
+    """(kind, answer) of a GetRelease, ListReleases or Eligible answer, else NoLie."""
+    for kind in (GET_RELEASE, LIST_RELEASES, ELIGIBLE):
         if resp.has(kind):
             return kind, resp.msg(kind)
-    raise NoLie("not a GetRelease or Eligible answer")
+    raise NoLie("not a GetRelease, ListReleases or Eligible answer")
 
 
 def proof_of(resp, want=None):
@@ -356,6 +358,14 @@ class Proxy:
         pf.put(4, keep)
         return "%d binding proof%s left out" % (n, "s" if n > 1 else "")
 
+    def lie_drop_listed(self, resp, req):
+        lr = resp.msg(LIST_RELEASES)
+        if lr is None or len(lr.msgs(1)) < 2:
+            raise NoLie("not a ListReleases answer of two releases or more")
+        recs = lr.msgs(1)
+        lr.put(1, recs[:1] + recs[2:])
+        return "the second of %d listed releases left out" % len(recs)
+
     def lie_none(self, resp, req):
         return "unchanged"
 
@@ -366,7 +376,8 @@ class Proxy:
         resp = Msg(resp_bytes)
         fn = getattr(self, "lie_" + self.args.lie.replace("-", "_"))
         try:
-            what = fn(resp, req) if kind in ("get_release", "eligible") else "passed through"
+            what = fn(resp, req) if kind in ("get_release", "eligible", "list_releases") \
+                else "passed through"
             out = resp.enc()
         except NoLie as e:
             what, out = "not lied to: %s" % e, resp_bytes
@@ -476,7 +487,7 @@ class Server(socketserver.ThreadingTCPServer):
 
 LIES = ["none", "best", "hide-revocation", "hide-revocation-eligible", "drop-candidate",
         "replay", "short-cert", "forged-cert", "other-chain", "stale-root", "no-proof",
-        "drop-part"]
+        "drop-part", "drop-listed"]
 
 
 def main():

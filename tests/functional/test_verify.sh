@@ -117,6 +117,10 @@ expect_ok "revoked release over TLS" "$FWL" release "${a[@]}" --file-hash "$revo
 expect_record "revoked release over TLS" 1.1.0 True
 expect_ok "eligible over TLS" "$FWL" eligible "${a[@]}" "${devices[@]}" --verify
 expect_answers "eligible over TLS"
+# A model's list, page by page (one release a page), each proven complete.
+expect_ok "list over TLS" "$FWL" releases "${a[@]}" --hardware cam-v2 --limit 1 --all --verify
+[ "$(json "$TMP/out" 'len(d["records"]), d["verified"]')" = "(4, True)" ] ||
+    fail "list over TLS: $(cat "$TMP/out")"
 # A proven absence: the answer verifies, and says there is no such release.
 rc=0
 "$FWL" release "${a[@]}" --file-hash "$absent" --verify >"$TMP/out" 2>"$TMP/err" || rc=$?
@@ -224,6 +228,8 @@ lie() { # lie NAME CODE release|eligible: one request through a proxy telling th
     proxy "$aplain" "$name"
     if [ "$what" = release ]; then
         refused "$name ($what)" "$code" "$FWL" release "${p[@]}" --file-hash "$revoked" --verify
+    elif [ "$what" = list ]; then
+        refused "$name ($what)" "$code" "$FWL" releases "${p[@]}" --hardware cam-v2 --verify
     else
         refused "$name ($what)" "$code" "$FWL" eligible "${p[@]}" "${devices[@]}" --verify
     fi
@@ -236,6 +242,8 @@ lie drop-candidate "-25|-10" eligible
 lie no-proof -112 release
 lie no-proof -112 eligible
 lie drop-part -112 eligible
+lie drop-listed -115 list
+lie no-proof -112 list
 
 # --- chain B: certificates and another chain's proof ------------------------------------------
 for k in 0 1 2 3; do wait_config "$TMP/b/node$k/node.json"; done
@@ -283,4 +291,4 @@ stop_proxy "$replay_pid"
 stop_node
 for pid in "${bpids[@]}"; do kill -TERM "$pid"; done
 for pid in "${bpids[@]}"; do wait "$pid" || fail "a node of chain B did not stop cleanly"; done
-echo "verify: honest answers verify (TLS, proxy); $n_refused lying answers (11 lies, 2 wrong trusts) refused, each with its code; $(( ($(now_ms) - t_start) / 1000 )) s"
+echo "verify: honest answers verify (TLS, proxy); $n_refused lying answers (12 lies, 2 wrong trusts) refused, each with its code; $(( ($(now_ms) - t_start) / 1000 )) s"

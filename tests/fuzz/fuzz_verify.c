@@ -1,6 +1,6 @@
 /*
  * fuzz_verify: the answer verifier (node/client/verify.c: fwl_verify_release,
- * fwl_verify_eligible) on arbitrary Response frame bodies, as a tracker meets a lying or
+ * fwl_verify_eligible, fwl_verify_list) on arbitrary Response frame bodies, as a tracker meets a lying or
  * broken node; and the state proof codec and checker (ldg_state_proof_decode,
  * ldg_state_verify, ldg_state_proof_encode) on the raw input.
  *
@@ -244,6 +244,20 @@ static void verify_all(const ldg_genesis *g, const uint8_t *data, size_t size,
             why[0] = 0;
             rc = fwl_verify_eligible(&trusts[t], DEV, n, data, size, &height, why, sizeof why);
             check_rc("eligible", rc, why, which);
+        }
+        /* A model's list: the first device's, with and without a product and a cursor. */
+        static fwl_ListReleasesReq q;
+        for (int v = 0; v < 2; v++) {
+            memset(&q, 0, sizeof q);
+            snprintf(q.hardware, sizeof q.hardware, "%s", DEV[0].hardware_model);
+            if (v) {
+                snprintf(q.product, sizeof q.product, "%s", DEV[0].packages[0].name);
+                memset(q.after.bytes, 0, 12 + 1);
+                q.after.size = 13;
+            }
+            why[0] = 0;
+            rc = fwl_verify_list(&trusts[t], &q, data, size, &height, why, sizeof why);
+            check_rc("list", rc, why, which);
         }
     }
 }
