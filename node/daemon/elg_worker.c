@@ -476,7 +476,7 @@ static void decide_request(node_elg *e, elg_req *q)
         }
     }
     if (!rc && (q->len = elg_wire_write(q->frame, size, q->to.id, o, q->n, &t,
-                                        e->proof_buf + pstart, plen)) != size) {
+                                        plen ? e->proof_buf + pstart : NULL, plen)) != size) {
         node__log("eligible: encoded %zu bytes, sized %zu", q->len, size); /* a bug */
         if (q->len > size)
             abort(); /* past the buffer: memory is no longer trustworthy */
