@@ -255,3 +255,25 @@ void ldg_block_free(ldg_block *b)
     b->tx_len = NULL;
     b->n_txs = 0;
 }
+
+int ldg_validators_hash(const ldg_genesis *g, uint8_t out[LDG_DIGEST_LEN])
+{
+    uint8_t buf[4 + LDG_MAX_VALIDATORS * (4 + 1 + LDG_PUBKEY_MAX + 8)], *p = buf, h[LDG_HASH_MAX];
+    size_t hl, n = g->n_validators > LDG_MAX_VALIDATORS ? LDG_MAX_VALIDATORS : g->n_validators;
+    ldg_be32(p, (uint32_t)n), p += 4;
+    for (size_t i = 0; i < n; i++) {
+        const ldg_pubkey *k = &g->validators[i];
+        if (k->len > LDG_PUBKEY_MAX)
+            return LDG_EINVALID;
+        ldg_be32(p, k->alg), p += 4;
+        *p++ = (uint8_t)k->len;
+        memcpy(p, k->key, k->len), p += k->len;
+        ldg_be64(p, g->validator_power[i]), p += 8;
+    }
+    const uint8_t *part = buf;
+    size_t len = (size_t)(p - buf);
+    int rc = ldg_hash(g->hash_alg, &part, &len, 1, h, &hl);
+    if (!rc)
+        memcpy(out, h, LDG_DIGEST_LEN);
+    return rc;
+}

@@ -427,6 +427,13 @@ int ldg_alg_check(const ldg_genesis *g, int kind, uint32_t id, uint64_t height);
  * builders, certificate signers, a node's own validator key. */
 int ldg_validator_index(const ldg_genesis *g, uint32_t alg, const uint8_t *key, size_t len);
 
+/* The validator set's hash, which every block header names (validators_hash): H_chain(be32
+ * count || per validator, in order: be32 alg || u8 key length || key || be64 power). Today
+ * the genesis' set signs every block; when governance changes it, a header names the set
+ * of the next height, and a light client follows it from a trusted header
+ * (docs/verification.md). */
+int ldg_validators_hash(const ldg_genesis *g, uint8_t out[LDG_DIGEST_LEN]);
+
 /* Stable hash of the genesis parameters (what a data directory is bound to). */
 int ldg_genesis_hash(const ldg_genesis *g, uint8_t out[LDG_HASH_MAX], size_t *out_len);
 

@@ -268,7 +268,7 @@ int ldg_store_open(ldg_store **out, const char *dir, const ldg_genesis *g, size_
     s->lock_fd = -1;
     uint8_t gh[LDG_HASH_MAX];
     size_t ghl;
-    if ((rc = ldg_genesis_hash(g, gh, &ghl)))
+    if ((rc = ldg_genesis_hash(g, gh, &ghl)) || (rc = ldg_validators_hash(g, s->validators_hash)))
         goto fail;
     memcpy(s->genesis_hash, gh, LDG_DIGEST_LEN);
 
@@ -490,6 +490,8 @@ static int encode_header(const ldg_store *s, const wctx *w, const block_roots *r
     h.log_size = r->log_size;
     h.has_log_root = true;
     set_hash(&h.log_root, s->g.hash_alg, r->log_root);
+    h.has_validators_hash = true;
+    set_hash(&h.validators_hash, s->g.hash_alg, s->validators_hash);
     pb_ostream_t os = pb_ostream_from_buffer(hdr, LDG_HEADER_MAX);
     int rc = pb_encode(&os, fwl_BlockHeader_fields, &h) ? 0 : LDG_ETOOBIG;
     *hdr_len = os.bytes_written;
@@ -629,6 +631,7 @@ static int check_header(ldg_store *s, const ldg_block *b)
         h->tx_count != b->n_txs || !h->has_state_root || h->state_root.alg != g->hash_alg ||
         h->state_root.digest.size != LDG_DIGEST_LEN || !h->has_log_root ||
         h->log_root.alg != g->hash_alg || h->log_root.digest.size != LDG_DIGEST_LEN ||
+        !hash_is(&h->validators_hash, h->has_validators_hash, g->hash_alg, s->validators_hash) ||
         !h->has_proposer)
         return LDG_EBLOCK;
     /* The header's strings as hashed, like a transaction's (ldg_tx_parse): the chain id just

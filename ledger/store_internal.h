@@ -53,6 +53,7 @@ struct ldg_store {
     MDB_dbi db[DB_COUNT];
     ldg_genesis g;
     uint8_t genesis_hash[LDG_DIGEST_LEN];
+    uint8_t validators_hash[LDG_DIGEST_LEN]; /* every header names it (ldg_validators_hash) */
     int lock_fd;
     MDB_txn *rtxn; /* reusable read transaction, reset when idle */
     int rdepth;    /* nesting of ldg__rbegin on rtxn (0: reset)        */

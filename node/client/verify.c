@@ -137,7 +137,15 @@ static int check_header(const fwl_trust *tr, fwl_Proof *pf, fwl_proven *pv, char
     if (!h->has_state_root || h->state_root.alg != g->hash_alg ||
         h->state_root.digest.size != LDG_DIGEST_LEN)
         return node_fail(why, wl, NODE_ENOPROOF, "the answer's block header has no state root");
-    int rc = ldg_block_hash(g, pf->header.bytes, pf->header.size, pv->block_hash);
+    uint8_t vh[LDG_DIGEST_LEN];
+    int rc = ldg_validators_hash(g, vh);
+    if (rc)
+        return node_fail(why, wl, rc, "validator set: %s", node_strerror(rc));
+    if (!h->has_validators_hash || h->validators_hash.digest.size != LDG_DIGEST_LEN ||
+        memcmp(h->validators_hash.digest.bytes, vh, LDG_DIGEST_LEN))
+        return node_fail(why, wl, NODE_ECERT, "block %" PRIu64 " names another validator set "
+                         "than the one trusted", h->height);
+    rc = ldg_block_hash(g, pf->header.bytes, pf->header.size, pv->block_hash);
     if (rc)
         return node_fail(why, wl, rc, "block hash: %s", node_strerror(rc));
     if ((rc = ldg_commit_verify(g, h->height, pf->commit_round, pv->block_hash, pf->commit,

@@ -480,6 +480,10 @@ static void proof_bytes(buf *out, uint64_t height, const uint8_t root[LDG_DIGEST
     h.state_root.alg = LDG_HASH_SHA256;
     memcpy(h.state_root.digest.bytes, root, LDG_DIGEST_LEN);
     h.state_root.digest.size = LDG_DIGEST_LEN;
+    h.has_validators_hash = true;
+    h.validators_hash.alg = LDG_HASH_SHA256;
+    FZ_CHECK(ldg_validators_hash(&G, h.validators_hash.digest.bytes) == 0, "validators hash");
+    h.validators_hash.digest.size = LDG_DIGEST_LEN;
     buf hb;
     pb_ostream_t hs = out_of(&hb);
     FZ_CHECK(pb_encode(&hs, fwl_BlockHeader_fields, &h), "header");
