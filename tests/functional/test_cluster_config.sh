@@ -12,8 +12,11 @@ NODES=5
 export BUILD
 
 # gone PID: the process has exited (a zombie not yet reaped by its new parent counts).
-gone() {
-    ! kill -0 "$1" 2>/dev/null || [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" = Z ]
+gone() { # no such process, a zombie, or one reaped between the two looks (no stat to read)
+    local st
+    ! kill -0 "$1" 2>/dev/null && return 0
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+    [ -z "$st" ] || [ "$st" = Z ]
 }
 
 # The nodes scripts/cluster started (pid files) are killed too, and their logs shown on failure.
