@@ -18,7 +18,8 @@ typedef struct {
     size_t leaves;               /* in all parts: bounded by NODE_PROOF_LEAVES_MAX */
 } node_proof;
 
-/* Every leaf of one answer's proofs (a 16-device batch of models with many candidates). */
+/* Every leaf of one node_proof: a GetRelease's or a list's, or one hardware model's part of
+ * an Eligible answer (whose whole proof is bounded by the frame: elg_worker.c). */
 #define NODE_PROOF_LEAVES_MAX (4 * LDG_STATE_LEAVES_MAX)
 
 /* Start a proof at height (the snapshot's tip, which must be open on s). Errors: those of
