@@ -36,6 +36,16 @@ int ldg__domain_digest(const ldg_genesis *g, const char *domain, const uint8_t *
                        size_t fixed_len, const uint8_t *data, size_t len,
                        uint8_t out[LDG_DIGEST_LEN]);
 
+/* Bits of byte-string keys, shared by the state tree's hashes and proofs (state.c) and the
+ * tree in the store (store_state.c, store_proof.c). Bit i of k, most significant first. */
+int ldg__bit_of(const uint8_t *k, size_t i);
+/* The first bit where a and b differ, or the shorter length in bits when one is a prefix
+ * of the other. */
+size_t ldg__lcp_bits(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);
+/* The first `bit` bits of key as ceil(bit/8) bytes into out, the unused low bits zero (a
+ * tree node's prefix); returns the byte count. */
+size_t ldg__prefix_bytes(uint8_t *out, const uint8_t *key, size_t bit);
+
 /* nanopb decode failure -> LDG_ETOOBIG (a field overflowed its bound) or LDG_EMALFORMED. */
 int ldg__pb_error(pb_istream_t *st);
 /* [A-Za-z0-9._+/-]+ */

@@ -20,11 +20,18 @@
 
 #include "ledger/internal.h"
 
-static int bit_of(const uint8_t *k, size_t i) { return k[i >> 3] >> (7 - (i & 7)) & 1; }
+int ldg__bit_of(const uint8_t *k, size_t i) { return k[i >> 3] >> (7 - (i & 7)) & 1; }
 
-/* The first bit where a and b differ, or the shorter length in bits when one is a prefix
- * of the other. */
-static size_t lcp_bits(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+size_t ldg__prefix_bytes(uint8_t *out, const uint8_t *key, size_t bit)
+{
+    size_t pl = (bit + 7) / 8;
+    memcpy(out, key, pl);
+    if (bit & 7)
+        out[pl - 1] &= (uint8_t)(0xff << (8 - (bit & 7)));
+    return pl;
+}
+
+size_t ldg__lcp_bits(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 {
     size_t n = al < bl ? al : bl, i = 0;
     while (i < n && a[i] == b[i])
@@ -58,10 +65,7 @@ int ldg_state_node_hash(uint32_t alg, size_t bit, const uint8_t *key,
     if (bit >= 8 * LDG_STATE_KEY_MAX)
         return LDG_EINVALID;
     uint8_t head[3 + LDG_STATE_KEY_MAX] = {0x01, (uint8_t)(bit >> 8), (uint8_t)bit};
-    size_t pl = (bit + 7) / 8;
-    memcpy(head + 3, key, pl);
-    if (bit & 7)
-        head[3 + pl - 1] &= (uint8_t)(0xff << (8 - (bit & 7)));
+    size_t pl = ldg__prefix_bytes(head + 3, key, bit);
     const uint8_t *parts[3] = {head, h0, h1};
     size_t lens[3] = {3 + pl, LDG_DIGEST_LEN, LDG_DIGEST_LEN}, n;
     return ldg_hash(alg, parts, lens, 3, out, &n);
@@ -128,9 +132,9 @@ int ldg_state_builder_add(ldg_state_builder *b, const uint8_t *key, size_t kl,
         return LDG_EINVALID;
     int rc;
     if (b->n) {
-        size_t l = lcp_bits(b->prev, b->prev_len, key, kl);
+        size_t l = ldg__lcp_bits(b->prev, b->prev_len, key, kl);
         /* Strictly ascending, and no key a prefix of another. */
-        if (l >= 8 * kl || l >= 8 * b->prev_len || !bit_of(key, l))
+        if (l >= 8 * kl || l >= 8 * b->prev_len || !ldg__bit_of(key, l))
             return LDG_EINVALID;
         if ((rc = fold(b, (long)l)))
             return rc;
@@ -161,7 +165,7 @@ int ldg_state_builder_root(ldg_state_builder *b, uint8_t root[LDG_DIGEST_LEN])
 /* Does key start with the first `bits` bits of p? */
 static bool has_prefix(const uint8_t *key, size_t kl, const uint8_t *p, size_t bits)
 {
-    return lcp_bits(key, kl, p, (bits + 7) / 8) >= bits && 8 * kl >= bits;
+    return ldg__lcp_bits(key, kl, p, (bits + 7) / 8) >= bits && 8 * kl >= bits;
 }
 
 /* The hash the proof's bottom stands for: the range's subtree, or a witness of its
@@ -186,7 +190,7 @@ static int bottom_hash(uint32_t alg, const ldg_state_proof *p, const uint8_t *pr
         /* The range's own node sits below the last step: its keys' common prefix is longer
          * than that step's bit (a single leaf's key is longer than any bit). */
         if (!rc && p->n_leaves > 1 &&
-            lcp_bits(p->leaves[0].key, p->leaves[0].key_len,
+            ldg__lcp_bits(p->leaves[0].key, p->leaves[0].key_len,
                      p->leaves[p->n_leaves - 1].key, p->leaves[p->n_leaves - 1].key_len) < below)
             rc = LDG_EINVALID;
         if (!rc)
@@ -206,7 +210,7 @@ static int bottom_hash(uint32_t alg, const ldg_state_proof *p, const uint8_t *pr
         /* A node whose prefix leaves the range's before either ends. */
         size_t wb = p->w_bit, upto = wb < pbits ? wb : pbits;
         if (wb <= below || wb >= 8 * LDG_STATE_KEY_MAX ||
-            lcp_bits(p->w_prefix, (wb + 7) / 8, prefix, (pbits + 7) / 8) >= upto)
+            ldg__lcp_bits(p->w_prefix, (wb + 7) / 8, prefix, (pbits + 7) / 8) >= upto)
             return LDG_EINVALID;
         return ldg_state_node_hash(alg, wb, p->w_prefix, p->w_left, p->w_right, out);
     }
@@ -232,7 +236,7 @@ int ldg_state_verify(uint32_t alg, const uint8_t root[LDG_DIGEST_LEN], const uin
     int rc = bottom_hash(alg, p, prefix, pbits, below, h);
     for (size_t i = p->n_steps; !rc && i-- > 0;) {
         const ldg_state_step *s = &p->steps[i];
-        bool right = bit_of(prefix, s->bit);
+        bool right = ldg__bit_of(prefix, s->bit);
         rc = ldg_state_node_hash(alg, s->bit, prefix, right ? s->sibling : h,
                                  right ? h : s->sibling, h);
     }

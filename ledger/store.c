@@ -127,9 +127,16 @@ int ldg__get(ldg_store *s, MDB_txn *txn, int db, const void *k, size_t kl, MDB_v
 
 size_t ldg__file_key(uint8_t *out, const fwl_Hash *h)
 {
-    ldg_be32(out, h->alg);
-    memcpy(out + 4, h->digest.bytes, h->digest.size);
-    return 4 + h->digest.size;
+    return ldg__raw_file_key(out, h->alg, h->digest.bytes, h->digest.size);
+}
+
+size_t ldg__raw_file_key(uint8_t *out, uint32_t alg, const uint8_t *digest, size_t len)
+{
+    if (len > LDG_HASH_MAX)
+        return 0;
+    ldg_be32(out, alg);
+    memcpy(out + 4, digest, len);
+    return 4 + len;
 }
 
 /* name 0x00 height index: an index key in chain order within a name. */

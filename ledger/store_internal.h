@@ -93,6 +93,8 @@ int ldg__del(wctx *w, int db, const void *k, size_t kl);
 /* 0 and *v set when found, LDG_ENOTFOUND when not, LDG_ESTORE on failure. */
 int ldg__get(ldg_store *s, MDB_txn *txn, int db, const void *k, size_t kl, MDB_val *v);
 size_t ldg__file_key(uint8_t *out, const fwl_Hash *h);
+/* The same from an algorithm and a digest; 0 for a digest longer than any hash's. */
+size_t ldg__raw_file_key(uint8_t *out, uint32_t alg, const uint8_t *digest, size_t len);
 /* name 0x00 height index: an index key in chain order within a name (no name: all). */
 size_t ldg__idx_key(uint8_t *out, const char *name, uint64_t height, uint32_t index);
 /* a 0x00 b */
@@ -147,9 +149,6 @@ typedef struct {
     node_id child[2];              /* inner: the children's ids    */
 } node;
 size_t ldg__id_bit(const uint8_t *id);
-int ldg__bit_of(const uint8_t *k, size_t i);
-/* The first bit where a and b differ (the shorter length when one is a prefix). */
-size_t ldg__lcp_bits(const uint8_t *a, size_t al, const uint8_t *b, size_t bl);
 int ldg__node_get(ldg_store *s, MDB_txn *txn, const node_id *id, node *n);
 /* The root's id; LDG_ENOTFOUND for the empty state. */
 int ldg__node_root_id(ldg_store *s, MDB_txn *txn, node_id *id);

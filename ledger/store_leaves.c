@@ -32,21 +32,26 @@ static const struct {
     {DB_OUTCOMES, 'o', false}, {DB_RELEASES, 'r', false}, {DB_TRACKERS, 't', false},
 };
 
+/* tag || a table's key (|| NUL): 0 when too long. */
+static size_t state_key(uint8_t tag, bool nul, const void *k, size_t kl,
+                        uint8_t out[LDG_STATE_KEY_MAX])
+{
+    size_t n = 1 + kl + nul;
+    if (n > LDG_STATE_KEY_MAX)
+        return 0;
+    out[0] = tag;
+    memcpy(out + 1, k, kl);
+    if (nul)
+        out[n - 1] = 0;
+    return n;
+}
+
 /* The state key of a table's key: 0 when the table is not in the state. */
 static size_t table_key(int db, const void *k, size_t kl, uint8_t out[LDG_STATE_KEY_MAX])
 {
-    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
-        if (tables[i].db != db)
-            continue;
-        size_t n = 1 + kl + tables[i].nul;
-        if (n > LDG_STATE_KEY_MAX)
-            return 0;
-        out[0] = tables[i].tag;
-        memcpy(out + 1, k, kl);
-        if (tables[i].nul)
-            out[n - 1] = 0;
-        return n;
-    }
+    for (size_t i = 0; i < sizeof tables / sizeof *tables; i++)
+        if (tables[i].db == db)
+            return state_key(tables[i].tag, tables[i].nul, k, kl, out);
     return 0;
 }
 
@@ -99,15 +104,11 @@ static int table_leaves(ldg_store *s, MDB_txn *txn, int db, uint8_t tag, bool nu
     while (!(rc = mdb_cursor_get(c, &k, &v, op))) {
         op = MDB_NEXT;
         uint8_t sk[LDG_STATE_KEY_MAX], h[LDG_DIGEST_LEN];
-        size_t n, skl = 1 + k.mv_size + nul;
-        if (skl > LDG_STATE_KEY_MAX) {
+        size_t n, skl = state_key(tag, nul, k.mv_data, k.mv_size, sk);
+        if (!skl) {
             rc = LDG_ESTORE;
             break;
         }
-        sk[0] = tag;
-        memcpy(sk + 1, k.mv_data, k.mv_size);
-        if (nul)
-            sk[skl - 1] = 0;
         if (tag == 'h') { /* by_hw: the value names the release; the leaf holds its record */
             MDB_val rec;
             if ((rc = ldg__get(s, txn, DB_RELEASES, v.mv_data, v.mv_size, &rec)))

@@ -159,15 +159,14 @@ int ldg_store_log_leaves(ldg_store *s, uint32_t alg, const uint8_t *digest, size
     uint8_t fk[FILE_KEY_MAX];
     MDB_txn *txn;
     MDB_val v;
+    size_t fkl = ldg__raw_file_key(fk, alg, digest, len);
     *published = *revoked = LDG_LOG_NONE;
-    if (len > LDG_HASH_MAX)
+    if (!fkl)
         return LDG_ENOTFOUND;
-    ldg_be32(fk, alg);
-    memcpy(fk + 4, digest, len);
     int rc = ldg__rbegin(s, &txn);
     if (rc)
         return rc;
-    rc = ldg__get(s, txn, DB_LOG_IDX, fk, 4 + len, &v);
+    rc = ldg__get(s, txn, DB_LOG_IDX, fk, fkl, &v);
     if (!rc && v.mv_size != 8 && v.mv_size != 16)
         rc = LDG_ESTORE;
     if (!rc) {

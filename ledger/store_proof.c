@@ -66,14 +66,16 @@ static int add_proof_leaf(ldg_state_proof_buf *b, const uint8_t *key, size_t kl,
     return 0;
 }
 
-/* Every leaf below id, in key order (child 0 first). */
+/* Every leaf below id, in key order (child 0 first). The walk holds at most the path's
+ * depth plus one nodes, which keys with long shared prefixes can make deep: it grows. */
 static int collect(ldg_store *s, MDB_txn *txn, const node_id *top, size_t max,
                    ldg_state_proof_buf *b)
 {
-    node_id stack[8 * LDG_STATE_KEY_MAX / 8 + 64];
-    size_t n = 0;
-    int rc = 0;
-    stack[n++] = *top;
+    node_id *stack = malloc(16 * sizeof *stack);
+    size_t n = 0, cap = 16;
+    int rc = stack ? 0 : LDG_ENOMEM;
+    if (stack)
+        stack[n++] = *top;
     while (!rc && n) {
         node_id id = stack[--n];
         node nd;
@@ -85,13 +87,20 @@ static int collect(ldg_store *s, MDB_txn *txn, const node_id *top, size_t max,
                 rc = LDG_ETOOBIG;
             else if (!(rc = ldg__state_value(s, txn, id.b + 2, id.len - 2, &v)))
                 rc = add_proof_leaf(b, id.b + 2, id.len - 2, nd.vhash, &v);
-        } else if (n + 2 > sizeof stack / sizeof *stack) {
-            rc = LDG_ETOOBIG;
-        } else {
-            stack[n++] = nd.child[1];
-            stack[n++] = nd.child[0];
+            continue;
         }
+        if (n + 2 > cap) {
+            node_id *g = realloc(stack, 2 * cap * sizeof *g);
+            if (!g) {
+                rc = LDG_ENOMEM;
+                break;
+            }
+            stack = g, cap *= 2;
+        }
+        stack[n++] = nd.child[1];
+        stack[n++] = nd.child[0];
     }
+    free(stack);
     return rc;
 }
 

@@ -127,14 +127,13 @@ int ldg_store_release_raw(ldg_store *s, uint32_t alg, const uint8_t *digest, siz
     MDB_txn *txn;
     MDB_val v;
     ldg_tip t;
-    if (len > LDG_HASH_MAX)
+    size_t fkl = ldg__raw_file_key(fk, alg, digest, len);
+    if (!fkl)
         return LDG_ENOTFOUND;
-    ldg_be32(fk, alg);
-    memcpy(fk + 4, digest, len);
     int rc = ldg__rbegin(s, &txn);
     if (rc)
         return rc;
-    rc = ldg__get(s, txn, DB_RELEASES, fk, 4 + len, &v);
+    rc = ldg__get(s, txn, DB_RELEASES, fk, fkl, &v);
     if (!rc && v.mv_size > cap)
         rc = LDG_ETOOBIG;
     if (!rc && !(rc = ldg__read_tip(s, txn, &t))) {
@@ -320,12 +319,11 @@ int ldg_store_outcomes(ldg_store *s, uint32_t alg, const uint8_t *digest, size_t
                        fwl_OutcomeTotals *out)
 {
     uint8_t fk[FILE_KEY_MAX];
+    size_t fkl = ldg__raw_file_key(fk, alg, digest, len);
     memset(out, 0, sizeof *out);
-    if (len > LDG_HASH_MAX)
+    if (!fkl)
         return 0;
-    ldg_be32(fk, alg);
-    memcpy(fk + 4, digest, len);
-    int rc = read_record(s, DB_OUTCOMES, fk, 4 + len, fwl_OutcomeTotals_fields, out);
+    int rc = read_record(s, DB_OUTCOMES, fk, fkl, fwl_OutcomeTotals_fields, out);
     if (rc == LDG_ENOTFOUND)
         memset(out, 0, sizeof *out);
     return rc == LDG_ENOTFOUND ? 0 : rc;

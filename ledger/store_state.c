@@ -42,27 +42,8 @@ static void leaf_id(node_id *id, const uint8_t *key, size_t kl)
 
 static void inner_id(node_id *id, const uint8_t *key, size_t bit)
 {
-    size_t pl = (bit + 7) / 8;
     id->b[0] = (uint8_t)(bit >> 8), id->b[1] = (uint8_t)bit;
-    memcpy(id->b + 2, key, pl);
-    if (bit & 7)
-        id->b[2 + pl - 1] &= (uint8_t)(0xff << (8 - (bit & 7)));
-    id->len = 2 + pl;
-}
-
-int ldg__bit_of(const uint8_t *k, size_t i) { return k[i >> 3] >> (7 - (i & 7)) & 1; }
-
-size_t ldg__lcp_bits(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
-{
-    size_t n = al < bl ? al : bl, i = 0;
-    while (i < n && a[i] == b[i])
-        i++;
-    if (i == n)
-        return 8 * n;
-    size_t j = 0;
-    for (uint8_t x = a[i] ^ b[i]; !(x & 0x80); x <<= 1)
-        j++;
-    return 8 * i + j;
+    id->len = 2 + ldg__prefix_bytes(id->b + 2, key, bit);
 }
 
 static bool same_id(const node_id *a, const node_id *b)

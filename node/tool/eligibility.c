@@ -431,11 +431,7 @@ static const fwl_EligibleResp *eligible_verified(tool_session *s, const tool_opt
     free(g);
     if (rc)
         tool_die_rc(rc, "Eligible answer does not verify", why);
-    pb_istream_t st = pb_istream_from_buffer(buf, len);
-    if (!pb_decode(&st, fwl_Response_fields, &s->resp) ||
-        s->resp.which_resp != fwl_Response_eligible_tag)
-        tool_die_rc(NODE_EPROTO, "Eligible", "the verified answer does not decode");
-    return &s->resp.resp.eligible;
+    return &tool_decode_raw(s, buf, len, fwl_Response_eligible_tag, "Eligible")->resp.eligible;
 }
 
 int eligible_main(int argc, char **argv)

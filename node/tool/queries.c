@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <pb_decode.h>
-
 #include "node/tool/tool.h"
 
 enum {
@@ -256,11 +254,8 @@ static const fwl_ListReleasesResp *list_verified(tool_session *s, const ldg_gene
     int rc = fwl_verify_list(&tr, q, buf, len, NULL, why, sizeof why);
     if (rc)
         tool_die_rc(rc, "ListReleases answer does not verify", why);
-    pb_istream_t st = pb_istream_from_buffer(buf, len);
-    if (!pb_decode(&st, fwl_Response_fields, &s->resp) ||
-        s->resp.which_resp != fwl_Response_list_releases_tag)
-        tool_die_rc(NODE_EPROTO, "ListReleases", "the verified answer does not decode");
-    return &s->resp.resp.list_releases;
+    return &tool_decode_raw(s, buf, len, fwl_Response_list_releases_tag, "ListReleases")
+                ->resp.list_releases;
 }
 
 static uint64_t list_page(tool_session *s, fwl_ListReleasesReq *q, tool_records *recs,

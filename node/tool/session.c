@@ -183,6 +183,15 @@ void tool_call_raw(tool_session *s, const char *what, const uint8_t **buf, size_
         tool_die_rc(rc, what, "");
 }
 
+fwl_Response *tool_decode_raw(tool_session *s, const uint8_t *buf, size_t len, pb_size_t which,
+                              const char *what)
+{
+    pb_istream_t st = pb_istream_from_buffer(buf, len);
+    if (!pb_decode(&st, fwl_Response_fields, &s->resp) || s->resp.which_resp != which)
+        tool_die_rc(NODE_EPROTO, what, "the verified answer does not decode");
+    return &s->resp;
+}
+
 ldg_genesis *tool_trusted_genesis(const tool_opts *o)
 {
     const char *path = o->genesis ? o->genesis : getenv("FWLEDGER_GENESIS");

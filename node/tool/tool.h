@@ -234,6 +234,10 @@ fwl_Response *tool_call(tool_session *s, pb_size_t which, const char *what);
 /* Send s->req and receive the raw response frame (valid until the next call), for the
  * verifier (client.h); exits 1 on a transport error. */
 void tool_call_raw(tool_session *s, const char *what, const uint8_t **buf, size_t *len);
+/* Decode a raw answer (a verified one) into s->resp, with the decoders set on it; exits 1
+ * when it does not decode or is not of kind which. */
+fwl_Response *tool_decode_raw(tool_session *s, const uint8_t *buf, size_t len, pb_size_t which,
+                              const char *what);
 /* The genesis answers are verified against (--verify): --genesis, else $FWLEDGER_GENESIS;
  * a usage error when neither is given. Caller frees. */
 ldg_genesis *tool_trusted_genesis(const tool_opts *o);

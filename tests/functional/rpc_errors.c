@@ -365,6 +365,13 @@ int main(int argc, char **argv)
         rc = call(c, err, sizeof err);
         CHECK(rc == LDG_EINVALID && strstr(err, "32 bytes"), "GetRelease, 31-byte digest: %d %s",
               rc, err);
+        memset(&req, 0, sizeof req); /* ListReleases with prove but no hardware model: the
+                                      * proof is of one model's list (issue 11) */
+        req.which_req = fwl_Request_list_releases_tag;
+        req.req.list_releases.prove = true;
+        rc = call(c, err, sizeof err);
+        CHECK(rc == LDG_EINVALID && strstr(err, "prove needs hardware"),
+              "ListReleases, prove without hardware: %d %s", rc, err);
         memset(&req, 0, sizeof req); /* GetContract without a name (was: a storage error) */
         req.which_req = fwl_Request_get_contract_tag;
         rc = call(c, err, sizeof err);

@@ -196,6 +196,23 @@ static size_t lines_prefix(uint8_t *p, const char *model)
     return strlen(model) + 2;
 }
 
+/* p through its wire form: encoded as a field, that field's bytes decoded into d. */
+static int wire_round_trip(const uint8_t *prefix, size_t pl, const ldg_state_proof *p,
+                           ldg_state_proof_dec *d)
+{
+    static uint8_t wire[2 * LDG_STATE_VALUE_MAX + (1 << 20)];
+    pb_ostream_t os = pb_ostream_from_buffer(wire, sizeof wire);
+    assert_int_equal(ldg_state_proof_encode(&os, 1, prefix, pl, p), 0);
+    pb_istream_t is = pb_istream_from_buffer(wire, os.bytes_written);
+    uint32_t tag;
+    pb_wire_type_t wt;
+    bool eof;
+    uint64_t n;
+    assert_true(pb_decode_tag(&is, &wt, &tag, &eof) && tag == 1 && pb_decode_varint(&is, &n));
+    return ldg_state_proof_decode(G.hash_alg ? G.hash_alg : LDG_HASH_SHA256,
+                                  wire + (os.bytes_written - n), n, d);
+}
+
 static void prove(const uint8_t *prefix, size_t pl, ldg_state_proof_buf *b, size_t want)
 {
     uint8_t root[LDG_DIGEST_LEN];
@@ -212,17 +229,8 @@ static void prove(const uint8_t *prefix, size_t pl, ldg_state_proof_buf *b, size
         assert_memory_equal(h, b->p.leaves[i].vhash, LDG_DIGEST_LEN);
     }
     /* Through the wire form and back, it still verifies. */
-    static uint8_t wire[1 << 20];
-    pb_ostream_t os = pb_ostream_from_buffer(wire, sizeof wire);
-    assert_int_equal(ldg_state_proof_encode(&os, 1, prefix, pl, &b->p), 0);
-    pb_istream_t is = pb_istream_from_buffer(wire, os.bytes_written);
-    uint32_t tag;
-    pb_wire_type_t wt;
-    bool eof;
-    uint64_t n;
-    assert_true(pb_decode_tag(&is, &wt, &tag, &eof) && tag == 1 && pb_decode_varint(&is, &n));
     ldg_state_proof_dec d;
-    assert_int_equal(ldg_state_proof_decode(G.hash_alg, wire + (os.bytes_written - n), n, &d), 0);
+    assert_int_equal(wire_round_trip(prefix, pl, &b->p, &d), 0);
     assert_int_equal(d.prefix_len, pl);
     assert_memory_equal(d.prefix, prefix, pl);
     assert_int_equal(d.p.n_leaves, want);
@@ -342,6 +350,23 @@ static void test_wire_refusals(void **st)
         assert_int_equal(ldg_state_proof_decode(LDG_HASH_SHA256, w, sizeof w, &d), LDG_EMALFORMED);
         w[4] = 32; /* a digest's length is accepted where it is not used */
         assert_int_equal(ldg_state_proof_decode(LDG_HASH_SHA256, w, 5 + 32, &d), 0);
+        ldg_state_proof_dec_free(&d);
+    }
+    /* The bounds: a value of LDG_STATE_VALUE_MAX bytes decodes, one more does not; at most
+     * LDG_STATE_STEPS_MAX steps (ETOOBIG past them). */
+    static uint8_t val[LDG_STATE_VALUE_MAX + 1];
+    static ldg_state_step steps[LDG_STATE_STEPS_MAX + 1];
+    ldg_state_leaf leaf = {(const uint8_t *)"r", 1, {0}, val, 0};
+    ldg_state_proof one = {.leaves = &leaf, .n_leaves = 1};
+    ldg_state_proof path = {.steps = steps, .witness = LDG_STATE_EMPTY};
+    for (size_t over = 0; over < 2; over++) {
+        leaf.value_len = LDG_STATE_VALUE_MAX + over;
+        assert_int_equal(wire_round_trip((const uint8_t *)"r", 1, &one, &d),
+                         over ? LDG_EMALFORMED : 0);
+        ldg_state_proof_dec_free(&d);
+        path.n_steps = LDG_STATE_STEPS_MAX + over;
+        assert_int_equal(wire_round_trip((const uint8_t *)"r", 1, &path, &d),
+                         over ? LDG_ETOOBIG : 0);
         ldg_state_proof_dec_free(&d);
     }
 }
